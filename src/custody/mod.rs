@@ -1,0 +1,231 @@
+//! The custody index: recordings, their artefacts and the append-only event log, behind one
+//! [`Store`] trait so the embedded SQLite backend and a future PostgreSQL backend are
+//! interchangeable. Changes and the events that describe them commit in one transaction.
+
+pub mod event;
+pub mod merkle;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+pub use event::{Event, EventDraft, EventKind, Field};
+
+use crate::digest::Digest;
+use crate::error::Result;
+
+/// Where a recording is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Master stored; derived outputs not (yet) complete. An interrupted ingest leaves this, and
+    /// the next ingest of the same bytes resumes it.
+    Processing,
+    /// Master stored and every derived output recorded.
+    Ready,
+    /// Master stored, but its content could not be processed; `reason` says why.
+    Quarantined,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Processing => "processing",
+            Status::Ready => "ready",
+            Status::Quarantined => "quarantined",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "processing" => Status::Processing,
+            "ready" => Status::Ready,
+            "quarantined" => Status::Quarantined,
+            _ => return None,
+        })
+    }
+}
+
+/// Where `recorded_at` came from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The dock's sidecar JSON.
+    Sidecar,
+    /// The container's creation-time tag.
+    Container,
+    /// The dock file's modification time.
+    FileTime,
+}
+
+/// Stream facts measured while decoding, and the frame-hash summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// Container format (e.g. "Quicktime").
+    pub container: String,
+    /// Video codec description.
+    pub video_codec: String,
+    /// Audio codec description, when there is audio.
+    pub audio_codec: Option<String>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frame rate numerator.
+    pub fps_num: i32,
+    /// Frame rate denominator.
+    pub fps_den: i32,
+    /// Frames decoded.
+    pub frames: u64,
+    /// Duration in nanoseconds (stream time of the last frame plus its duration).
+    pub duration_ns: u64,
+    /// The decoder's native pixel format, which the frame hashes are defined over.
+    pub pixel_format: String,
+    /// Colorimetry of the decoded frames.
+    pub colorimetry: String,
+    /// Decoder element factory name.
+    pub decoder: String,
+    /// GStreamer version that decoded it.
+    pub gstreamer_version: String,
+    /// RFC 6962 root over the per-frame SHA-256s.
+    pub frame_hash_root: Digest,
+}
+
+/// A recording: one stored master and what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    /// Short stable id (derived from the master's SHA-256).
+    pub id: String,
+    /// SHA-256 of the master's bytes.
+    pub master_sha256: Digest,
+    /// Size of the master in bytes.
+    pub master_size: u64,
+    /// Path of the master relative to the store home.
+    pub master_path: String,
+    /// File name at the dock.
+    pub source_name: String,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Why it is quarantined, if it is.
+    pub reason: Option<String>,
+    /// Officer id from the dock sidecar.
+    pub officer_id: Option<String>,
+    /// Camera id from the dock sidecar.
+    pub device_id: Option<String>,
+    /// When the footage was recorded (canonical UTC).
+    pub recorded_at: String,
+    /// Where `recorded_at` came from.
+    pub recorded_at_source: TimeSource,
+    /// When bwv stored the master (canonical UTC).
+    pub ingested_at: String,
+    /// Other sidecar fields, kept as given.
+    pub extra: serde_json::Value,
+    /// Stream facts, once processed.
+    pub media: Option<MediaInfo>,
+}
+
+/// Kinds of derived file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtefactKind {
+    /// Per-frame SHA-256s, 32 bytes a frame, presentation order.
+    FrameHashes,
+    /// Per-frame stream time, u64 little-endian nanoseconds a frame.
+    FrameTimes,
+    /// The poster frame (JPEG).
+    Poster,
+    /// A thumbnail every N seconds (JPEG).
+    Thumbnail,
+    /// All thumbnails on one sheet (JPEG).
+    ContactSheet,
+    /// Browser-playable H.264/AAC MP4.
+    Proxy,
+}
+
+impl ArtefactKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtefactKind::FrameHashes => "frame_hashes",
+            ArtefactKind::FrameTimes => "frame_times",
+            ArtefactKind::Poster => "poster",
+            ArtefactKind::Thumbnail => "thumbnail",
+            ArtefactKind::ContactSheet => "contact_sheet",
+            ArtefactKind::Proxy => "proxy",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ArtefactKind::FrameHashes,
+            ArtefactKind::FrameTimes,
+            ArtefactKind::Poster,
+            ArtefactKind::Thumbnail,
+            ArtefactKind::ContactSheet,
+            ArtefactKind::Proxy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A file derived from a master, with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artefact {
+    /// What it is.
+    pub kind: ArtefactKind,
+    /// Path relative to the store home.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file it was derived from.
+    pub parent_sha256: Digest,
+    /// Tool that made it.
+    pub tool: String,
+    /// Tool version (bwv and GStreamer versions).
+    pub tool_version: String,
+    /// Every parameter that shaped it.
+    pub params: serde_json::Value,
+}
+
+/// The outcome of processing a recording, applied with its event in one transaction.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Processing succeeded.
+    Ready {
+        /// Stream facts and frame-hash root.
+        media: MediaInfo,
+        /// Every derived file.
+        artefacts: Vec<Artefact>,
+    },
+    /// Processing failed; the master stays, quarantined.
+    Quarantined {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The custody index. Implementations must make each method atomic: a change and its events
+/// commit together or not at all, and events are never updated or deleted.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// The recording whose master has this SHA-256, if any.
+    fn recording_by_master(&self, sha: &Digest) -> Result<Option<Recording>>;
+    /// Creates a recording (status `Processing`) with its `ingested` event.
+    fn create_recording(&self, rec: &Recording, event: EventDraft) -> Result<Event>;
+    /// Records the outcome of processing with its event.
+    fn finish_recording(&self, id: &str, outcome: &Outcome, event: EventDraft) -> Result<Event>;
+    /// Appends an event that changes nothing else.
+    fn append(&self, event: EventDraft) -> Result<Event>;
+    /// All recordings, oldest ingest first.
+    fn recordings(&self) -> Result<Vec<Recording>>;
+    /// The recording named by an id or unique id prefix.
+    fn resolve(&self, reference: &str) -> Result<Recording>;
+    /// A recording's derived files.
+    fn artefacts(&self, id: &str) -> Result<Vec<Artefact>>;
+    /// Events about one recording, or all events, in sequence order.
+    fn events(&self, recording: Option<&str>) -> Result<Vec<Event>>;
+}

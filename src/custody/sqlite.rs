@@ -1,0 +1,395 @@
+//! The embedded custody index: SQLite in WAL mode with `synchronous=FULL`, foreign keys on, and
+//! triggers that refuse any UPDATE or DELETE of the event log.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::{Artefact, ArtefactKind, Event, EventDraft, Outcome, Recording, Status, Store, TimeSource};
+use crate::clock::{self, Clock};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE recordings (
+    id                 TEXT PRIMARY KEY,
+    master_sha256      TEXT NOT NULL UNIQUE,
+    master_size        INTEGER NOT NULL,
+    master_path        TEXT NOT NULL,
+    source_name        TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('processing', 'ready', 'quarantined')),
+    reason             TEXT,
+    officer_id         TEXT,
+    device_id          TEXT,
+    recorded_at        TEXT NOT NULL,
+    recorded_at_source TEXT NOT NULL,
+    ingested_at        TEXT NOT NULL,
+    extra              TEXT NOT NULL,
+    media              TEXT
+);
+CREATE TABLE artefacts (
+    recording_id  TEXT NOT NULL REFERENCES recordings(id),
+    kind          TEXT NOT NULL,
+    path          TEXT NOT NULL UNIQUE,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    parent_sha256 TEXT NOT NULL,
+    tool          TEXT NOT NULL,
+    tool_version  TEXT NOT NULL,
+    params        TEXT NOT NULL
+);
+CREATE INDEX artefacts_by_recording ON artefacts(recording_id);
+CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY CHECK (seq >= 0),
+    at           TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    recording_id TEXT,
+    canonical    BLOB NOT NULL,
+    leaf_hash    BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+);
+CREATE INDEX events_by_recording ON events(recording_id);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
+"#];
+
+/// SQLite-backed [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the index at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
+        let ctx = || format!("open {}", path.display());
+        let mut conn = Connection::open(path).map_err(Error::index(ctx()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(Error::index(ctx()))?;
+        migrate(&mut conn).map_err(Error::index(format!("migrate {}", path.display())))?;
+        Ok(Self { conn: Mutex::new(conn), clock })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-applied transaction (it rolls back on
+        // drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> rusqlite::Result<Event> {
+        let next: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |r| r.get(0))?;
+        let event = Event::from_draft(draft, next as u64, clock::canonical(self.clock.now()));
+        tx.execute(
+            "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![next, event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &event.leaf_hash().0[..]],
+        )?;
+        Ok(event)
+    }
+
+    fn with_tx<T>(&self, context: &str, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(Error::index(context))?;
+        let out = f(&tx).map_err(Error::index(context))?;
+        tx.commit().map_err(Error::index(context))?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+const RECORDING_COLUMNS: &str = "id, master_sha256, master_size, master_path, source_name, status, reason, \
+     officer_id, device_id, recorded_at, recorded_at_source, ingested_at, extra, media";
+
+fn conversion_error(col: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.to_owned().into())
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(col)?;
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn digest_col(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
+    let text: String = row.get(col)?;
+    Digest::from_hex(&text).ok_or_else(|| conversion_error(col, "not a SHA-256 hex digest"))
+}
+
+fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
+    let status: String = row.get(5)?;
+    let source: String = row.get(10)?;
+    let media: Option<String> = row.get(13)?;
+    Ok(Recording {
+        id: row.get(0)?,
+        master_sha256: digest_col(row, 1)?,
+        master_size: row.get::<_, i64>(2)? as u64,
+        master_path: row.get(3)?,
+        source_name: row.get(4)?,
+        status: Status::parse(&status).ok_or_else(|| conversion_error(5, "unknown status"))?,
+        reason: row.get(6)?,
+        officer_id: row.get(7)?,
+        device_id: row.get(8)?,
+        recorded_at: row.get(9)?,
+        recorded_at_source: serde_json::from_value(serde_json::Value::String(source))
+            .map_err(|_| conversion_error(10, "unknown time source"))?,
+        ingested_at: row.get(11)?,
+        extra: json_col(row, 12)?,
+        media: media
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, Box::new(e)))?,
+    })
+}
+
+fn time_source_name(t: TimeSource) -> &'static str {
+    match t {
+        TimeSource::Sidecar => "sidecar",
+        TimeSource::Container => "container",
+        TimeSource::FileTime => "file_time",
+    }
+}
+
+impl Store for SqliteStore {
+    fn recording_by_master(&self, sha: &Digest) -> Result<Option<Recording>> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE master_sha256 = ?1"),
+            [sha.to_hex()],
+            recording_from_row,
+        )
+        .optional()
+        .map_err(Error::index(format!("look up master {sha}")))
+    }
+
+    fn create_recording(&self, rec: &Recording, event: EventDraft) -> Result<Event> {
+        self.with_tx(&format!("create recording {}", rec.id), |tx| {
+            tx.execute(
+                &format!("INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL)"),
+                params![
+                    rec.id,
+                    rec.master_sha256.to_hex(),
+                    rec.master_size as i64,
+                    rec.master_path,
+                    rec.source_name,
+                    rec.status.as_str(),
+                    rec.reason,
+                    rec.officer_id,
+                    rec.device_id,
+                    rec.recorded_at,
+                    time_source_name(rec.recorded_at_source),
+                    rec.ingested_at,
+                    rec.extra.to_string(),
+                ],
+            )?;
+            self.append_in(tx, event)
+        })
+    }
+
+    fn finish_recording(&self, id: &str, outcome: &Outcome, event: EventDraft) -> Result<Event> {
+        self.with_tx(&format!("finish recording {id}"), |tx| {
+            // A resumed ingest replaces what an interrupted one may have recorded.
+            tx.execute("DELETE FROM artefacts WHERE recording_id = ?1", [id])?;
+            match outcome {
+                Outcome::Ready { media, artefacts } => {
+                    let media = serde_json::to_string(media).expect("media info serialises");
+                    tx.execute(
+                        "UPDATE recordings SET status = 'ready', reason = NULL, media = ?2 WHERE id = ?1",
+                        params![id, media],
+                    )?;
+                    let mut insert = tx.prepare(
+                        "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?;
+                    for a in artefacts {
+                        insert.execute(params![
+                            id,
+                            a.kind.as_str(),
+                            a.path,
+                            a.sha256.to_hex(),
+                            a.size as i64,
+                            a.parent_sha256.to_hex(),
+                            a.tool,
+                            a.tool_version,
+                            a.params.to_string(),
+                        ])?;
+                    }
+                }
+                Outcome::Quarantined { reason } => {
+                    tx.execute(
+                        "UPDATE recordings SET status = 'quarantined', reason = ?2, media = NULL WHERE id = ?1",
+                        params![id, reason],
+                    )?;
+                }
+            }
+            self.append_in(tx, event)
+        })
+    }
+
+    fn append(&self, event: EventDraft) -> Result<Event> {
+        self.with_tx("append event", |tx| self.append_in(tx, event))
+    }
+
+    fn recordings(&self) -> Result<Vec<Recording>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Recording>> {
+            let mut stmt = conn.prepare(&format!("SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY ingested_at, id"))?;
+            stmt.query_map([], recording_from_row)?.collect()
+        };
+        run().map_err(Error::index("list recordings"))
+    }
+
+    fn resolve(&self, reference: &str) -> Result<Recording> {
+        if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::UnknownRecording(reference.to_owned()));
+        }
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Recording>> {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id LIKE ?1 || '%' OR master_sha256 = ?2 LIMIT 2"
+            ))?;
+            stmt.query_map(params![reference.to_ascii_lowercase(), reference.to_ascii_lowercase()], recording_from_row)?
+                .collect()
+        };
+        let mut found = run().map_err(Error::index(format!("resolve {reference}")))?;
+        match found.len() {
+            0 => Err(Error::UnknownRecording(reference.to_owned())),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::AmbiguousRecording(reference.to_owned())),
+        }
+    }
+
+    fn artefacts(&self, id: &str) -> Result<Vec<Artefact>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Artefact>> {
+            let mut stmt = conn.prepare(
+                "SELECT kind, path, sha256, size, parent_sha256, tool, tool_version, params FROM artefacts \
+                 WHERE recording_id = ?1 ORDER BY rowid",
+            )?;
+            stmt.query_map([id], |row| {
+                let kind: String = row.get(0)?;
+                Ok(Artefact {
+                    kind: ArtefactKind::parse(&kind).ok_or_else(|| conversion_error(0, "unknown artefact kind"))?,
+                    path: row.get(1)?,
+                    sha256: digest_col(row, 2)?,
+                    size: row.get::<_, i64>(3)? as u64,
+                    parent_sha256: digest_col(row, 4)?,
+                    tool: row.get(5)?,
+                    tool_version: row.get(6)?,
+                    params: json_col(row, 7)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index(format!("artefacts of {id}")))
+    }
+
+    fn events(&self, recording: Option<&str>) -> Result<Vec<Event>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Event>> {
+            let mut stmt = conn.prepare(
+                "SELECT canonical FROM events WHERE ?1 IS NULL OR recording_id = ?1 ORDER BY seq",
+            )?;
+            stmt.query_map([recording], |row| {
+                let bytes: Vec<u8> = row.get(0)?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read events"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::custody::EventKind;
+
+    fn store(dir: &Path) -> SqliteStore {
+        let t = "2026-11-21T10:00:00Z".parse().expect("valid time");
+        SqliteStore::open(&dir.join("index.sqlite"), Arc::new(FixedClock(t))).expect("opens")
+    }
+
+    fn recording(id: &str, sha: Digest) -> Recording {
+        Recording {
+            id: id.into(),
+            master_sha256: sha,
+            master_size: 3,
+            master_path: format!("masters/{sha}"),
+            source_name: "a.mp4".into(),
+            status: Status::Processing,
+            reason: None,
+            officer_id: Some("1234".into()),
+            device_id: None,
+            recorded_at: "2026-11-20T08:00:00.000Z".into(),
+            recorded_at_source: TimeSource::Sidecar,
+            ingested_at: "2026-11-21T10:00:00.000Z".into(),
+            extra: serde_json::json!({"shift": "night"}),
+            media: None,
+        }
+    }
+
+    #[test]
+    fn events_are_contiguous_and_append_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let sha = Digest::of(b"abc");
+        let e0 = s
+            .create_recording(&recording("abcd1234", sha), EventDraft::new(EventKind::Ingested, Some("abcd1234"), "t"))
+            .expect("create");
+        let e1 = s
+            .finish_recording("abcd1234", &Outcome::Quarantined { reason: "no video".into() }, EventDraft::new(EventKind::Quarantined, Some("abcd1234"), "t"))
+            .expect("finish");
+        assert_eq!((e0.seq, e1.seq), (0, 1));
+        let events = s.events(Some("abcd1234")).expect("events");
+        assert_eq!(events, vec![e0, e1]);
+
+        let conn = s.conn();
+        let upd = conn.execute("UPDATE events SET kind = 'x' WHERE seq = 0", []);
+        assert!(upd.expect_err("update refused").to_string().contains("append-only"));
+        let del = conn.execute("DELETE FROM events", []);
+        assert!(del.expect_err("delete refused").to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn recordings_round_trip_and_resolve_by_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let a = recording("abcd1234", Digest::of(b"a"));
+        let b = recording("abce9999", Digest::of(b"b"));
+        for r in [&a, &b] {
+            s.create_recording(r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t")).expect("create");
+        }
+        assert_eq!(s.recording_by_master(&Digest::of(b"a")).expect("lookup"), Some(a.clone()));
+        assert_eq!(s.resolve("abcd").expect("unique prefix"), a);
+        assert!(matches!(s.resolve("abc"), Err(Error::AmbiguousRecording(_))));
+        assert!(matches!(s.resolve("ffff"), Err(Error::UnknownRecording(_))));
+        assert!(matches!(s.resolve("%"), Err(Error::UnknownRecording(_))));
+        assert_eq!(s.recordings().expect("list").len(), 2);
+    }
+
+    #[test]
+    fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = recording("abcd1234", Digest::of(b"a"));
+        store(dir.path()).create_recording(&r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t")).expect("create");
+        let s = store(dir.path());
+        assert_eq!(s.resolve("abcd1234").expect("still there"), r);
+        assert_eq!(s.events(None).expect("events").len(), 1);
+    }
+}

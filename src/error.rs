@@ -1,0 +1,135 @@
+//! The library's error type. Every variant names the item (file or recording), the stage and
+//! the reason, so one `Display` line is enough for an operator.
+
+use std::io;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Where in the flow an error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Listing dock folders.
+    Scan,
+    /// Copying, hashing and storing the native master.
+    Master,
+    /// Reading the dock sidecar metadata.
+    Sidecar,
+    /// Probing container and streams.
+    Probe,
+    /// Decoding (and the pipeline that fans frames out).
+    Decode,
+    /// Per-frame hashing.
+    FrameHash,
+    /// Thumbnails and contact sheet.
+    Thumbnails,
+    /// Proxy transcode.
+    Transcode,
+    /// Writing derived files.
+    Output,
+    /// Reading or writing the custody index.
+    Index,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Stage::Scan => "scan",
+            Stage::Master => "master",
+            Stage::Sidecar => "sidecar",
+            Stage::Probe => "probe",
+            Stage::Decode => "decode",
+            Stage::FrameHash => "frame hash",
+            Stage::Thumbnails => "thumbnails",
+            Stage::Transcode => "transcode",
+            Stage::Output => "output",
+            Stage::Index => "index",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Errors from the bwv library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file-system operation on an item failed.
+    #[error("{}: {stage}: {op}: {source}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The stage that touched it.
+        stage: Stage,
+        /// What was being done ("open", "fsync", ...).
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The item's content could not be processed (not media, no video, truncated, unsupported...).
+    #[error("{}: {stage}: {reason}", path.display())]
+    Media {
+        /// The file concerned.
+        path: PathBuf,
+        /// The stage that failed.
+        stage: Stage,
+        /// One line saying why.
+        reason: String,
+    },
+    /// The dock sidecar is present but unusable.
+    #[error("{}: sidecar: {reason}", path.display())]
+    Sidecar {
+        /// The sidecar file.
+        path: PathBuf,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The custody index failed.
+    #[error("custody index: {context}: {source}")]
+    Index {
+        /// What the index was asked to do.
+        context: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A recording reference matched nothing.
+    #[error("no recording matches {0:?}")]
+    UnknownRecording(String),
+    /// A recording reference matched several recordings.
+    #[error("{0:?} matches more than one recording; give more of its id")]
+    AmbiguousRecording(String),
+    /// Another bwv process holds the store's lock.
+    #[error("{}: the store is in use by another bwv process", .0.display())]
+    Locked(PathBuf),
+    /// GStreamer could not be initialised or lacks a required element.
+    #[error("GStreamer: {0}")]
+    Gstreamer(String),
+}
+
+/// Result with the library's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an [`Error::Io`] (handy inside `map_err`).
+    pub fn io(path: impl Into<PathBuf>, stage: Stage, op: &'static str) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, stage, op, source }
+    }
+
+    /// Builds an [`Error::Index`] from a backend error.
+    pub fn index<E: std::error::Error + Send + Sync + 'static>(context: impl Into<String>) -> impl FnOnce(E) -> Error {
+        let context = context.into();
+        move |source| Error::Index { context, source: Box::new(source) }
+    }
+
+    /// The error's message without the item prefix (for events and JSON reports).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Io { stage, op, source, .. } => format!("{stage}: {op}: {source}"),
+            Error::Media { stage, reason, .. } => format!("{stage}: {reason}"),
+            Error::Sidecar { reason, .. } => format!("sidecar: {reason}"),
+            other => other.to_string(),
+        }
+    }
+}
