@@ -11,7 +11,21 @@ pub mod digest;
 pub mod clock;
 // Typed errors naming item, stage and reason.
 pub mod error;
+// Validated configuration.
+pub mod config;
 // The custody index: store trait, SQLite backend, event log, Merkle hashing.
 pub mod custody;
+// GStreamer: probe, decode-once pipeline, tight frame hashing.
+pub mod media;
+// Consumers of the one decode: frame hashes, thumbnails, proxy transcode.
+pub mod stages;
+// The store's folder layout and writer lock.
+pub mod home;
+// Progress reported as data.
+pub mod progress;
+// Parallel items on a caller-supplied pool.
+pub mod batch;
+// Dock scan, master store, sidecar metadata, per-item ingest flow.
+pub mod ingest;
 
 pub use error::{Error, Result, Stage};

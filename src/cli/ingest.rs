@@ -1,0 +1,89 @@
+//! `bwv ingest DOCK_DIR... [--jobs N] [--json] [--delete-source]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use bwv::config::Config;
+use bwv::ingest::{self, Ingest, ItemStatus, scan};
+
+use super::progress::Bars;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Dock folders to ingest (every file beneath them).
+    #[arg(required = true)]
+    docks: Vec<PathBuf>,
+    /// Files processed in parallel (default: number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Print one JSON object per item on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Remove each dock copy once its master is stored, fsynced, re-read, verified and recorded.
+    #[arg(long)]
+    delete_source: bool,
+    /// Seconds without a decoded frame before a file counts as stalled.
+    #[arg(long, default_value_t = bwv::media::pipeline::DEFAULT_STALL_TIMEOUT.as_secs())]
+    stall_timeout: u64,
+    /// Testing aid: abort at a named point of the first item that reaches it.
+    #[arg(long, env = "BWV_CRASH_AT", hide = true)]
+    crash_at: Option<String>,
+}
+
+pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    scan::check_dirs(&args.docks)?;
+    let (home, store) = super::open_store(config)?;
+    let _lock = home.lock()?;
+    home.clear_leftovers()?;
+    bwv::media::init()?;
+
+    let (items, scan_errors) = scan::scan(&args.docks);
+    for e in &scan_errors {
+        eprintln!("bwv: {e}");
+    }
+    let settings = ingest::Settings {
+        delete_source: args.delete_source,
+        stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
+        crash_at: args.crash_at,
+        ..Default::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.jobs)
+        .thread_name(|i| format!("bwv-ingest-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+    let bars = Arc::new(Bars::new());
+    let started = Instant::now();
+    let ingest = Ingest { home: &home, store: &store, clock: config.clock.as_ref(), settings: &settings, progress: bars.clone() };
+    let reports = ingest.run(&items, &pool);
+    bars.finish();
+
+    let mut counts = [0usize; 4];
+    for r in &reports {
+        counts[r.status as usize] += 1;
+        if args.json {
+            println!("{}", serde_json::to_string(r)?);
+        } else if !r.is_failure() {
+            let what = if r.status == ItemStatus::Duplicate { "duplicate" } else { "ingested" };
+            let frames = r.frames.map(|f| format!("{f} frames")).unwrap_or_default();
+            println!("{what:<10} {} {} {frames}", r.id.as_deref().unwrap_or("-"), r.source.display());
+        }
+        if let Some(e) = &r.error {
+            eprintln!("bwv: {e}");
+        }
+    }
+    let failed = counts[ItemStatus::Quarantined as usize] + counts[ItemStatus::Failed as usize];
+    eprintln!(
+        "bwv: {} files: {} ingested, {} duplicate, {} quarantined, {} failed in {:.1} s",
+        reports.len(),
+        counts[ItemStatus::Ingested as usize],
+        counts[ItemStatus::Duplicate as usize],
+        counts[ItemStatus::Quarantined as usize],
+        counts[ItemStatus::Failed as usize],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if failed > 0 || !scan_errors.is_empty() { ExitCode::from(super::EXIT_ITEMS_FAILED) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,69 @@
+//! Command-line front end: the only place with clap, indicatif and anyhow.
+
+mod ingest;
+mod progress;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bwv::clock::{Clock, FixedClock, SystemClock};
+use bwv::config::{self, Config};
+use bwv::custody::sqlite::SqliteStore;
+use bwv::home::Home;
+use clap::{Parser, Subcommand};
+
+/// Exit code when some items failed.
+pub const EXIT_ITEMS_FAILED: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "bwv", version, about = "Evidence pipeline for police body-worn video")]
+struct Cli {
+    /// Store folder (masters, derived files, custody index).
+    #[arg(long, global = true, env = "BWV_HOME", default_value = config::DEFAULT_HOME)]
+    home: PathBuf,
+    /// Fix the clock at this UTC instant (RFC 3339); for tests and reproducible runs.
+    #[arg(long, global = true, env = "BWV_NOW", hide = true)]
+    now: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest every file under the dock folders.
+    Ingest(ingest::Args),
+    /// List recordings.
+    List(show::ListArgs),
+    /// Show one recording: metadata, artefacts, events, and optionally every frame hash.
+    Show(show::ShowArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let clock: Arc<dyn Clock> = match &cli.now {
+        Some(t) => Arc::new(FixedClock(t.parse().with_context(|| format!("--now {t:?} is not an RFC 3339 instant"))?)),
+        None => Arc::new(SystemClock),
+    };
+    let home = std::path::absolute(&cli.home).with_context(|| format!("store folder {}", cli.home.display()))?;
+    let jobs = match &cli.command {
+        Command::Ingest(a) => a.jobs.unwrap_or_else(config::default_jobs).max(1),
+        _ => 1,
+    };
+    let config = Config { home, jobs, clock };
+    match cli.command {
+        Command::Ingest(args) => ingest::run(&config, args),
+        Command::List(args) => show::list(&config, args),
+        Command::Show(args) => show::show(&config, args),
+    }
+}
+
+/// Opens the store home and its index.
+fn open_store(config: &Config) -> Result<(Home, SqliteStore)> {
+    let home = Home::open(&config.home)?;
+    let store = SqliteStore::open(&home.index(), Arc::clone(&config.clock))?;
+    Ok((home, store))
+}

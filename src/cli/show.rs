@@ -1,0 +1,97 @@
+//! `bwv list [--json]` and `bwv show REC [--json] [--frames]`
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use bwv::config::Config;
+use bwv::custody::{ArtefactKind, Store};
+use bwv::stages::hash;
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// Recording id (or a unique prefix of it, or the master's SHA-256).
+    recording: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print every frame: INDEX PTS_NS SHA256HEX.
+    #[arg(long)]
+    frames: bool,
+}
+
+pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
+    let (_, store) = super::open_store(config)?;
+    let recs = store.recordings()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&recs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  SOURCE", "ID", "STATUS", "RECORDED (UTC)", "DURATION", "FRAMES");
+    for r in &recs {
+        let (dur, frames) = r
+            .media
+            .as_ref()
+            .map(|m| (format!("{:.1} s", m.duration_ns as f64 / 1e9), m.frames.to_string()))
+            .unwrap_or(("-".into(), "-".into()));
+        println!("{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  {}", r.id, r.status.as_str(), r.recorded_at, dur, frames, r.source_name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
+    let (home, store) = super::open_store(config)?;
+    let rec = store.resolve(&args.recording)?;
+    let artefacts = store.artefacts(&rec.id)?;
+    if args.frames {
+        let path = |kind| artefacts.iter().find(|a| a.kind == kind).map(|a| home.abs(&a.path));
+        let (Some(hashes), Some(times)) = (path(ArtefactKind::FrameHashes), path(ArtefactKind::FrameTimes)) else {
+            anyhow::bail!("recording {} has no frame hashes (status {})", rec.id, rec.status.as_str());
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for (i, pts, h) in hash::read_frames(&hashes, &times)? {
+            use std::io::Write;
+            writeln!(out, "{i} {pts} {h}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let events = store.events(Some(&rec.id))?;
+    if args.json {
+        let v = serde_json::json!({"recording": rec, "artefacts": artefacts, "events": events});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("recording      {}", rec.id);
+    println!("status         {}{}", rec.status.as_str(), rec.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default());
+    println!("source         {}", rec.source_name);
+    println!("master         {} ({} bytes) {}", rec.master_sha256, rec.master_size, home.abs(&rec.master_path).display());
+    println!("recorded at    {} (from {:?})", rec.recorded_at, rec.recorded_at_source);
+    println!("ingested at    {}", rec.ingested_at);
+    if let Some(o) = &rec.officer_id {
+        println!("officer        {o}");
+    }
+    if let Some(d) = &rec.device_id {
+        println!("device         {d}");
+    }
+    if let Some(m) = &rec.media {
+        println!("video          {} {}x{} {}/{} fps, {} frames, {:.3} s", m.video_codec, m.width, m.height, m.fps_num, m.fps_den, m.frames, m.duration_ns as f64 / 1e9);
+        println!("audio          {}", m.audio_codec.as_deref().unwrap_or("none"));
+        println!("container      {}", m.container);
+        println!("frame hashes   root {} over {} {} frames ({}, GStreamer {})", m.frame_hash_root, m.frames, m.pixel_format, m.decoder, m.gstreamer_version);
+    }
+    println!("artefacts");
+    for a in &artefacts {
+        println!("  {:<14} {} {:>10} {}", a.kind.as_str(), a.sha256, a.size, home.abs(&a.path).display());
+    }
+    println!("events");
+    for e in &events {
+        println!("  #{:<6} {} {}", e.seq, e.at, e.kind.as_str());
+    }
+    Ok(ExitCode::SUCCESS)
+}

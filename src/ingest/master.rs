@@ -1,0 +1,82 @@
+//! Storing the native master: one read that both copies and hashes, fsync, rename into the
+//! content-addressed store, fsync the folder, make it read-only.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::{Digest, hash_file};
+use crate::error::{Error, Result, Stage};
+use crate::home::{Home, sync_dir};
+
+/// A master in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMaster {
+    /// SHA-256 of its bytes.
+    pub sha256: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Path relative to the home.
+    pub rel_path: String,
+}
+
+/// Copies `src` into the store. If the same bytes are already stored, the stored copy is
+/// re-verified and kept, and the new copy discarded.
+pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
+    // Check the type before opening: opening a FIFO or device could block or never end.
+    let meta = fs::metadata(src).map_err(Error::io(src, Stage::Master, "open"))?;
+    if !meta.is_file() {
+        return Err(Error::io(src, Stage::Master, "open")(std::io::Error::other("not a regular file")));
+    }
+    let mut input = File::open(src).map_err(Error::io(src, Stage::Master, "open"))?;
+    let tmp_dir = home.tmp();
+    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(Error::io(&tmp_dir, Stage::Master, "create"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(src, Stage::Master, "read")(e)),
+        };
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(Error::io(tmp.path(), Stage::Master, "write"))?;
+        size += n as u64;
+    }
+    tmp.as_file().sync_all().map_err(Error::io(tmp.path(), Stage::Master, "fsync"))?;
+    let sha256 = Digest(hasher.finalize().into());
+    let rel_path = Home::master_rel(&sha256);
+    let dest = home.abs(&rel_path);
+    let dir = dest.parent().unwrap_or(home.root()).to_owned();
+    fs::create_dir_all(&dir).map_err(Error::io(&dir, Stage::Master, "create folder"))?;
+
+    if dest.exists() {
+        // Same name means same bytes, unless the stored copy was damaged: check before trusting it.
+        verify(&dest, &sha256)?;
+    } else {
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o444))
+            .map_err(Error::io(tmp.path(), Stage::Master, "make read-only"))?;
+        tmp.persist_noclobber(&dest).map_err(|e| Error::io(&dest, Stage::Master, "rename into store")(e.error))?;
+        sync_dir(&dir)?;
+    }
+    Ok(StoredMaster { sha256, size, rel_path })
+}
+
+/// Re-reads a stored file and checks its SHA-256.
+pub fn verify(path: &Path, expected: &Digest) -> Result<()> {
+    let (actual, _) = hash_file(path).map_err(Error::io(path, Stage::Master, "re-read"))?;
+    if &actual != expected {
+        return Err(Error::Media {
+            path: path.to_owned(),
+            stage: Stage::Master,
+            reason: format!("stored master changed: SHA-256 is {actual}, index says {expected}"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! Ingest: dock files become preserved, hashed, viewable evidence.
+//!
+//! Per item: store the master (copy + SHA-256 in one read) → duplicate check → probe → create the
+//! recording with its `ingested` event → optionally remove the dock copy → decode once into frame
+//! hashes, thumbnails and the proxy → record artefacts with the `processed` event. Content that
+//! cannot be processed is quarantined (master kept, event with the reason). An interrupted item
+//! is resumed by the next run: its master is found by hash with status `processing`.
+
+pub mod master;
+pub mod scan;
+pub mod sidecar;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::clock::{self, Clock};
+use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, MediaInfo, Outcome, Recording, Status, Store, TimeSource};
+use crate::digest::{Digest, hash_file};
+use crate::error::{Error, Result, Stage};
+use crate::home::{Home, sync_dir};
+use crate::media::{self, pipeline, probe};
+use crate::progress::{Progress, ProgressEvent};
+use crate::stages::{hash, thumbs, transcode};
+pub use scan::DockItem;
+
+/// Actor name written in ingest events.
+pub const ACTOR: &str = "bwv-ingest";
+
+/// Frozen ingest settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Remove dock copies once their master is stored and verified.
+    pub delete_source: bool,
+    /// A pipeline with no new frame for this long is stalled.
+    pub stall_timeout: Duration,
+    /// Probe time limit in seconds.
+    pub probe_timeout_s: u64,
+    /// Thumbnail settings.
+    pub thumbs: thumbs::Settings,
+    /// Testing aid: abort the process at this named point ("master-stored", "recording-created",
+    /// "published") to prove that an interrupted ingest resumes cleanly.
+    pub crash_at: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            delete_source: false,
+            stall_timeout: pipeline::DEFAULT_STALL_TIMEOUT,
+            probe_timeout_s: probe::DEFAULT_PROBE_TIMEOUT_S,
+            thumbs: thumbs::Settings::default(),
+            crash_at: None,
+        }
+    }
+}
+
+/// How an item ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Stored and processed.
+    Ingested,
+    /// Its bytes were already stored.
+    Duplicate,
+    /// Stored but not processable; quarantined.
+    Quarantined,
+    /// Not stored or not finished (see `error`).
+    Failed,
+}
+
+/// One line of the ingest report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    /// The dock file.
+    pub source: PathBuf,
+    /// Recording id, once created.
+    pub id: Option<String>,
+    /// SHA-256 of the master.
+    pub master_sha256: Option<Digest>,
+    /// Outcome.
+    pub status: ItemStatus,
+    /// Frames decoded.
+    pub frames: Option<u64>,
+    /// RFC 6962 root over frame hashes.
+    pub frame_hash_root: Option<Digest>,
+    /// Derived files.
+    pub artefacts: Vec<Artefact>,
+    /// The one-line reason, for quarantined and failed items.
+    pub error: Option<String>,
+}
+
+impl ItemReport {
+    /// Whether this item should make the batch exit non-zero.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.status, ItemStatus::Quarantined | ItemStatus::Failed)
+    }
+}
+
+/// Everything an ingest run needs, passed in (no process-wide state).
+#[derive(Debug)]
+pub struct Ingest<'a> {
+    /// The store's folders.
+    pub home: &'a Home,
+    /// The custody index.
+    pub store: &'a dyn Store,
+    /// Time source.
+    pub clock: &'a dyn Clock,
+    /// Settings.
+    pub settings: &'a Settings,
+    /// Progress sink.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Ingest<'_> {
+    /// Ingests `items` on `pool`; reports are in item order.
+    pub fn run(&self, items: &[DockItem], pool: &rayon::ThreadPool) -> Vec<ItemReport> {
+        self.progress.event(ProgressEvent::Batch { items: items.len() });
+        crate::batch::run(pool, items, |i, item| {
+            let report = self.item(i, item);
+            self.progress.event(ProgressEvent::Finished { item: i });
+            report
+        })
+    }
+
+    /// Ingests one dock file. Never panics on bad input; the report carries any error.
+    pub fn item(&self, index: usize, item: &DockItem) -> ItemReport {
+        let mut report = ItemReport {
+            source: item.path.clone(),
+            id: None,
+            master_sha256: None,
+            status: ItemStatus::Failed,
+            frames: None,
+            frame_hash_root: None,
+            artefacts: Vec::new(),
+            error: None,
+        };
+        if let Err(e) = self.try_item(index, item, &mut report) {
+            if report.status != ItemStatus::Quarantined {
+                report.status = ItemStatus::Failed;
+            }
+            report.error = Some(e.to_string());
+        }
+        report
+    }
+
+    fn try_item(&self, index: usize, item: &DockItem, report: &mut ItemReport) -> Result<()> {
+        let stored = match master::store(self.home, &item.path) {
+            Ok(m) => m,
+            Err(e) => {
+                // Nothing could be preserved; the index still learns of the attempt.
+                let draft = EventDraft::new(EventKind::Unreadable, None, ACTOR)
+                    .with("source", item.path.display().to_string())
+                    .with("reason", e.reason());
+                self.store.append(draft)?;
+                return Err(e);
+            }
+        };
+        report.master_sha256 = Some(stored.sha256);
+        self.crash_point("master-stored");
+        let master_path = self.home.abs(&stored.rel_path);
+        let probed = || probe::probe(&master_path, self.settings.probe_timeout_s);
+        let (rec, probe) = match self.store.recording_by_master(&stored.sha256)? {
+            Some(rec) if rec.status != Status::Processing => {
+                report.id = Some(rec.id.clone());
+                report.status = ItemStatus::Duplicate;
+                let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR).with("master_sha256", stored.sha256);
+                self.store.append(draft)?;
+                return self.remove_source(item, &rec);
+            }
+            Some(rec) => (rec, probed()),
+            None => {
+                let probe = probed();
+                let rec = self.new_recording(item, &stored, probe.as_ref().ok());
+                let draft = EventDraft::new(EventKind::Ingested, Some(&rec.id), ACTOR)
+                    .with("master_sha256", stored.sha256)
+                    .with("size", stored.size);
+                self.store.create_recording(&rec, draft)?;
+                (rec, probe)
+            }
+        };
+        report.id = Some(rec.id.clone());
+        self.crash_point("recording-created");
+        self.remove_source(item, &rec)?;
+
+        let result = probe.and_then(|p| self.process(index, &rec, &master_path, &p));
+        match result {
+            Ok((media, artefacts)) => {
+                let draft = EventDraft::new(EventKind::Processed, Some(&rec.id), ACTOR)
+                    .with("frames", media.frames)
+                    .with("frame_hash_root", media.frame_hash_root)
+                    .with("artefacts", artefacts.len() as u64)
+                    .with("tool_version", tool_version());
+                report.frames = Some(media.frames);
+                report.frame_hash_root = Some(media.frame_hash_root);
+                self.store.finish_recording(&rec.id, &Outcome::Ready { media, artefacts: artefacts.clone() }, draft)?;
+                report.artefacts = artefacts;
+                report.status = ItemStatus::Ingested;
+                Ok(())
+            }
+            // The content is the problem: keep the master, quarantine it, say why.
+            Err(e @ Error::Media { .. }) => {
+                let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
+                    .with("master_sha256", rec.master_sha256)
+                    .with("reason", e.reason());
+                self.store.finish_recording(&rec.id, &Outcome::Quarantined { reason: e.reason() }, draft)?;
+                report.status = ItemStatus::Quarantined;
+                Err(Error::Media { path: item.path.clone(), stage: stage_of(&e), reason: reason_of(&e) })
+            }
+            // Anything else (disk full, index error) leaves it `processing` for the next run.
+            Err(e) => Err(e),
+        }
+    }
+
+    fn new_recording(&self, item: &DockItem, stored: &master::StoredMaster, probe: Option<&probe::Probe>) -> Recording {
+        let side = item.sidecar.as_deref().map(sidecar::read);
+        let (side, side_error) = match side {
+            Some(Ok(s)) => (s, None),
+            Some(Err(e)) => (sidecar::Sidecar::default(), Some(e.to_string())),
+            None => (sidecar::Sidecar::default(), None),
+        };
+        let (recorded_at, source) = if let Some(t) = side.recorded_at {
+            (t, TimeSource::Sidecar)
+        } else if let Some(t) = probe.and_then(|p| p.created) {
+            (t, TimeSource::Container)
+        } else {
+            let mtime = std::fs::metadata(&item.path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| jiff::Timestamp::try_from(t).ok());
+            (mtime.unwrap_or_else(|| self.clock.now()), TimeSource::FileTime)
+        };
+        let mut extra = side.extra;
+        if let Some(e) = side_error {
+            extra.insert("sidecar_error".into(), serde_json::Value::String(e));
+        }
+        Recording {
+            id: stored.sha256.to_hex()[..16].to_owned(),
+            master_sha256: stored.sha256,
+            master_size: stored.size,
+            master_path: stored.rel_path.clone(),
+            source_name: file_name(&item.path),
+            status: Status::Processing,
+            reason: None,
+            officer_id: side.officer_id,
+            device_id: side.device_id,
+            recorded_at: clock::canonical(recorded_at),
+            recorded_at_source: source,
+            ingested_at: clock::canonical(self.clock.now()),
+            extra: serde_json::Value::Object(extra),
+            media: None,
+        }
+    }
+
+    fn crash_point(&self, name: &str) {
+        if self.settings.crash_at.as_deref() == Some(name) {
+            std::process::abort();
+        }
+    }
+
+    /// With `--delete-source`: re-verify the stored master, then remove the dock copy and its sidecar.
+    fn remove_source(&self, item: &DockItem, rec: &Recording) -> Result<()> {
+        if !self.settings.delete_source {
+            return Ok(());
+        }
+        master::verify(&self.home.abs(&rec.master_path), &rec.master_sha256)?;
+        for p in std::iter::once(&item.path).chain(&item.sidecar) {
+            std::fs::remove_file(p).map_err(Error::io(p, Stage::Master, "remove dock copy"))?;
+        }
+        if let Some(dir) = item.path.parent() {
+            sync_dir(dir)?;
+        }
+        let draft = EventDraft::new(EventKind::SourceRemoved, Some(&rec.id), ACTOR).with("master_sha256", rec.master_sha256);
+        self.store.append(draft)?;
+        Ok(())
+    }
+
+    /// Decodes once into every derived output; returns what to record.
+    fn process(&self, index: usize, rec: &Recording, master: &Path, probe: &probe::Probe) -> Result<(MediaInfo, Vec<Artefact>)> {
+        let work = self.home.tmp().join(&rec.id);
+        if work.exists() {
+            std::fs::remove_dir_all(&work).map_err(Error::io(&work, Stage::Output, "clear"))?;
+        }
+        std::fs::create_dir_all(&work).map_err(Error::io(&work, Stage::Output, "create folder"))?;
+
+        self.progress.event(ProgressEvent::Started { item: index, name: rec.source_name.clone(), frames: probe.expected_frames() });
+        let sink = IngestSink {
+            hasher: hash::FrameHasher::create(&work)?,
+            thumbs: thumbs::Thumbnailer::new(self.settings.thumbs, &work, probe.duration_ns),
+            progress: Arc::clone(&self.progress),
+            item: index,
+        };
+        let proxy_path = work.join(transcode::PROXY_FILE);
+        let branches = [transcode::proxy_branch(&proxy_path)];
+        let (decoded, sink) = pipeline::run(master, probe.audio_codec.is_some(), &branches, sink, self.settings.stall_timeout)?;
+        let hashes = sink.hasher.finish()?;
+        let thumbs = sink.thumbs.finish()?;
+        crate::stages::fsync(&proxy_path, Stage::Transcode)?;
+
+        // Publish the finished folder in one rename (replacing one a crashed run published but
+        // never recorded).
+        let rel = Home::derived_rel(&rec.id);
+        let dest = self.home.abs(&rel);
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest).map_err(Error::io(&dest, Stage::Output, "replace"))?;
+        }
+        std::fs::rename(&work, &dest).map_err(Error::io(&dest, Stage::Output, "publish"))?;
+        sync_dir(&self.home.abs("derived"))?;
+        self.crash_point("published");
+
+        let version = tool_version();
+        let thumb_params = self.settings.thumbs.params();
+        let mut files: Vec<(ArtefactKind, PathBuf, serde_json::Value)> = vec![
+            (ArtefactKind::FrameHashes, hashes.hashes_path, serde_json::json!({"definition": "sha256 of tight native planes", "pixel_format": decoded.info.format().to_str().as_str()})),
+            (ArtefactKind::FrameTimes, hashes.times_path, serde_json::json!({"unit": "ns stream time, u64 le"})),
+            (ArtefactKind::Poster, thumbs.poster, thumb_params.clone()),
+        ];
+        files.extend(thumbs.thumbnails.into_iter().map(|p| (ArtefactKind::Thumbnail, p, thumb_params.clone())));
+        files.push((ArtefactKind::ContactSheet, thumbs.sheet, thumb_params));
+        files.push((ArtefactKind::Proxy, proxy_path, transcode::proxy_params()));
+        let artefacts = files
+            .into_iter()
+            .map(|(kind, work_path, params)| {
+                let name = file_name(&work_path);
+                let path = format!("{rel}/{name}");
+                let abs = self.home.abs(&path);
+                let (sha256, size) = hash_file(&abs).map_err(Error::io(&abs, Stage::Output, "hash"))?;
+                Ok(Artefact { kind, path, sha256, size, parent_sha256: rec.master_sha256, tool: "bwv".into(), tool_version: version.clone(), params })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let fps = decoded.info.fps();
+        let media = MediaInfo {
+            container: probe.container.clone(),
+            video_codec: probe.video_codec.clone(),
+            audio_codec: probe.audio_codec.clone(),
+            width: decoded.info.width(),
+            height: decoded.info.height(),
+            fps_num: fps.numer(),
+            fps_den: fps.denom(),
+            frames: hashes.frames,
+            duration_ns: decoded.end_ns,
+            pixel_format: decoded.info.format().to_str().to_string(),
+            colorimetry: decoded.info.colorimetry().to_string(),
+            decoder: decoded.decoder,
+            gstreamer_version: media::gstreamer_version(),
+            frame_hash_root: hashes.root,
+        };
+        Ok((media, artefacts))
+    }
+}
+
+/// bwv and GStreamer versions, recorded with every artefact.
+pub fn tool_version() -> String {
+    format!("bwv {}; GStreamer {}", env!("CARGO_PKG_VERSION"), media::gstreamer_version())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn stage_of(e: &Error) -> Stage {
+    match e {
+        Error::Media { stage, .. } | Error::Io { stage, .. } => *stage,
+        _ => Stage::Index,
+    }
+}
+
+fn reason_of(e: &Error) -> String {
+    match e {
+        Error::Media { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The frame consumer for ingest: hash every frame, thumbnail some, report progress.
+#[derive(Debug)]
+struct IngestSink {
+    hasher: hash::FrameHasher,
+    thumbs: thumbs::Thumbnailer,
+    progress: Arc<dyn Progress>,
+    item: usize,
+}
+
+impl pipeline::FrameSink for IngestSink {
+    fn frame(&mut self, f: &pipeline::Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        self.hasher.push(f)?;
+        self.thumbs.push(f)?;
+        if f.index % 15 == 0 {
+            self.progress.event(ProgressEvent::Frames { item: self.item, done: f.index + 1 });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! Media work on GStreamer: probing, the decode-once pipeline, and frame layout/hashing.
+
+pub mod frame;
+pub mod pipeline;
+pub mod probe;
+
+use crate::error::{Error, Result};
+
+/// Initialises GStreamer (idempotent; GStreamer itself is process-wide).
+pub fn init() -> Result<()> {
+    gstreamer::init().map_err(|e| Error::Gstreamer(format!("cannot initialise: {e}")))
+}
+
+/// The GStreamer runtime version, e.g. "1.22.0".
+pub fn gstreamer_version() -> String {
+    let (major, minor, micro, _) = gstreamer::version();
+    format!("{major}.{minor}.{micro}")
+}

@@ -1,0 +1,346 @@
+//! The decode-once pipeline.
+//!
+//! ```text
+//! filesrc ─ decodebin ─┬─ video ─ tee(split) ─┬─ queue ─ appsink(frames) ─► Rust: FrameSink
+//!                      │                      └─ queue ─ videoscale ─ … ─ x264enc ─ mp4mux ─ filesink   (proxy)
+//!                      └─ audio ─ queue(10 s) ─ audioconvert ─ avenc_aac ─────────┘
+//! ```
+//! Graphs come from `pipelines/*.gst`; file paths are set as element properties. [`run`] builds
+//! the pipeline in one place and drives it in another: the bus loop ends on EOS, on the first
+//! error (naming the element), or when no frame arrives within the stall timeout, and the pipeline
+//! is set to `Null` on every exit path.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gst::prelude::*;
+
+use super::frame::{self, PlaneLayout};
+use crate::error::{Error, Result, Stage};
+
+/// The decode graph (see the file for its endpoints).
+pub const DECODE_GRAPH: &str = include_str!("../../pipelines/decode.gst");
+
+/// Default time without a new frame after which a pipeline counts as stalled.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One decoded frame handed to a [`FrameSink`].
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// 0-based index in presentation order.
+    pub index: u64,
+    /// Stream time of the frame in nanoseconds (0 for the first frame of a normal file).
+    pub pts_ns: u64,
+    /// The frame's duration, when the decoder knows it.
+    pub duration_ns: Option<u64>,
+    /// The mapped frame in the decoder's native format.
+    pub video: &'a gst_video::VideoFrameRef<&'a gst::BufferRef>,
+    /// Its tight plane layout.
+    pub layouts: &'a [PlaneLayout],
+}
+
+/// Receives every decoded frame, in order, on the pipeline's streaming thread.
+pub trait FrameSink: Send + 'static {
+    /// Handles one frame; an error stops the pipeline and is reported with `stage`.
+    fn frame(&mut self, frame: &Frame<'_>) -> std::result::Result<(), (Stage, String)>;
+}
+
+/// An encode branch fed from the same decode (e.g. the proxy).
+#[derive(Debug, Clone)]
+pub struct Branch {
+    /// gst-launch description of a bin with a `video` queue and optionally an `audio` queue.
+    pub graph: String,
+    /// Caps for the element named `size`, chosen from the decoded video's caps.
+    pub size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
+    /// Properties to set: (element name, property, path).
+    pub paths: Vec<(String, String, PathBuf)>,
+}
+
+/// What the decode learnt.
+#[derive(Debug, Clone)]
+pub struct DecodeReport {
+    /// Frames delivered.
+    pub frames: u64,
+    /// Video decoder element factory.
+    pub decoder: String,
+    /// Decoded video format (native).
+    pub info: gst_video::VideoInfo,
+    /// Stream time of the end of the last frame, in nanoseconds.
+    pub end_ns: u64,
+}
+
+/// Removes the `#` comment lines of a `.gst` graph file.
+pub fn graph_text(file: &str) -> String {
+    file.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
+}
+
+#[derive(Default)]
+struct Shared {
+    failure: Option<(Stage, String)>,
+    decoder: Option<String>,
+    info: Option<gst_video::VideoInfo>,
+    end_ns: u64,
+}
+
+/// Decodes `input` once, feeding every frame to `sink` and the decoded streams to `branches`.
+/// Returns the report and the sink (so its state can be finished by the caller).
+pub fn run<S: FrameSink>(
+    input: &Path,
+    has_audio: bool,
+    branches: &[Branch],
+    sink: S,
+    stall: Duration,
+) -> Result<(DecodeReport, S)> {
+    crate::media::init()?;
+    let fail = |stage: Stage, reason: String| Error::Media { path: input.to_owned(), stage, reason };
+    let pipeline = build(input, has_audio, branches).map_err(|r| fail(Stage::Decode, r))?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let sink = Arc::new(Mutex::new(Some(sink)));
+    install_frame_callback(&pipeline, &counter, &shared, &sink).map_err(|r| fail(Stage::Decode, r))?;
+    install_decoder_watch(&pipeline, &shared);
+
+    let outcome = drive(&pipeline, &counter, stall);
+    // Null on every exit path, before the sink is taken back.
+    let _ = pipeline.set_state(gst::State::Null);
+
+    let mut shared = lock(&shared);
+    if let Some((stage, reason)) = shared.failure.take() {
+        return Err(fail(stage, reason));
+    }
+    outcome.map_err(|r| fail(Stage::Decode, r))?;
+    let frames = counter.load(Ordering::SeqCst);
+    let info = shared.info.take().ok_or_else(|| fail(Stage::Decode, "no video frame was decoded".into()))?;
+    let report = DecodeReport {
+        frames,
+        decoder: shared.decoder.take().unwrap_or_else(|| "unknown".into()),
+        info,
+        end_ns: shared.end_ns,
+    };
+    drop(shared);
+    // The appsink's callbacks keep their handle until the pipeline is freed; take the sink out.
+    let sink = lock(&sink).take().ok_or_else(|| fail(Stage::Decode, "frame sink already taken".into()))?;
+    Ok((report, sink))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn by_name(bin: &impl IsA<gst::Bin>, name: &str) -> std::result::Result<gst::Element, String> {
+    bin.by_name(name).ok_or_else(|| format!("pipeline graph has no element named {name:?}"))
+}
+
+/// Builds the pipeline: decode graph, branches, and the dynamic linking of decodebin's pads.
+fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Result<gst::Pipeline, String> {
+    let pipeline = gst::parse::launch(&graph_text(DECODE_GRAPH))
+        .map_err(|e| format!("decode graph: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "decode graph is not a pipeline".to_string())?;
+    by_name(&pipeline, "src")?.set_property("location", input);
+    let split = by_name(&pipeline, "split")?;
+
+    let mut video_ins = Vec::new();
+    let mut audio_ins = Vec::new();
+    for branch in branches {
+        let bin = gst::parse::bin_from_description(&graph_text(&branch.graph), false)
+            .map_err(|e| format!("branch graph: {e}"))?;
+        for (element, property, path) in &branch.paths {
+            by_name(&bin, element)?.set_property(property, path.as_path());
+        }
+        pipeline.add(&bin).map_err(|e| e.to_string())?;
+        let video = by_name(&bin, "video")?;
+        let tee_pad = split.request_pad_simple("src_%u").ok_or("tee refused a pad")?;
+        let ghost = gst::GhostPad::with_target(&video.static_pad("sink").ok_or("video queue has no sink pad")?)
+            .map_err(|e| e.to_string())?;
+        bin.add_pad(&ghost).map_err(|e| e.to_string())?;
+        tee_pad.link(&ghost).map_err(|e| format!("link proxy video: {e:?}"))?;
+        video_ins.push((by_name(&bin, "size")?, branch.size_caps));
+        if let Some(audio) = bin.by_name("audio") {
+            if has_audio {
+                let ghost = gst::GhostPad::with_target(&audio.static_pad("sink").ok_or("audio queue has no sink pad")?)
+                    .map_err(|e| e.to_string())?;
+                ghost.set_property("name", "audio_sink");
+                bin.add_pad(&ghost).map_err(|e| e.to_string())?;
+                audio_ins.push(ghost.upcast::<gst::Pad>());
+            } else {
+                remove_chain(&bin, &audio)?;
+            }
+        }
+    }
+
+    let dec = by_name(&pipeline, "dec")?;
+    let pipeline_weak = pipeline.downgrade();
+    let audio_ins = Mutex::new(audio_ins);
+    dec.connect_pad_added(move |dec, pad| {
+        let Some(pipeline) = pipeline_weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let media = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+        let result = if media.starts_with("video/") && !split.static_pad("sink").is_some_and(|p| p.is_linked()) {
+            if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
+                for (size, caps_for) in &video_ins {
+                    size.set_property("caps", caps_for(&info));
+                }
+            }
+            split.static_pad("sink").map(|p| pad.link(&p).map(|_| ()).map_err(|e| format!("{e:?}")))
+        } else if media.starts_with("audio/") {
+            lock(&audio_ins).pop().map(|target| pad.link(&target).map(|_| ()).map_err(|e| format!("{e:?}")))
+        } else {
+            None
+        };
+        match result {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                gst::element_error!(dec, gst::StreamError::Failed, ("cannot link {} stream: {}", media, e));
+            }
+            // Streams nobody consumes (a second audio track, subtitles, data) drain into a fakesink.
+            None => {
+                if let Err(e) = drain(&pipeline, pad) {
+                    gst::element_error!(dec, gst::StreamError::Failed, ("cannot drain {} stream: {}", media, e));
+                }
+            }
+        }
+    });
+    let split = by_name(&pipeline, "split")?;
+    dec.connect_no_more_pads(move |dec| {
+        if !split.static_pad("sink").is_some_and(|p| p.is_linked()) {
+            gst::element_error!(dec, gst::StreamError::WrongType, ("no video stream"));
+        }
+    });
+    Ok(pipeline)
+}
+
+/// Removes an element and everything downstream of it up to (not including) an aggregator such
+/// as a muxer, releasing the request pad it fed.
+fn remove_chain(bin: &gst::Bin, first: &gst::Element) -> std::result::Result<(), String> {
+    let mut element = first.clone();
+    loop {
+        let peer = element.static_pad("src").and_then(|p| p.peer());
+        bin.remove(&element).map_err(|e| e.to_string())?;
+        let Some(peer) = peer else { return Ok(()) };
+        let Some(next) = peer.parent_element() else { return Ok(()) };
+        if peer.pad_template().is_some_and(|t| t.presence() == gst::PadPresence::Request) {
+            next.release_request_pad(&peer);
+            return Ok(());
+        }
+        element = next;
+    }
+}
+
+fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), String> {
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+        .map_err(|e| e.to_string())?;
+    pipeline.add(&sink).map_err(|e| e.to_string())?;
+    sink.sync_state_with_parent().map_err(|e| e.to_string())?;
+    let sink_pad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
+    pad.link(&sink_pad).map(|_| ()).map_err(|e| format!("{e:?}"))
+}
+
+fn install_decoder_watch(pipeline: &gst::Pipeline, shared: &Arc<Mutex<Shared>>) {
+    let Some(dec) = pipeline.by_name("dec").and_then(|d| d.downcast::<gst::Bin>().ok()) else { return };
+    let shared = Arc::clone(shared);
+    dec.connect_deep_element_added(move |_, _, element| {
+        let Some(factory) = element.factory() else { return };
+        let klass = factory.metadata("klass").unwrap_or_default();
+        if klass.contains("Decoder") && klass.contains("Video") {
+            lock(&shared).decoder.get_or_insert_with(|| factory.name().to_string());
+        }
+    });
+}
+
+fn install_frame_callback<S: FrameSink>(
+    pipeline: &gst::Pipeline,
+    counter: &Arc<AtomicU64>,
+    shared: &Arc<Mutex<Shared>>,
+    sink: &Arc<Mutex<Option<S>>>,
+) -> std::result::Result<(), String> {
+    let appsink = by_name(pipeline, "frames")?
+        .downcast::<gst_app::AppSink>()
+        .map_err(|_| "`frames` is not an appsink".to_string())?;
+    let (counter, shared, sink) = (Arc::clone(counter), Arc::clone(shared), Arc::clone(sink));
+    let mut layouts: Option<(gst::Caps, gst_video::VideoInfo, Vec<PlaneLayout>)> = None;
+    appsink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |appsink| {
+                let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let fail = |stage: Stage, reason: String| {
+                    lock(&shared).failure.get_or_insert((stage, reason));
+                    gst::FlowError::Error
+                };
+                let caps = sample.caps().ok_or_else(|| fail(Stage::Decode, "frame without caps".into()))?;
+                if layouts.as_ref().is_none_or(|(c, _, _)| c != caps) {
+                    let info = gst_video::VideoInfo::from_caps(caps)
+                        .map_err(|e| fail(Stage::Decode, format!("unusable video caps {caps}: {e}")))?;
+                    let planes = frame::plane_layouts(&info).map_err(|r| fail(Stage::FrameHash, r))?;
+                    lock(&shared).info = Some(info.clone());
+                    layouts = Some((caps.to_owned(), info, planes));
+                }
+                let Some((_, info, planes)) = layouts.as_ref() else { return Err(gst::FlowError::Error) };
+                let buffer = sample.buffer().ok_or_else(|| fail(Stage::Decode, "sample without buffer".into()))?;
+                let pts = buffer.pts().ok_or_else(|| fail(Stage::Decode, "frame without timestamp".into()))?;
+                let stream_time = sample
+                    .segment()
+                    .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+                    .and_then(|s| s.to_stream_time(pts))
+                    .unwrap_or(pts);
+                let video = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
+                    .map_err(|_| fail(Stage::Decode, "cannot map a decoded frame".into()))?;
+                let index = counter.load(Ordering::SeqCst);
+                let duration = buffer.duration().map(|d| d.nseconds());
+                let frame = Frame { index, pts_ns: stream_time.nseconds(), duration_ns: duration, video: &video, layouts: planes };
+                let mut sink = lock(&sink);
+                let sink = sink.as_mut().ok_or(gst::FlowError::Flushing)?;
+                sink.frame(&frame).map_err(|(stage, reason)| fail(stage, reason))?;
+                lock(&shared).end_ns = stream_time.nseconds() + duration.unwrap_or(0);
+                counter.store(index + 1, Ordering::SeqCst);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    Ok(())
+}
+
+/// Runs the bus loop until EOS, an error, or a stall.
+fn drive(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration) -> std::result::Result<(), String> {
+    let bus = pipeline.bus().ok_or("pipeline has no bus")?;
+    pipeline.set_state(gst::State::Playing).map_err(|_| {
+        // The reason is on the bus; prefer it over the bare state-change failure.
+        first_error(&bus).unwrap_or_else(|| "pipeline failed to start".into())
+    })?;
+    let mut last = (frames.load(Ordering::SeqCst), Instant::now());
+    loop {
+        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
+            match msg.view() {
+                gst::MessageView::Eos(..) => return Ok(()),
+                gst::MessageView::Error(err) => return Err(describe_error(&err)),
+                _ => {}
+            }
+        }
+        let now = frames.load(Ordering::SeqCst);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= stall {
+            return Err(format!("stalled: no frame decoded for {} s after frame {now}", stall.as_secs()));
+        }
+    }
+}
+
+fn first_error(bus: &gst::Bus) -> Option<String> {
+    bus.iter_timed_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error]).next().and_then(|m| match m.view() {
+        gst::MessageView::Error(err) => Some(describe_error(&err)),
+        _ => None,
+    })
+}
+
+fn describe_error(err: &gst::message::Error) -> String {
+    let element = err.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
+    format!("{} (from {element})", err.error())
+}

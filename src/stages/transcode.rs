@@ -1,0 +1,76 @@
+//! The proxy transcode: a browser-playable H.264/AAC MP4 made from the same decode.
+//! The encoder graph is the profile file `pipelines/proxy-720p.gst`.
+
+use std::path::Path;
+
+use gstreamer as gst;
+use gstreamer_video as gst_video;
+
+use crate::media::pipeline::Branch;
+
+/// File name of the proxy inside a recording's derived folder.
+pub const PROXY_FILE: &str = "proxy.mp4";
+/// The profile's graph.
+pub const PROXY_720P: &str = include_str!("../../pipelines/proxy-720p.gst");
+/// Profile name recorded with the artefact.
+pub const PROXY_PROFILE: &str = "proxy-720p";
+/// Most lines a proxy has.
+pub const DEFAULT_MAX_LINES: u32 = 720;
+
+/// Output size for a source: at most [`DEFAULT_MAX_LINES`] lines, square pixels, the source's
+/// display aspect, both sides even (4:2:0 H.264 needs that).
+pub fn proxy_size(width: u32, height: u32, par_n: i32, par_d: i32) -> (u32, u32) {
+    let display_w = width as u64 * par_n.max(1) as u64 / par_d.max(1) as u64;
+    let h = height.min(DEFAULT_MAX_LINES) as u64;
+    let w = (display_w * h + height as u64 / 2) / height.max(1) as u64;
+    let even = |x: u64| ((x / 2) * 2).max(2) as u32;
+    (even(w), even(h))
+}
+
+fn size_caps(info: &gst_video::VideoInfo) -> gst::Caps {
+    let par = info.par();
+    let (w, h) = proxy_size(info.width(), info.height(), par.numer(), par.denom());
+    gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", w as i32)
+        .field("height", h as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build()
+}
+
+/// The proxy branch writing to `out` (the muxer's faststart scratch file goes beside it).
+pub fn proxy_branch(out: &Path) -> Branch {
+    Branch {
+        graph: PROXY_720P.to_owned(),
+        size_caps,
+        paths: vec![
+            ("sink".into(), "location".into(), out.to_owned()),
+            ("mux".into(), "faststart-file".into(), out.with_extension("moov.tmp")),
+        ],
+    }
+}
+
+/// The profile's encoder settings, recorded as the artefact's parameters.
+pub fn proxy_params() -> serde_json::Value {
+    serde_json::json!({
+        "profile": PROXY_PROFILE,
+        "max_lines": DEFAULT_MAX_LINES,
+        "graph": crate::media::pipeline::graph_text(PROXY_720P),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::proxy_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(proxy_size(1920, 1080, 1, 1), (1280, 720));
+        assert_eq!(proxy_size(1280, 720, 1, 1), (1280, 720));
+        assert_eq!(proxy_size(854, 480, 1, 1), (854, 480));
+        assert_eq!(proxy_size(853, 479, 1, 1), (852, 478));
+        // Anamorphic 1440x1080 with 4:3 pixels displays as 1920x1080.
+        assert_eq!(proxy_size(1440, 1080, 4, 3), (1280, 720));
+        assert_eq!(proxy_size(3840, 2160, 1, 1), (1280, 720));
+    }
+}
