@@ -79,6 +79,17 @@ pub fn graph_text(file: &str) -> String {
     file.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
 }
 
+/// The graph of a branch file for a source with or without audio: each line is one chain, and
+/// the chain that starts at the queue named `audio` is left out when there is no audio (a muxer
+/// keeps an empty track for any pad once requested, so it must never be created).
+pub fn branch_text(file: &str, has_audio: bool) -> String {
+    graph_text(file)
+        .lines()
+        .filter(|l| has_audio || !l.trim_start().starts_with("queue name=audio "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[derive(Default)]
 struct Shared {
     failure: Option<(Stage, String)>,
@@ -148,7 +159,7 @@ fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Res
     let mut video_ins = Vec::new();
     let mut audio_ins = Vec::new();
     for branch in branches {
-        let bin = gst::parse::bin_from_description(&graph_text(&branch.graph), false)
+        let bin = gst::parse::bin_from_description(&branch_text(&branch.graph, has_audio), false)
             .map_err(|e| format!("branch graph: {e}"))?;
         for (element, property, path) in &branch.paths {
             by_name(&bin, element)?.set_property(property, path.as_path());
@@ -162,15 +173,12 @@ fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Res
         tee_pad.link(&ghost).map_err(|e| format!("link proxy video: {e:?}"))?;
         video_ins.push((by_name(&bin, "size")?, branch.size_caps));
         if let Some(audio) = bin.by_name("audio") {
-            if has_audio {
-                let ghost = gst::GhostPad::with_target(&audio.static_pad("sink").ok_or("audio queue has no sink pad")?)
-                    .map_err(|e| e.to_string())?;
-                ghost.set_property("name", "audio_sink");
-                bin.add_pad(&ghost).map_err(|e| e.to_string())?;
-                audio_ins.push(ghost.upcast::<gst::Pad>());
-            } else {
-                remove_chain(&bin, &audio)?;
-            }
+            let ghost = gst::GhostPad::builder_with_target(&audio.static_pad("sink").ok_or("audio queue has no sink pad")?)
+                .map_err(|e| e.to_string())?
+                .name("audio_sink")
+                .build();
+            bin.add_pad(&ghost).map_err(|e| e.to_string())?;
+            audio_ins.push(ghost.upcast::<gst::Pad>());
         }
     }
 
@@ -213,23 +221,6 @@ fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Res
         }
     });
     Ok(pipeline)
-}
-
-/// Removes an element and everything downstream of it up to (not including) an aggregator such
-/// as a muxer, releasing the request pad it fed.
-fn remove_chain(bin: &gst::Bin, first: &gst::Element) -> std::result::Result<(), String> {
-    let mut element = first.clone();
-    loop {
-        let peer = element.static_pad("src").and_then(|p| p.peer());
-        bin.remove(&element).map_err(|e| e.to_string())?;
-        let Some(peer) = peer else { return Ok(()) };
-        let Some(next) = peer.parent_element() else { return Ok(()) };
-        if peer.pad_template().is_some_and(|t| t.presence() == gst::PadPresence::Request) {
-            next.release_request_pad(&peer);
-            return Ok(());
-        }
-        element = next;
-    }
 }
 
 fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), String> {

@@ -93,7 +93,11 @@ pub fn probe(path: &Path, timeout_s: u64) -> Result<Probe> {
 /// Turns GStreamer's message for a failed probe into a reason an operator understands.
 fn explain(message: &str) -> String {
     let m = message.to_ascii_lowercase();
-    if m.contains("could not determine type") {
+    if m.contains("missing a plug-in") {
+        "unsupported codec: no decoder installed for a stream".into()
+    } else if m.contains("text file") {
+        "not a media file (text)".into()
+    } else if m.contains("could not determine type") {
         "not a media file (unrecognised content)".into()
     } else if m.contains("no playable streams") || m.contains("incomplete") || m.contains("moov") {
         format!("truncated or incomplete recording (no index): {message}")

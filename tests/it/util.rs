@@ -1,0 +1,134 @@
+//! Helpers: run bwv, make clips with ffmpeg, read ffmpeg's framehash (the external oracle).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A `bwv` command on a given store home, with a fixed clock.
+pub fn bwv(home: &Path) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("bwv"));
+    c.env("BWV_HOME", home).env("BWV_NOW", "2026-11-21T12:00:00Z").env_remove("BWV_CRASH_AT");
+    c
+}
+
+/// Runs a command, returning its output (never panics on a non-zero exit).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("command starts")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs ffmpeg quietly and asserts it succeeded.
+pub fn ffmpeg(args: &[&str]) {
+    let o = run(Command::new("ffmpeg").args(["-y", "-v", "error", "-nostdin"]).args(args));
+    assert!(o.status.success(), "ffmpeg {args:?} failed: {}", stderr(&o));
+}
+
+/// Clip recipe.
+#[derive(Debug, Clone, Copy)]
+pub struct Clip {
+    pub width: u32,
+    pub height: u32,
+    pub seconds: f32,
+    pub codec: &'static str,
+    pub audio: bool,
+}
+
+impl Clip {
+    pub const fn h264(width: u32, height: u32) -> Self {
+        Clip { width, height, seconds: 2.0, codec: "libx264", audio: true }
+    }
+}
+
+/// Makes an MP4 with a moving test pattern (B-frames for H.264) and optional AAC.
+pub fn make_clip(path: &Path, c: Clip) {
+    let size = format!("testsrc2=size={}x{}:rate=30", c.width, c.height);
+    let t = c.seconds.to_string();
+    let mut args: Vec<&str> = vec!["-f", "lavfi", "-i", &size];
+    if c.audio {
+        args.extend(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    }
+    args.extend(["-t", &t, "-c:v", c.codec, "-pix_fmt", "yuv420p"]);
+    if c.codec == "libx264" {
+        args.extend(["-profile:v", "high", "-bf", "3"]);
+    }
+    if c.codec == "libx265" {
+        args.extend(["-x265-params", "log-level=error"]);
+    }
+    if c.audio {
+        args.extend(["-c:a", "aac"]);
+    }
+    let out = path.to_str().expect("utf-8 path");
+    args.push(out);
+    ffmpeg(&args);
+}
+
+/// ffmpeg's per-frame SHA-256s of the first video stream, in its native pixel format.
+pub fn ffmpeg_framehashes(path: &Path) -> Vec<String> {
+    let o = run(Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-i"]).arg(path).args([
+        "-map", "0:v:0", "-f", "framehash", "-hash", "sha256", "-",
+    ]));
+    assert!(o.status.success(), "ffmpeg framehash failed: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(',').next().expect("hash column").trim().to_owned())
+        .collect()
+}
+
+/// bwv's per-frame hashes of a recording (`show --frames`), as (pts_ns, hash).
+pub fn bwv_framehashes(home: &Path, id: &str) -> Vec<(u64, String)> {
+    let o = run(bwv(home).args(["show", id, "--frames"]));
+    assert!(o.status.success(), "show --frames: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 3, "line {l:?}");
+            assert_eq!(f[0].parse::<usize>().expect("index"), i);
+            (f[1].parse().expect("pts"), f[2].to_owned())
+        })
+        .collect()
+}
+
+/// Ingest report lines (`--json`).
+pub fn ingest_json(home: &Path, docks: &[&Path], extra: &[&str]) -> (Output, Vec<serde_json::Value>) {
+    let o = run(bwv(home).arg("ingest").args(docks).arg("--json").args(extra));
+    let items = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    (o, items)
+}
+
+/// Whether a GStreamer element is installed.
+pub fn has_element(name: &str) -> bool {
+    run(Command::new("gst-inspect-1.0").arg("--exists").arg(name)).status.success()
+}
+
+/// Whether ffmpeg can encode with this encoder.
+pub fn ffmpeg_has_encoder(name: &str) -> bool {
+    let o = run(Command::new("ffmpeg").args(["-hide_banner", "-encoders"]));
+    stdout(&o).lines().any(|l| l.split_whitespace().nth(1) == Some(name))
+}
+
+/// Every file under a folder (recursively).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn sha256_hex(path: &Path) -> String {
+    let o = run(Command::new("sha256sum").arg(path));
+    stdout(&o).split_whitespace().next().expect("sha256sum output").to_owned()
+}
