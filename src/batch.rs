@@ -4,6 +4,10 @@
 use rayon::prelude::*;
 
 /// Applies `f` to every item on `pool`, returning the results in item order.
-pub fn run<T: Sync, R: Send>(pool: &rayon::ThreadPool, items: &[T], f: impl Fn(usize, &T) -> R + Sync + Send) -> Vec<R> {
+pub fn run<T: Sync, R: Send>(
+    pool: &rayon::ThreadPool,
+    items: &[T],
+    f: impl Fn(usize, &T) -> R + Sync + Send,
+) -> Vec<R> {
     pool.install(|| items.par_iter().enumerate().map(|(i, t)| f(i, t)).collect())
 }

@@ -21,5 +21,7 @@ pub struct Config {
 
 /// A sensible default parallelism: the number of CPUs.
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

@@ -112,21 +112,37 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Builds an [`Error::Io`] (handy inside `map_err`).
-    pub fn io(path: impl Into<PathBuf>, stage: Stage, op: &'static str) -> impl FnOnce(io::Error) -> Error {
+    pub fn io(
+        path: impl Into<PathBuf>,
+        stage: Stage,
+        op: &'static str,
+    ) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { path, stage, op, source }
+        move |source| Error::Io {
+            path,
+            stage,
+            op,
+            source,
+        }
     }
 
     /// Builds an [`Error::Index`] from a backend error.
-    pub fn index<E: std::error::Error + Send + Sync + 'static>(context: impl Into<String>) -> impl FnOnce(E) -> Error {
+    pub fn index<E: std::error::Error + Send + Sync + 'static>(
+        context: impl Into<String>,
+    ) -> impl FnOnce(E) -> Error {
         let context = context.into();
-        move |source| Error::Index { context, source: Box::new(source) }
+        move |source| Error::Index {
+            context,
+            source: Box::new(source),
+        }
     }
 
     /// The error's message without the item prefix (for events and JSON reports).
     pub fn reason(&self) -> String {
         match self {
-            Error::Io { stage, op, source, .. } => format!("{stage}: {op}: {source}"),
+            Error::Io {
+                stage, op, source, ..
+            } => format!("{stage}: {op}: {source}"),
             Error::Media { stage, reason, .. } => format!("{stage}: {reason}"),
             Error::Sidecar { reason, .. } => format!("sidecar: {reason}"),
             other => other.to_string(),

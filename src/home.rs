@@ -28,8 +28,15 @@ pub struct HomeLock {
 impl Home {
     /// A home at `root` (created with its sub-folders if missing).
     pub fn open(root: &Path) -> Result<Self> {
-        let home = Self { root: root.to_owned() };
-        for dir in [home.root.clone(), home.root.join("masters"), home.root.join("derived"), home.tmp()] {
+        let home = Self {
+            root: root.to_owned(),
+        };
+        for dir in [
+            home.root.clone(),
+            home.root.join("masters"),
+            home.root.join("derived"),
+            home.tmp(),
+        ] {
             fs::create_dir_all(&dir).map_err(Error::io(&dir, Stage::Output, "create folder"))?;
         }
         Ok(home)
@@ -94,5 +101,7 @@ impl Home {
 
 /// fsyncs a directory so renames and creations inside it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir, Stage::Output, "fsync folder"))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir, Stage::Output, "fsync folder"))
 }

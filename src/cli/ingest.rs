@@ -57,7 +57,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         .context("cannot start worker threads")?;
     let bars = Arc::new(Bars::new());
     let started = Instant::now();
-    let ingest = Ingest { home: &home, store: &store, clock: config.clock.as_ref(), settings: &settings, progress: bars.clone() };
+    let ingest = Ingest {
+        home: &home,
+        store: &store,
+        clock: config.clock.as_ref(),
+        settings: &settings,
+        progress: bars.clone(),
+    };
     let reports = ingest.run(&items, &pool);
     bars.finish();
 
@@ -67,9 +73,17 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         if args.json {
             println!("{}", serde_json::to_string(r)?);
         } else if !r.is_failure() {
-            let what = if r.status == ItemStatus::Duplicate { "duplicate" } else { "ingested" };
+            let what = if r.status == ItemStatus::Duplicate {
+                "duplicate"
+            } else {
+                "ingested"
+            };
             let frames = r.frames.map(|f| format!("{f} frames")).unwrap_or_default();
-            println!("{what:<10} {} {} {frames}", r.id.as_deref().unwrap_or("-"), r.source.display());
+            println!(
+                "{what:<10} {} {} {frames}",
+                r.id.as_deref().unwrap_or("-"),
+                r.source.display()
+            );
         }
         if let Some(e) = &r.error {
             eprintln!("bwv: {e}");
@@ -85,5 +99,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         counts[ItemStatus::Failed as usize],
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed > 0 || !scan_errors.is_empty() { ExitCode::from(super::EXIT_ITEMS_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 || !scan_errors.is_empty() {
+        ExitCode::from(super::EXIT_ITEMS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -19,7 +19,11 @@ use clap::{Parser, Subcommand};
 pub const EXIT_ITEMS_FAILED: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "bwv", version, about = "Evidence pipeline for police body-worn video")]
+#[command(
+    name = "bwv",
+    version,
+    about = "Evidence pipeline for police body-worn video"
+)]
 struct Cli {
     /// Store folder (masters, derived files, custody index).
     #[arg(long, global = true, env = "BWV_HOME", default_value = config::DEFAULT_HOME)]
@@ -45,10 +49,15 @@ enum Command {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     let clock: Arc<dyn Clock> = match &cli.now {
-        Some(t) => Arc::new(FixedClock(t.parse().with_context(|| format!("--now {t:?} is not an RFC 3339 instant"))?)),
+        Some(t) => {
+            Arc::new(FixedClock(t.parse().with_context(|| {
+                format!("--now {t:?} is not an RFC 3339 instant")
+            })?))
+        }
         None => Arc::new(SystemClock),
     };
-    let home = std::path::absolute(&cli.home).with_context(|| format!("store folder {}", cli.home.display()))?;
+    let home = std::path::absolute(&cli.home)
+        .with_context(|| format!("store folder {}", cli.home.display()))?;
     let jobs = match &cli.command {
         Command::Ingest(a) => a.jobs.unwrap_or_else(config::default_jobs).max(1),
         _ => 1,

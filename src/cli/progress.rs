@@ -17,12 +17,23 @@ pub struct Bars {
 
 impl Bars {
     pub fn new() -> Self {
-        let target = if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let multi = MultiProgress::with_draw_target(target);
         let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         overall.set_prefix("ingest");
-        Self { multi, overall, items: Mutex::new(HashMap::new()) }
+        Self {
+            multi,
+            overall,
+            items: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn finish(&self) {
@@ -41,8 +52,10 @@ impl Progress for Bars {
             ProgressEvent::Started { item, name, frames } => {
                 let bar = self.multi.add(ProgressBar::new(frames.unwrap_or(0)));
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} frames {per_sec} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "{prefix:>8} [{bar:30}] {pos}/{len} frames {per_sec} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 bar.set_prefix(format!("#{}", item + 1));
                 bar.set_message(name);

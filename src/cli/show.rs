@@ -33,14 +33,30 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&recs)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  SOURCE", "ID", "STATUS", "RECORDED (UTC)", "DURATION", "FRAMES");
+    println!(
+        "{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  SOURCE",
+        "ID", "STATUS", "RECORDED (UTC)", "DURATION", "FRAMES"
+    );
     for r in &recs {
         let (dur, frames) = r
             .media
             .as_ref()
-            .map(|m| (format!("{:.1} s", m.duration_ns as f64 / 1e9), m.frames.to_string()))
+            .map(|m| {
+                (
+                    format!("{:.1} s", m.duration_ns as f64 / 1e9),
+                    m.frames.to_string(),
+                )
+            })
             .unwrap_or(("-".into(), "-".into()));
-        println!("{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  {}", r.id, r.status.as_str(), r.recorded_at, dur, frames, r.source_name);
+        println!(
+            "{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  {}",
+            r.id,
+            r.status.as_str(),
+            r.recorded_at,
+            dur,
+            frames,
+            r.source_name
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -50,9 +66,21 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     let rec = store.resolve(&args.recording)?;
     let artefacts = store.artefacts(&rec.id)?;
     if args.frames {
-        let path = |kind| artefacts.iter().find(|a| a.kind == kind).map(|a| home.abs(&a.path));
-        let (Some(hashes), Some(times)) = (path(ArtefactKind::FrameHashes), path(ArtefactKind::FrameTimes)) else {
-            anyhow::bail!("recording {} has no frame hashes (status {})", rec.id, rec.status.as_str());
+        let path = |kind| {
+            artefacts
+                .iter()
+                .find(|a| a.kind == kind)
+                .map(|a| home.abs(&a.path))
+        };
+        let (Some(hashes), Some(times)) = (
+            path(ArtefactKind::FrameHashes),
+            path(ArtefactKind::FrameTimes),
+        ) else {
+            anyhow::bail!(
+                "recording {} has no frame hashes (status {})",
+                rec.id,
+                rec.status.as_str()
+            );
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for (i, pts, h) in hash::read_frames(&hashes, &times)? {
@@ -68,10 +96,25 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("recording      {}", rec.id);
-    println!("status         {}{}", rec.status.as_str(), rec.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default());
+    println!(
+        "status         {}{}",
+        rec.status.as_str(),
+        rec.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
     println!("source         {}", rec.source_name);
-    println!("master         {} ({} bytes) {}", rec.master_sha256, rec.master_size, home.abs(&rec.master_path).display());
-    println!("recorded at    {} (from {:?})", rec.recorded_at, rec.recorded_at_source);
+    println!(
+        "master         {} ({} bytes) {}",
+        rec.master_sha256,
+        rec.master_size,
+        home.abs(&rec.master_path).display()
+    );
+    println!(
+        "recorded at    {} (from {:?})",
+        rec.recorded_at, rec.recorded_at_source
+    );
     println!("ingested at    {}", rec.ingested_at);
     if let Some(o) = &rec.officer_id {
         println!("officer        {o}");
@@ -80,14 +123,35 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         println!("device         {d}");
     }
     if let Some(m) = &rec.media {
-        println!("video          {} {}x{} {}/{} fps, {} frames, {:.3} s", m.video_codec, m.width, m.height, m.fps_num, m.fps_den, m.frames, m.duration_ns as f64 / 1e9);
-        println!("audio          {}", m.audio_codec.as_deref().unwrap_or("none"));
+        println!(
+            "video          {} {}x{} {}/{} fps, {} frames, {:.3} s",
+            m.video_codec,
+            m.width,
+            m.height,
+            m.fps_num,
+            m.fps_den,
+            m.frames,
+            m.duration_ns as f64 / 1e9
+        );
+        println!(
+            "audio          {}",
+            m.audio_codec.as_deref().unwrap_or("none")
+        );
         println!("container      {}", m.container);
-        println!("frame hashes   root {} over {} {} frames ({}, GStreamer {})", m.frame_hash_root, m.frames, m.pixel_format, m.decoder, m.gstreamer_version);
+        println!(
+            "frame hashes   root {} over {} {} frames ({}, GStreamer {})",
+            m.frame_hash_root, m.frames, m.pixel_format, m.decoder, m.gstreamer_version
+        );
     }
     println!("artefacts");
     for a in &artefacts {
-        println!("  {:<14} {} {:>10} {}", a.kind.as_str(), a.sha256, a.size, home.abs(&a.path).display());
+        println!(
+            "  {:<14} {} {:>10} {}",
+            a.kind.as_str(),
+            a.sha256,
+            a.size,
+            home.abs(&a.path).display()
+        );
     }
     println!("events");
     for e in &events {

@@ -97,7 +97,12 @@ pub struct EventDraft {
 impl EventDraft {
     /// A new draft with no fields.
     pub fn new(kind: EventKind, recording: Option<&str>, actor: &str) -> Self {
-        Self { kind, recording: recording.map(str::to_owned), actor: actor.to_owned(), fields: BTreeMap::new() }
+        Self {
+            kind,
+            recording: recording.map(str::to_owned),
+            actor: actor.to_owned(),
+            fields: BTreeMap::new(),
+        }
     }
 
     /// Adds a field (builder style).

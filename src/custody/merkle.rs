@@ -59,7 +59,10 @@ impl Frontier {
         // Each trailing 1 bit of the old size is a same-sized peak that merges with the new node.
         let mut merges = self.size.trailing_ones();
         while merges > 0 {
-            let left = self.peaks.pop().expect("a set bit of size always has a peak");
+            let left = self
+                .peaks
+                .pop()
+                .expect("a set bit of size always has a peak");
             node = node_hash(&left.0, &node.0);
             merges -= 1;
         }
@@ -143,7 +146,11 @@ mod tests {
         for r in roots {
             let n = r["tree_size"].as_u64().expect("size") as usize;
             let got = root_of(inputs[..n].iter().map(Vec::as_slice));
-            assert_eq!(got.to_hex(), r["root_hex"].as_str().expect("root"), "size {n}");
+            assert_eq!(
+                got.to_hex(),
+                r["root_hex"].as_str().expect("root"),
+                "size {n}"
+            );
         }
     }
 

@@ -198,7 +198,7 @@ pub enum Outcome {
     /// Processing succeeded.
     Ready {
         /// Stream facts and frame-hash root.
-        media: MediaInfo,
+        media: Box<MediaInfo>,
         /// Every derived file.
         artefacts: Vec<Artefact>,
     },

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::{Artefact, ArtefactKind, Event, EventDraft, Outcome, Recording, Status, Store, TimeSource};
+use super::{
+    Artefact, ArtefactKind, Event, EventDraft, Outcome, Recording, Status, Store, TimeSource,
+};
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -68,12 +70,19 @@ impl SqliteStore {
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         let ctx = || format!("open {}", path.display());
         let mut conn = Connection::open(path).map_err(Error::index(ctx()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(Error::index(ctx()))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(Error::index(ctx()))?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(Error::index(ctx()))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(Error::index(ctx()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(Error::index(ctx()))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(Error::index(ctx()))?;
         migrate(&mut conn).map_err(Error::index(format!("migrate {}", path.display())))?;
-        Ok(Self { conn: Mutex::new(conn), clock })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            clock,
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -83,7 +92,9 @@ impl SqliteStore {
     }
 
     fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> rusqlite::Result<Event> {
-        let next: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |r| r.get(0))?;
+        let next: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |r| {
+            r.get(0)
+        })?;
         let event = Event::from_draft(draft, next as u64, clock::canonical(self.clock.now()));
         tx.execute(
             "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -92,7 +103,11 @@ impl SqliteStore {
         Ok(event)
     }
 
-    fn with_tx<T>(&self, context: &str, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+    fn with_tx<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(Error::index(context))?;
         let out = f(&tx).map_err(Error::index(context))?;
@@ -116,12 +131,18 @@ const RECORDING_COLUMNS: &str = "id, master_sha256, master_size, master_path, so
      officer_id, device_id, recorded_at, recorded_at_source, ingested_at, extra, media";
 
 fn conversion_error(col: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.to_owned().into())
+    rusqlite::Error::FromSqlConversionFailure(
+        col,
+        rusqlite::types::Type::Text,
+        what.to_owned().into(),
+    )
 }
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<T> {
     let text: String = row.get(col)?;
-    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn digest_col(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
@@ -151,7 +172,13 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
         media: media
             .map(|m| serde_json::from_str(&m))
             .transpose()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, Box::new(e)))?,
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    13,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
     })
 }
 
@@ -246,7 +273,9 @@ impl Store for SqliteStore {
     fn recordings(&self) -> Result<Vec<Recording>> {
         let conn = self.conn();
         let run = || -> rusqlite::Result<Vec<Recording>> {
-            let mut stmt = conn.prepare(&format!("SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY ingested_at, id"))?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY ingested_at, id"
+            ))?;
             stmt.query_map([], recording_from_row)?.collect()
         };
         run().map_err(Error::index("list recordings"))
@@ -261,8 +290,14 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id LIKE ?1 || '%' OR master_sha256 = ?2 LIMIT 2"
             ))?;
-            stmt.query_map(params![reference.to_ascii_lowercase(), reference.to_ascii_lowercase()], recording_from_row)?
-                .collect()
+            stmt.query_map(
+                params![
+                    reference.to_ascii_lowercase(),
+                    reference.to_ascii_lowercase()
+                ],
+                recording_from_row,
+            )?
+            .collect()
         };
         let mut found = run().map_err(Error::index(format!("resolve {reference}")))?;
         match found.len() {
@@ -282,7 +317,8 @@ impl Store for SqliteStore {
             stmt.query_map([id], |row| {
                 let kind: String = row.get(0)?;
                 Ok(Artefact {
-                    kind: ArtefactKind::parse(&kind).ok_or_else(|| conversion_error(0, "unknown artefact kind"))?,
+                    kind: ArtefactKind::parse(&kind)
+                        .ok_or_else(|| conversion_error(0, "unknown artefact kind"))?,
                     path: row.get(1)?,
                     sha256: digest_col(row, 2)?,
                     size: row.get::<_, i64>(3)? as u64,
@@ -305,8 +341,13 @@ impl Store for SqliteStore {
             )?;
             stmt.query_map([recording], |row| {
                 let bytes: Vec<u8> = row.get(0)?;
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })
             })?
             .collect()
         };
@@ -350,10 +391,19 @@ mod tests {
         let s = store(dir.path());
         let sha = Digest::of(b"abc");
         let e0 = s
-            .create_recording(&recording("abcd1234", sha), EventDraft::new(EventKind::Ingested, Some("abcd1234"), "t"))
+            .create_recording(
+                &recording("abcd1234", sha),
+                EventDraft::new(EventKind::Ingested, Some("abcd1234"), "t"),
+            )
             .expect("create");
         let e1 = s
-            .finish_recording("abcd1234", &Outcome::Quarantined { reason: "no video".into() }, EventDraft::new(EventKind::Quarantined, Some("abcd1234"), "t"))
+            .finish_recording(
+                "abcd1234",
+                &Outcome::Quarantined {
+                    reason: "no video".into(),
+                },
+                EventDraft::new(EventKind::Quarantined, Some("abcd1234"), "t"),
+            )
             .expect("finish");
         assert_eq!((e0.seq, e1.seq), (0, 1));
         let events = s.events(Some("abcd1234")).expect("events");
@@ -361,9 +411,17 @@ mod tests {
 
         let conn = s.conn();
         let upd = conn.execute("UPDATE events SET kind = 'x' WHERE seq = 0", []);
-        assert!(upd.expect_err("update refused").to_string().contains("append-only"));
+        assert!(
+            upd.expect_err("update refused")
+                .to_string()
+                .contains("append-only")
+        );
         let del = conn.execute("DELETE FROM events", []);
-        assert!(del.expect_err("delete refused").to_string().contains("append-only"));
+        assert!(
+            del.expect_err("delete refused")
+                .to_string()
+                .contains("append-only")
+        );
     }
 
     #[test]
@@ -373,11 +431,18 @@ mod tests {
         let a = recording("abcd1234", Digest::of(b"a"));
         let b = recording("abce9999", Digest::of(b"b"));
         for r in [&a, &b] {
-            s.create_recording(r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t")).expect("create");
+            s.create_recording(r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t"))
+                .expect("create");
         }
-        assert_eq!(s.recording_by_master(&Digest::of(b"a")).expect("lookup"), Some(a.clone()));
+        assert_eq!(
+            s.recording_by_master(&Digest::of(b"a")).expect("lookup"),
+            Some(a.clone())
+        );
         assert_eq!(s.resolve("abcd").expect("unique prefix"), a);
-        assert!(matches!(s.resolve("abc"), Err(Error::AmbiguousRecording(_))));
+        assert!(matches!(
+            s.resolve("abc"),
+            Err(Error::AmbiguousRecording(_))
+        ));
         assert!(matches!(s.resolve("ffff"), Err(Error::UnknownRecording(_))));
         assert!(matches!(s.resolve("%"), Err(Error::UnknownRecording(_))));
         assert_eq!(s.recordings().expect("list").len(), 2);
@@ -387,7 +452,9 @@ mod tests {
     fn reopening_keeps_everything() {
         let dir = tempfile::tempdir().expect("tempdir");
         let r = recording("abcd1234", Digest::of(b"a"));
-        store(dir.path()).create_recording(&r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t")).expect("create");
+        store(dir.path())
+            .create_recording(&r, EventDraft::new(EventKind::Ingested, Some(&r.id), "t"))
+            .expect("create");
         let s = store(dir.path());
         assert_eq!(s.resolve("abcd1234").expect("still there"), r);
         assert_eq!(s.events(None).expect("events").len(), 1);

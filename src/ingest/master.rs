@@ -29,11 +29,17 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
     // Check the type before opening: opening a FIFO or device could block or never end.
     let meta = fs::metadata(src).map_err(Error::io(src, Stage::Master, "open"))?;
     if !meta.is_file() {
-        return Err(Error::io(src, Stage::Master, "open")(std::io::Error::other("not a regular file")));
+        return Err(Error::io(src, Stage::Master, "open")(
+            std::io::Error::other("not a regular file"),
+        ));
     }
     let mut input = File::open(src).map_err(Error::io(src, Stage::Master, "open"))?;
     let tmp_dir = home.tmp();
-    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(Error::io(&tmp_dir, Stage::Master, "create"))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(Error::io(
+        &tmp_dir,
+        Stage::Master,
+        "create",
+    ))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -45,10 +51,13 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
             Err(e) => return Err(Error::io(src, Stage::Master, "read")(e)),
         };
         hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n]).map_err(Error::io(tmp.path(), Stage::Master, "write"))?;
+        tmp.write_all(&buf[..n])
+            .map_err(Error::io(tmp.path(), Stage::Master, "write"))?;
         size += n as u64;
     }
-    tmp.as_file().sync_all().map_err(Error::io(tmp.path(), Stage::Master, "fsync"))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io(tmp.path(), Stage::Master, "fsync"))?;
     let sha256 = Digest(hasher.finalize().into());
     let rel_path = Home::master_rel(&sha256);
     let dest = home.abs(&rel_path);
@@ -62,10 +71,15 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o444))
             .map_err(Error::io(tmp.path(), Stage::Master, "make read-only"))?;
-        tmp.persist_noclobber(&dest).map_err(|e| Error::io(&dest, Stage::Master, "rename into store")(e.error))?;
+        tmp.persist_noclobber(&dest)
+            .map_err(|e| Error::io(&dest, Stage::Master, "rename into store")(e.error))?;
         sync_dir(&dir)?;
     }
-    Ok(StoredMaster { sha256, size, rel_path })
+    Ok(StoredMaster {
+        sha256,
+        size,
+        rel_path,
+    })
 }
 
 /// Re-reads a stored file and checks its SHA-256.

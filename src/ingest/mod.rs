@@ -17,7 +17,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::{self, Clock};
-use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, MediaInfo, Outcome, Recording, Status, Store, TimeSource};
+use crate::custody::{
+    Artefact, ArtefactKind, EventDraft, EventKind, MediaInfo, Outcome, Recording, Status, Store,
+    TimeSource,
+};
 use crate::digest::{Digest, hash_file};
 use crate::error::{Error, Result, Stage};
 use crate::home::{Home, sync_dir};
@@ -117,7 +120,8 @@ pub struct Ingest<'a> {
 impl Ingest<'_> {
     /// Ingests `items` on `pool`; reports are in item order.
     pub fn run(&self, items: &[DockItem], pool: &rayon::ThreadPool) -> Vec<ItemReport> {
-        self.progress.event(ProgressEvent::Batch { items: items.len() });
+        self.progress
+            .event(ProgressEvent::Batch { items: items.len() });
         crate::batch::run(pool, items, |i, item| {
             let report = self.item(i, item);
             self.progress.event(ProgressEvent::Finished { item: i });
@@ -166,7 +170,8 @@ impl Ingest<'_> {
             Some(rec) if rec.status != Status::Processing => {
                 report.id = Some(rec.id.clone());
                 report.status = ItemStatus::Duplicate;
-                let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR).with("master_sha256", stored.sha256);
+                let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR)
+                    .with("master_sha256", stored.sha256);
                 self.store.append(draft)?;
                 return self.remove_source(item, &rec);
             }
@@ -195,7 +200,14 @@ impl Ingest<'_> {
                     .with("tool_version", tool_version());
                 report.frames = Some(media.frames);
                 report.frame_hash_root = Some(media.frame_hash_root);
-                self.store.finish_recording(&rec.id, &Outcome::Ready { media, artefacts: artefacts.clone() }, draft)?;
+                self.store.finish_recording(
+                    &rec.id,
+                    &Outcome::Ready {
+                        media: Box::new(media),
+                        artefacts: artefacts.clone(),
+                    },
+                    draft,
+                )?;
                 report.artefacts = artefacts;
                 report.status = ItemStatus::Ingested;
                 Ok(())
@@ -205,16 +217,29 @@ impl Ingest<'_> {
                 let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
                     .with("master_sha256", rec.master_sha256)
                     .with("reason", e.reason());
-                self.store.finish_recording(&rec.id, &Outcome::Quarantined { reason: e.reason() }, draft)?;
+                self.store.finish_recording(
+                    &rec.id,
+                    &Outcome::Quarantined { reason: e.reason() },
+                    draft,
+                )?;
                 report.status = ItemStatus::Quarantined;
-                Err(Error::Media { path: item.path.clone(), stage: stage_of(&e), reason: reason_of(&e) })
+                Err(Error::Media {
+                    path: item.path.clone(),
+                    stage: stage_of(&e),
+                    reason: reason_of(&e),
+                })
             }
             // Anything else (disk full, index error) leaves it `processing` for the next run.
             Err(e) => Err(e),
         }
     }
 
-    fn new_recording(&self, item: &DockItem, stored: &master::StoredMaster, probe: Option<&probe::Probe>) -> Recording {
+    fn new_recording(
+        &self,
+        item: &DockItem,
+        stored: &master::StoredMaster,
+        probe: Option<&probe::Probe>,
+    ) -> Recording {
         let side = item.sidecar.as_deref().map(sidecar::read);
         let (side, side_error) = match side {
             Some(Ok(s)) => (s, None),
@@ -230,7 +255,10 @@ impl Ingest<'_> {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| jiff::Timestamp::try_from(t).ok());
-            (mtime.unwrap_or_else(|| self.clock.now()), TimeSource::FileTime)
+            (
+                mtime.unwrap_or_else(|| self.clock.now()),
+                TimeSource::FileTime,
+            )
         };
         let mut extra = side.extra;
         if let Some(e) = side_error {
@@ -272,20 +300,31 @@ impl Ingest<'_> {
         if let Some(dir) = item.path.parent() {
             sync_dir(dir)?;
         }
-        let draft = EventDraft::new(EventKind::SourceRemoved, Some(&rec.id), ACTOR).with("master_sha256", rec.master_sha256);
+        let draft = EventDraft::new(EventKind::SourceRemoved, Some(&rec.id), ACTOR)
+            .with("master_sha256", rec.master_sha256);
         self.store.append(draft)?;
         Ok(())
     }
 
     /// Decodes once into every derived output; returns what to record.
-    fn process(&self, index: usize, rec: &Recording, master: &Path, probe: &probe::Probe) -> Result<(MediaInfo, Vec<Artefact>)> {
+    fn process(
+        &self,
+        index: usize,
+        rec: &Recording,
+        master: &Path,
+        probe: &probe::Probe,
+    ) -> Result<(MediaInfo, Vec<Artefact>)> {
         let work = self.home.tmp().join(&rec.id);
         if work.exists() {
             std::fs::remove_dir_all(&work).map_err(Error::io(&work, Stage::Output, "clear"))?;
         }
         std::fs::create_dir_all(&work).map_err(Error::io(&work, Stage::Output, "create folder"))?;
 
-        self.progress.event(ProgressEvent::Started { item: index, name: rec.source_name.clone(), frames: probe.expected_frames() });
+        self.progress.event(ProgressEvent::Started {
+            item: index,
+            name: rec.source_name.clone(),
+            frames: probe.expected_frames(),
+        });
         let sink = IngestSink {
             hasher: hash::FrameHasher::create(&work)?,
             thumbs: thumbs::Thumbnailer::new(self.settings.thumbs, &work, probe.duration_ns),
@@ -294,7 +333,13 @@ impl Ingest<'_> {
         };
         let proxy_path = work.join(transcode::PROXY_FILE);
         let branches = [transcode::proxy_branch(&proxy_path)];
-        let (decoded, sink) = pipeline::run(master, probe.audio_codec.is_some(), &branches, sink, self.settings.stall_timeout)?;
+        let (decoded, sink) = pipeline::run(
+            master,
+            probe.audio_codec.is_some(),
+            &branches,
+            sink,
+            self.settings.stall_timeout,
+        )?;
         let hashes = sink.hasher.finish()?;
         let thumbs = sink.thumbs.finish()?;
         crate::stages::fsync(&proxy_path, Stage::Transcode)?;
@@ -313,11 +358,24 @@ impl Ingest<'_> {
         let version = tool_version();
         let thumb_params = self.settings.thumbs.params();
         let mut files: Vec<(ArtefactKind, PathBuf, serde_json::Value)> = vec![
-            (ArtefactKind::FrameHashes, hashes.hashes_path, serde_json::json!({"definition": "sha256 of tight native planes", "pixel_format": decoded.info.format().to_str().as_str()})),
-            (ArtefactKind::FrameTimes, hashes.times_path, serde_json::json!({"unit": "ns stream time, u64 le"})),
+            (
+                ArtefactKind::FrameHashes,
+                hashes.hashes_path,
+                serde_json::json!({"definition": "sha256 of tight native planes", "pixel_format": decoded.info.format().to_str().as_str()}),
+            ),
+            (
+                ArtefactKind::FrameTimes,
+                hashes.times_path,
+                serde_json::json!({"unit": "ns stream time, u64 le"}),
+            ),
             (ArtefactKind::Poster, thumbs.poster, thumb_params.clone()),
         ];
-        files.extend(thumbs.thumbnails.into_iter().map(|p| (ArtefactKind::Thumbnail, p, thumb_params.clone())));
+        files.extend(
+            thumbs
+                .thumbnails
+                .into_iter()
+                .map(|p| (ArtefactKind::Thumbnail, p, thumb_params.clone())),
+        );
         files.push((ArtefactKind::ContactSheet, thumbs.sheet, thumb_params));
         files.push((ArtefactKind::Proxy, proxy_path, transcode::proxy_params()));
         let artefacts = files
@@ -326,8 +384,18 @@ impl Ingest<'_> {
                 let name = file_name(&work_path);
                 let path = format!("{rel}/{name}");
                 let abs = self.home.abs(&path);
-                let (sha256, size) = hash_file(&abs).map_err(Error::io(&abs, Stage::Output, "hash"))?;
-                Ok(Artefact { kind, path, sha256, size, parent_sha256: rec.master_sha256, tool: "bwv".into(), tool_version: version.clone(), params })
+                let (sha256, size) =
+                    hash_file(&abs).map_err(Error::io(&abs, Stage::Output, "hash"))?;
+                Ok(Artefact {
+                    kind,
+                    path,
+                    sha256,
+                    size,
+                    parent_sha256: rec.master_sha256,
+                    tool: "bwv".into(),
+                    tool_version: version.clone(),
+                    params,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -354,11 +422,17 @@ impl Ingest<'_> {
 
 /// bwv and GStreamer versions, recorded with every artefact.
 pub fn tool_version() -> String {
-    format!("bwv {}; GStreamer {}", env!("CARGO_PKG_VERSION"), media::gstreamer_version())
+    format!(
+        "bwv {}; GStreamer {}",
+        env!("CARGO_PKG_VERSION"),
+        media::gstreamer_version()
+    )
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn stage_of(e: &Error) -> Stage {
@@ -388,8 +462,11 @@ impl pipeline::FrameSink for IngestSink {
     fn frame(&mut self, f: &pipeline::Frame<'_>) -> std::result::Result<(), (Stage, String)> {
         self.hasher.push(f)?;
         self.thumbs.push(f)?;
-        if f.index % 15 == 0 {
-            self.progress.event(ProgressEvent::Frames { item: self.item, done: f.index + 1 });
+        if f.index.is_multiple_of(15) {
+            self.progress.event(ProgressEvent::Frames {
+                item: self.item,
+                done: f.index + 1,
+            });
         }
         Ok(())
     }

@@ -29,7 +29,10 @@ pub fn scan(dirs: &[PathBuf]) -> (Vec<DockItem>, Vec<Error>) {
         .filter(|p| !is_sidecar(p, &files))
         .map(|p| {
             let sidecar = sidecar_of(p);
-            DockItem { path: p.clone(), sidecar: files.binary_search(&sidecar).is_ok().then_some(sidecar) }
+            DockItem {
+                path: p.clone(),
+                sidecar: files.binary_search(&sidecar).is_ok().then_some(sidecar),
+            }
         })
         .collect();
     (items, errors)
@@ -42,7 +45,8 @@ fn sidecar_of(p: &Path) -> PathBuf {
 }
 
 fn is_sidecar(p: &Path, sorted: &[PathBuf]) -> bool {
-    p.extension().is_some_and(|e| e == "json") && sorted.binary_search(&p.with_extension("")).is_ok()
+    p.extension().is_some_and(|e| e == "json")
+        && sorted.binary_search(&p.with_extension("")).is_ok()
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
@@ -98,8 +102,18 @@ mod tests {
         }
         let (items, errors) = scan(&[d.path().to_owned()]);
         assert!(errors.is_empty());
-        let names: Vec<_> = items.iter().map(|i| i.path.strip_prefix(d.path()).expect("prefix").to_owned()).collect();
-        assert_eq!(names, [PathBuf::from("a.mp4"), "cam7/b.mp4".into(), "notes.json".into()]);
+        let names: Vec<_> = items
+            .iter()
+            .map(|i| i.path.strip_prefix(d.path()).expect("prefix").to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                PathBuf::from("a.mp4"),
+                "cam7/b.mp4".into(),
+                "notes.json".into()
+            ]
+        );
         assert_eq!(items[0].sidecar, Some(d.path().join("a.mp4.json")));
         assert_eq!(items[1].sidecar, None);
     }

@@ -23,14 +23,19 @@ pub struct Sidecar {
 
 /// Reads and validates a sidecar.
 pub fn read(path: &Path) -> Result<Sidecar> {
-    let fail = |reason: String| Error::Sidecar { path: path.to_owned(), reason };
+    let fail = |reason: String| Error::Sidecar {
+        path: path.to_owned(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     parse(&text).map_err(fail)
 }
 
 /// Parses sidecar text.
 pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
-    let Value::Object(mut map) = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))? else {
+    let Value::Object(mut map) =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?
+    else {
         return Err("not a JSON object".into());
     };
     let mut take_str = |key: &str| -> std::result::Result<Option<String>, String> {
@@ -44,9 +49,18 @@ pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
     let officer_id = take_str("officer_id")?;
     let device_id = take_str("device_id")?;
     let recorded_at = take_str("recorded_at")?
-        .map(|s| s.parse::<Timestamp>().map_err(|e| format!("recorded_at {s:?} is not an RFC 3339 time with an offset: {e}")))
+        .map(|s| {
+            s.parse::<Timestamp>().map_err(|e| {
+                format!("recorded_at {s:?} is not an RFC 3339 time with an offset: {e}")
+            })
+        })
         .transpose()?;
-    Ok(Sidecar { officer_id, device_id, recorded_at, extra: map })
+    Ok(Sidecar {
+        officer_id,
+        device_id,
+        recorded_at,
+        extra: map,
+    })
 }
 
 #[cfg(test)]
@@ -59,7 +73,10 @@ mod tests {
             .expect("valid");
         assert_eq!(s.officer_id.as_deref(), Some("4711"));
         assert_eq!(s.device_id.as_deref(), Some("CAM-9"));
-        assert_eq!(crate::clock::canonical(s.recorded_at.expect("time")), "2026-11-20T21:15:00.000Z");
+        assert_eq!(
+            crate::clock::canonical(s.recorded_at.expect("time")),
+            "2026-11-20T21:15:00.000Z"
+        );
         assert_eq!(s.extra.get("shift"), Some(&Value::String("night".into())));
     }
 
@@ -67,8 +84,15 @@ mod tests {
     fn rejects_bad_sidecars() {
         assert!(parse("[1]").is_err());
         assert!(parse("{").is_err());
-        assert!(parse(r#"{"recorded_at": "yesterday"}"#).expect_err("bad time").contains("recorded_at"));
-        assert!(parse(r#"{"recorded_at": "2026-11-20T22:15:00"}"#).is_err(), "a time without offset is ambiguous");
+        assert!(
+            parse(r#"{"recorded_at": "yesterday"}"#)
+                .expect_err("bad time")
+                .contains("recorded_at")
+        );
+        assert!(
+            parse(r#"{"recorded_at": "2026-11-20T22:15:00"}"#).is_err(),
+            "a time without offset is ambiguous"
+        );
         assert!(parse(r#"{"officer_id": [1]}"#).is_err());
     }
 }

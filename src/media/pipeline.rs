@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
-use gst::prelude::*;
 
 use super::frame::{self, PlaneLayout};
 use crate::error::{Error, Result, Stage};
@@ -76,7 +76,10 @@ pub struct DecodeReport {
 
 /// Removes the `#` comment lines of a `.gst` graph file.
 pub fn graph_text(file: &str) -> String {
-    file.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
+    file.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The graph of a branch file for a source with or without audio: each line is one chain, and
@@ -108,12 +111,17 @@ pub fn run<S: FrameSink>(
     stall: Duration,
 ) -> Result<(DecodeReport, S)> {
     crate::media::init()?;
-    let fail = |stage: Stage, reason: String| Error::Media { path: input.to_owned(), stage, reason };
+    let fail = |stage: Stage, reason: String| Error::Media {
+        path: input.to_owned(),
+        stage,
+        reason,
+    };
     let pipeline = build(input, has_audio, branches).map_err(|r| fail(Stage::Decode, r))?;
     let counter = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Mutex::new(Shared::default()));
     let sink = Arc::new(Mutex::new(Some(sink)));
-    install_frame_callback(&pipeline, &counter, &shared, &sink).map_err(|r| fail(Stage::Decode, r))?;
+    install_frame_callback(&pipeline, &counter, &shared, &sink)
+        .map_err(|r| fail(Stage::Decode, r))?;
     install_decoder_watch(&pipeline, &shared);
 
     let outcome = drive(&pipeline, &counter, stall);
@@ -126,7 +134,10 @@ pub fn run<S: FrameSink>(
     }
     outcome.map_err(|r| fail(Stage::Decode, r))?;
     let frames = counter.load(Ordering::SeqCst);
-    let info = shared.info.take().ok_or_else(|| fail(Stage::Decode, "no video frame was decoded".into()))?;
+    let info = shared
+        .info
+        .take()
+        .ok_or_else(|| fail(Stage::Decode, "no video frame was decoded".into()))?;
     let report = DecodeReport {
         frames,
         decoder: shared.decoder.take().unwrap_or_else(|| "unknown".into()),
@@ -135,7 +146,9 @@ pub fn run<S: FrameSink>(
     };
     drop(shared);
     // The appsink's callbacks keep their handle until the pipeline is freed; take the sink out.
-    let sink = lock(&sink).take().ok_or_else(|| fail(Stage::Decode, "frame sink already taken".into()))?;
+    let sink = lock(&sink)
+        .take()
+        .ok_or_else(|| fail(Stage::Decode, "frame sink already taken".into()))?;
     Ok((report, sink))
 }
 
@@ -144,11 +157,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn by_name(bin: &impl IsA<gst::Bin>, name: &str) -> std::result::Result<gst::Element, String> {
-    bin.by_name(name).ok_or_else(|| format!("pipeline graph has no element named {name:?}"))
+    bin.by_name(name)
+        .ok_or_else(|| format!("pipeline graph has no element named {name:?}"))
 }
 
 /// Builds the pipeline: decode graph, branches, and the dynamic linking of decodebin's pads.
-fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Result<gst::Pipeline, String> {
+fn build(
+    input: &Path,
+    has_audio: bool,
+    branches: &[Branch],
+) -> std::result::Result<gst::Pipeline, String> {
     let pipeline = gst::parse::launch(&graph_text(DECODE_GRAPH))
         .map_err(|e| format!("decode graph: {e}"))?
         .downcast::<gst::Pipeline>()
@@ -166,17 +184,29 @@ fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Res
         }
         pipeline.add(&bin).map_err(|e| e.to_string())?;
         let video = by_name(&bin, "video")?;
-        let tee_pad = split.request_pad_simple("src_%u").ok_or("tee refused a pad")?;
-        let ghost = gst::GhostPad::with_target(&video.static_pad("sink").ok_or("video queue has no sink pad")?)
-            .map_err(|e| e.to_string())?;
+        let tee_pad = split
+            .request_pad_simple("src_%u")
+            .ok_or("tee refused a pad")?;
+        let ghost = gst::GhostPad::with_target(
+            &video
+                .static_pad("sink")
+                .ok_or("video queue has no sink pad")?,
+        )
+        .map_err(|e| e.to_string())?;
         bin.add_pad(&ghost).map_err(|e| e.to_string())?;
-        tee_pad.link(&ghost).map_err(|e| format!("link proxy video: {e:?}"))?;
+        tee_pad
+            .link(&ghost)
+            .map_err(|e| format!("link proxy video: {e:?}"))?;
         video_ins.push((by_name(&bin, "size")?, branch.size_caps));
         if let Some(audio) = bin.by_name("audio") {
-            let ghost = gst::GhostPad::builder_with_target(&audio.static_pad("sink").ok_or("audio queue has no sink pad")?)
-                .map_err(|e| e.to_string())?
-                .name("audio_sink")
-                .build();
+            let ghost = gst::GhostPad::builder_with_target(
+                &audio
+                    .static_pad("sink")
+                    .ok_or("audio queue has no sink pad")?,
+            )
+            .map_err(|e| e.to_string())?
+            .name("audio_sink")
+            .build();
             bin.add_pad(&ghost).map_err(|e| e.to_string())?;
             audio_ins.push(ghost.upcast::<gst::Pad>());
         }
@@ -186,30 +216,49 @@ fn build(input: &Path, has_audio: bool, branches: &[Branch]) -> std::result::Res
     let pipeline_weak = pipeline.downgrade();
     let audio_ins = Mutex::new(audio_ins);
     dec.connect_pad_added(move |dec, pad| {
-        let Some(pipeline) = pipeline_weak.upgrade() else { return };
+        let Some(pipeline) = pipeline_weak.upgrade() else {
+            return;
+        };
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let media = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let result = if media.starts_with("video/") && !split.static_pad("sink").is_some_and(|p| p.is_linked()) {
+        let media = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let result = if media.starts_with("video/")
+            && !split.static_pad("sink").is_some_and(|p| p.is_linked())
+        {
             if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
                 for (size, caps_for) in &video_ins {
                     size.set_property("caps", caps_for(&info));
                 }
             }
-            split.static_pad("sink").map(|p| pad.link(&p).map(|_| ()).map_err(|e| format!("{e:?}")))
+            split
+                .static_pad("sink")
+                .map(|p| pad.link(&p).map(|_| ()).map_err(|e| format!("{e:?}")))
         } else if media.starts_with("audio/") {
-            lock(&audio_ins).pop().map(|target| pad.link(&target).map(|_| ()).map_err(|e| format!("{e:?}")))
+            lock(&audio_ins)
+                .pop()
+                .map(|target| pad.link(&target).map(|_| ()).map_err(|e| format!("{e:?}")))
         } else {
             None
         };
         match result {
             Some(Ok(())) => {}
             Some(Err(e)) => {
-                gst::element_error!(dec, gst::StreamError::Failed, ("cannot link {} stream: {}", media, e));
+                gst::element_error!(
+                    dec,
+                    gst::StreamError::Failed,
+                    ("cannot link {} stream: {}", media, e)
+                );
             }
             // Streams nobody consumes (a second audio track, subtitles, data) drain into a fakesink.
             None => {
                 if let Err(e) = drain(&pipeline, pad) {
-                    gst::element_error!(dec, gst::StreamError::Failed, ("cannot drain {} stream: {}", media, e));
+                    gst::element_error!(
+                        dec,
+                        gst::StreamError::Failed,
+                        ("cannot drain {} stream: {}", media, e)
+                    );
                 }
             }
         }
@@ -232,17 +281,28 @@ fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), St
     pipeline.add(&sink).map_err(|e| e.to_string())?;
     sink.sync_state_with_parent().map_err(|e| e.to_string())?;
     let sink_pad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
-    pad.link(&sink_pad).map(|_| ()).map_err(|e| format!("{e:?}"))
+    pad.link(&sink_pad)
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
 }
 
 fn install_decoder_watch(pipeline: &gst::Pipeline, shared: &Arc<Mutex<Shared>>) {
-    let Some(dec) = pipeline.by_name("dec").and_then(|d| d.downcast::<gst::Bin>().ok()) else { return };
+    let Some(dec) = pipeline
+        .by_name("dec")
+        .and_then(|d| d.downcast::<gst::Bin>().ok())
+    else {
+        return;
+    };
     let shared = Arc::clone(shared);
     dec.connect_deep_element_added(move |_, _, element| {
-        let Some(factory) = element.factory() else { return };
+        let Some(factory) = element.factory() else {
+            return;
+        };
         let klass = factory.metadata("klass").unwrap_or_default();
         if klass.contains("Decoder") && klass.contains("Video") {
-            lock(&shared).decoder.get_or_insert_with(|| factory.name().to_string());
+            lock(&shared)
+                .decoder
+                .get_or_insert_with(|| factory.name().to_string());
         }
     });
 }
@@ -266,17 +326,27 @@ fn install_frame_callback<S: FrameSink>(
                     lock(&shared).failure.get_or_insert((stage, reason));
                     gst::FlowError::Error
                 };
-                let caps = sample.caps().ok_or_else(|| fail(Stage::Decode, "frame without caps".into()))?;
+                let caps = sample
+                    .caps()
+                    .ok_or_else(|| fail(Stage::Decode, "frame without caps".into()))?;
                 if layouts.as_ref().is_none_or(|(c, _, _)| c != caps) {
-                    let info = gst_video::VideoInfo::from_caps(caps)
-                        .map_err(|e| fail(Stage::Decode, format!("unusable video caps {caps}: {e}")))?;
-                    let planes = frame::plane_layouts(&info).map_err(|r| fail(Stage::FrameHash, r))?;
+                    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| {
+                        fail(Stage::Decode, format!("unusable video caps {caps}: {e}"))
+                    })?;
+                    let planes =
+                        frame::plane_layouts(&info).map_err(|r| fail(Stage::FrameHash, r))?;
                     lock(&shared).info = Some(info.clone());
                     layouts = Some((caps.to_owned(), info, planes));
                 }
-                let Some((_, info, planes)) = layouts.as_ref() else { return Err(gst::FlowError::Error) };
-                let buffer = sample.buffer().ok_or_else(|| fail(Stage::Decode, "sample without buffer".into()))?;
-                let pts = buffer.pts().ok_or_else(|| fail(Stage::Decode, "frame without timestamp".into()))?;
+                let Some((_, info, planes)) = layouts.as_ref() else {
+                    return Err(gst::FlowError::Error);
+                };
+                let buffer = sample
+                    .buffer()
+                    .ok_or_else(|| fail(Stage::Decode, "sample without buffer".into()))?;
+                let pts = buffer
+                    .pts()
+                    .ok_or_else(|| fail(Stage::Decode, "frame without timestamp".into()))?;
                 let stream_time = sample
                     .segment()
                     .and_then(|s| s.downcast_ref::<gst::ClockTime>())
@@ -286,10 +356,17 @@ fn install_frame_callback<S: FrameSink>(
                     .map_err(|_| fail(Stage::Decode, "cannot map a decoded frame".into()))?;
                 let index = counter.load(Ordering::SeqCst);
                 let duration = buffer.duration().map(|d| d.nseconds());
-                let frame = Frame { index, pts_ns: stream_time.nseconds(), duration_ns: duration, video: &video, layouts: planes };
+                let frame = Frame {
+                    index,
+                    pts_ns: stream_time.nseconds(),
+                    duration_ns: duration,
+                    video: &video,
+                    layouts: planes,
+                };
                 let mut sink = lock(&sink);
                 let sink = sink.as_mut().ok_or(gst::FlowError::Flushing)?;
-                sink.frame(&frame).map_err(|(stage, reason)| fail(stage, reason))?;
+                sink.frame(&frame)
+                    .map_err(|(stage, reason)| fail(stage, reason))?;
                 lock(&shared).end_ns = stream_time.nseconds() + duration.unwrap_or(0);
                 counter.store(index + 1, Ordering::SeqCst);
                 Ok(gst::FlowSuccess::Ok)
@@ -300,7 +377,11 @@ fn install_frame_callback<S: FrameSink>(
 }
 
 /// Runs the bus loop until EOS, an error, or a stall.
-fn drive(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration) -> std::result::Result<(), String> {
+fn drive(
+    pipeline: &gst::Pipeline,
+    frames: &AtomicU64,
+    stall: Duration,
+) -> std::result::Result<(), String> {
     let bus = pipeline.bus().ok_or("pipeline has no bus")?;
     pipeline.set_state(gst::State::Playing).map_err(|_| {
         // The reason is on the bus; prefer it over the bare state-change failure.
@@ -311,7 +392,7 @@ fn drive(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration) -> std::
         if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
             match msg.view() {
                 gst::MessageView::Eos(..) => return Ok(()),
-                gst::MessageView::Error(err) => return Err(describe_error(&err)),
+                gst::MessageView::Error(err) => return Err(describe_error(err)),
                 _ => {}
             }
         }
@@ -319,19 +400,27 @@ fn drive(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration) -> std::
         if now != last.0 {
             last = (now, Instant::now());
         } else if last.1.elapsed() >= stall {
-            return Err(format!("stalled: no frame decoded for {} s after frame {now}", stall.as_secs()));
+            return Err(format!(
+                "stalled: no frame decoded for {} s after frame {now}",
+                stall.as_secs()
+            ));
         }
     }
 }
 
 fn first_error(bus: &gst::Bus) -> Option<String> {
-    bus.iter_timed_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error]).next().and_then(|m| match m.view() {
-        gst::MessageView::Error(err) => Some(describe_error(&err)),
-        _ => None,
-    })
+    bus.iter_timed_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error])
+        .next()
+        .and_then(|m| match m.view() {
+            gst::MessageView::Error(err) => Some(describe_error(err)),
+            _ => None,
+        })
 }
 
 fn describe_error(err: &gst::message::Error) -> String {
-    let element = err.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
+    let element = err
+        .src()
+        .map(|s| s.path_string().to_string())
+        .unwrap_or_else(|| "pipeline".into());
     format!("{} (from {element})", err.error())
 }

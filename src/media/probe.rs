@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use gst_pbutils::prelude::*;
 use gstreamer as gst;
 use gstreamer_pbutils as gst_pbutils;
-use gst_pbutils::prelude::*;
 use jiff::Timestamp;
 
 use crate::error::{Error, Result, Stage};
@@ -40,8 +40,13 @@ impl Probe {
 
 /// Probes `path`, failing with a one-line reason for anything bwv cannot process.
 pub fn probe(path: &Path, timeout_s: u64) -> Result<Probe> {
-    let fail = |reason: String| Error::Media { path: path.to_owned(), stage: Stage::Probe, reason };
-    let uri = gst::glib::filename_to_uri(path, None).map_err(|e| fail(format!("cannot form a URI: {e}")))?;
+    let fail = |reason: String| Error::Media {
+        path: path.to_owned(),
+        stage: Stage::Probe,
+        reason,
+    };
+    let uri = gst::glib::filename_to_uri(path, None)
+        .map_err(|e| fail(format!("cannot form a URI: {e}")))?;
     let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(timeout_s))
         .map_err(|e| Error::Gstreamer(format!("discoverer: {e}")))?;
     let info = match discoverer.discover_uri(&uri) {
@@ -50,10 +55,15 @@ pub fn probe(path: &Path, timeout_s: u64) -> Result<Probe> {
     };
     match info.result() {
         gst_pbutils::DiscovererResult::Ok => {}
-        gst_pbutils::DiscovererResult::Timeout => return Err(fail(format!("probe timed out after {timeout_s} s"))),
+        gst_pbutils::DiscovererResult::Timeout => {
+            return Err(fail(format!("probe timed out after {timeout_s} s")));
+        }
         gst_pbutils::DiscovererResult::MissingPlugins => {
             let missing = info.missing_elements_installer_details();
-            return Err(fail(format!("unsupported codec: no decoder installed ({})", describe_missing(&missing))));
+            return Err(fail(format!(
+                "unsupported codec: no decoder installed ({})",
+                describe_missing(&missing)
+            )));
         }
         other => return Err(fail(format!("probe failed: {other:?}"))),
     }
@@ -61,7 +71,13 @@ pub fn probe(path: &Path, timeout_s: u64) -> Result<Probe> {
         .video_streams()
         .into_iter()
         .find(|v| !v.is_image())
-        .ok_or_else(|| fail(if info.video_streams().is_empty() { "no video stream".into() } else { "a still image, not a video".into() }))?;
+        .ok_or_else(|| {
+            fail(if info.video_streams().is_empty() {
+                "no video stream".into()
+            } else {
+                "a still image, not a video".into()
+            })
+        })?;
     let describe = |caps: Option<gst::Caps>| {
         caps.map(|c| gst_pbutils::pb_utils_get_codec_description(&c).to_string())
             .unwrap_or_else(|| "unknown".into())
@@ -110,5 +126,9 @@ fn describe_missing(details: &[gst::glib::GString]) -> String {
     // Installer details look like "gstreamer|1.0|bwv|VP9 decoder|decoder-video/x-vp9"; the fourth
     // field is the human-readable name.
     let names: Vec<&str> = details.iter().filter_map(|d| d.split('|').nth(3)).collect();
-    if names.is_empty() { "unknown element".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "unknown element".into()
+    } else {
+        names.join(", ")
+    }
 }

@@ -45,7 +45,9 @@ impl FrameHasher {
     pub fn create(dir: &Path) -> Result<Self> {
         let open = |name: &str| {
             let p = dir.join(name);
-            File::create(&p).map(BufWriter::new).map_err(Error::io(&p, Stage::FrameHash, "create"))
+            File::create(&p)
+                .map(BufWriter::new)
+                .map_err(Error::io(&p, Stage::FrameHash, "create"))
         };
         Ok(Self {
             hashes: open(HASHES_FILE)?,
@@ -58,9 +60,14 @@ impl FrameHasher {
 
     /// Hashes one frame and records it.
     pub fn push(&mut self, f: &Frame<'_>) -> std::result::Result<Digest, (Stage, String)> {
-        let digest = frame::hash_frame(f.video, f.layouts)
-            .ok_or((Stage::FrameHash, format!("frame {} is smaller than its format says", f.index)))?;
-        let write = |w: &mut BufWriter<File>, bytes: &[u8]| w.write_all(bytes).map_err(|e| (Stage::FrameHash, format!("write: {e}")));
+        let digest = frame::hash_frame(f.video, f.layouts).ok_or((
+            Stage::FrameHash,
+            format!("frame {} is smaller than its format says", f.index),
+        ))?;
+        let write = |w: &mut BufWriter<File>, bytes: &[u8]| {
+            w.write_all(bytes)
+                .map_err(|e| (Stage::FrameHash, format!("write: {e}")))
+        };
         write(&mut self.hashes, &digest.0)?;
         write(&mut self.times, &f.pts_ns.to_le_bytes())?;
         self.tree.push(&digest.0);
@@ -69,11 +76,22 @@ impl FrameHasher {
 
     /// Flushes and fsyncs both files.
     pub fn finish(self) -> Result<HashReport> {
-        for (w, p) in [(self.hashes, &self.hashes_path), (self.times, &self.times_path)] {
-            let file = w.into_inner().map_err(|e| Error::io(p, Stage::FrameHash, "flush")(e.into_error()))?;
-            file.sync_all().map_err(Error::io(p, Stage::FrameHash, "fsync"))?;
+        for (w, p) in [
+            (self.hashes, &self.hashes_path),
+            (self.times, &self.times_path),
+        ] {
+            let file = w
+                .into_inner()
+                .map_err(|e| Error::io(p, Stage::FrameHash, "flush")(e.into_error()))?;
+            file.sync_all()
+                .map_err(Error::io(p, Stage::FrameHash, "fsync"))?;
         }
-        Ok(HashReport { frames: self.tree.size(), root: self.tree.root(), hashes_path: self.hashes_path, times_path: self.times_path })
+        Ok(HashReport {
+            frames: self.tree.size(),
+            root: self.tree.root(),
+            hashes_path: self.hashes_path,
+            times_path: self.times_path,
+        })
     }
 }
 
@@ -85,7 +103,11 @@ pub fn read_frames(hashes: &Path, times: &Path) -> Result<Vec<(u64, u64, Digest)
         return Err(Error::Media {
             path: hashes.to_owned(),
             stage: Stage::FrameHash,
-            reason: format!("frame-hash file ({} bytes) and time file ({} bytes) disagree", h.len(), t.len()),
+            reason: format!(
+                "frame-hash file ({} bytes) and time file ({} bytes) disagree",
+                h.len(),
+                t.len()
+            ),
         });
     }
     Ok(h.chunks_exact(32)

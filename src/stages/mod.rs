@@ -12,5 +12,7 @@ use crate::error::{Error, Result, Stage};
 
 /// Flushes a written file to disk.
 pub(crate) fn fsync(path: &Path, stage: Stage) -> Result<()> {
-    File::open(path).and_then(|f| f.sync_all()).map_err(Error::io(path, stage, "fsync"))
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io(path, stage, "fsync"))
 }

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use gst_video::prelude::*;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
-use gst_video::prelude::*;
 use image::{RgbImage, codecs::jpeg::JpegEncoder};
 
 use crate::error::{Error, Result, Stage};
@@ -70,7 +70,11 @@ impl Settings {
 pub struct Thumbnailer {
     settings: Settings,
     dir: PathBuf,
-    converter: Option<(gst_video::VideoInfo, gst_video::VideoConverter, gst_video::VideoInfo)>,
+    converter: Option<(
+        gst_video::VideoInfo,
+        gst_video::VideoConverter,
+        gst_video::VideoInfo,
+    )>,
     next_ns: u64,
     sheet_every: u64,
     first: Option<RgbImage>,
@@ -125,7 +129,7 @@ impl Thumbnailer {
             let p = self.dir.join(format!("thumb_{n:04}.jpg"));
             self.write(&img, &p)?;
             self.thumbs.push(p);
-            if n as u64 % self.sheet_every == 0 {
+            if (n as u64).is_multiple_of(self.sheet_every) {
                 self.tiles.push(img.clone());
             }
             while self.next_ns <= f.pts_ns {
@@ -142,22 +146,31 @@ impl Thumbnailer {
         write_jpeg(img, path, self.settings.quality).map_err(|e| (Stage::Thumbnails, e.to_string()))
     }
 
-    fn convert(&mut self, src: &gst_video::VideoFrameRef<&gst::BufferRef>) -> std::result::Result<RgbImage, String> {
+    fn convert(
+        &mut self,
+        src: &gst_video::VideoFrameRef<&gst::BufferRef>,
+    ) -> std::result::Result<RgbImage, String> {
         let in_info = src.info();
         if self.converter.as_ref().is_none_or(|(i, _, _)| i != in_info) {
             let par = in_info.par();
-            let display_w = in_info.width() as u64 * par.numer().max(1) as u64 / par.denom().max(1) as u64;
-            let h = ((in_info.height() as u64 * self.settings.width as u64 + display_w / 2) / display_w.max(1)).max(2) as u32;
-            let out_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, self.settings.width, h)
-                .fps(in_info.fps())
-                .interlace_mode(in_info.interlace_mode())
-                .build()
-                .map_err(|e| format!("thumbnail format: {e}"))?;
+            let display_w =
+                in_info.width() as u64 * par.numer().max(1) as u64 / par.denom().max(1) as u64;
+            let h = ((in_info.height() as u64 * self.settings.width as u64 + display_w / 2)
+                / display_w.max(1))
+            .max(2) as u32;
+            let out_info =
+                gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, self.settings.width, h)
+                    .fps(in_info.fps())
+                    .interlace_mode(in_info.interlace_mode())
+                    .build()
+                    .map_err(|e| format!("thumbnail format: {e}"))?;
             let conv = gst_video::VideoConverter::new(in_info, &out_info, None)
                 .map_err(|e| format!("no converter from {}: {e}", in_info.format().to_str()))?;
             self.converter = Some((in_info.clone(), conv, out_info));
         }
-        let Some((_, conv, out_info)) = self.converter.as_ref() else { return Err("no converter".into()) };
+        let Some((_, conv, out_info)) = self.converter.as_ref() else {
+            return Err("no converter".into());
+        };
         let mut buffer = gst::Buffer::with_size(out_info.size()).map_err(|e| e.to_string())?;
         let (w, h) = (out_info.width(), out_info.height());
         let buffer_ref = buffer.get_mut().ok_or("new buffer is not writable")?;
@@ -177,31 +190,57 @@ impl Thumbnailer {
     /// Writes the poster (if not yet written) and the contact sheet.
     pub fn finish(mut self) -> Result<ThumbReport> {
         let sheet = self.dir.join("contact_sheet.jpg");
-        let fail = |p: &Path, reason: String| Error::Media { path: p.to_owned(), stage: Stage::Thumbnails, reason };
+        let fail = |p: &Path, reason: String| Error::Media {
+            path: p.to_owned(),
+            stage: Stage::Thumbnails,
+            reason,
+        };
         let poster = match self.poster.take() {
             Some(p) => p,
             None => {
                 let p = self.dir.join("poster.jpg");
-                let first = self.first.as_ref().ok_or_else(|| fail(&p, "no frame to make a poster from".into()))?;
+                let first = self
+                    .first
+                    .as_ref()
+                    .ok_or_else(|| fail(&p, "no frame to make a poster from".into()))?;
                 write_jpeg(first, &p, self.settings.quality)?;
                 p
             }
         };
-        write_jpeg(&contact_sheet(&self.tiles, self.settings.sheet_columns), &sheet, self.settings.quality)?;
-        Ok(ThumbReport { poster, thumbnails: self.thumbs, sheet })
+        write_jpeg(
+            &contact_sheet(&self.tiles, self.settings.sheet_columns),
+            &sheet,
+            self.settings.quality,
+        )?;
+        Ok(ThumbReport {
+            poster,
+            thumbnails: self.thumbs,
+            sheet,
+        })
     }
 }
 
 /// Lays tiles out in a grid with a 4-pixel dark border.
 pub fn contact_sheet(tiles: &[RgbImage], columns: u32) -> RgbImage {
     const GAP: u32 = 4;
-    let (tw, th) = tiles.iter().fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
+    let (tw, th) = tiles
+        .iter()
+        .fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
     let cols = columns.clamp(1, tiles.len().max(1) as u32);
     let rows = (tiles.len() as u32).div_ceil(cols).max(1);
-    let mut sheet = RgbImage::from_pixel(cols * (tw + GAP) + GAP, rows * (th + GAP) + GAP, image::Rgb([24, 24, 24]));
+    let mut sheet = RgbImage::from_pixel(
+        cols * (tw + GAP) + GAP,
+        rows * (th + GAP) + GAP,
+        image::Rgb([24, 24, 24]),
+    );
     for (i, t) in tiles.iter().enumerate() {
         let (c, r) = (i as u32 % cols, i as u32 / cols);
-        image::imageops::replace(&mut sheet, t, (GAP + c * (tw + GAP)) as i64, (GAP + r * (th + GAP)) as i64);
+        image::imageops::replace(
+            &mut sheet,
+            t,
+            (GAP + c * (tw + GAP)) as i64,
+            (GAP + r * (th + GAP)) as i64,
+        );
     }
     sheet
 }
@@ -211,9 +250,16 @@ fn write_jpeg(img: &RgbImage, path: &Path, quality: u8) -> Result<()> {
     let mut w = std::io::BufWriter::new(file);
     JpegEncoder::new_with_quality(&mut w, quality)
         .encode_image(img)
-        .map_err(|e| Error::Media { path: path.to_owned(), stage: Stage::Thumbnails, reason: format!("JPEG encode: {e}") })?;
-    let file = w.into_inner().map_err(|e| Error::io(path, Stage::Thumbnails, "flush")(e.into_error()))?;
-    file.sync_all().map_err(Error::io(path, Stage::Thumbnails, "fsync"))
+        .map_err(|e| Error::Media {
+            path: path.to_owned(),
+            stage: Stage::Thumbnails,
+            reason: format!("JPEG encode: {e}"),
+        })?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io(path, Stage::Thumbnails, "flush")(e.into_error()))?;
+    file.sync_all()
+        .map_err(Error::io(path, Stage::Thumbnails, "fsync"))
 }
 
 #[cfg(test)]
@@ -222,11 +268,17 @@ mod tests {
 
     #[test]
     fn sheet_grid_geometry() {
-        let tiles: Vec<RgbImage> = (0..5).map(|i| RgbImage::from_pixel(32, 18, image::Rgb([i * 40, 0, 0]))).collect();
+        let tiles: Vec<RgbImage> = (0..5)
+            .map(|i| RgbImage::from_pixel(32, 18, image::Rgb([i * 40, 0, 0])))
+            .collect();
         let s = contact_sheet(&tiles, 4);
         assert_eq!((s.width(), s.height()), (4 * 36 + 4, 2 * 22 + 4));
         assert_eq!(s.get_pixel(4 + 36, 4).0, [40, 0, 0], "second tile in place");
-        assert_eq!(s.get_pixel(4, 4 + 22).0, [160, 0, 0], "fifth tile wraps to row two");
+        assert_eq!(
+            s.get_pixel(4, 4 + 22).0,
+            [160, 0, 0],
+            "fifth tile wraps to row two"
+        );
         assert_eq!(s.get_pixel(0, 0).0, [24, 24, 24], "border");
     }
 }

@@ -45,7 +45,11 @@ pub fn proxy_branch(out: &Path) -> Branch {
         size_caps,
         paths: vec![
             ("sink".into(), "location".into(), out.to_owned()),
-            ("mux".into(), "faststart-file".into(), out.with_extension("moov.tmp")),
+            (
+                "mux".into(),
+                "faststart-file".into(),
+                out.with_extension("moov.tmp"),
+            ),
         ],
     }
 }

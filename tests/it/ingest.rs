@@ -31,7 +31,10 @@ fn assert_hashes_match_ffmpeg(clip: Clip, name: &str) {
     }
     // Stream time starts at 0 and rises by one frame period (30 fps).
     assert_eq!(ours[0].0, 0);
-    assert!(ours.windows(2).all(|w| w[1].0 > w[0].0), "presentation order");
+    assert!(
+        ours.windows(2).all(|w| w[1].0 > w[0].0),
+        "presentation order"
+    );
     assert_eq!(items[0]["frames"], ours.len() as u64);
 }
 
@@ -42,7 +45,13 @@ fn frame_hashes_equal_ffmpeg_h264_high_bframes_aac_720p() {
 
 #[test]
 fn frame_hashes_equal_ffmpeg_odd_size_with_stride_padding() {
-    assert_hashes_match_ffmpeg(Clip { audio: false, ..Clip::h264(854, 480) }, "odd.mp4");
+    assert_hashes_match_ffmpeg(
+        Clip {
+            audio: false,
+            ..Clip::h264(854, 480)
+        },
+        "odd.mp4",
+    );
 }
 
 #[test]
@@ -51,39 +60,112 @@ fn frame_hashes_equal_ffmpeg_h265() {
         eprintln!("skipping: no H.265 decoder or encoder on this machine");
         return;
     }
-    assert_hashes_match_ffmpeg(Clip { codec: "libx265", ..Clip::h264(640, 360) }, "hevc.mp4");
+    assert_hashes_match_ffmpeg(
+        Clip {
+            codec: "libx265",
+            ..Clip::h264(640, 360)
+        },
+        "hevc.mp4",
+    );
 }
 
 #[test]
 fn outputs_are_recorded_and_proxy_is_valid() {
-    let (t, id, items) = ingest_one(Clip { seconds: 12.0, ..Clip::h264(1920, 1080) }, "long.mp4");
+    let (t, id, items) = ingest_one(
+        Clip {
+            seconds: 12.0,
+            ..Clip::h264(1920, 1080)
+        },
+        "long.mp4",
+    );
     let home = t.path().join("home");
     let arts = items[0]["artefacts"].as_array().expect("artefacts");
-    let kinds: Vec<&str> = arts.iter().map(|a| a["kind"].as_str().expect("kind")).collect();
-    assert_eq!(kinds, ["frame_hashes", "frame_times", "poster", "thumbnail", "thumbnail", "contact_sheet", "proxy"]);
+    let kinds: Vec<&str> = arts
+        .iter()
+        .map(|a| a["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "frame_hashes",
+            "frame_times",
+            "poster",
+            "thumbnail",
+            "thumbnail",
+            "contact_sheet",
+            "proxy"
+        ]
+    );
     for a in arts {
         let p = home.join(a["path"].as_str().expect("path"));
-        assert_eq!(sha256_hex(&p), a["sha256"].as_str().expect("sha"), "{}", p.display());
+        assert_eq!(
+            sha256_hex(&p),
+            a["sha256"].as_str().expect("sha"),
+            "{}",
+            p.display()
+        );
         assert_eq!(a["parent_sha256"], items[0]["master_sha256"]);
     }
-    let file = |kind: &str| home.join(arts.iter().find(|a| a["kind"] == kind).expect(kind)["path"].as_str().expect("path"));
+    let file = |kind: &str| {
+        home.join(
+            arts.iter().find(|a| a["kind"] == kind).expect(kind)["path"]
+                .as_str()
+                .expect("path"),
+        )
+    };
 
     // Thumbnails are 320 px wide JPEGs.
     let thumb = std::fs::read(file("thumbnail")).expect("thumb");
     assert_eq!(&thumb[..2], &[0xff, 0xd8], "JPEG");
-    let o = run(Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"]).arg(file("poster")));
+    let o = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file("poster")));
     assert_eq!(stdout(&o).trim(), "320,180");
 
     // Proxy: at most 720 lines, H.264 + AAC, decodes end to end without error, index first.
     let proxy = file("proxy");
-    let o = run(Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,height,pix_fmt", "-of", "csv=p=0"]).arg(&proxy));
+    let o = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,height,pix_fmt",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&proxy));
     let streams = stdout(&o);
-    assert!(streams.contains("h264,video,yuv420p,720") || streams.contains("h264,video,720,yuv420p"), "{streams}");
-    assert!(streams.contains("aac,audio"), "proxy keeps audio: {streams}");
-    let o = run(Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-i"]).arg(&proxy).args(["-f", "null", "-"]));
-    assert!(o.status.success() && stderr(&o).trim().is_empty(), "proxy decode: {}", stderr(&o));
+    assert!(
+        streams.contains("h264,video,yuv420p,720") || streams.contains("h264,video,720,yuv420p"),
+        "{streams}"
+    );
+    assert!(
+        streams.contains("aac,audio"),
+        "proxy keeps audio: {streams}"
+    );
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(&proxy)
+        .args(["-f", "null", "-"]));
+    assert!(
+        o.status.success() && stderr(&o).trim().is_empty(),
+        "proxy decode: {}",
+        stderr(&o)
+    );
     let bytes = std::fs::read(&proxy).expect("proxy");
-    let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).expect("box present");
+    let at = |tag: &[u8]| {
+        bytes
+            .windows(4)
+            .position(|w| w == tag)
+            .expect("box present")
+    };
     assert!(at(b"moov") < at(b"mdat"), "faststart: index before media");
     let frames = bwv_framehashes(&home, &id).len();
     assert_eq!(frames, 360);
@@ -91,47 +173,115 @@ fn outputs_are_recorded_and_proxy_is_valid() {
     // The master is byte-exact and read-only.
     let master = files_under(&home.join("masters"));
     assert_eq!(master.len(), 1);
-    assert_eq!(sha256_hex(&master[0]), sha256_hex(&t.path().join("dock/long.mp4")));
+    assert_eq!(
+        sha256_hex(&master[0]),
+        sha256_hex(&t.path().join("dock/long.mp4"))
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&master[0]).expect("meta").permissions().mode() & 0o222, 0, "read-only");
+    assert_eq!(
+        std::fs::metadata(&master[0])
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o222,
+        0,
+        "read-only"
+    );
 }
 
 #[test]
 fn proxy_without_audio_when_source_has_none() {
-    let (t, _, items) = ingest_one(Clip { audio: false, ..Clip::h264(640, 360) }, "silent.mp4");
+    let (t, _, items) = ingest_one(
+        Clip {
+            audio: false,
+            ..Clip::h264(640, 360)
+        },
+        "silent.mp4",
+    );
     let home = t.path().join("home");
-    let proxy = items[0]["artefacts"].as_array().expect("artefacts").iter().find(|a| a["kind"] == "proxy").expect("proxy")["path"].clone();
-    let o = run(Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]).arg(home.join(proxy.as_str().expect("path"))));
+    let proxy = items[0]["artefacts"]
+        .as_array()
+        .expect("artefacts")
+        .iter()
+        .find(|a| a["kind"] == "proxy")
+        .expect("proxy")["path"]
+        .clone();
+    let o = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(home.join(proxy.as_str().expect("path"))));
     assert_eq!(stdout(&o).trim(), "video");
 }
 
 /// Writes every kind of bad input the issue names into `dock`, returning (file name, expected reason fragment).
 fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> {
     std::fs::write(dock.join("empty.mp4"), b"").expect("write");
-    let noise: Vec<u8> = (0u32..200_000).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0u32..200_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(dock.join("noise.mp4"), noise).expect("write");
-    std::fs::write(dock.join("notes.txt"), "shift notes, not a video\n".repeat(50)).expect("write");
+    std::fs::write(
+        dock.join("notes.txt"),
+        "shift notes, not a video\n".repeat(50),
+    )
+    .expect("write");
 
     // Camera lost power: an MP4 whose index (moov, written last) never made it to disk.
     let full = scratch.join("full.mp4");
-    make_clip(&full, Clip { audio: false, ..Clip::h264(320, 240) });
+    make_clip(
+        &full,
+        Clip {
+            audio: false,
+            ..Clip::h264(320, 240)
+        },
+    );
     let bytes = std::fs::read(&full).expect("read");
     let moov = bytes.windows(4).position(|w| w == b"moov").expect("moov");
-    assert!(moov > bytes.len() / 2, "ffmpeg writes moov at the end by default");
+    assert!(
+        moov > bytes.len() / 2,
+        "ffmpeg writes moov at the end by default"
+    );
     std::fs::write(dock.join("truncated.mp4"), &bytes[..bytes.len() * 2 / 3]).expect("write");
 
-    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=300", "-t", "1", "-c:a", "aac", dock.join("audio.m4a").to_str().expect("path")]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300",
+        "-t",
+        "1",
+        "-c:a",
+        "aac",
+        dock.join("audio.m4a").to_str().expect("path"),
+    ]);
 
     // Unsupported codec: rename the sample entry so no decoder matches.
     let mut odd = bytes.clone();
     let stsd = odd.windows(4).position(|w| w == b"stsd").expect("stsd box");
-    let at = stsd + odd[stsd..].windows(4).position(|w| w == b"avc1").expect("avc1 sample entry");
+    let at = stsd
+        + odd[stsd..]
+            .windows(4)
+            .position(|w| w == b"avc1")
+            .expect("avc1 sample entry");
     odd[at..at + 4].copy_from_slice(b"zzz1");
     std::fs::write(dock.join("unsupported.mp4"), odd).expect("write");
 
-    std::os::unix::fs::symlink(scratch.join("gone.mp4"), dock.join("dangling.mp4")).expect("symlink");
+    std::os::unix::fs::symlink(scratch.join("gone.mp4"), dock.join("dangling.mp4"))
+        .expect("symlink");
     let fifo = dock.join("pipe.mp4");
-    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
     vec![
         ("empty.mp4", "probe"),
         ("noise.mp4", "probe"),
@@ -150,7 +300,13 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
     let (dock, home) = (t.path().join("dock"), t.path().join("home"));
     std::fs::create_dir(&dock).expect("mkdir");
     let bad = bad_inputs(&dock, t.path());
-    make_clip(&dock.join("good.mp4"), Clip { audio: false, ..Clip::h264(320, 240) });
+    make_clip(
+        &dock.join("good.mp4"),
+        Clip {
+            audio: false,
+            ..Clip::h264(320, 240)
+        },
+    );
 
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert_eq!(o.status.code(), Some(2), "exit code says some items failed");
@@ -158,27 +314,68 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
     for (name, reason) in &bad {
         let line = err.lines().filter(|l| l.contains(name)).collect::<Vec<_>>();
         assert_eq!(line.len(), 1, "one stderr line for {name}:\n{err}");
-        assert!(line[0].contains(reason), "{name}: expected {reason:?} in {:?}", line[0]);
-        let item = items.iter().find(|i| i["source"].as_str().is_some_and(|s| s.ends_with(name))).expect("reported");
+        assert!(
+            line[0].contains(reason),
+            "{name}: expected {reason:?} in {:?}",
+            line[0]
+        );
+        let item = items
+            .iter()
+            .find(|i| i["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .expect("reported");
         assert!(item["error"].as_str().is_some_and(|e| e.contains(reason)));
     }
-    let good = items.iter().find(|i| i["source"].as_str().is_some_and(|s| s.ends_with("good.mp4"))).expect("good");
+    let good = items
+        .iter()
+        .find(|i| {
+            i["source"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("good.mp4"))
+        })
+        .expect("good");
     assert_eq!(good["status"], "ingested");
 
     // Everything readable was preserved byte-exact and quarantined with its reason.
-    let recs: Vec<Value> = serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list json");
-    let preserved = ["empty.mp4", "noise.mp4", "notes.txt", "truncated.mp4", "audio.m4a", "unsupported.mp4"];
+    let recs: Vec<Value> = serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"]))))
+        .expect("list json");
+    let preserved = [
+        "empty.mp4",
+        "noise.mp4",
+        "notes.txt",
+        "truncated.mp4",
+        "audio.m4a",
+        "unsupported.mp4",
+    ];
     for name in preserved {
-        let r = recs.iter().find(|r| r["source_name"] == name).unwrap_or_else(|| panic!("{name} has a recording"));
+        let r = recs
+            .iter()
+            .find(|r| r["source_name"] == name)
+            .unwrap_or_else(|| panic!("{name} has a recording"));
         assert_eq!(r["status"], "quarantined", "{name}");
         assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()));
-        assert_eq!(sha256_hex(&home.join(r["master_path"].as_str().expect("path"))), sha256_hex(&dock.join(name)));
-        let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args(["show", r["id"].as_str().expect("id"), "--json"])))).expect("show");
-        let kinds: Vec<&str> = shown["events"].as_array().expect("events").iter().map(|e| e["kind"].as_str().expect("kind")).collect();
+        assert_eq!(
+            sha256_hex(&home.join(r["master_path"].as_str().expect("path"))),
+            sha256_hex(&dock.join(name))
+        );
+        let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
+            "show",
+            r["id"].as_str().expect("id"),
+            "--json",
+        ]))))
+        .expect("show");
+        let kinds: Vec<&str> = shown["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["kind"].as_str().expect("kind"))
+            .collect();
         assert_eq!(kinds, ["ingested", "quarantined"], "{name}");
     }
     assert_eq!(recs.len(), preserved.len() + 1);
-    assert!(files_under(&home.join("tmp")).is_empty(), "no work files left behind");
+    assert!(
+        files_under(&home.join("tmp")).is_empty(),
+        "no work files left behind"
+    );
 }
 
 #[test]
@@ -186,24 +383,200 @@ fn duplicates_are_reported_not_stored_twice() {
     let t = tempfile::tempdir().expect("tempdir");
     let (dock, home) = (t.path().join("dock"), t.path().join("home"));
     std::fs::create_dir(&dock).expect("mkdir");
-    make_clip(&dock.join("a.mp4"), Clip { audio: false, ..Clip::h264(320, 240) });
+    make_clip(
+        &dock.join("a.mp4"),
+        Clip {
+            audio: false,
+            ..Clip::h264(320, 240)
+        },
+    );
     std::fs::copy(dock.join("a.mp4"), dock.join("a-again.mp4")).expect("copy");
 
     let (o, items) = ingest_json(&home, &[&dock], &["--jobs", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Files are taken in path order: "a-again.mp4" < "a.mp4".
-    let statuses: Vec<&str> = items.iter().map(|i| i["status"].as_str().expect("status")).collect();
+    let statuses: Vec<&str> = items
+        .iter()
+        .map(|i| i["status"].as_str().expect("status"))
+        .collect();
     assert_eq!(statuses, ["ingested", "duplicate"]);
-    assert_eq!(items[0]["id"], items[1]["id"], "the duplicate names the stored recording");
+    assert_eq!(
+        items[0]["id"], items[1]["id"],
+        "the duplicate names the stored recording"
+    );
 
     // A second run over the same dock stores nothing new either.
     let (o, again) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(again.iter().all(|i| i["status"] == "duplicate"));
     assert_eq!(files_under(&home.join("masters")).len(), 1);
-    let recs: Vec<Value> = serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list");
+    let recs: Vec<Value> =
+        serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list");
     assert_eq!(recs.len(), 1);
-    let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args(["show", recs[0]["id"].as_str().expect("id"), "--json"])))).expect("show");
-    let kinds: Vec<&str> = shown["events"].as_array().expect("events").iter().map(|e| e["kind"].as_str().expect("kind")).collect();
-    assert_eq!(kinds, ["ingested", "processed", "duplicate", "duplicate", "duplicate"]);
+    let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
+        "show",
+        recs[0]["id"].as_str().expect("id"),
+        "--json",
+    ]))))
+    .expect("show");
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ingested",
+            "processed",
+            "duplicate",
+            "duplicate",
+            "duplicate"
+        ]
+    );
+}
+
+#[test]
+fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
+    for point in ["master-stored", "recording-created", "published"] {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (dock, home) = (t.path().join("dock"), t.path().join("home"));
+        std::fs::create_dir(&dock).expect("mkdir");
+        for name in ["a.mp4", "b.mp4"] {
+            make_clip(
+                &dock.join(name),
+                Clip {
+                    audio: name == "a.mp4",
+                    seconds: 1.0,
+                    ..Clip::h264(320, 240)
+                },
+            );
+        }
+        let o = run(bwv(&home)
+            .args(["ingest", "--jobs", "1"])
+            .arg(&dock)
+            .env("BWV_CRASH_AT", point));
+        assert!(
+            o.status.code().is_none(),
+            "{point}: process was killed, not exited: {:?}",
+            o.status
+        );
+
+        let (o, items) = ingest_json(&home, &[&dock], &[]);
+        assert!(o.status.success(), "{point}: re-run failed: {}", stderr(&o));
+        assert!(
+            items.iter().all(|i| i["status"] == "ingested"),
+            "{point}: {items:?}"
+        );
+        let recs: Vec<Value> =
+            serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list");
+        assert_eq!(recs.len(), 2, "{point}: no duplicate recording");
+        assert!(recs.iter().all(|r| r["status"] == "ready"), "{point}");
+        assert_eq!(
+            files_under(&home.join("masters")).len(),
+            2,
+            "{point}: no lost or extra master"
+        );
+        assert!(
+            files_under(&home.join("tmp")).is_empty(),
+            "{point}: no orphan work files"
+        );
+        let derived: Vec<_> = std::fs::read_dir(home.join("derived"))
+            .expect("derived")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            derived.len(),
+            2,
+            "{point}: one derived folder per recording"
+        );
+        for r in &recs {
+            let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
+                "show",
+                r["id"].as_str().expect("id"),
+                "--json",
+            ]))))
+            .expect("show");
+            for a in shown["artefacts"].as_array().expect("artefacts") {
+                let p = home.join(a["path"].as_str().expect("path"));
+                assert_eq!(
+                    sha256_hex(&p),
+                    a["sha256"].as_str().expect("sha"),
+                    "{point}: {}",
+                    p.display()
+                );
+            }
+            let kinds: Vec<&str> = shown["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| e["kind"].as_str().expect("kind"))
+                .collect();
+            assert_eq!(
+                kinds.iter().filter(|k| **k == "ingested").count(),
+                1,
+                "{point}: {kinds:?}"
+            );
+            assert_eq!(kinds.last(), Some(&"processed"), "{point}: {kinds:?}");
+        }
+    }
+}
+
+#[test]
+fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
+    std::fs::create_dir(&dock).expect("mkdir");
+    let clip = dock.join("a.mp4");
+    make_clip(
+        &clip,
+        Clip {
+            audio: false,
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    std::fs::write(dock.join("a.mp4.json"), r#"{"officer_id": "4711", "device_id": "CAM-9", "recorded_at": "2026-11-20T22:15:00+01:00", "shift": "night"}"#).expect("sidecar");
+    std::fs::write(dock.join("broken.mp4"), b"not video").expect("write");
+    let original = sha256_hex(&clip);
+
+    let (o, items) = ingest_json(&home, &[&dock], &["--delete-source"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the broken file still counts as failed"
+    );
+    assert!(
+        files_under(&dock).is_empty(),
+        "both dock copies and the sidecar removed: {:?}",
+        files_under(&dock)
+    );
+    let good = items
+        .iter()
+        .find(|i| i["status"] == "ingested")
+        .expect("ingested");
+    let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
+        "show",
+        good["id"].as_str().expect("id"),
+        "--json",
+    ]))))
+    .expect("show");
+    let rec = &shown["recording"];
+    assert_eq!(
+        sha256_hex(&home.join(rec["master_path"].as_str().expect("path"))),
+        original
+    );
+    assert_eq!(rec["recorded_at"], "2026-11-20T21:15:00.000Z");
+    assert_eq!(rec["recorded_at_source"], "sidecar");
+    assert_eq!(rec["officer_id"], "4711");
+    assert_eq!(rec["extra"]["shift"], "night");
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["ingested", "source_removed", "processed"]);
 }

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 /// A `bwv` command on a given store home, with a fixed clock.
 pub fn bwv(home: &Path) -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("bwv"));
-    c.env("BWV_HOME", home).env("BWV_NOW", "2026-11-21T12:00:00Z").env_remove("BWV_CRASH_AT");
+    c.env("BWV_HOME", home)
+        .env("BWV_NOW", "2026-11-21T12:00:00Z")
+        .env_remove("BWV_CRASH_AT");
     c
 }
 
@@ -25,7 +27,9 @@ pub fn stderr(o: &Output) -> String {
 
 /// Runs ffmpeg quietly and asserts it succeeded.
 pub fn ffmpeg(args: &[&str]) {
-    let o = run(Command::new("ffmpeg").args(["-y", "-v", "error", "-nostdin"]).args(args));
+    let o = run(Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-nostdin"])
+        .args(args));
     assert!(o.status.success(), "ffmpeg {args:?} failed: {}", stderr(&o));
 }
 
@@ -41,7 +45,13 @@ pub struct Clip {
 
 impl Clip {
     pub const fn h264(width: u32, height: u32) -> Self {
-        Clip { width, height, seconds: 2.0, codec: "libx264", audio: true }
+        Clip {
+            width,
+            height,
+            seconds: 2.0,
+            codec: "libx264",
+            audio: true,
+        }
     }
 }
 
@@ -70,10 +80,15 @@ pub fn make_clip(path: &Path, c: Clip) {
 
 /// ffmpeg's per-frame SHA-256s of the first video stream, in its native pixel format.
 pub fn ffmpeg_framehashes(path: &Path) -> Vec<String> {
-    let o = run(Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-i"]).arg(path).args([
-        "-map", "0:v:0", "-f", "framehash", "-hash", "sha256", "-",
-    ]));
-    assert!(o.status.success(), "ffmpeg framehash failed: {}", stderr(&o));
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:v:0", "-f", "framehash", "-hash", "sha256", "-"]));
+    assert!(
+        o.status.success(),
+        "ffmpeg framehash failed: {}",
+        stderr(&o)
+    );
     stdout(&o)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -98,21 +113,36 @@ pub fn bwv_framehashes(home: &Path, id: &str) -> Vec<(u64, String)> {
 }
 
 /// Ingest report lines (`--json`).
-pub fn ingest_json(home: &Path, docks: &[&Path], extra: &[&str]) -> (Output, Vec<serde_json::Value>) {
-    let o = run(bwv(home).arg("ingest").args(docks).arg("--json").args(extra));
-    let items = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+pub fn ingest_json(
+    home: &Path,
+    docks: &[&Path],
+    extra: &[&str],
+) -> (Output, Vec<serde_json::Value>) {
+    let o = run(bwv(home)
+        .arg("ingest")
+        .args(docks)
+        .arg("--json")
+        .args(extra));
+    let items = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     (o, items)
 }
 
 /// Whether a GStreamer element is installed.
 pub fn has_element(name: &str) -> bool {
-    run(Command::new("gst-inspect-1.0").arg("--exists").arg(name)).status.success()
+    run(Command::new("gst-inspect-1.0").arg("--exists").arg(name))
+        .status
+        .success()
 }
 
 /// Whether ffmpeg can encode with this encoder.
 pub fn ffmpeg_has_encoder(name: &str) -> bool {
     let o = run(Command::new("ffmpeg").args(["-hide_banner", "-encoders"]));
-    stdout(&o).lines().any(|l| l.split_whitespace().nth(1) == Some(name))
+    stdout(&o)
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(name))
 }
 
 /// Every file under a folder (recursively).
@@ -121,7 +151,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(files_under(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out.sort();
@@ -130,5 +164,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 pub fn sha256_hex(path: &Path) -> String {
     let o = run(Command::new("sha256sum").arg(path));
-    stdout(&o).split_whitespace().next().expect("sha256sum output").to_owned()
+    stdout(&o)
+        .split_whitespace()
+        .next()
+        .expect("sha256sum output")
+        .to_owned()
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Times `bwv ingest` against the one-command ffmpeg equivalent (SHA-256 of the file, per-frame
+# SHA-256, 720p H.264/AAC faststart proxy, a thumbnail every 10 s) on the same generated 1080p30
+# H.264+AAC clip, alternating runs (A B A B ...), and prints medians and the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+SECONDS_OF_VIDEO=${SECONDS_OF_VIDEO:-10}
+BWV=$PWD/target/release/bwv
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+CLIP=$W/dock/clip.mp4; mkdir -p "$W/dock"
+ffmpeg -y -v error -nostdin -f lavfi -i "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t" \
+  -f lavfi -i sine=frequency=440:sample_rate=48000 -t "$SECONDS_OF_VIDEO" \
+  -c:v libx264 -profile:v high -pix_fmt yuv420p -b:v 10M -c:a aac "$CLIP"
+echo "clip: 1920x1080 30 fps, ${SECONDS_OF_VIDEO} s, $(du -h "$CLIP" | cut -f1), $(nproc) CPUs"
+
+bwv_run() { rm -rf "$W/home"; "$BWV" --home "$W/home" ingest "$W/dock" >/dev/null 2>&1; }
+ffmpeg_run() {
+  rm -rf "$W/ff"; mkdir -p "$W/ff"; (cd "$W/ff" && sha256sum "$CLIP" >/dev/null &&
+  ffmpeg -v error -nostdin -y -i "$CLIP" -map 0:v:0 -f framehash -hash sha256 frames.txt \
+    -map 0:v:0 -map 0:a? -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -c:a aac -movflags +faststart proxy.mp4 \
+    -map 0:v:0 -vf fps=1/10,scale=320:-2 thumb_%04d.jpg)
+}
+timed() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }'; }
+a=(); b=()
+for i in $(seq "$RUNS"); do
+  a+=("$(timed bwv_run)"); b+=("$(timed ffmpeg_run)")
+  echo "run $i: bwv ${a[-1]} s, ffmpeg ${b[-1]} s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
+echo "median: bwv ingest $ma s, ffmpeg equivalent $mb s"
+awk -v a="$ma" -v b="$mb" 'BEGIN { printf "throughput ratio (ffmpeg time / bwv time): %.2fx  (target >= 1.5x)\n", b / a }'

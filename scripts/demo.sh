@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes a dock folder of generated footage (two cameras, one with a sidecar, one damaged file),
+# ingests it with bwv, lists the store and says where everything is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BWV=./target/release/bwv
+DEMO=${DEMO_DIR:-demo}
+rm -rf "$DEMO" && mkdir -p "$DEMO/dock/cam-0412" "$DEMO/dock/cam-0977"
+ff() { ffmpeg -y -v error -nostdin "$@"; }
+echo "demo: generating footage in $DEMO/dock"
+ff -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 12 \
+   -c:v libx264 -profile:v high -pix_fmt yuv420p -preset veryfast -c:a aac "$DEMO/dock/cam-0412/20261120_221500.mp4"
+cat > "$DEMO/dock/cam-0412/20261120_221500.mp4.json" <<'JSON'
+{"officer_id": "4711", "device_id": "CAM-0412", "recorded_at": "2026-11-20T22:15:00Z", "shift": "night"}
+JSON
+ff -f lavfi -i testsrc=size=1280x720:rate=30 -f lavfi -i sine=frequency=220:sample_rate=48000 -t 6 \
+   -c:v libx264 -pix_fmt yuv420p -c:a aac "$DEMO/dock/cam-0977/20261120_230102.mp4"
+# A camera that lost power mid-recording: the MP4 index was never written.
+src="$DEMO/dock/cam-0977/20261120_230102.mp4"
+head -c $(( $(stat -c %s "$src") / 2 )) "$src" > "$DEMO/dock/cam-0977/20261120_231544.mp4"
+
+echo "demo: bwv ingest"
+status=0
+$BWV --home "$DEMO/store" ingest "$DEMO/dock" || status=$?
+[ "$status" -eq 0 ] || [ "$status" -eq 2 ] || exit "$status"   # 2 = the damaged file, as intended
+echo
+$BWV --home "$DEMO/store" list
+first=$($BWV --home "$DEMO/store" list --json | python3 -c 'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["status"] == "ready"))')
+echo
+$BWV --home "$DEMO/store" show "$first"
+echo
+echo "demo: store at $DEMO/store (index.sqlite, masters/, derived/<id>/: proxy.mp4, contact_sheet.jpg, thumbnails, frame hashes)"
+echo "demo: contact sheet: $DEMO/store/derived/$first/contact_sheet.jpg"
