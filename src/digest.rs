@@ -75,7 +75,34 @@ impl<'de> Deserialize<'de> for Digest {
 }
 
 /// Streams `reader` through SHA-256, returning the digest and the number of bytes read.
-pub fn hash_reader(mut reader: impl Read) -> io::Result<(Digest, u64)> {
+pub fn hash_reader(reader: impl Read) -> io::Result<(Digest, u64)> {
+    hash_copy(reader, io::sink()).map_err(CopyError::into_inner)
+}
+
+/// Which side of a [`hash_copy`] failed.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading the source failed.
+    Read(io::Error),
+    /// Writing the copy failed.
+    Write(io::Error),
+}
+
+impl CopyError {
+    /// The underlying I/O error.
+    pub fn into_inner(self) -> io::Error {
+        match self {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+        }
+    }
+}
+
+/// Copies `reader` to `writer` while hashing it, so one read serves both; returns the SHA-256
+/// and the byte count.
+pub fn hash_copy(
+    mut reader: impl Read,
+    mut writer: impl io::Write,
+) -> Result<(Digest, u64), CopyError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
@@ -84,9 +111,10 @@ pub fn hash_reader(mut reader: impl Read) -> io::Result<(Digest, u64)> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
         hasher.update(&buf[..n]);
+        writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
     }
     Ok((Digest(hasher.finalize().into()), total))

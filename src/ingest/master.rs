@@ -2,13 +2,10 @@
 //! content-addressed store, fsync the folder, make it read-only.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use sha2::{Digest as _, Sha256};
-
-use crate::digest::{Digest, hash_file};
+use crate::digest::{CopyError, Digest, hash_copy, hash_file};
 use crate::error::{Error, Result, Stage};
 use crate::home::{Home, sync_dir};
 
@@ -40,25 +37,13 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
         Stage::Master,
         "create",
     ))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(src, Stage::Master, "read")(e)),
-        };
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n])
-            .map_err(Error::io(tmp.path(), Stage::Master, "write"))?;
-        size += n as u64;
-    }
+    let (sha256, size) = hash_copy(&mut input, &mut tmp).map_err(|e| match e {
+        CopyError::Read(e) => Error::io(src, Stage::Master, "read")(e),
+        CopyError::Write(e) => Error::io(tmp.path(), Stage::Master, "write")(e),
+    })?;
     tmp.as_file()
         .sync_all()
         .map_err(Error::io(tmp.path(), Stage::Master, "fsync"))?;
-    let sha256 = Digest(hasher.finalize().into());
     let rel_path = Home::master_rel(&sha256);
     let dest = home.abs(&rel_path);
     let dir = dest.parent().unwrap_or(home.root()).to_owned();

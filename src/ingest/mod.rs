@@ -213,20 +213,22 @@ impl Ingest<'_> {
                 Ok(())
             }
             // The content is the problem: keep the master, quarantine it, say why.
-            Err(e @ Error::Media { .. }) => {
+            Err(Error::Media { stage, reason, .. }) => {
+                let why = format!("{stage}: {reason}");
                 let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
                     .with("master_sha256", rec.master_sha256)
-                    .with("reason", e.reason());
+                    .with("reason", why.clone());
                 self.store.finish_recording(
                     &rec.id,
-                    &Outcome::Quarantined { reason: e.reason() },
+                    &Outcome::Quarantined { reason: why },
                     draft,
                 )?;
                 report.status = ItemStatus::Quarantined;
+                // Reported against the dock file the operator knows, not the stored master.
                 Err(Error::Media {
                     path: item.path.clone(),
-                    stage: stage_of(&e),
-                    reason: reason_of(&e),
+                    stage,
+                    reason,
                 })
             }
             // Anything else (disk full, index error) leaves it `processing` for the next run.
@@ -433,20 +435,6 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn stage_of(e: &Error) -> Stage {
-    match e {
-        Error::Media { stage, .. } | Error::Io { stage, .. } => *stage,
-        _ => Stage::Index,
-    }
-}
-
-fn reason_of(e: &Error) -> String {
-    match e {
-        Error::Media { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The frame consumer for ingest: hash every frame, thumbnail some, report progress.

@@ -77,7 +77,6 @@ pub struct Thumbnailer {
     )>,
     next_ns: u64,
     sheet_every: u64,
-    first: Option<RgbImage>,
     poster: Option<PathBuf>,
     thumbs: Vec<PathBuf>,
     tiles: Vec<RgbImage>,
@@ -104,7 +103,6 @@ impl Thumbnailer {
             converter: None,
             next_ns: 0,
             sheet_every: expected.div_ceil(settings.sheet_max_tiles.max(1)).max(1),
-            first: None,
             poster: None,
             thumbs: Vec::new(),
             tiles: Vec::new(),
@@ -115,7 +113,7 @@ impl Thumbnailer {
     pub fn push(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
         let want_thumb = f.pts_ns >= self.next_ns;
         let want_poster = self.poster.is_none() && f.pts_ns >= self.settings.poster_at_ns;
-        if !(want_thumb || want_poster || f.index == 0) {
+        if !(want_thumb || want_poster) {
             return Ok(());
         }
         let img = self.convert(f.video).map_err(|r| (Stage::Thumbnails, r))?;
@@ -135,9 +133,6 @@ impl Thumbnailer {
             while self.next_ns <= f.pts_ns {
                 self.next_ns += self.settings.interval_ns.max(1);
             }
-        }
-        if f.index == 0 {
-            self.first = Some(img);
         }
         Ok(())
     }
@@ -199,9 +194,10 @@ impl Thumbnailer {
             Some(p) => p,
             None => {
                 let p = self.dir.join("poster.jpg");
+                // Clips shorter than the poster time: frame 0, which is always thumbnail 0 and tile 0.
                 let first = self
-                    .first
-                    .as_ref()
+                    .tiles
+                    .first()
                     .ok_or_else(|| fail(&p, "no frame to make a poster from".into()))?;
                 write_jpeg(first, &p, self.settings.quality)?;
                 p

@@ -336,8 +336,7 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
     assert_eq!(good["status"], "ingested");
 
     // Everything readable was preserved byte-exact and quarantined with its reason.
-    let recs: Vec<Value> = serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"]))))
-        .expect("list json");
+    let recs = list_json(&home);
     let preserved = [
         "empty.mp4",
         "noise.mp4",
@@ -357,18 +356,8 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
             sha256_hex(&home.join(r["master_path"].as_str().expect("path"))),
             sha256_hex(&dock.join(name))
         );
-        let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
-            "show",
-            r["id"].as_str().expect("id"),
-            "--json",
-        ]))))
-        .expect("show");
-        let kinds: Vec<&str> = shown["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .map(|e| e["kind"].as_str().expect("kind"))
-            .collect();
+        let shown = show_json(&home, r["id"].as_str().expect("id"));
+        let kinds = event_kinds(&shown);
         assert_eq!(kinds, ["ingested", "quarantined"], "{name}");
     }
     assert_eq!(recs.len(), preserved.len() + 1);
@@ -410,21 +399,10 @@ fn duplicates_are_reported_not_stored_twice() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(again.iter().all(|i| i["status"] == "duplicate"));
     assert_eq!(files_under(&home.join("masters")).len(), 1);
-    let recs: Vec<Value> =
-        serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list");
+    let recs = list_json(&home);
     assert_eq!(recs.len(), 1);
-    let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
-        "show",
-        recs[0]["id"].as_str().expect("id"),
-        "--json",
-    ]))))
-    .expect("show");
-    let kinds: Vec<&str> = shown["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind"))
-        .collect();
+    let shown = show_json(&home, recs[0]["id"].as_str().expect("id"));
+    let kinds = event_kinds(&shown);
     assert_eq!(
         kinds,
         [
@@ -469,8 +447,7 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
             items.iter().all(|i| i["status"] == "ingested"),
             "{point}: {items:?}"
         );
-        let recs: Vec<Value> =
-            serde_json::from_str(&stdout(&run(bwv(&home).args(["list", "--json"])))).expect("list");
+        let recs = list_json(&home);
         assert_eq!(recs.len(), 2, "{point}: no duplicate recording");
         assert!(recs.iter().all(|r| r["status"] == "ready"), "{point}");
         assert_eq!(
@@ -493,12 +470,7 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
             "{point}: one derived folder per recording"
         );
         for r in &recs {
-            let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
-                "show",
-                r["id"].as_str().expect("id"),
-                "--json",
-            ]))))
-            .expect("show");
+            let shown = show_json(&home, r["id"].as_str().expect("id"));
             for a in shown["artefacts"].as_array().expect("artefacts") {
                 let p = home.join(a["path"].as_str().expect("path"));
                 assert_eq!(
@@ -508,18 +480,17 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
                     p.display()
                 );
             }
-            let kinds: Vec<&str> = shown["events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .map(|e| e["kind"].as_str().expect("kind"))
-                .collect();
+            let kinds = event_kinds(&shown);
             assert_eq!(
                 kinds.iter().filter(|k| **k == "ingested").count(),
                 1,
                 "{point}: {kinds:?}"
             );
-            assert_eq!(kinds.last(), Some(&"processed"), "{point}: {kinds:?}");
+            assert_eq!(
+                kinds.last().map(String::as_str),
+                Some("processed"),
+                "{point}: {kinds:?}"
+            );
         }
     }
 }
@@ -557,12 +528,7 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
         .iter()
         .find(|i| i["status"] == "ingested")
         .expect("ingested");
-    let shown: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
-        "show",
-        good["id"].as_str().expect("id"),
-        "--json",
-    ]))))
-    .expect("show");
+    let shown = show_json(&home, good["id"].as_str().expect("id"));
     let rec = &shown["recording"];
     assert_eq!(
         sha256_hex(&home.join(rec["master_path"].as_str().expect("path"))),
@@ -572,11 +538,6 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
     assert_eq!(rec["recorded_at_source"], "sidecar");
     assert_eq!(rec["officer_id"], "4711");
     assert_eq!(rec["extra"]["shift"], "night");
-    let kinds: Vec<&str> = shown["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind"))
-        .collect();
+    let kinds = event_kinds(&shown);
     assert_eq!(kinds, ["ingested", "source_removed", "processed"]);
 }

@@ -170,3 +170,24 @@ pub fn sha256_hex(path: &Path) -> String {
         .expect("sha256sum output")
         .to_owned()
 }
+
+/// `bwv list --json`.
+pub fn list_json(home: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&stdout(&run(bwv(home).args(["list", "--json"])))).expect("list --json")
+}
+
+/// `bwv show REC --json`.
+pub fn show_json(home: &Path, id: &str) -> serde_json::Value {
+    serde_json::from_str(&stdout(&run(bwv(home).args(["show", id, "--json"]))))
+        .expect("show --json")
+}
+
+/// The kinds of a shown recording's events, in order.
+pub fn event_kinds(shown: &serde_json::Value) -> Vec<String> {
+    shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
