@@ -2,8 +2,10 @@
 //! [`Store`] trait so the embedded SQLite backend and a future PostgreSQL backend are
 //! interchangeable. Changes and the events that describe them commit in one transaction.
 
+pub mod checkpoint;
 pub mod event;
 pub mod merkle;
+pub mod proof;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
