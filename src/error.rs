@@ -102,6 +102,17 @@ pub enum Error {
     /// Another bwv process holds the store's lock.
     #[error("{}: the store is in use by another bwv process", .0.display())]
     Locked(PathBuf),
+    /// The log's signing or verifier key is missing or unusable.
+    #[error("{}: log key: {reason}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The custody log refused an operation (for example signing a log that fails its audit).
+    #[error("custody log: {0}")]
+    Log(String),
     /// GStreamer could not be initialised or lacks a required element.
     #[error("GStreamer: {0}")]
     Gstreamer(String),

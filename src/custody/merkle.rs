@@ -53,6 +53,17 @@ impl Frontier {
         self.size
     }
 
+    /// Rebuilds a frontier from its size and peaks (as returned by [`Frontier::peaks`]); `None`
+    /// when the number of peaks does not fit the size.
+    pub fn from_peaks(size: u64, peaks: Vec<Digest>) -> Option<Self> {
+        (peaks.len() == size.count_ones() as usize).then_some(Self { size, peaks })
+    }
+
+    /// The perfect-subtree roots, largest first.
+    pub fn peaks(&self) -> &[Digest] {
+        &self.peaks
+    }
+
     /// Appends a leaf given its leaf hash (already `leaf_hash`ed).
     pub fn push_leaf_hash(&mut self, leaf: Digest) {
         let mut node = leaf;

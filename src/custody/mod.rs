@@ -4,6 +4,8 @@
 
 pub mod checkpoint;
 pub mod event;
+pub mod keys;
+pub mod log;
 pub mod merkle;
 pub mod proof;
 pub mod sqlite;
@@ -211,6 +213,37 @@ pub enum Outcome {
     },
 }
 
+/// One row of the event log exactly as stored, for auditing: the indexed columns are kept beside
+/// the canonical bytes so a check can find a row whose columns disagree with its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRow {
+    /// Sequence number (the row key).
+    pub seq: u64,
+    /// The `at` column.
+    pub at: String,
+    /// The `kind` column.
+    pub kind: String,
+    /// The `recording_id` column.
+    pub recording: Option<String>,
+    /// The canonical event bytes.
+    pub canonical: Vec<u8>,
+    /// The stored leaf hash (any length, as stored).
+    pub leaf_hash: Vec<u8>,
+}
+
+/// A signed checkpoint as kept in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub size: u64,
+    /// Root it commits to.
+    pub root: Digest,
+    /// The whole signed note.
+    pub note: String,
+    /// When it was signed (canonical UTC).
+    pub signed_at: String,
+}
+
 /// The custody index. Implementations must make each method atomic: a change and its events
 /// commit together or not at all, and events are never updated or deleted.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -230,4 +263,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn artefacts(&self, id: &str) -> Result<Vec<Artefact>>;
     /// Events about one recording, or all events, in sequence order.
     fn events(&self, recording: Option<&str>) -> Result<Vec<Event>>;
+    /// The log's tree head, maintained incrementally with every append.
+    fn log_head(&self) -> Result<merkle::Frontier>;
+    /// Visits the stored log rows with sequence numbers in `range`, in order (streaming).
+    fn log_rows(
+        &self,
+        range: std::ops::Range<u64>,
+        visit: &mut dyn FnMut(LogRow) -> Result<()>,
+    ) -> Result<()>;
+    /// The stored leaf hashes of the first `size` events.
+    fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>>;
+    /// Every stored checkpoint, smallest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+    /// Stores a signed checkpoint.
+    fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint>;
 }

@@ -1,13 +1,16 @@
 //! The embedded custody index: SQLite in WAL mode with `synchronous=FULL`, foreign keys on, and
 //! triggers that refuse any UPDATE or DELETE of the event log.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::merkle::Frontier;
 use super::{
-    Artefact, ArtefactKind, Event, EventDraft, Outcome, Recording, Status, Store, TimeSource,
+    Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status,
+    StoredCheckpoint, Store, TimeSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -56,6 +59,22 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
+"#, r#"
+CREATE TABLE log_head (
+    id    INTEGER PRIMARY KEY CHECK (id = 0),
+    size  INTEGER NOT NULL,
+    peaks BLOB NOT NULL CHECK (length(peaks) % 32 = 0)
+);
+CREATE TABLE checkpoints (
+    size      INTEGER PRIMARY KEY CHECK (size > 0),
+    root      BLOB NOT NULL CHECK (length(root) = 32),
+    note      TEXT NOT NULL,
+    signed_at TEXT NOT NULL
+);
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 "#];
 
 /// SQLite-backed [`Store`].
@@ -79,6 +98,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(Error::index(ctx()))?;
         migrate(&mut conn).map_err(Error::index(format!("migrate {}", path.display())))?;
+        init_head(&mut conn).map_err(Error::index(format!("log head {}", path.display())))?;
         Ok(Self {
             conn: Mutex::new(conn),
             clock,
@@ -91,15 +111,19 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Appends an event and advances the stored tree head in the caller's transaction: the
+    /// next sequence number is the head's size, so sequence numbers stay contiguous.
     fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> rusqlite::Result<Event> {
-        let next: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |r| {
-            r.get(0)
-        })?;
-        let event = Event::from_draft(draft, next as u64, clock::canonical(self.clock.now()));
+        let mut head = read_head(tx)?;
+        let next = head.size();
+        let event = Event::from_draft(draft, next, clock::canonical(self.clock.now()));
+        let leaf = event.leaf_hash();
         tx.execute(
             "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![next, event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &event.leaf_hash().0[..]],
+            params![next as i64, event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &leaf.0[..]],
         )?;
+        head.push_leaf_hash(leaf);
+        write_head(tx, &head)?;
         Ok(event)
     }
 
@@ -125,6 +149,59 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Creates the tree head from the events when it is missing (a store made before it existed).
+fn init_head(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM log_head)", [], |r| r.get(0))?;
+    if !exists {
+        let mut head = Frontier::new();
+        {
+            let mut stmt = tx.prepare("SELECT leaf_hash FROM events ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                head.push_leaf_hash(blob_digest(row, 0)?);
+            }
+        }
+        write_head(&tx, &head)?;
+    }
+    tx.commit()
+}
+
+fn read_head(conn: &Connection) -> rusqlite::Result<Frontier> {
+    let (size, peaks): (i64, Vec<u8>) =
+        conn.query_row("SELECT size, peaks FROM log_head WHERE id = 0", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let peaks = peaks
+        .chunks_exact(32)
+        .map(|c| Digest(c.try_into().expect("chunks are 32 bytes")))
+        .collect();
+    Frontier::from_peaks(size as u64, peaks)
+        .ok_or_else(|| conversion_error(1, "tree head peaks do not fit its size"))
+}
+
+fn write_head(conn: &Connection, head: &Frontier) -> rusqlite::Result<()> {
+    let peaks: Vec<u8> = head.peaks().iter().flat_map(|d| d.0).collect();
+    conn.execute(
+        "INSERT INTO log_head (id, size, peaks) VALUES (0, ?1, ?2) \
+         ON CONFLICT (id) DO UPDATE SET size = excluded.size, peaks = excluded.peaks",
+        params![head.size() as i64, peaks],
+    )?;
+    Ok(())
+}
+
+/// A u64 bound as an SQLite integer (bounds past i64::MAX mean "no bound").
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn blob_digest(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
+    let bytes: Vec<u8> = row.get(col)?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(Digest)
+        .map_err(|_| conversion_error(col, "hash is not 32 bytes"))
 }
 
 const RECORDING_COLUMNS: &str = "id, master_sha256, master_size, master_path, source_name, status, reason, \
@@ -352,6 +429,88 @@ impl Store for SqliteStore {
             .collect()
         };
         run().map_err(Error::index("read events"))
+    }
+
+    fn log_head(&self) -> Result<Frontier> {
+        read_head(&self.conn()).map_err(Error::index("read the log's tree head"))
+    }
+
+    fn log_rows(
+        &self,
+        range: Range<u64>,
+        visit: &mut dyn FnMut(LogRow) -> Result<()>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, at, kind, recording_id, canonical, leaf_hash FROM events \
+                 WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )
+            .map_err(Error::index("read the log"))?;
+        let mut rows = stmt
+            .query([sql_int(range.start), sql_int(range.end)])
+            .map_err(Error::index("read the log"))?;
+        while let Some(row) = rows.next().map_err(Error::index("read the log"))? {
+            let leaf_hash: Vec<u8> = row.get(5).map_err(Error::index("read the log"))?;
+            let read = || -> rusqlite::Result<LogRow> {
+                Ok(LogRow {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    at: row.get(1)?,
+                    kind: row.get(2)?,
+                    recording: row.get(3)?,
+                    canonical: row.get(4)?,
+                    leaf_hash,
+                })
+            };
+            visit(read().map_err(Error::index("read the log"))?)?;
+        }
+        Ok(())
+    }
+
+    fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Digest>> {
+            let mut stmt =
+                conn.prepare("SELECT leaf_hash FROM events WHERE seq < ?1 ORDER BY seq")?;
+            stmt.query_map([size as i64], |row| blob_digest(row, 0))?
+                .collect()
+        };
+        run().map_err(Error::index("read leaf hashes"))
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<StoredCheckpoint>> {
+            let mut stmt =
+                conn.prepare("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")?;
+            stmt.query_map([], |row| {
+                Ok(StoredCheckpoint {
+                    size: row.get::<_, i64>(0)? as u64,
+                    root: blob_digest(row, 1)?,
+                    note: row.get(2)?,
+                    signed_at: row.get(3)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read checkpoints"))
+    }
+
+    fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint> {
+        let signed_at = clock::canonical(self.clock.now());
+        self.with_tx(&format!("store checkpoint {size}"), |tx| {
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4)",
+                params![size as i64, &root.0[..], note, signed_at],
+            )?;
+            Ok(())
+        })?;
+        Ok(StoredCheckpoint {
+            size,
+            root: *root,
+            note: note.to_owned(),
+            signed_at,
+        })
     }
 }
 

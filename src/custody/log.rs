@@ -1,0 +1,724 @@
+//! The custody log as a whole: auditing it (re-deriving the Merkle tree from the stored event
+//! bytes and checking it against the incremental head and every signed checkpoint), signing new
+//! checkpoints, and proof documents that anyone can verify offline with the public key alone.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use super::merkle::{Frontier, leaf_hash};
+use super::proof::{self, ProofError};
+use super::{Event, LogRow, StoredCheckpoint, Store};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// A problem found in the log. Each names what a court would need to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum LogFinding {
+    /// Sequence numbers are missing: events were removed.
+    EventsMissing {
+        /// First missing sequence number.
+        from: u64,
+        /// Last missing sequence number.
+        to: u64,
+    },
+    /// A stored event's bytes, leaf hash or columns do not agree: it was rewritten.
+    EventRewritten {
+        /// Its sequence number.
+        seq: u64,
+        /// What disagrees.
+        detail: String,
+    },
+    /// A checkpoint's signature does not verify with the log's public key.
+    BadSignature {
+        /// Where the checkpoint came from (`index` or a file name).
+        source: String,
+        /// Tree size it claims, when readable.
+        size: Option<u64>,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The events no longer hash to a root the log signed: the log was rewritten or forked.
+    LogForked {
+        /// Where the checkpoint came from.
+        source: String,
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The signed root.
+        signed_root: Digest,
+        /// The root re-derived from the stored events.
+        derived_root: Digest,
+    },
+    /// A signed checkpoint covers more events than the log holds: events were removed from the end.
+    CheckpointBeyondLog {
+        /// Where the checkpoint came from.
+        source: String,
+        /// The checkpoint's tree size.
+        size: u64,
+        /// Events in the log.
+        log_size: u64,
+    },
+    /// The incrementally kept tree head disagrees with the events.
+    HeadMismatch {
+        /// Size in the stored head.
+        head_size: u64,
+        /// Events in the log.
+        log_size: u64,
+    },
+}
+
+impl fmt::Display for LogFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogFinding::EventsMissing { from, to } => {
+                write!(f, "events {from}..={to} are missing from the log (removed)")
+            }
+            LogFinding::EventRewritten { seq, detail } => {
+                write!(f, "event {seq} was rewritten: {detail}")
+            }
+            LogFinding::BadSignature {
+                source,
+                size,
+                reason,
+            } => match size {
+                Some(n) => write!(f, "checkpoint {n} ({source}): bad signature: {reason}"),
+                None => write!(f, "checkpoint ({source}): bad signature: {reason}"),
+            },
+            LogFinding::LogForked {
+                source,
+                size,
+                signed_root,
+                derived_root,
+            } => write!(
+                f,
+                "log forked: checkpoint {size} ({source}) signed root {signed_root}, events now hash to {derived_root}"
+            ),
+            LogFinding::CheckpointBeyondLog {
+                source,
+                size,
+                log_size,
+            } => write!(
+                f,
+                "checkpoint {size} ({source}) covers more events than the log's {log_size}: events were removed"
+            ),
+            LogFinding::HeadMismatch {
+                head_size,
+                log_size,
+            } => write!(
+                f,
+                "stored tree head (size {head_size}) disagrees with the {log_size} stored events"
+            ),
+        }
+    }
+}
+
+/// The result of auditing the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogAudit {
+    /// Events in the log.
+    pub size: u64,
+    /// Root re-derived from the stored event bytes.
+    pub root: Digest,
+    /// Checkpoints whose signature and root were checked.
+    pub checkpoints_checked: usize,
+    /// The largest stored checkpoint with a good signature.
+    pub latest_checkpoint: Option<u64>,
+    /// Everything that does not hold.
+    pub findings: Vec<LogFinding>,
+}
+
+/// A signed root to check the events against.
+struct Target {
+    source: String,
+    checkpoint: Checkpoint,
+}
+
+/// Checks stored and external (`extra`: signed notes with a label) checkpoints' signatures and
+/// turns the good ones into targets.
+fn targets(
+    stored: &[StoredCheckpoint],
+    extra: &[(String, String)],
+    verifier: &NoteVerifier,
+    findings: &mut Vec<LogFinding>,
+) -> Vec<Target> {
+    let mut out = Vec::new();
+    let notes = stored
+        .iter()
+        .map(|c| (format!("index checkpoint {}", c.size), &c.note, Some(c)))
+        .chain(extra.iter().map(|(label, note)| (label.clone(), note, None)));
+    for (source, note, row) in notes {
+        match Checkpoint::open(note, verifier) {
+            Ok(cp) => {
+                if let Some(row) = row.filter(|r| r.size != cp.size || r.root != cp.root) {
+                    findings.push(LogFinding::BadSignature {
+                        source,
+                        size: Some(row.size),
+                        reason: "the indexed size or root differs from the signed note".into(),
+                    });
+                } else {
+                    out.push(Target {
+                        source,
+                        checkpoint: cp,
+                    });
+                }
+            }
+            Err(e) => findings.push(LogFinding::BadSignature {
+                source,
+                size: row.map(|r| r.size),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    out
+}
+
+/// Checks one stored row against its own bytes; returns the recomputed leaf hash.
+fn check_row(row: &LogRow, findings: &mut Vec<LogFinding>) -> Digest {
+    let leaf = leaf_hash(&row.canonical);
+    let rewritten = |detail: &str| LogFinding::EventRewritten {
+        seq: row.seq,
+        detail: detail.to_owned(),
+    };
+    if row.leaf_hash != leaf.0 {
+        findings.push(rewritten("its stored leaf hash differs from its bytes"));
+    }
+    match serde_json::from_slice::<Event>(&row.canonical) {
+        Err(_) => findings.push(rewritten("its bytes are not a valid event")),
+        Ok(e) if e.canonical_bytes() != row.canonical => {
+            findings.push(rewritten("its bytes are not in canonical form"))
+        }
+        Ok(e) => {
+            if e.seq != row.seq
+                || e.at != row.at
+                || e.kind.as_str() != row.kind
+                || e.recording != row.recording
+            {
+                findings.push(rewritten("its indexed columns differ from its signed bytes"));
+            }
+        }
+    }
+    leaf
+}
+
+/// Re-derives the tree from every stored event and checks it against the incremental head, every
+/// stored checkpoint and any `extra` signed checkpoints (label, note) a verifier holds.
+pub fn audit(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    extra: &[(String, String)],
+) -> Result<LogAudit> {
+    let mut findings = Vec::new();
+    let stored = store.checkpoints()?;
+    let targets = targets(&stored, extra, verifier, &mut findings);
+    let mut roots_at: BTreeMap<u64, Digest> =
+        targets.iter().map(|t| (t.checkpoint.size, Digest([0; 32]))).collect();
+    let mut tree = Frontier::new();
+    let mut expected = 0u64;
+    store.log_rows(0..u64::MAX, &mut |row| {
+        if row.seq != expected {
+            findings.push(LogFinding::EventsMissing {
+                from: expected,
+                to: row.seq.saturating_sub(1),
+            });
+        }
+        expected = row.seq + 1;
+        tree.push_leaf_hash(check_row(&row, &mut findings));
+        if let Some(root) = roots_at.get_mut(&tree.size()) {
+            *root = tree.root();
+        }
+        Ok(())
+    })?;
+    let (size, root) = (tree.size(), tree.root());
+    for t in &targets {
+        let cp = &t.checkpoint;
+        if cp.size > size {
+            findings.push(LogFinding::CheckpointBeyondLog {
+                source: t.source.clone(),
+                size: cp.size,
+                log_size: size,
+            });
+        } else if roots_at[&cp.size] != cp.root {
+            findings.push(LogFinding::LogForked {
+                source: t.source.clone(),
+                size: cp.size,
+                signed_root: cp.root,
+                derived_root: roots_at[&cp.size],
+            });
+        }
+    }
+    let head = store.log_head()?;
+    if head.size() != size || head.root() != root {
+        findings.push(LogFinding::HeadMismatch {
+            head_size: head.size(),
+            log_size: size,
+        });
+    }
+    let latest_checkpoint = targets
+        .iter()
+        .filter(|t| t.source.starts_with("index"))
+        .map(|t| t.checkpoint.size)
+        .max();
+    Ok(LogAudit {
+        size,
+        root,
+        checkpoints_checked: targets.len(),
+        latest_checkpoint,
+        findings,
+    })
+}
+
+/// Signs a checkpoint of the whole log, but only after the log passes its audit (which re-derives
+/// the root from the stored events and checks it against every earlier checkpoint). Returns the
+/// checkpoint and whether it is new (an unchanged log keeps its latest checkpoint).
+pub fn sign_checkpoint(
+    store: &dyn Store,
+    signer: &NoteSigner,
+) -> Result<(StoredCheckpoint, bool)> {
+    let report = audit(store, &signer.verifier(), &[])?;
+    if let Some(first) = report.findings.first() {
+        let more = report.findings.len() - 1;
+        return Err(Error::Log(format!(
+            "refusing to sign a checkpoint: {first}{}",
+            if more > 0 {
+                format!(" (and {more} more; run `bwv verify`)")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    if report.size == 0 {
+        return Err(Error::Log("the log is empty; there is nothing to sign".into()));
+    }
+    let latest = store.checkpoints()?.pop();
+    if let Some(cp) = latest.filter(|c| c.size == report.size) {
+        return Ok((cp, false));
+    }
+    let cp = Checkpoint {
+        origin: signer.name().to_owned(),
+        size: report.size,
+        root: report.root,
+    };
+    let note = cp.sign(signer).map_err(|e| Error::Log(e.to_string()))?;
+    Ok((store.add_checkpoint(cp.size, &cp.root, &note)?, true))
+}
+
+/// The latest stored checkpoint, verified.
+pub fn latest_checkpoint(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+) -> Result<(Checkpoint, String)> {
+    let stored = store
+        .checkpoints()?
+        .pop()
+        .ok_or_else(|| Error::Log("no checkpoint yet; run `bwv log checkpoint`".into()))?;
+    let cp = Checkpoint::open(&stored.note, verifier)
+        .map_err(|e| Error::Log(format!("latest checkpoint {}: {e}", stored.size)))?;
+    Ok((cp, stored.note))
+}
+
+/// Reads the first `cp.size` leaf hashes and checks they hash to the checkpoint's root.
+fn leaves_for(store: &dyn Store, cp: &Checkpoint) -> Result<Vec<Digest>> {
+    let leaves = store.leaf_hashes(cp.size)?;
+    if leaves.len() as u64 != cp.size || proof::subtree_root(&leaves) != cp.root {
+        return Err(Error::Log(format!(
+            "the stored log does not match checkpoint {} (run `bwv verify`)",
+            cp.size
+        )));
+    }
+    Ok(leaves)
+}
+
+/// A self-contained inclusion proof: the event's canonical bytes, its audit path, and the signed
+/// checkpoint whose size and root it is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The event's sequence number (leaf index).
+    pub leaf_index: u64,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// SHA-256(0x00 || event bytes).
+    pub leaf_hash: Digest,
+    /// Audit path, bottom-up.
+    pub path: Vec<Digest>,
+    /// The event's canonical bytes (UTF-8 JSON).
+    pub event: String,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+}
+
+/// A self-contained consistency proof between two signed checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub old_size: u64,
+    /// The newer tree size.
+    pub new_size: u64,
+    /// Proof hashes, bottom-up.
+    pub path: Vec<Digest>,
+    /// The older signed checkpoint note.
+    pub old_checkpoint: String,
+    /// The newer signed checkpoint note.
+    pub new_checkpoint: String,
+}
+
+/// Either proof, tagged by its `format` field in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format")]
+pub enum ProofDoc {
+    /// An event is in the log.
+    #[serde(rename = "bwv-inclusion-proof/1")]
+    Inclusion(InclusionProof),
+    /// An older checkpoint is a prefix of a newer one.
+    #[serde(rename = "bwv-consistency-proof/1")]
+    Consistency(ConsistencyProof),
+}
+
+/// Why an offline proof check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofCheckError {
+    /// The checkpoint's signature or form.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] NoteError),
+    /// The proof's hashes.
+    #[error("proof: {0}")]
+    Proof(#[from] ProofError),
+    /// The proof does not describe what it claims.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Builds the inclusion proof of event `seq` against `checkpoint` (a signed note) or the latest
+/// stored checkpoint.
+pub fn prove(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    seq: u64,
+    checkpoint: Option<&str>,
+) -> Result<InclusionProof> {
+    let (cp, note) = match checkpoint {
+        Some(note) => (
+            Checkpoint::open(note, verifier).map_err(|e| Error::Log(e.to_string()))?,
+            note.to_owned(),
+        ),
+        None => latest_checkpoint(store, verifier)?,
+    };
+    if seq >= cp.size {
+        return Err(Error::Log(format!(
+            "event {seq} is not covered by checkpoint {} (run `bwv log checkpoint`)",
+            cp.size
+        )));
+    }
+    let leaves = leaves_for(store, &cp)?;
+    let mut event = None;
+    store.log_rows(seq..seq + 1, &mut |row| {
+        event = Some(row.canonical);
+        Ok(())
+    })?;
+    let bytes = event.ok_or_else(|| Error::Log(format!("event {seq} is missing")))?;
+    let leaf = leaf_hash(&bytes);
+    if leaf != leaves[seq as usize] {
+        return Err(Error::Log(format!("event {seq} was rewritten (run `bwv verify`)")));
+    }
+    Ok(InclusionProof {
+        leaf_index: seq,
+        tree_size: cp.size,
+        leaf_hash: leaf,
+        path: proof::inclusion_proof(&leaves, seq).map_err(|e| Error::Log(e.to_string()))?,
+        event: String::from_utf8(bytes).map_err(|e| Error::Log(e.to_string()))?,
+        checkpoint: note,
+    })
+}
+
+/// Builds the consistency proof from `old` (a signed note) to the latest stored checkpoint.
+pub fn consistency(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    old: &str,
+) -> Result<ConsistencyProof> {
+    let old_cp = Checkpoint::open(old, verifier).map_err(|e| Error::Log(e.to_string()))?;
+    let (new_cp, new_note) = latest_checkpoint(store, verifier)?;
+    if old_cp.size > new_cp.size {
+        return Err(Error::Log(format!(
+            "checkpoint {} is newer than the log's latest checkpoint {}",
+            old_cp.size, new_cp.size
+        )));
+    }
+    let leaves = leaves_for(store, &new_cp)?;
+    if proof::subtree_root(&leaves[..old_cp.size as usize]) != old_cp.root {
+        return Err(Error::Log(format!(
+            "the log is not an extension of checkpoint {}: it has forked",
+            old_cp.size
+        )));
+    }
+    Ok(ConsistencyProof {
+        old_size: old_cp.size,
+        new_size: new_cp.size,
+        path: proof::consistency_proof(&leaves, old_cp.size)
+            .map_err(|e| Error::Log(e.to_string()))?,
+        old_checkpoint: old.to_owned(),
+        new_checkpoint: new_note,
+    })
+}
+
+impl InclusionProof {
+    /// Verifies offline: the checkpoint (this one, or `trusted` when the verifier supplies its
+    /// own) is signed by `verifier`, the size is the checkpoint's, the leaf hash is the event's,
+    /// and the path leads to the signed root. Returns the event.
+    pub fn verify(
+        &self,
+        verifier: &NoteVerifier,
+        trusted: Option<&str>,
+    ) -> Result<Event, ProofCheckError> {
+        let cp = Checkpoint::open(trusted.unwrap_or(&self.checkpoint), verifier)?;
+        if self.tree_size != cp.size {
+            return Err(ProofCheckError::Mismatch(format!(
+                "proof is for tree size {}, the checkpoint is size {}",
+                self.tree_size, cp.size
+            )));
+        }
+        if leaf_hash(self.event.as_bytes()) != self.leaf_hash {
+            return Err(ProofCheckError::Mismatch(
+                "leaf hash is not the hash of the event".into(),
+            ));
+        }
+        let event: Event = serde_json::from_str(&self.event)
+            .map_err(|e| ProofCheckError::Mismatch(format!("event is not valid: {e}")))?;
+        if event.seq != self.leaf_index {
+            return Err(ProofCheckError::Mismatch(format!(
+                "event says seq {}, proof says leaf {}",
+                event.seq, self.leaf_index
+            )));
+        }
+        proof::verify_inclusion(self.leaf_index, cp.size, &self.leaf_hash, &self.path, &cp.root)?;
+        Ok(event)
+    }
+}
+
+impl ConsistencyProof {
+    /// Verifies offline: both checkpoints are signed by `verifier` and the older is a prefix of
+    /// the newer. Returns both.
+    pub fn verify(
+        &self,
+        verifier: &NoteVerifier,
+    ) -> Result<(Checkpoint, Checkpoint), ProofCheckError> {
+        let old = Checkpoint::open(&self.old_checkpoint, verifier)?;
+        let new = Checkpoint::open(&self.new_checkpoint, verifier)?;
+        if (old.size, new.size) != (self.old_size, self.new_size) {
+            return Err(ProofCheckError::Mismatch(
+                "sizes differ from the signed checkpoints".into(),
+            ));
+        }
+        proof::verify_consistency(old.size, new.size, &old.root, &new.root, &self.path)?;
+        Ok((old, new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::custody::sqlite::SqliteStore;
+    use crate::custody::{EventDraft, EventKind};
+
+    fn open(dir: &Path) -> SqliteStore {
+        let t = "2026-11-21T10:00:00Z".parse().expect("time");
+        SqliteStore::open(&dir.join("index.sqlite"), Arc::new(FixedClock(t))).expect("opens")
+    }
+
+    fn append(store: &SqliteStore, n: usize) {
+        for i in 0..n {
+            store
+                .append(
+                    EventDraft::new(EventKind::Duplicate, Some("abcd"), "test").with("i", i as u64),
+                )
+                .expect("append");
+        }
+    }
+
+    /// A raw connection with the append-only triggers dropped, as an attacker with file access.
+    fn tamper(dir: &Path, sql: &str) {
+        let conn = rusqlite::Connection::open(dir.join("index.sqlite")).expect("raw open");
+        conn.execute_batch(
+            "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; \
+             DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+        )
+        .expect("drop triggers");
+        conn.execute_batch(sql).expect("tamper");
+    }
+
+    fn signer() -> NoteSigner {
+        NoteSigner::from_seed("test.example/bwv", [3; 32]).expect("key")
+    }
+
+    /// A store with 6 events, a checkpoint at 4 and one at 6.
+    fn signed_store(dir: &Path) -> SqliteStore {
+        let store = open(dir);
+        append(&store, 4);
+        assert!(sign_checkpoint(&store, &signer()).expect("sign").1);
+        append(&store, 2);
+        assert!(sign_checkpoint(&store, &signer()).expect("sign").1);
+        store
+    }
+
+    fn findings(dir: &Path) -> Vec<LogFinding> {
+        audit(&open(dir), &signer().verifier(), &[])
+            .expect("audit")
+            .findings
+    }
+
+    #[test]
+    fn checkpoints_proofs_and_offline_verification() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = signed_store(dir.path());
+        let v = signer().verifier();
+        let (again, new) = sign_checkpoint(&store, &signer()).expect("sign");
+        assert!(!new, "an unchanged log keeps its checkpoint");
+        assert_eq!(again.size, 6);
+        assert_eq!(store.log_head().expect("head").root(), again.root);
+        let report = audit(&store, &v, &[]).expect("audit");
+        assert_eq!(report.findings, vec![]);
+        assert_eq!((report.size, report.checkpoints_checked), (6, 2));
+
+        let p = prove(&store, &v, 3, None).expect("prove");
+        let json = serde_json::to_string(&ProofDoc::Inclusion(p.clone())).expect("json");
+        assert!(json.contains(r#""format":"bwv-inclusion-proof/1""#));
+        let back: ProofDoc = serde_json::from_str(&json).expect("parses");
+        let ProofDoc::Inclusion(back) = back else {
+            panic!("inclusion proof expected")
+        };
+        assert_eq!(back.verify(&v, None).expect("verifies").seq, 3);
+
+        // A changed event, a wrong key, or a trusted checkpoint of another size all fail.
+        let mut forged = p.clone();
+        forged.event = forged.event.replace("\"test\"", "\"mallory\"");
+        assert!(forged.verify(&v, None).is_err());
+        forged.leaf_hash = leaf_hash(forged.event.as_bytes());
+        assert!(matches!(
+            forged.verify(&v, None),
+            Err(ProofCheckError::Proof(_))
+        ));
+        let other = NoteSigner::from_seed("test.example/bwv", [4; 32]).expect("key");
+        assert!(p.verify(&other.verifier(), None).is_err());
+        let first = store.checkpoints().expect("cps")[0].note.clone();
+        assert!(matches!(
+            p.verify(&v, Some(&first)),
+            Err(ProofCheckError::Mismatch(_))
+        ));
+        let p_old = prove(&store, &v, 3, Some(&first)).expect("prove at 4");
+        assert_eq!(p_old.tree_size, 4);
+        assert!(p_old.verify(&v, Some(&first)).is_ok());
+        assert!(prove(&store, &v, 4, Some(&first)).is_err(), "not covered");
+
+        let c = consistency(&store, &v, &first).expect("consistency");
+        let (old, new) = c.verify(&v).expect("verifies");
+        assert_eq!((old.size, new.size), (4, 6));
+        let mut bad = c.clone();
+        bad.path[0].0[0] ^= 1;
+        assert!(bad.verify(&v).is_err());
+    }
+
+    #[test]
+    fn rewritten_event_without_fixing_its_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        tamper(
+            dir.path(),
+            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
+        );
+        let f = findings(dir.path());
+        assert!(
+            f.iter().any(|x| matches!(x, LogFinding::EventRewritten { seq: 2, .. })),
+            "{f:?}"
+        );
+        let err = sign_checkpoint(&open(dir.path()), &signer()).expect_err("refuses");
+        assert!(err.to_string().contains("refusing to sign"), "{err}");
+    }
+
+    #[test]
+    fn rewritten_event_with_consistent_hash_is_a_fork() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        // Rewrite event 1 and its leaf hash consistently, and the head too: only the signed
+        // checkpoints can tell.
+        let store = open(dir.path());
+        let mut rows = Vec::new();
+        store
+            .log_rows(0..u64::MAX, &mut |r| {
+                rows.push(r);
+                Ok(())
+            })
+            .expect("rows");
+        let mut ev: Event = serde_json::from_slice(&rows[1].canonical).expect("event");
+        ev.actor = "mallory".into();
+        let bytes = ev.canonical_bytes();
+        let mut head = Frontier::new();
+        for (i, r) in rows.iter().enumerate() {
+            head.push_leaf_hash(if i == 1 {
+                leaf_hash(&bytes)
+            } else {
+                leaf_hash(&r.canonical)
+            });
+        }
+        drop(store);
+        let peaks: String = head.peaks().iter().map(|d| d.to_hex()).collect();
+        tamper(
+            dir.path(),
+            &format!(
+                "UPDATE events SET canonical = X'{}', leaf_hash = X'{}' WHERE seq = 1; \
+                 UPDATE log_head SET peaks = X'{peaks}';",
+                crate::digest::to_hex(&bytes),
+                leaf_hash(&bytes).to_hex()
+            ),
+        );
+        let f = findings(dir.path());
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().all(|x| matches!(x, LogFinding::LogForked { .. })));
+    }
+
+    #[test]
+    fn removed_events_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        tamper(dir.path(), "DELETE FROM events WHERE seq = 2");
+        let f = findings(dir.path());
+        assert!(f.contains(&LogFinding::EventsMissing { from: 2, to: 2 }), "{f:?}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        tamper(dir.path(), "DELETE FROM events WHERE seq = 5");
+        let f = findings(dir.path());
+        assert!(
+            f.iter().any(|x| matches!(
+                x,
+                LogFinding::CheckpointBeyondLog {
+                    size: 6,
+                    log_size: 5,
+                    ..
+                }
+            )),
+            "{f:?}"
+        );
+        assert!(f.iter().any(|x| matches!(x, LogFinding::HeadMismatch { .. })));
+    }
+
+    #[test]
+    fn altered_checkpoint_is_a_bad_signature() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        tamper(
+            dir.path(),
+            "UPDATE checkpoints SET note = replace(note, char(10) || '4' || char(10), char(10) || '3' || char(10)) WHERE size = 4",
+        );
+        let f = findings(dir.path());
+        assert!(
+            matches!(f.as_slice(), [LogFinding::BadSignature { size: Some(4), .. }]),
+            "{f:?}"
+        );
+    }
+}
