@@ -4,6 +4,7 @@
 //! HOME/index.sqlite            custody index
 //! HOME/masters/ab/<sha256>     native masters, content-addressed, read-only
 //! HOME/derived/<rec-id>/       frame hashes, thumbnails, contact sheet, proxy
+//! HOME/keys/log.key, log.pub   the log's signing key (0600) and public key
 //! HOME/tmp/                    work in progress (cleared at the start of each ingest)
 //! ```
 
@@ -50,6 +51,11 @@ impl Home {
     /// The custody index file.
     pub fn index(&self) -> PathBuf {
         self.root.join("index.sqlite")
+    }
+
+    /// The log's key files.
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
     }
 
     /// Scratch space for files being written.

@@ -27,5 +27,7 @@ pub mod progress;
 pub mod batch;
 // Dock scan, master store, sidecar metadata, per-item ingest flow.
 pub mod ingest;
+// Re-hash files, cross-check the index with the log, audit checkpoints, re-decode (deep).
+pub mod verify;
 
 pub use error::{Error, Result, Stage};

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use bwv::config::Config;
+use bwv::custody::Store as _;
+use bwv::custody::keys::LogKeys;
 use bwv::ingest::{self, Ingest, ItemStatus, scan};
 
 use super::progress::Bars;
@@ -87,6 +89,14 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
         if let Some(e) = &r.error {
             eprintln!("bwv: {e}");
+        }
+    }
+    // Seal the batch: sign a checkpoint of the log (creating the key on first use).
+    let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
+    if store.log_head()?.size() > 0 {
+        let (cp, _) = bwv::custody::log::sign_checkpoint(&store, &signer)?;
+        if !args.json {
+            eprintln!("bwv: log checkpoint signed at size {}", cp.size);
         }
     }
     let failed = counts[ItemStatus::Quarantined as usize] + counts[ItemStatus::Failed as usize];

@@ -1,8 +1,10 @@
 //! Command-line front end: the only place with clap, indicatif and anyhow.
 
 mod ingest;
+mod log;
 mod progress;
 mod show;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,13 @@ enum Command {
     List(show::ListArgs),
     /// Show one recording: metadata, artefacts, events, and optionally every frame hash.
     Show(show::ShowArgs),
+    /// Create the store and its log signing key.
+    Init(log::InitArgs),
+    /// The custody log: public key, checkpoints, proofs.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Re-hash files, check the index against the signed log, and (--deep) re-decode masters.
+    Verify(verify::Args),
 }
 
 /// Parses the command line and runs the command.
@@ -67,6 +76,9 @@ pub fn run() -> Result<ExitCode> {
         Command::Ingest(args) => ingest::run(&config, args),
         Command::List(args) => show::list(&config, args),
         Command::Show(args) => show::show(&config, args),
+        Command::Init(args) => log::init(&config, args),
+        Command::Log(command) => log::run(&config, command),
+        Command::Verify(args) => verify::run(&config, args),
     }
 }
 

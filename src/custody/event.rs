@@ -33,6 +33,8 @@ pub enum EventKind {
     Unreadable,
     /// The dock copy was removed after the master was verified (`--delete-source`).
     SourceRemoved,
+    /// `bwv verify` checked recordings and the log; fields give the scope and the outcome.
+    Verified,
 }
 
 impl EventKind {
@@ -45,6 +47,7 @@ impl EventKind {
             EventKind::Duplicate => "duplicate",
             EventKind::Unreadable => "unreadable",
             EventKind::SourceRemoved => "source_removed",
+            EventKind::Verified => "verified",
         }
     }
 }

@@ -69,12 +69,21 @@ impl LogKeys {
                 format!("bwv/{}", digest::to_hex(&tag))
             }
         };
-        let signer =
-            NoteSigner::generate(&name).map_err(|e| key_error(&self.signer_path(), e.to_string()))?;
-        fs::create_dir_all(&self.dir).map_err(Error::io(&self.dir, Stage::Index, "create folder"))?;
+        let signer = NoteSigner::generate(&name)
+            .map_err(|e| key_error(&self.signer_path(), e.to_string()))?;
+        fs::create_dir_all(&self.dir).map_err(Error::io(
+            &self.dir,
+            Stage::Index,
+            "create folder",
+        ))?;
         // The private key is written last and with create_new, so an existing key is never
         // overwritten; a public key left by an interrupted first run is simply replaced.
-        write_new(&self.verifier_path(), &signer.verifier().encode(), 0o644, true)?;
+        write_new(
+            &self.verifier_path(),
+            &signer.verifier().encode(),
+            0o644,
+            true,
+        )?;
         write_new(&self.signer_path(), &signer.encode(), 0o600, false)?;
         crate::home::sync_dir(&self.dir)?;
         Ok((signer, true))
@@ -135,7 +144,9 @@ mod tests {
     fn created_once_private_and_reloadable() {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys = LogKeys::new(dir.path().join("keys"));
-        let (signer, created) = keys.load_or_create(Some("test.example/log")).expect("create");
+        let (signer, created) = keys
+            .load_or_create(Some("test.example/log"))
+            .expect("create");
         assert!(created);
         let mode = fs::metadata(keys.signer_path())
             .expect("key file")
@@ -148,8 +159,7 @@ mod tests {
         assert_eq!(keys.verifier().expect("pub"), signer.verifier());
         assert!(keys.load_or_create(Some("other.example/log")).is_err());
 
-        fs::set_permissions(keys.signer_path(), fs::Permissions::from_mode(0o644))
-            .expect("chmod");
+        fs::set_permissions(keys.signer_path(), fs::Permissions::from_mode(0o644)).expect("chmod");
         let err = keys.signer().expect_err("world-readable key refused");
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }

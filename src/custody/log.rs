@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use super::merkle::{Frontier, leaf_hash};
 use super::proof::{self, ProofError};
-use super::{Event, LogRow, StoredCheckpoint, Store};
+use super::{Event, LogRow, Store, StoredCheckpoint};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -148,7 +148,11 @@ fn targets(
     let notes = stored
         .iter()
         .map(|c| (format!("index checkpoint {}", c.size), &c.note, Some(c)))
-        .chain(extra.iter().map(|(label, note)| (label.clone(), note, None)));
+        .chain(
+            extra
+                .iter()
+                .map(|(label, note)| (label.clone(), note, None)),
+        );
     for (source, note, row) in notes {
         match Checkpoint::open(note, verifier) {
             Ok(cp) => {
@@ -196,7 +200,9 @@ fn check_row(row: &LogRow, findings: &mut Vec<LogFinding>) -> Digest {
                 || e.kind.as_str() != row.kind
                 || e.recording != row.recording
             {
-                findings.push(rewritten("its indexed columns differ from its signed bytes"));
+                findings.push(rewritten(
+                    "its indexed columns differ from its signed bytes",
+                ));
             }
         }
     }
@@ -213,8 +219,10 @@ pub fn audit(
     let mut findings = Vec::new();
     let stored = store.checkpoints()?;
     let targets = targets(&stored, extra, verifier, &mut findings);
-    let mut roots_at: BTreeMap<u64, Digest> =
-        targets.iter().map(|t| (t.checkpoint.size, Digest([0; 32]))).collect();
+    let mut roots_at: BTreeMap<u64, Digest> = targets
+        .iter()
+        .map(|t| (t.checkpoint.size, Digest([0; 32])))
+        .collect();
     let mut tree = Frontier::new();
     let mut expected = 0u64;
     store.log_rows(0..u64::MAX, &mut |row| {
@@ -273,10 +281,7 @@ pub fn audit(
 /// Signs a checkpoint of the whole log, but only after the log passes its audit (which re-derives
 /// the root from the stored events and checks it against every earlier checkpoint). Returns the
 /// checkpoint and whether it is new (an unchanged log keeps its latest checkpoint).
-pub fn sign_checkpoint(
-    store: &dyn Store,
-    signer: &NoteSigner,
-) -> Result<(StoredCheckpoint, bool)> {
+pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(StoredCheckpoint, bool)> {
     let report = audit(store, &signer.verifier(), &[])?;
     if let Some(first) = report.findings.first() {
         let more = report.findings.len() - 1;
@@ -290,7 +295,9 @@ pub fn sign_checkpoint(
         )));
     }
     if report.size == 0 {
-        return Err(Error::Log("the log is empty; there is nothing to sign".into()));
+        return Err(Error::Log(
+            "the log is empty; there is nothing to sign".into(),
+        ));
     }
     let latest = store.checkpoints()?.pop();
     if let Some(cp) = latest.filter(|c| c.size == report.size) {
@@ -420,7 +427,9 @@ pub fn prove(
     let bytes = event.ok_or_else(|| Error::Log(format!("event {seq} is missing")))?;
     let leaf = leaf_hash(&bytes);
     if leaf != leaves[seq as usize] {
-        return Err(Error::Log(format!("event {seq} was rewritten (run `bwv verify`)")));
+        return Err(Error::Log(format!(
+            "event {seq} was rewritten (run `bwv verify`)"
+        )));
     }
     Ok(InclusionProof {
         leaf_index: seq,
@@ -492,7 +501,13 @@ impl InclusionProof {
                 event.seq, self.leaf_index
             )));
         }
-        proof::verify_inclusion(self.leaf_index, cp.size, &self.leaf_hash, &self.path, &cp.root)?;
+        proof::verify_inclusion(
+            self.leaf_index,
+            cp.size,
+            &self.leaf_hash,
+            &self.path,
+            &cp.root,
+        )?;
         Ok(event)
     }
 }
@@ -633,7 +648,8 @@ mod tests {
         );
         let f = findings(dir.path());
         assert!(
-            f.iter().any(|x| matches!(x, LogFinding::EventRewritten { seq: 2, .. })),
+            f.iter()
+                .any(|x| matches!(x, LogFinding::EventRewritten { seq: 2, .. })),
             "{f:?}"
         );
         let err = sign_checkpoint(&open(dir.path()), &signer()).expect_err("refuses");
@@ -687,7 +703,10 @@ mod tests {
         signed_store(dir.path());
         tamper(dir.path(), "DELETE FROM events WHERE seq = 2");
         let f = findings(dir.path());
-        assert!(f.contains(&LogFinding::EventsMissing { from: 2, to: 2 }), "{f:?}");
+        assert!(
+            f.contains(&LogFinding::EventsMissing { from: 2, to: 2 }),
+            "{f:?}"
+        );
 
         let dir = tempfile::tempdir().expect("tempdir");
         signed_store(dir.path());
@@ -704,7 +723,10 @@ mod tests {
             )),
             "{f:?}"
         );
-        assert!(f.iter().any(|x| matches!(x, LogFinding::HeadMismatch { .. })));
+        assert!(
+            f.iter()
+                .any(|x| matches!(x, LogFinding::HeadMismatch { .. }))
+        );
     }
 
     #[test]
@@ -717,7 +739,10 @@ mod tests {
         );
         let f = findings(dir.path());
         assert!(
-            matches!(f.as_slice(), [LogFinding::BadSignature { size: Some(4), .. }]),
+            matches!(
+                f.as_slice(),
+                [LogFinding::BadSignature { size: Some(4), .. }]
+            ),
             "{f:?}"
         );
     }

@@ -196,6 +196,16 @@ pub struct Artefact {
     pub params: serde_json::Value,
 }
 
+/// SHA-256 over a recording's artefact list (`kind path sha256 size` lines in stored order),
+/// logged with the `processed` event so the index's artefact rows are bound to the signed log.
+pub fn artefact_set_digest(artefacts: &[Artefact]) -> Digest {
+    let text: String = artefacts
+        .iter()
+        .map(|a| format!("{} {} {} {}\n", a.kind.as_str(), a.path, a.sha256, a.size))
+        .collect();
+    Digest::of(text.as_bytes())
+}
+
 /// The outcome of processing a recording, applied with its event in one transaction.
 #[derive(Debug, Clone)]
 pub enum Outcome {

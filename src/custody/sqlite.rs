@@ -9,15 +9,16 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::merkle::Frontier;
 use super::{
-    Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status,
-    StoredCheckpoint, Store, TimeSource,
+    Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status, Store,
+    StoredCheckpoint, TimeSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE recordings (
     id                 TEXT PRIMARY KEY,
     master_sha256      TEXT NOT NULL UNIQUE,
@@ -59,7 +60,8 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the custody event log is append-only'); END;
-"#, r#"
+"#,
+    r#"
 CREATE TABLE log_head (
     id    INTEGER PRIMARY KEY CHECK (id = 0),
     size  INTEGER NOT NULL,
@@ -75,7 +77,8 @@ CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-"#];
+"#,
+];
 
 /// SQLite-backed [`Store`].
 #[derive(Debug)]

@@ -197,6 +197,10 @@ impl Ingest<'_> {
                     .with("frames", media.frames)
                     .with("frame_hash_root", media.frame_hash_root)
                     .with("artefacts", artefacts.len() as u64)
+                    .with(
+                        "artefact_set",
+                        crate::custody::artefact_set_digest(&artefacts),
+                    )
                     .with("tool_version", tool_version());
                 report.frames = Some(media.frames);
                 report.frame_hash_root = Some(media.frame_hash_root);

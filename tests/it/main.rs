@@ -1,5 +1,6 @@
 //! Integration tests: the real `bwv` binary on clips generated at test time with ffmpeg, decoded
 //! by the real GStreamer. One binary, a module per area.
 
+mod custody;
 mod ingest;
 mod util;

@@ -1,0 +1,130 @@
+//! `bwv verify [REC|--all] [--deep] [--json] [--checkpoint FILE]... [--key FILE]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use bwv::config::Config;
+use bwv::custody::keys::{self, LogKeys};
+use bwv::custody::{EventDraft, EventKind, Store};
+use bwv::verify::{self, Options};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One recording (id, prefix or master SHA-256).
+    recording: Option<String>,
+    /// Every recording (the default when no recording is named).
+    #[arg(long, conflicts_with = "recording")]
+    all: bool,
+    /// Also re-decode each master and re-check every per-frame hash and the root.
+    #[arg(long)]
+    deep: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// A signed checkpoint held outside the store (e.g. by the defence); may repeat.
+    #[arg(long)]
+    checkpoint: Vec<PathBuf>,
+    /// Trusted public key file to check signatures with (default: the store's own).
+    #[arg(long)]
+    key: Option<PathBuf>,
+}
+
+pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    let (home, store) = super::open_store(config)?;
+    let verifier = match &args.key {
+        Some(k) => keys::read_verifier(k)?,
+        None => {
+            let keys = LogKeys::new(home.keys());
+            if !keys.exists() {
+                bail!("the store has no log key yet (run `bwv init` or ingest something)");
+            }
+            keys.verifier()?
+        }
+    };
+    let checkpoints = args
+        .checkpoint
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|note| (p.display().to_string(), note))
+                .with_context(|| format!("read {}", p.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.deep {
+        bwv::media::init()?;
+    }
+    let opts = Options {
+        recording: args.recording.clone(),
+        deep: args.deep,
+        checkpoints,
+        stall_timeout: None,
+    };
+    let report = verify::verify(&home, &store, &verifier, &opts)?;
+    let problems = report.log.findings.len() + report.findings.len();
+    let subject = args
+        .recording
+        .as_ref()
+        .and_then(|_| report.recordings.first())
+        .map(|r| r.id.as_str());
+    store.append(
+        EventDraft::new(EventKind::Verified, subject, "bwv-verify")
+            .with(
+                "scope",
+                if args.recording.is_some() {
+                    "recording"
+                } else {
+                    "all"
+                },
+            )
+            .with("deep", u64::from(args.deep))
+            .with("recordings", report.recordings.len() as u64)
+            .with("log_size", report.log.size)
+            .with("log_root", report.log.root)
+            .with("problems", problems as u64),
+    )?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let log = &report.log;
+        println!(
+            "log: {} events, root {}, {} signed checkpoint(s) checked",
+            log.size, log.root, log.checkpoints_checked
+        );
+        let files: usize = report.recordings.iter().map(|r| r.files).sum();
+        let frames: u64 = report
+            .recordings
+            .iter()
+            .filter_map(|r| r.frames_redecoded)
+            .sum();
+        println!(
+            "recordings: {} checked, {files} files re-hashed{}",
+            report.recordings.len(),
+            if args.deep {
+                format!(", {frames} frames re-decoded")
+            } else {
+                String::new()
+            }
+        );
+        for f in &log.findings {
+            println!("FAIL {f}");
+        }
+        for f in &report.findings {
+            println!("FAIL {f}");
+        }
+        println!(
+            "{}",
+            if report.ok {
+                "verify: everything holds".to_owned()
+            } else {
+                format!("verify: {problems} problem(s) found")
+            }
+        );
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_ITEMS_FAILED)
+    })
+}

@@ -1,0 +1,370 @@
+//! `verify`: re-hash masters and derived files against the index, check that the index rows agree
+//! with the signed event log, audit the log against every signed checkpoint, and (deep) re-decode
+//! masters to re-derive every per-frame hash.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::custody::checkpoint::NoteVerifier;
+use crate::custody::log::{self, LogAudit};
+use crate::custody::merkle::Frontier;
+use crate::custody::{Artefact, ArtefactKind, Event, EventKind, Field, Recording, Status, Store};
+use crate::digest::{Digest, hash_file};
+use crate::error::{Result, Stage};
+use crate::home::Home;
+use crate::media::frame;
+use crate::media::pipeline::{self, Frame, FrameSink};
+use crate::stages::hash;
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// One recording (id, prefix or master SHA-256), or all when `None`.
+    pub recording: Option<String>,
+    /// Re-decode masters and re-check every per-frame hash.
+    pub deep: bool,
+    /// Signed checkpoints held outside the store (label, note), checked like stored ones.
+    pub checkpoints: Vec<(String, String)>,
+    /// Stall timeout for deep decodes.
+    pub stall_timeout: Option<Duration>,
+}
+
+/// A problem with a recording's files or records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum Finding {
+    /// A file the index lists is not there.
+    MissingFile {
+        /// Recording id.
+        recording: String,
+        /// What the file is (`master` or an artefact kind).
+        what: String,
+        /// Store-relative path.
+        path: String,
+    },
+    /// A file's bytes differ from the hash the index holds.
+    ChangedFile {
+        /// Recording id.
+        recording: String,
+        /// What the file is.
+        what: String,
+        /// Store-relative path.
+        path: String,
+        /// SHA-256 in the index.
+        expected: Digest,
+        /// SHA-256 of the bytes now.
+        actual: Digest,
+    },
+    /// An index row disagrees with the signed event log about this recording.
+    RecordChanged {
+        /// Recording id.
+        recording: String,
+        /// What disagrees.
+        detail: String,
+    },
+    /// Re-decoding the master gives different per-frame hashes (deep only).
+    FrameHashes {
+        /// Recording id.
+        recording: String,
+        /// What differs.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::MissingFile {
+                recording,
+                what,
+                path,
+            } => write!(f, "{recording}: {what} {path} is missing"),
+            Finding::ChangedFile {
+                recording,
+                what,
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{recording}: {what} {path} has changed (index {expected}, now {actual})"
+            ),
+            Finding::RecordChanged { recording, detail } => {
+                write!(
+                    f,
+                    "{recording}: index record differs from the log: {detail}"
+                )
+            }
+            Finding::FrameHashes { recording, detail } => {
+                write!(f, "{recording}: frame hashes: {detail}")
+            }
+        }
+    }
+}
+
+/// Per-recording summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// Recording id.
+    pub id: String,
+    /// Its status.
+    pub status: Status,
+    /// Files re-hashed.
+    pub files: usize,
+    /// Frames re-decoded and matched (deep only).
+    pub frames_redecoded: Option<u64>,
+}
+
+/// The whole verification report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// True when nothing was found.
+    pub ok: bool,
+    /// The log audit.
+    pub log: LogAudit,
+    /// Recordings checked.
+    pub recordings: Vec<Checked>,
+    /// File and record problems.
+    pub findings: Vec<Finding>,
+}
+
+/// Runs the verification. Appends nothing: the caller records the `verified` event.
+pub fn verify(
+    home: &Home,
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    opts: &Options,
+) -> Result<Report> {
+    let log = log::audit(store, verifier, &opts.checkpoints)?;
+    let events = store.events(None)?;
+    let recordings = match &opts.recording {
+        Some(r) => vec![store.resolve(r)?],
+        None => store.recordings()?,
+    };
+    let mut findings = Vec::new();
+    if opts.recording.is_none() {
+        let known: std::collections::HashSet<&str> =
+            recordings.iter().map(|r| r.id.as_str()).collect();
+        for e in events.iter().filter(|e| e.kind == EventKind::Ingested) {
+            if let Some(id) = e.recording.as_deref().filter(|id| !known.contains(id)) {
+                findings.push(Finding::RecordChanged {
+                    recording: id.to_owned(),
+                    detail: format!("logged as ingested (event {}) but not in the index", e.seq),
+                });
+            }
+        }
+    }
+    let mut by_recording: HashMap<&str, Vec<&Event>> = HashMap::new();
+    for e in &events {
+        if let Some(id) = &e.recording {
+            by_recording.entry(id).or_default().push(e);
+        }
+    }
+    let mut checked = Vec::new();
+    for rec in &recordings {
+        let artefacts = store.artefacts(&rec.id)?;
+        let logged = by_recording.get(rec.id.as_str()).map_or(&[][..], |v| v);
+        check_against_log(rec, &artefacts, logged, &mut findings);
+        let mut files = 0;
+        let mut check = |what: &str, path: &str, sha: &Digest| {
+            files += 1;
+            check_file(home, rec, what, path, sha, &mut findings)
+        };
+        let master_ok = check("master", &rec.master_path, &rec.master_sha256);
+        for a in &artefacts {
+            check(a.kind.as_str(), &a.path, &a.sha256);
+        }
+        let mut frames_redecoded = None;
+        if opts.deep && master_ok && rec.status == Status::Ready {
+            frames_redecoded = deep_check(home, rec, &artefacts, opts, &mut findings);
+        }
+        checked.push(Checked {
+            id: rec.id.clone(),
+            status: rec.status,
+            files,
+            frames_redecoded,
+        });
+    }
+    Ok(Report {
+        ok: findings.is_empty() && log.findings.is_empty(),
+        log,
+        recordings: checked,
+        findings,
+    })
+}
+
+/// Re-hashes one file; true when it is present and unchanged.
+fn check_file(
+    home: &Home,
+    rec: &Recording,
+    what: &str,
+    path: &str,
+    expected: &Digest,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let abs = home.abs(path);
+    match hash_file(&abs) {
+        Ok((actual, _)) if actual == *expected => true,
+        Ok((actual, _)) => {
+            findings.push(Finding::ChangedFile {
+                recording: rec.id.clone(),
+                what: what.to_owned(),
+                path: path.to_owned(),
+                expected: *expected,
+                actual,
+            });
+            false
+        }
+        Err(_) => {
+            findings.push(Finding::MissingFile {
+                recording: rec.id.clone(),
+                what: what.to_owned(),
+                path: path.to_owned(),
+            });
+            false
+        }
+    }
+}
+
+fn text_field<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+    match e.fields.get(key) {
+        Some(Field::Text(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn int_field(e: &Event, key: &str) -> Option<i64> {
+    match e.fields.get(key) {
+        Some(Field::Int(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Checks the index row against what the log says about it: the master hash and size at ingest,
+/// and the frame-hash root, frame count and artefact list at processing.
+fn check_against_log(
+    rec: &Recording,
+    artefacts: &[Artefact],
+    logged: &[&Event],
+    findings: &mut Vec<Finding>,
+) {
+    let mut differs = |detail: String| {
+        findings.push(Finding::RecordChanged {
+            recording: rec.id.clone(),
+            detail,
+        })
+    };
+    match logged.iter().find(|e| e.kind == EventKind::Ingested) {
+        None => differs("no ingested event in the log".into()),
+        Some(e) => {
+            if text_field(e, "master_sha256") != Some(rec.master_sha256.to_hex().as_str()) {
+                differs(format!("master SHA-256 differs from event {}", e.seq));
+            }
+            if int_field(e, "size") != i64::try_from(rec.master_size).ok() {
+                differs(format!("master size differs from event {}", e.seq));
+            }
+        }
+    }
+    if rec.status != Status::Ready {
+        return;
+    }
+    let Some(e) = logged.iter().rev().find(|e| e.kind == EventKind::Processed) else {
+        differs("ready, but no processed event in the log".into());
+        return;
+    };
+    let Some(media) = &rec.media else {
+        differs("ready, but the index has no media record".into());
+        return;
+    };
+    if text_field(e, "frame_hash_root") != Some(media.frame_hash_root.to_hex().as_str()) {
+        differs(format!("frame-hash root differs from event {}", e.seq));
+    }
+    if int_field(e, "frames") != i64::try_from(media.frames).ok() {
+        differs(format!("frame count differs from event {}", e.seq));
+    }
+    if let Some(logged_set) = text_field(e, "artefact_set")
+        && logged_set != crate::custody::artefact_set_digest(artefacts).to_hex()
+    {
+        differs(format!("artefact list differs from event {}", e.seq));
+    }
+}
+
+/// Collects frame hashes in memory (32 bytes a frame).
+#[derive(Debug, Default)]
+struct Rehash {
+    hashes: Vec<Digest>,
+}
+
+impl FrameSink for Rehash {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        let d = frame::hash_frame(f.video, f.layouts).ok_or((
+            Stage::FrameHash,
+            format!("frame {} is smaller than its format says", f.index),
+        ))?;
+        self.hashes.push(d);
+        Ok(())
+    }
+}
+
+/// Re-decodes the master and compares every frame hash with the stored list and the root.
+fn deep_check(
+    home: &Home,
+    rec: &Recording,
+    artefacts: &[Artefact],
+    opts: &Options,
+    findings: &mut Vec<Finding>,
+) -> Option<u64> {
+    let mut fail = |detail: String| {
+        findings.push(Finding::FrameHashes {
+            recording: rec.id.clone(),
+            detail,
+        });
+        None
+    };
+    let master = home.abs(&rec.master_path);
+    let stall = opts
+        .stall_timeout
+        .unwrap_or(pipeline::DEFAULT_STALL_TIMEOUT);
+    let hashes = match pipeline::run(&master, false, &[], Rehash::default(), stall) {
+        Ok((_, sink)) => sink.hashes,
+        Err(e) => return fail(format!("re-decode failed: {}", e.reason())),
+    };
+    let mut tree = Frontier::new();
+    for h in &hashes {
+        tree.push(&h.0);
+    }
+    if let Some(media) = &rec.media
+        && tree.root() != media.frame_hash_root
+    {
+        return fail(format!(
+            "{} re-decoded frames hash to root {}, the index holds {}",
+            hashes.len(),
+            tree.root(),
+            media.frame_hash_root
+        ));
+    }
+    let find = |k: ArtefactKind| artefacts.iter().find(|a| a.kind == k);
+    if let (Some(h), Some(t)) = (
+        find(ArtefactKind::FrameHashes),
+        find(ArtefactKind::FrameTimes),
+    ) {
+        match hash::read_frames(&home.abs(&h.path), &home.abs(&t.path)) {
+            Ok(stored) => {
+                if stored.len() != hashes.len() {
+                    return fail(format!(
+                        "{} frames re-decoded, {} stored",
+                        hashes.len(),
+                        stored.len()
+                    ));
+                }
+                if let Some(i) = stored.iter().zip(&hashes).position(|(s, h)| s.2 != *h) {
+                    return fail(format!("frame {i} differs from the stored hash"));
+                }
+            }
+            Err(e) => return fail(e.reason()),
+        }
+    }
+    Some(hashes.len() as u64)
+}

@@ -1,0 +1,255 @@
+//! The custody log end to end: checkpoints signed at ingest, proofs verified offline with only
+//! the public key, and `verify` naming each kind of tampering.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    id: String,
+}
+
+/// A store with one small recording ingested (and so one signed checkpoint).
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_owned();
+    let dock = root.join("dock");
+    fs::create_dir(&dock).expect("mkdir");
+    make_clip(
+        &dock.join("cam.mp4"),
+        Clip {
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    let home = root.join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "ingest: {}", stderr(&o));
+    let id = items[0]["id"].as_str().expect("id").to_owned();
+    Fixture {
+        _dir: dir,
+        root,
+        home,
+        id,
+    }
+}
+
+fn verify_json(home: &Path, extra: &[&str]) -> (i32, Value) {
+    let o = run(bwv(home).args(["verify", "--json"]).args(extra));
+    let code = o.status.code().expect("exit code");
+    let report = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("verify JSON ({e}): {} {}", stdout(&o), stderr(&o)));
+    (code, report)
+}
+
+/// The `finding` names in a verify report, log findings first.
+fn finding_names(report: &Value) -> Vec<String> {
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("findings array")
+            .iter()
+            .map(|f| f["finding"].as_str().expect("finding").to_owned())
+            .collect()
+    };
+    let mut out = names(&report["log"]["findings"]);
+    out.extend(names(&report["findings"]));
+    out
+}
+
+/// Runs SQL on the index as someone with file access would: triggers dropped first.
+fn tamper_index(home: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(home.join("index.sqlite")).expect("open index");
+    conn.execute_batch(
+        "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete; \
+         DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS checkpoints_no_delete;",
+    )
+    .expect("drop triggers");
+    conn.execute_batch(sql).expect("tamper");
+}
+
+fn flip_byte(path: &Path, at: u64) {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut bytes = fs::read(path).expect("read");
+    let i = (at as usize).min(bytes.len() - 1);
+    bytes[i] ^= 0x01;
+    fs::write(path, bytes).expect("write");
+}
+
+fn expect_problem(f: &Fixture, extra: &[&str], name: &str) -> Value {
+    let (code, report) = verify_json(&f.home, extra);
+    assert_eq!(code, 2, "verify must fail: {report}");
+    assert_eq!(report["ok"], false);
+    let names = finding_names(&report);
+    assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    report
+}
+
+#[test]
+fn clean_store_verifies_deeply_and_proofs_check_offline() {
+    let f = fixture();
+    let (code, report) = verify_json(&f.home, &["--deep"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["ok"], true);
+    let rec = &report["recordings"][0];
+    assert_eq!(rec["id"], f.id.as_str());
+    assert_eq!(rec["frames_redecoded"], 30);
+    assert!(rec["files"].as_u64().expect("files") >= 6);
+    assert_eq!(report["log"]["checkpoints_checked"], 1);
+
+    // The public key and a proof, then check them with nothing else.
+    let key = f.root.join("log.pub");
+    let o = run(bwv(&f.home).args(["log", "pubkey"]));
+    fs::write(&key, stdout(&o)).expect("write key");
+    let proof = f.root.join("proof.json");
+    let o = run(bwv(&f.home).args(["log", "prove", "0", "-o"]).arg(&proof));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let empty = f.root.join("no-store");
+    let check = |proof: &Path, extra: &[&Path]| {
+        let mut c = bwv(&empty);
+        c.args(["log", "verify-proof"])
+            .arg(proof)
+            .arg("--key")
+            .arg(&key);
+        for p in extra {
+            c.arg("--checkpoint").arg(p);
+        }
+        run(&mut c)
+    };
+    let o = check(&proof, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ok: event 0 (ingested"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        !empty.exists(),
+        "verify-proof must not need or create a store"
+    );
+
+    // A proof whose event was edited is rejected.
+    let forged = f.root.join("forged.json");
+    let text = fs::read_to_string(&proof).expect("proof");
+    fs::write(&forged, text.replace("ingested", "quarantined")).expect("write");
+    let o = check(&forged, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("proof rejected"), "{}", stderr(&o));
+
+    // Consistency from the ingest checkpoint to a later one (verify appended an event).
+    let cp1 = f.root.join("cp1");
+    let o = run(bwv(&f.home).args(["log", "checkpoint", "-o"]).arg(&cp1));
+    assert!(o.status.success(), "{}", stderr(&o));
+    run(bwv(&f.home).args(["verify"]));
+    let cp2 = f.root.join("cp2");
+    run(bwv(&f.home).args(["log", "checkpoint", "-o"]).arg(&cp2));
+    assert_ne!(fs::read(&cp1).expect("cp1"), fs::read(&cp2).expect("cp2"));
+    let cons = f.root.join("cons.json");
+    let o = run(bwv(&f.home)
+        .args(["log", "consistency"])
+        .arg(&cp1)
+        .arg("-o")
+        .arg(&cons));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = check(&cons, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // An inclusion proof for the newer tree does not check against the older checkpoint.
+    let o = run(bwv(&f.home).args(["log", "prove", "0", "-o"]).arg(&proof));
+    assert!(o.status.success());
+    assert_eq!(check(&proof, &[&cp1]).status.code(), Some(1));
+    assert!(check(&proof, &[&cp2]).status.success());
+}
+
+#[test]
+fn missing_derived_file() {
+    let f = fixture();
+    fs::remove_file(f.home.join("derived").join(&f.id).join("proxy.mp4")).expect("rm");
+    let r = expect_problem(&f, &[], "missing_file");
+    assert_eq!(r["findings"][0]["what"], "proxy");
+}
+
+#[test]
+fn changed_master_byte() {
+    let f = fixture();
+    let sha = &list_json(&f.home)[0]["master_sha256"];
+    let master = f
+        .home
+        .join("masters")
+        .join(&sha.as_str().expect("sha")[..2])
+        .join(sha.as_str().expect("sha"));
+    flip_byte(&master, 1000);
+    let r = expect_problem(&f, &[], "changed_file");
+    assert_eq!(r["findings"][0]["what"], "master");
+}
+
+#[test]
+fn rewritten_event() {
+    let f = fixture();
+    tamper_index(
+        &f.home,
+        "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), 'bwv-ingest', 'bwv-ingesx') AS BLOB) WHERE seq = 0",
+    );
+    expect_problem(&f, &[], "event_rewritten");
+}
+
+#[test]
+fn removed_event() {
+    let f = fixture();
+    tamper_index(
+        &f.home,
+        "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)",
+    );
+    expect_problem(&f, &[], "checkpoint_beyond_log");
+}
+
+#[test]
+fn altered_checkpoint_signature() {
+    let f = fixture();
+    tamper_index(
+        &f.home,
+        "UPDATE checkpoints SET note = replace(note, substr(note, -20, 4), 'AAAA')",
+    );
+    expect_problem(&f, &[], "bad_signature");
+}
+
+#[test]
+fn index_row_disagrees_with_the_log() {
+    let f = fixture();
+    tamper_index(
+        &f.home,
+        "UPDATE recordings SET master_size = master_size + 1",
+    );
+    expect_problem(&f, &[], "record_changed");
+}
+
+#[test]
+fn deep_verify_finds_rewritten_frame_hashes() {
+    let f = fixture();
+    // Rewrite one stored frame hash and "fix" the artefact row so the file check passes.
+    let path = f.home.join("derived").join(&f.id).join("frames.sha256");
+    flip_byte(&path, 32 * 5);
+    let sha = sha256_hex(&path);
+    tamper_index(
+        &f.home,
+        &format!("UPDATE artefacts SET sha256 = '{sha}' WHERE kind = 'frame_hashes'"),
+    );
+    let (_, shallow) = verify_json(&f.home, &[]);
+    assert!(!finding_names(&shallow).contains(&"frame_hashes".to_owned()));
+    let deep = expect_problem(&f, &["--deep"], "frame_hashes");
+    let detail = deep["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|x| x["finding"] == "frame_hashes")
+        .expect("frame finding")["detail"]
+        .as_str()
+        .expect("detail")
+        .to_owned();
+    assert!(detail.contains("frame 5"), "{detail}");
+}
