@@ -17,6 +17,8 @@ pub struct Config {
     pub jobs: usize,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Who is acting (an account id), recorded with every action they take.
+    pub actor: String,
 }
 
 /// A sensible default parallelism: the number of CPUs.

@@ -64,6 +64,13 @@ pub enum Finding {
         /// What disagrees.
         detail: String,
     },
+    /// A recording recorded as deleted still has files in the store.
+    NotDeleted {
+        /// Recording id.
+        recording: String,
+        /// Store-relative path of what is left.
+        path: String,
+    },
     /// Re-decoding the master gives different per-frame hashes (deep only).
     FrameHashes {
         /// Recording id.
@@ -97,6 +104,12 @@ impl std::fmt::Display for Finding {
                     "{recording}: index record differs from the log: {detail}"
                 )
             }
+            Finding::NotDeleted { recording, path } => {
+                write!(
+                    f,
+                    "{recording}: recorded as deleted, but {path} is still there"
+                )
+            }
             Finding::FrameHashes { recording, detail } => {
                 write!(f, "{recording}: frame hashes: {detail}")
             }
@@ -111,6 +124,8 @@ pub struct Checked {
     pub id: String,
     /// Its status.
     pub status: Status,
+    /// When its files were deleted under the retention policy, if they were.
+    pub deleted_at: Option<String>,
     /// Files re-hashed.
     pub files: usize,
     /// Frames re-decoded and matched (deep only).
@@ -167,6 +182,17 @@ pub fn verify(
         let artefacts = store.artefacts(&rec.id)?;
         let logged = by_recording.get(rec.id.as_str()).map_or(&[][..], |v| v);
         check_against_log(rec, &artefacts, logged, &mut findings);
+        if let Some(deletion) = &rec.deletion {
+            check_deleted(home, rec, logged, &mut findings);
+            checked.push(Checked {
+                id: rec.id.clone(),
+                status: rec.status,
+                deleted_at: Some(deletion.at.clone()),
+                files: 0,
+                frames_redecoded: None,
+            });
+            continue;
+        }
         let mut files = 0;
         let mut check = |what: &str, path: &str, sha: &Digest| {
             files += 1;
@@ -183,6 +209,7 @@ pub fn verify(
         checked.push(Checked {
             id: rec.id.clone(),
             status: rec.status,
+            deleted_at: None,
             files,
             frames_redecoded,
         });
@@ -288,6 +315,28 @@ fn check_against_log(
         && logged_set != crate::custody::artefact_set_digest(artefacts).to_hex()
     {
         differs(format!("artefact list differs from event {}", e.seq));
+    }
+}
+
+/// A deleted recording: its tombstone is in the log with the same master hash, and its files
+/// are gone.
+fn check_deleted(home: &Home, rec: &Recording, logged: &[&Event], findings: &mut Vec<Finding>) {
+    let tomb = logged.iter().rev().find(|e| e.kind == EventKind::Deleted);
+    if tomb.and_then(|e| text_field(e, "master_sha256"))
+        != Some(rec.master_sha256.to_hex().as_str())
+    {
+        findings.push(Finding::RecordChanged {
+            recording: rec.id.clone(),
+            detail: "marked deleted, but the log has no matching deleted event".into(),
+        });
+    }
+    for path in [rec.master_path.clone(), Home::derived_rel(&rec.id)] {
+        if home.abs(&path).exists() {
+            findings.push(Finding::NotDeleted {
+                recording: rec.id.clone(),
+                path,
+            });
+        }
     }
 }
 

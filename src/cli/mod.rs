@@ -3,6 +3,7 @@
 mod ingest;
 mod log;
 mod progress;
+mod retention;
 mod show;
 mod verify;
 
@@ -30,6 +31,9 @@ struct Cli {
     /// Store folder (masters, derived files, custody index).
     #[arg(long, global = true, env = "BWV_HOME", default_value = config::DEFAULT_HOME)]
     home: PathBuf,
+    /// Who is acting (recorded with flags, holds and other actions). Default: $USER.
+    #[arg(long, global = true, env = "BWV_ACTOR")]
+    actor: Option<String>,
     /// Fix the clock at this UTC instant (RFC 3339); for tests and reproducible runs.
     #[arg(long, global = true, env = "BWV_NOW", hide = true)]
     now: Option<String>,
@@ -52,6 +56,17 @@ enum Command {
     Log(log::LogCommand),
     /// Re-hash files, check the index against the signed log, and (--deep) re-decode masters.
     Verify(verify::Args),
+    /// Flag a recording as evidence in a case (it is then never deleted by retention).
+    Flag(retention::FlagArgs),
+    /// Remove evidence flags.
+    Unflag(retention::UnflagArgs),
+    /// Hold a recording (SAR, complaint, misconduct, other) so retention keeps it.
+    Hold(retention::HoldArgs),
+    /// Release a hold.
+    Release(retention::HoldArgs),
+    /// Retention policy.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -71,7 +86,18 @@ pub fn run() -> Result<ExitCode> {
         Command::Ingest(a) => a.jobs.unwrap_or_else(config::default_jobs).max(1),
         _ => 1,
     };
-    let config = Config { home, jobs, clock };
+    let actor = cli
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let config = Config {
+        home,
+        jobs,
+        clock,
+        actor,
+    };
     match cli.command {
         Command::Ingest(args) => ingest::run(&config, args),
         Command::List(args) => show::list(&config, args),
@@ -79,6 +105,11 @@ pub fn run() -> Result<ExitCode> {
         Command::Init(args) => log::init(&config, args),
         Command::Log(command) => log::run(&config, command),
         Command::Verify(args) => verify::run(&config, args),
+        Command::Flag(args) => retention::flag(&config, args),
+        Command::Unflag(args) => retention::unflag(&config, args),
+        Command::Hold(args) => retention::hold(&config, args),
+        Command::Release(args) => retention::release(&config, args),
+        Command::Retention(command) => retention::run(&config, command),
     }
 }
 

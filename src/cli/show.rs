@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use bwv::config::Config;
+use bwv::custody::retention::MarkKind;
 use bwv::custody::{ArtefactKind, Store};
 use bwv::stages::hash;
 
@@ -51,7 +52,11 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
         println!(
             "{:<16}  {:<11}  {:<24}  {:>9}  {:>7}  {}",
             r.id,
-            r.status.as_str(),
+            if r.deletion.is_some() {
+                "deleted"
+            } else {
+                r.status.as_str()
+            },
             r.recorded_at,
             dur,
             frames,
@@ -90,8 +95,9 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let events = store.events(Some(&rec.id))?;
+    let marks = store.marks(Some(&rec.id))?;
     if args.json {
-        let v = serde_json::json!({"recording": rec, "artefacts": artefacts, "events": events});
+        let v = serde_json::json!({"recording": rec, "artefacts": artefacts, "marks": marks, "events": events});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -104,6 +110,27 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
+    if let Some(d) = &rec.deletion {
+        println!("deleted        {} ({})", d.at, d.reason);
+    }
+    for m in &marks {
+        println!(
+            "{:<14} {} {:?} by {} at {}{}",
+            if m.kind == MarkKind::Evidence {
+                "flag"
+            } else {
+                "hold"
+            },
+            m.kind.as_str(),
+            m.reference,
+            m.placed_by,
+            m.placed_at,
+            m.released_at
+                .as_ref()
+                .map(|t| format!(", released {t}"))
+                .unwrap_or_default()
+        );
+    }
     println!("source         {}", rec.source_name);
     println!(
         "master         {} ({} bytes) {}",

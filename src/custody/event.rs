@@ -35,6 +35,16 @@ pub enum EventKind {
     SourceRemoved,
     /// `bwv verify` checked recordings and the log; fields give the scope and the outcome.
     Verified,
+    /// Flagged as evidence in a case.
+    Flagged,
+    /// An evidence flag was removed.
+    Unflagged,
+    /// A hold (SAR, complaint, misconduct, other) was placed.
+    HoldPlaced,
+    /// A hold was released.
+    HoldReleased,
+    /// The recording's files were deleted (tombstone: hashes, reason, policy).
+    Deleted,
 }
 
 impl EventKind {
@@ -48,6 +58,11 @@ impl EventKind {
             EventKind::Unreadable => "unreadable",
             EventKind::SourceRemoved => "source_removed",
             EventKind::Verified => "verified",
+            EventKind::Flagged => "flagged",
+            EventKind::Unflagged => "unflagged",
+            EventKind::HoldPlaced => "hold_placed",
+            EventKind::HoldReleased => "hold_released",
+            EventKind::Deleted => "deleted",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod log;
 pub mod merkle;
 pub mod proof;
+pub mod retention;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,9 @@ pub struct Recording {
     pub extra: serde_json::Value,
     /// Stream facts, once processed.
     pub media: Option<MediaInfo>,
+    /// Set when the recording's files were deleted (the row and its hashes stay).
+    #[serde(default)]
+    pub deletion: Option<retention::Deletion>,
 }
 
 /// Kinds of derived file.
@@ -287,4 +291,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     /// Stores a signed checkpoint.
     fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint>;
+    /// Places a flag or hold (its `id`, `placed_at` and release fields are assigned here) with
+    /// its event, to which the store adds a `mark_id` field.
+    fn add_mark(
+        &self,
+        mark: &retention::Mark,
+        event: EventDraft,
+    ) -> Result<(retention::Mark, Event)>;
+    /// Releases active marks with their event; fails, changing nothing, if any is not active.
+    fn release_marks(
+        &self,
+        ids: &[u64],
+        by: &str,
+        reason: &str,
+        event: EventDraft,
+    ) -> Result<Event>;
+    /// Marks on one recording, or all marks, oldest first.
+    fn marks(&self, recording: Option<&str>) -> Result<Vec<retention::Mark>>;
+    /// Records a recording's deletion with its tombstone event (the files go afterwards).
+    fn mark_deleted(
+        &self,
+        id: &str,
+        deletion: &retention::Deletion,
+        event: EventDraft,
+    ) -> Result<Event>;
 }

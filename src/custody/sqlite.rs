@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::merkle::Frontier;
+use super::retention::{Deletion, Mark, MarkKind};
 use super::{
     Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status, Store,
     StoredCheckpoint, TimeSource,
@@ -77,6 +78,22 @@ CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+"#,
+    r#"
+ALTER TABLE recordings ADD COLUMN deletion TEXT;
+CREATE TABLE marks (
+    id             INTEGER PRIMARY KEY,
+    recording_id   TEXT NOT NULL REFERENCES recordings(id),
+    kind           TEXT NOT NULL CHECK (kind IN ('evidence', 'sar', 'complaint', 'misconduct', 'other')),
+    reference      TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    placed_by      TEXT NOT NULL,
+    placed_at      TEXT NOT NULL,
+    released_at    TEXT,
+    released_by    TEXT,
+    release_reason TEXT
+);
+CREATE INDEX marks_by_recording ON marks(recording_id);
 "#,
 ];
 
@@ -208,7 +225,7 @@ fn blob_digest(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
 }
 
 const RECORDING_COLUMNS: &str = "id, master_sha256, master_size, master_path, source_name, status, reason, \
-     officer_id, device_id, recorded_at, recorded_at_source, ingested_at, extra, media";
+     officer_id, device_id, recorded_at, recorded_at_source, ingested_at, extra, media, deletion";
 
 fn conversion_error(col: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -234,6 +251,7 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
     let status: String = row.get(5)?;
     let source: String = row.get(10)?;
     let media: Option<String> = row.get(13)?;
+    let deletion: Option<String> = row.get(14)?;
     Ok(Recording {
         id: row.get(0)?,
         master_sha256: digest_col(row, 1)?,
@@ -255,6 +273,16 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
             .map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(
                     13,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
+        deletion: deletion
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    14,
                     rusqlite::types::Type::Text,
                     Box::new(e),
                 )
@@ -285,7 +313,7 @@ impl Store for SqliteStore {
     fn create_recording(&self, rec: &Recording, event: EventDraft) -> Result<Event> {
         self.with_tx(&format!("create recording {}", rec.id), |tx| {
             tx.execute(
-                &format!("INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL)"),
+                &format!("INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, NULL)"),
                 params![
                     rec.id,
                     rec.master_sha256.to_hex(),
@@ -481,6 +509,110 @@ impl Store for SqliteStore {
         run().map_err(Error::index("read leaf hashes"))
     }
 
+    fn add_mark(&self, mark: &Mark, event: EventDraft) -> Result<(Mark, Event)> {
+        let placed_at = clock::canonical(self.clock.now());
+        self.with_tx(&format!("mark {}", mark.recording), |tx| {
+            tx.execute(
+                "INSERT INTO marks (recording_id, kind, reference, reason, placed_by, placed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    mark.recording,
+                    mark.kind.as_str(),
+                    mark.reference,
+                    mark.reason,
+                    mark.placed_by,
+                    placed_at
+                ],
+            )?;
+            let id = tx.last_insert_rowid() as u64;
+            let event = self.append_in(tx, event.with("mark_id", id))?;
+            let stored = Mark {
+                id,
+                placed_at: placed_at.clone(),
+                released_at: None,
+                released_by: None,
+                release_reason: None,
+                ..mark.clone()
+            };
+            Ok((stored, event))
+        })
+    }
+
+    fn release_marks(
+        &self,
+        ids: &[u64],
+        by: &str,
+        reason: &str,
+        event: EventDraft,
+    ) -> Result<Event> {
+        let at = clock::canonical(self.clock.now());
+        let out = self.with_tx("release marks", |tx| {
+            // Check every mark before changing any, so a refusal commits nothing.
+            for id in ids {
+                let active: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM marks WHERE id = ?1 AND released_at IS NULL)",
+                    [*id as i64],
+                    |r| r.get(0),
+                )?;
+                if !active {
+                    return Ok(Err(*id));
+                }
+            }
+            for id in ids {
+                tx.execute(
+                    "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 WHERE id = ?1",
+                    params![*id as i64, at, by, reason],
+                )?;
+            }
+            self.append_in(tx, event).map(Ok)
+        })?;
+        out.map_err(|id| Error::Log(format!("mark {id} is not active")))
+    }
+
+    fn marks(&self, recording: Option<&str>) -> Result<Vec<Mark>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Mark>> {
+            let mut stmt = conn.prepare(
+                "SELECT id, recording_id, kind, reference, reason, placed_by, placed_at, \
+                 released_at, released_by, release_reason FROM marks \
+                 WHERE ?1 IS NULL OR recording_id = ?1 ORDER BY id",
+            )?;
+            stmt.query_map([recording], |row| {
+                let kind: String = row.get(2)?;
+                Ok(Mark {
+                    id: row.get::<_, i64>(0)? as u64,
+                    recording: row.get(1)?,
+                    kind: MarkKind::parse(&kind)
+                        .ok_or_else(|| conversion_error(2, "unknown mark kind"))?,
+                    reference: row.get(3)?,
+                    reason: row.get(4)?,
+                    placed_by: row.get(5)?,
+                    placed_at: row.get(6)?,
+                    released_at: row.get(7)?,
+                    released_by: row.get(8)?,
+                    release_reason: row.get(9)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read marks"))
+    }
+
+    fn mark_deleted(&self, id: &str, deletion: &Deletion, event: EventDraft) -> Result<Event> {
+        let text = serde_json::to_string(deletion).expect("deletion serialises");
+        self.with_tx(&format!("delete {id}"), |tx| {
+            let n = tx.execute(
+                "UPDATE recordings SET deletion = ?2 WHERE id = ?1 AND deletion IS NULL",
+                params![id, text],
+            )?;
+            if n != 1 {
+                return Ok(None);
+            }
+            self.append_in(tx, event).map(Some)
+        })?
+        .ok_or_else(|| Error::Log(format!("recording {id} is already deleted or unknown")))
+    }
+
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         let conn = self.conn();
         let run = || -> rusqlite::Result<Vec<StoredCheckpoint>> {
@@ -544,6 +676,7 @@ mod tests {
             ingested_at: "2026-11-21T10:00:00.000Z".into(),
             extra: serde_json::json!({"shift": "night"}),
             media: None,
+            deletion: None,
         }
     }
 

@@ -285,6 +285,7 @@ impl Ingest<'_> {
             ingested_at: clock::canonical(self.clock.now()),
             extra: serde_json::Value::Object(extra),
             media: None,
+            deletion: None,
         }
     }
 

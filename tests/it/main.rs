@@ -3,4 +3,5 @@
 
 mod custody;
 mod ingest;
+mod retention;
 mod util;

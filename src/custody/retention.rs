@@ -1,0 +1,314 @@
+//! Retention: evidence flags and holds ("marks") that keep a recording, the policy that deletes
+//! everything else a fixed number of days after it was recorded, and the sweep that does it.
+//!
+//! Deleting is two steps, intent first: one transaction marks the recording deleted and appends
+//! its `deleted` tombstone event (master hash, artefact-set hash, frame-hash root, policy hash),
+//! then the files are removed. A sweep interrupted between the two finishes the removal next time;
+//! the index rows and every event stay, so `verify` reports the recording as deleted under policy.
+
+use std::path::Path;
+
+use jiff::{Timestamp, ToSpan as _};
+use serde::{Deserialize, Serialize};
+
+use super::{EventDraft, EventKind, Recording, Store, artefact_set_digest};
+use crate::digest::Digest;
+use crate::error::{Error, Result, Stage};
+use crate::home::{Home, sync_dir};
+
+/// Default days after `recorded_at` before unmarked footage is deleted.
+pub const DEFAULT_RETENTION_DAYS: u32 = 31;
+/// Actor name of the sweep.
+pub const SWEEP_ACTOR: &str = "bwv-retention";
+
+/// The retention policy (`HOME/policy.json`; every field optional):
+/// `{"retention_days": 31}`: footage with no active evidence flag and no active hold is deleted
+/// `retention_days` days (of 24 hours) after its `recorded_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Days after recording before unmarked footage is deleted.
+    pub retention_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+impl Policy {
+    /// Loads the policy file, or the defaults when it does not exist.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Log(format!(
+                    "{}: not a valid retention policy: {e}",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::io(path, Stage::Index, "read policy")(e)),
+        }
+    }
+
+    /// SHA-256 of the policy's canonical JSON, logged with every deletion.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&serde_json::to_vec(self).expect("policy serialises"))
+    }
+
+    /// When a recording made at `recorded_at` expires.
+    pub fn expires_at(&self, recorded_at: &str) -> Result<Timestamp> {
+        let t: Timestamp = recorded_at
+            .parse()
+            .map_err(|e| Error::Log(format!("recorded_at {recorded_at:?}: {e}")))?;
+        t.checked_add((i64::from(self.retention_days) * 24).hours())
+            .map_err(|e| Error::Log(format!("expiry of {recorded_at}: {e}")))
+    }
+}
+
+/// Why a recording is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// Flagged as evidence in a case.
+    Evidence,
+    /// Held for a subject access request.
+    Sar,
+    /// Held for a complaint.
+    Complaint,
+    /// Held for a misconduct investigation.
+    Misconduct,
+    /// Held for another policing purpose.
+    Other,
+}
+
+impl MarkKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkKind::Evidence => "evidence",
+            MarkKind::Sar => "sar",
+            MarkKind::Complaint => "complaint",
+            MarkKind::Misconduct => "misconduct",
+            MarkKind::Other => "other",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            MarkKind::Evidence,
+            MarkKind::Sar,
+            MarkKind::Complaint,
+            MarkKind::Misconduct,
+            MarkKind::Other,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// An evidence flag or hold on a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Store-assigned id.
+    pub id: u64,
+    /// The recording kept.
+    pub recording: String,
+    /// Flag or hold kind.
+    pub kind: MarkKind,
+    /// Case, SAR or complaint reference.
+    pub reference: String,
+    /// Why (free text; kept in the index, only its hash goes in the log).
+    pub reason: String,
+    /// Who placed it.
+    pub placed_by: String,
+    /// When (canonical UTC).
+    pub placed_at: String,
+    /// When it was released, if it was.
+    pub released_at: Option<String>,
+    /// Who released it.
+    pub released_by: Option<String>,
+    /// Why it was released.
+    pub release_reason: Option<String>,
+}
+
+impl Mark {
+    /// Whether it still keeps the recording.
+    pub fn is_active(&self) -> bool {
+        self.released_at.is_none()
+    }
+}
+
+/// How a recording was deleted (kept on the recording row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    /// When (canonical UTC).
+    pub at: String,
+    /// Why (e.g. "retention: 31 days after recording, no flag or hold").
+    pub reason: String,
+    /// SHA-256 of the policy applied.
+    pub policy_sha256: Digest,
+}
+
+/// One recording the sweep deleted (or would delete).
+#[derive(Debug, Clone, Serialize)]
+pub struct Expired {
+    /// Recording id.
+    pub id: String,
+    /// When it was recorded.
+    pub recorded_at: String,
+    /// When it expired.
+    pub expired_at: String,
+    /// Files removed (0 in a dry run).
+    pub files_removed: usize,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// The policy applied.
+    pub policy: Policy,
+    /// Deleted (or, in a dry run, due).
+    pub expired: Vec<Expired>,
+    /// Recordings past expiry but kept by an active flag or hold.
+    pub kept_by_marks: Vec<String>,
+    /// Deleted earlier whose leftover files this sweep removed.
+    pub finished: Vec<String>,
+}
+
+/// The event for a new mark; the store adds `mark_id`.
+pub fn mark_event(
+    kind: MarkKind,
+    recording: &str,
+    reference: &str,
+    reason: &str,
+    actor: &str,
+) -> EventDraft {
+    let event = if kind == MarkKind::Evidence {
+        EventKind::Flagged
+    } else {
+        EventKind::HoldPlaced
+    };
+    EventDraft::new(event, Some(recording), actor)
+        .with("kind", kind.as_str())
+        .with("reference", reference)
+        .with("reason_sha256", Digest::of(reason.as_bytes()))
+}
+
+/// The event releasing `marks` (all on one recording, all of one flag-or-hold family).
+pub fn release_event(marks: &[Mark], reason: &str, actor: &str) -> Option<EventDraft> {
+    let first = marks.first()?;
+    let event = if first.kind == MarkKind::Evidence {
+        EventKind::Unflagged
+    } else {
+        EventKind::HoldReleased
+    };
+    let ids = marks
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    Some(
+        EventDraft::new(event, Some(&first.recording), actor)
+            .with("mark_ids", ids)
+            .with("reason_sha256", Digest::of(reason.as_bytes())),
+    )
+}
+
+/// Deletes every recording past its retention period that has no active mark (or, with
+/// `dry_run`, only lists them). Call while holding the store's writer lock.
+pub fn sweep(
+    home: &Home,
+    store: &dyn Store,
+    policy: &Policy,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<SweepReport> {
+    let marks = store.marks(None)?;
+    let mut report = SweepReport {
+        dry_run,
+        policy: policy.clone(),
+        expired: Vec::new(),
+        kept_by_marks: Vec::new(),
+        finished: Vec::new(),
+    };
+    for rec in store.recordings()? {
+        if rec.deletion.is_some() {
+            if !dry_run && remove_files(home, store, &rec)? > 0 {
+                report.finished.push(rec.id.clone());
+            }
+            continue;
+        }
+        let expires = policy.expires_at(&rec.recorded_at)?;
+        if expires > now {
+            continue;
+        }
+        if marks.iter().any(|m| m.recording == rec.id && m.is_active()) {
+            report.kept_by_marks.push(rec.id.clone());
+            continue;
+        }
+        let mut files_removed = 0;
+        if !dry_run {
+            let deletion = Deletion {
+                at: crate::clock::canonical(now),
+                reason: format!(
+                    "retention: {} days after recording with no evidence flag or hold",
+                    policy.retention_days
+                ),
+                policy_sha256: policy.digest(),
+            };
+            let artefacts = store.artefacts(&rec.id)?;
+            let mut event = EventDraft::new(EventKind::Deleted, Some(&rec.id), SWEEP_ACTOR)
+                .with("master_sha256", rec.master_sha256)
+                .with("master_size", rec.master_size)
+                .with("artefact_set", artefact_set_digest(&artefacts))
+                .with("reason", "retention")
+                .with("retention_days", u64::from(policy.retention_days))
+                .with("policy_sha256", deletion.policy_sha256);
+            if let Some(m) = &rec.media {
+                event = event.with("frame_hash_root", m.frame_hash_root);
+            }
+            store.mark_deleted(&rec.id, &deletion, event)?;
+            files_removed = remove_files(home, store, &rec)?;
+        }
+        report.expired.push(Expired {
+            id: rec.id.clone(),
+            recorded_at: rec.recorded_at.clone(),
+            expired_at: crate::clock::canonical(expires),
+            files_removed,
+        });
+    }
+    Ok(report)
+}
+
+/// Removes a deleted recording's master and derived folder; returns how many files went.
+fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize> {
+    let mut removed = 0;
+    let master = home.abs(&rec.master_path);
+    if master.exists() {
+        std::fs::remove_file(&master).map_err(Error::io(&master, Stage::Output, "delete"))?;
+        removed += 1;
+        if let Some(dir) = master.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    for a in store.artefacts(&rec.id)? {
+        let p = home.abs(&a.path);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(Error::io(&p, Stage::Output, "delete"))?;
+            removed += 1;
+        }
+    }
+    let derived = home.abs(&Home::derived_rel(&rec.id));
+    if derived.exists() {
+        std::fs::remove_dir_all(&derived).map_err(Error::io(&derived, Stage::Output, "delete"))?;
+        sync_dir(&home.abs("derived"))?;
+    }
+    Ok(removed)
+}

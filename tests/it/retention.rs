@@ -1,0 +1,270 @@
+//! Retention: flags and holds keep footage, the sweep deletes the rest and leaves tombstones, and
+//! verify still passes and names the deleted recordings.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// Ingests clips recorded at the given instants (via sidecars); returns the ids in order.
+fn ingest_recorded_at(root: &Path, home: &Path, times: &[&str]) -> Vec<String> {
+    let dock = root.join("dock");
+    fs::create_dir_all(&dock).expect("mkdir");
+    let mut names = Vec::new();
+    for (i, t) in times.iter().enumerate() {
+        let name = format!("clip{i}.mp4");
+        make_clip(
+            &dock.join(&name),
+            Clip {
+                seconds: 0.5 + i as f32 * 0.1,
+                audio: false,
+                ..Clip::h264(160, 120)
+            },
+        );
+        fs::write(
+            dock.join(format!("{name}.json")),
+            format!(r#"{{"officer_id": "1", "recorded_at": "{t}"}}"#),
+        )
+        .expect("sidecar");
+        names.push(name);
+    }
+    let (o, items) = ingest_json(home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    names
+        .iter()
+        .map(|n| {
+            items
+                .iter()
+                .find(|it| {
+                    it["source"]
+                        .as_str()
+                        .is_some_and(|s| s.ends_with(n.as_str()))
+                })
+                .and_then(|it| it["id"].as_str())
+                .expect("ingested")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn at(home: &Path, now: &str, args: &[&str]) -> std::process::Output {
+    run(bwv(home)
+        .env("BWV_NOW", now)
+        .env("BWV_ACTOR", "dc-4711")
+        .args(args))
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{} {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+fn files_of(home: &Path, id: &str) -> (PathBuf, PathBuf) {
+    let rec = show_json(home, id);
+    let master = home.join(rec["recording"]["master_path"].as_str().expect("path"));
+    (master, home.join("derived").join(id))
+}
+
+#[test]
+fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let home = t.path().join("home");
+    let ids = ingest_recorded_at(
+        t.path(),
+        &home,
+        &[
+            "2026-10-01T08:00:00Z", // expired, unmarked → deleted
+            "2026-10-02T08:00:00Z", // expired, flagged → kept
+            "2026-10-03T08:00:00Z", // expired, held then released → deleted
+            "2026-11-20T08:00:00Z", // within 31 days → kept
+        ],
+    );
+    let now = "2026-11-21T12:00:00Z";
+    ok(&at(
+        &home,
+        now,
+        &[
+            "flag",
+            &ids[1],
+            "--case",
+            "OP-ALPHA/17",
+            "--reason",
+            "assault",
+        ],
+    ));
+    ok(&at(
+        &home,
+        now,
+        &["hold", &ids[2], "--kind", "complaint", "--ref", "CO-1"],
+    ));
+    ok(&at(
+        &home,
+        now,
+        &[
+            "release",
+            &ids[2],
+            "--kind",
+            "complaint",
+            "--ref",
+            "CO-1",
+            "--reason",
+            "closed",
+        ],
+    ));
+    // Releasing again: nothing active.
+    assert_eq!(
+        at(
+            &home,
+            now,
+            &[
+                "release",
+                &ids[2],
+                "--kind",
+                "complaint",
+                "--ref",
+                "CO-1",
+                "--reason",
+                "x"
+            ]
+        )
+        .status
+        .code(),
+        Some(1)
+    );
+
+    let events_before = show_json(&home, &ids[0])["events"]
+        .as_array()
+        .expect("events")
+        .len();
+    let dry: Value = serde_json::from_str(&ok(&at(
+        &home,
+        now,
+        &["retention", "sweep", "--dry-run", "--json"],
+    )))
+    .expect("json");
+    let due: Vec<&str> = dry["expired"]
+        .as_array()
+        .expect("expired")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(due, vec![ids[0].as_str(), ids[2].as_str()]);
+    assert_eq!(dry["kept_by_marks"], serde_json::json!([ids[1]]));
+    assert!(
+        files_of(&home, &ids[0]).0.exists(),
+        "a dry run deletes nothing"
+    );
+    assert_eq!(
+        show_json(&home, &ids[0])["events"]
+            .as_array()
+            .expect("events")
+            .len(),
+        events_before
+    );
+
+    // A longer policy keeps everything.
+    fs::write(home.join("policy.json"), r#"{"retention_days": 400}"#).expect("policy");
+    let long: Value = serde_json::from_str(&ok(&at(
+        &home,
+        now,
+        &["retention", "sweep", "--dry-run", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(long["expired"], serde_json::json!([]));
+    fs::remove_file(home.join("policy.json")).expect("rm policy");
+
+    let swept: Value =
+        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
+            .expect("json");
+    assert_eq!(swept["expired"].as_array().expect("expired").len(), 2);
+    for id in [&ids[0], &ids[2]] {
+        let (master, derived) = files_of(&home, id);
+        assert!(!master.exists() && !derived.exists(), "{id} files deleted");
+        let shown = show_json(&home, id);
+        assert!(
+            shown["recording"]["deletion"]["reason"]
+                .as_str()
+                .expect("reason")
+                .contains("31 days")
+        );
+        let tomb = shown["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| e["kind"] == "deleted")
+            .expect("tombstone");
+        assert_eq!(
+            tomb["fields"]["master_sha256"],
+            shown["recording"]["master_sha256"]
+        );
+        assert_eq!(
+            tomb["fields"]["frame_hash_root"],
+            shown["recording"]["media"]["frame_hash_root"]
+        );
+        assert_eq!(tomb["actor"], "bwv-retention");
+    }
+    for id in [&ids[1], &ids[3]] {
+        assert!(files_of(&home, id).0.exists(), "{id} kept");
+    }
+    let flagged = show_json(&home, &ids[1]);
+    let flag = flagged["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "flagged")
+        .expect("flag event");
+    assert_eq!(flag["actor"], "dc-4711");
+    assert!(
+        flag["fields"].get("reason").is_none(),
+        "free text stays out of the log"
+    );
+
+    // Verify passes and reports the deletions as deletions.
+    let o = at(&home, now, &["verify", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(o.status.code(), Some(0), "{report}");
+    let deleted: Vec<&str> = report["recordings"]
+        .as_array()
+        .expect("recs")
+        .iter()
+        .filter(|r| r["deleted_at"].is_string())
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(deleted.len(), 2);
+
+    // Deleted footage cannot be flagged; list shows it as deleted.
+    let o = at(
+        &home,
+        now,
+        &["flag", &ids[0], "--case", "X", "--reason", "late"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("was deleted"), "{}", stderr(&o));
+    let listed = list_json(&home);
+    assert!(listed.iter().filter(|r| r["deletion"].is_object()).count() == 2);
+
+    // A file left behind (an interrupted sweep) is named by verify and finished by the next sweep.
+    let leftover = home.join("derived").join(&ids[0]);
+    fs::create_dir_all(&leftover).expect("mkdir");
+    fs::write(leftover.join("proxy.mp4"), b"left over").expect("write");
+    assert_eq!(at(&home, now, &["verify"]).status.code(), Some(2));
+    let again: Value =
+        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
+            .expect("json");
+    assert_eq!(again["expired"], serde_json::json!([]));
+    assert!(!leftover.exists());
+    assert_eq!(at(&home, now, &["verify"]).status.code(), Some(0));
+
+    // Unflagged evidence goes at the next sweep.
+    ok(&at(
+        &home,
+        now,
+        &["unflag", &ids[1], "--reason", "case closed"],
+    ));
+    let later: Value =
+        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
+            .expect("json");
+    assert_eq!(later["expired"][0]["id"], ids[1].as_str());
+}
