@@ -53,6 +53,11 @@ impl Home {
         self.root.join("index.sqlite")
     }
 
+    /// The retention policy file (optional).
+    pub fn policy(&self) -> PathBuf {
+        self.root.join("policy.json")
+    }
+
     /// The log's key files.
     pub fn keys(&self) -> PathBuf {
         self.root.join("keys")

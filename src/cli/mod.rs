@@ -4,6 +4,7 @@ mod ingest;
 mod log;
 mod progress;
 mod retention;
+mod sar;
 mod show;
 mod verify;
 
@@ -67,6 +68,9 @@ enum Command {
     /// Retention policy.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// Subject access requests: open, link footage, record disclosures, close, list.
+    #[command(subcommand)]
+    Sar(sar::SarCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -110,6 +114,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Hold(args) => retention::hold(&config, args),
         Command::Release(args) => retention::release(&config, args),
         Command::Retention(command) => retention::run(&config, command),
+        Command::Sar(command) => sar::run(&config, command),
     }
 }
 

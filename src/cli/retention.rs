@@ -211,7 +211,7 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
     } = command;
     let (home, store) = super::open_store(config)?;
     let _lock = home.lock()?;
-    let policy = Policy::load(&policy.unwrap_or_else(|| home.root().join("policy.json")))?;
+    let policy = Policy::load(&policy.unwrap_or_else(|| home.policy()))?;
     let report = retention::sweep(&home, &store, &policy, config.clock.now(), dry_run)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -45,6 +45,12 @@ pub enum EventKind {
     HoldReleased,
     /// The recording's files were deleted (tombstone: hashes, reason, policy).
     Deleted,
+    /// A subject access request was opened.
+    SarOpened,
+    /// A file was disclosed under a subject access request.
+    Disclosed,
+    /// A subject access request was closed.
+    SarClosed,
 }
 
 impl EventKind {
@@ -63,6 +69,9 @@ impl EventKind {
             EventKind::HoldPlaced => "hold_placed",
             EventKind::HoldReleased => "hold_released",
             EventKind::Deleted => "deleted",
+            EventKind::SarOpened => "sar_opened",
+            EventKind::Disclosed => "disclosed",
+            EventKind::SarClosed => "sar_closed",
         }
     }
 }

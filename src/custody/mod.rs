@@ -9,6 +9,7 @@ pub mod log;
 pub mod merkle;
 pub mod proof;
 pub mod retention;
+pub mod sar;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -308,6 +309,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Event>;
     /// Marks on one recording, or all marks, oldest first.
     fn marks(&self, recording: Option<&str>) -> Result<Vec<retention::Mark>>;
+    /// Opens a SAR (its `id` and `opened_at` are assigned here) with its event, to which the
+    /// store adds a `sar` field.
+    fn open_sar(&self, sar: &sar::Sar, event: EventDraft) -> Result<(sar::Sar, Event)>;
+    /// Every SAR, oldest first.
+    fn sars(&self) -> Result<Vec<sar::Sar>>;
+    /// Closes an open SAR, releasing `holds` (the mark ids), with the given events in order.
+    fn close_sar(
+        &self,
+        id: &str,
+        by: &str,
+        holds: &[u64],
+        events: Vec<EventDraft>,
+    ) -> Result<Vec<Event>>;
+    /// Records a disclosure (its `disclosed_at` is assigned here) with its event.
+    fn add_disclosure(&self, d: &sar::Disclosure, event: EventDraft) -> Result<Event>;
+    /// The disclosures made under one SAR, or all, oldest first.
+    fn disclosures(&self, sar: Option<&str>) -> Result<Vec<sar::Disclosure>>;
     /// Records a recording's deletion with its tombstone event (the files go afterwards).
     fn mark_deleted(
         &self,

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::merkle::Frontier;
 use super::retention::{Deletion, Mark, MarkKind};
+use super::sar::{Disclosure, Sar};
 use super::{
     Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status, Store,
     StoredCheckpoint, TimeSource,
@@ -94,6 +95,31 @@ CREATE TABLE marks (
     release_reason TEXT
 );
 CREATE INDEX marks_by_recording ON marks(recording_id);
+"#,
+    r#"
+CREATE TABLE sars (
+    n             INTEGER PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    requester     TEXT NOT NULL,
+    received      TEXT NOT NULL,
+    deadline      TEXT NOT NULL,
+    incident_time TEXT,
+    location      TEXT,
+    opened_by     TEXT NOT NULL,
+    opened_at     TEXT NOT NULL,
+    closed_at     TEXT,
+    closed_by     TEXT
+);
+CREATE TABLE disclosures (
+    id           INTEGER PRIMARY KEY,
+    sar_id       TEXT NOT NULL REFERENCES sars(id),
+    file_sha256  TEXT NOT NULL,
+    file_size    INTEGER NOT NULL,
+    file_name    TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    disclosed_by TEXT NOT NULL,
+    disclosed_at TEXT NOT NULL
+);
 "#,
 ];
 
@@ -596,6 +622,134 @@ impl Store for SqliteStore {
             .collect()
         };
         run().map_err(Error::index("read marks"))
+    }
+
+    fn open_sar(&self, sar: &Sar, event: EventDraft) -> Result<(Sar, Event)> {
+        let opened_at = clock::canonical(self.clock.now());
+        self.with_tx("open SAR", |tx| {
+            let n: i64 = tx.query_row("SELECT COALESCE(MAX(n), 0) + 1 FROM sars", [], |r| r.get(0))?;
+            let id = format!("SAR-{n}");
+            tx.execute(
+                "INSERT INTO sars (n, id, requester, received, deadline, incident_time, location, opened_by, opened_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    n,
+                    id,
+                    sar.requester,
+                    sar.received.to_string(),
+                    sar.deadline.to_string(),
+                    sar.incident_time,
+                    sar.location,
+                    sar.opened_by,
+                    opened_at
+                ],
+            )?;
+            let event = self.append_in(tx, event.with("sar", id.as_str()))?;
+            let stored = Sar {
+                id,
+                opened_at: opened_at.clone(),
+                closed_at: None,
+                ..sar.clone()
+            };
+            Ok((stored, event))
+        })
+    }
+
+    fn sars(&self) -> Result<Vec<Sar>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Sar>> {
+            let mut stmt = conn.prepare(
+                "SELECT id, requester, received, deadline, incident_time, location, opened_by, opened_at, closed_at \
+                 FROM sars ORDER BY n",
+            )?;
+            stmt.query_map([], |row| {
+                let date = |col: usize| -> rusqlite::Result<jiff::civil::Date> {
+                    let text: String = row.get(col)?;
+                    text.parse()
+                        .map_err(|_| conversion_error(col, "not a date"))
+                };
+                Ok(Sar {
+                    id: row.get(0)?,
+                    requester: row.get(1)?,
+                    received: date(2)?,
+                    deadline: date(3)?,
+                    incident_time: row.get(4)?,
+                    location: row.get(5)?,
+                    opened_by: row.get(6)?,
+                    opened_at: row.get(7)?,
+                    closed_at: row.get(8)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read SARs"))
+    }
+
+    fn close_sar(
+        &self,
+        id: &str,
+        by: &str,
+        holds: &[u64],
+        events: Vec<EventDraft>,
+    ) -> Result<Vec<Event>> {
+        let at = clock::canonical(self.clock.now());
+        self.with_tx(&format!("close {id}"), |tx| {
+            let n = tx.execute(
+                "UPDATE sars SET closed_at = ?2, closed_by = ?3 WHERE id = ?1 AND closed_at IS NULL",
+                params![id, at, by],
+            )?;
+            if n != 1 {
+                return Ok(None);
+            }
+            for mark in holds {
+                tx.execute(
+                    "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 \
+                     WHERE id = ?1 AND released_at IS NULL",
+                    params![*mark as i64, at, by, format!("{id} closed")],
+                )?;
+            }
+            events
+                .into_iter()
+                .map(|e| self.append_in(tx, e))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map(Some)
+        })?
+        .ok_or_else(|| Error::Log(format!("{id} is not an open SAR")))
+    }
+
+    fn add_disclosure(&self, d: &Disclosure, event: EventDraft) -> Result<Event> {
+        let at = clock::canonical(self.clock.now());
+        self.with_tx(&format!("disclose under {}", d.sar), |tx| {
+            tx.execute(
+                "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.sar, d.file_sha256.to_hex(), d.file_size as i64, d.file_name, d.recipient, d.disclosed_by, at],
+            )?;
+            self.append_in(tx, event)
+        })
+    }
+
+    fn disclosures(&self, sar: Option<&str>) -> Result<Vec<Disclosure>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<Disclosure>> {
+            let mut stmt = conn.prepare(
+                "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at \
+                 FROM disclosures WHERE ?1 IS NULL OR sar_id = ?1 ORDER BY id",
+            )?;
+            stmt.query_map([sar], |row| {
+                Ok(Disclosure {
+                    sar: row.get(0)?,
+                    file_sha256: digest_col(row, 1)?,
+                    file_size: row.get::<_, i64>(2)? as u64,
+                    file_name: row.get(3)?,
+                    recipient: row.get(4)?,
+                    disclosed_by: row.get(5)?,
+                    disclosed_at: row.get(6)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read disclosures"))
     }
 
     fn mark_deleted(&self, id: &str, deletion: &Deletion, event: EventDraft) -> Result<Event> {

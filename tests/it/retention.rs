@@ -268,3 +268,160 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
             .expect("json");
     assert_eq!(later["expired"][0]["id"], ids[1].as_str());
 }
+
+#[test]
+fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let home = t.path().join("home");
+    let ids = ingest_recorded_at(
+        t.path(),
+        &home,
+        &["2026-10-01T08:00:00Z", "2026-11-15T21:30:00Z"],
+    );
+    ok(&at(&home, "2026-11-21T09:00:00Z", &["retention", "sweep"]));
+
+    let opened = ok(&at(
+        &home,
+        "2026-11-21T09:05:00Z",
+        &[
+            "sar",
+            "open",
+            "--requester",
+            "Jane Doe",
+            "--received",
+            "2026-11-20",
+            "--incident-time",
+            "2026-11-15 21:30",
+            "--location",
+            "High Street",
+        ],
+    ));
+    assert!(
+        opened.starts_with("SAR-1 received 2026-11-20, due 2026-12-20"),
+        "{opened}"
+    );
+
+    // The old footage was deleted: the link is refused with the reason.
+    let o = at(
+        &home,
+        "2026-11-21T09:06:00Z",
+        &["sar", "link", "SAR-1", &ids[0]],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("more than 31 days after"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&at(
+        &home,
+        "2026-11-21T09:06:00Z",
+        &["sar", "link", "SAR-1", &ids[1]],
+    ));
+    assert_eq!(
+        at(
+            &home,
+            "2026-11-21T09:06:00Z",
+            &["sar", "link", "SAR-1", &ids[1]]
+        )
+        .status
+        .code(),
+        Some(1)
+    );
+
+    // Past its 31 days, the linked footage is kept by the SAR hold.
+    let kept: Value = serde_json::from_str(&ok(&at(
+        &home,
+        "2026-12-19T00:00:00Z",
+        &["retention", "sweep", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(kept["kept_by_marks"], serde_json::json!([ids[1]]));
+
+    let proxy = files_of(&home, &ids[1]).1.join("proxy.mp4");
+    let disclosed = ok(&at(
+        &home,
+        "2026-12-19T10:00:00Z",
+        &[
+            "sar",
+            "disclose",
+            "SAR-1",
+            "--file",
+            proxy.to_str().expect("utf-8"),
+            "--to",
+            "Jane Doe",
+        ],
+    ));
+    assert!(disclosed.contains(&sha256_hex(&proxy)), "{disclosed}");
+
+    let listed: Value = serde_json::from_str(&ok(&at(
+        &home,
+        "2026-12-21T09:00:00Z",
+        &["sar", "list", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(listed[0]["overdue"], true);
+    assert_eq!(listed[0]["recordings"], serde_json::json!([ids[1]]));
+    assert_eq!(
+        listed[0]["disclosures"][0]["file_sha256"],
+        sha256_hex(&proxy)
+    );
+    assert_eq!(
+        listed[0]["disclosures"][0]["disclosed_at"],
+        "2026-12-19T10:00:00.000Z"
+    );
+
+    ok(&at(
+        &home,
+        "2026-12-21T09:10:00Z",
+        &["sar", "close", "SAR-1"],
+    ));
+    let listed: Value = serde_json::from_str(&ok(&at(
+        &home,
+        "2026-12-21T09:11:00Z",
+        &["sar", "list", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(listed[0]["overdue"], false);
+    let swept: Value = serde_json::from_str(&ok(&at(
+        &home,
+        "2026-12-21T09:12:00Z",
+        &["retention", "sweep", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(swept["expired"][0]["id"], ids[1].as_str());
+
+    // Names stay out of the log; the events are there.
+    let conn = rusqlite::Connection::open(home.join("index.sqlite")).expect("index");
+    let mut stmt = conn
+        .prepare("SELECT CAST(canonical AS TEXT) FROM events ORDER BY seq")
+        .expect("query");
+    let events: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.contains("Jane") && !e.contains("High Street"))
+    );
+    for kind in [
+        "sar_opened",
+        "hold_placed",
+        "disclosed",
+        "hold_released",
+        "sar_closed",
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains(&format!("\"kind\":\"{kind}\""))),
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        at(&home, "2026-12-21T09:13:00Z", &["verify"]).status.code(),
+        Some(0)
+    );
+}
