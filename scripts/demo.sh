@@ -29,5 +29,12 @@ first=$($BWV --home "$DEMO/store" list --json | python3 -c 'import json,sys; pri
 echo
 $BWV --home "$DEMO/store" show "$first"
 echo
+echo "demo: bwv verify (re-hash everything, check the index against the signed log)"
+$BWV --home "$DEMO/store" verify
+$BWV --home "$DEMO/store" log pubkey > "$DEMO/log.pub"
+$BWV --home "$DEMO/store" log prove 0 -o "$DEMO/proof-0.json"
+echo "demo: offline check of event 0 with only the proof and the public key:"
+$BWV log verify-proof "$DEMO/proof-0.json" --key "$DEMO/log.pub"
+echo
 echo "demo: store at $DEMO/store (index.sqlite, masters/, derived/<id>/: proxy.mp4, contact_sheet.jpg, thumbnails, frame hashes)"
 echo "demo: contact sheet: $DEMO/store/derived/$first/contact_sheet.jpg"
