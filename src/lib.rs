@@ -29,5 +29,7 @@ pub mod batch;
 pub mod ingest;
 // Re-hash files, cross-check the index with the log, audit checkpoints, re-decode (deep).
 pub mod verify;
+// Disclosure bundles: files, manifest, per-event proofs, key, README.
+pub mod export;
 
 pub use error::{Error, Result, Stage};

@@ -1,5 +1,6 @@
 //! Command-line front end: the only place with clap, indicatif and anyhow.
 
+mod export;
 mod ingest;
 mod log;
 mod progress;
@@ -68,6 +69,8 @@ enum Command {
     /// Retention policy.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// Disclosure bundle: files, manifest, event proofs, public key, README.
+    Export(export::Args),
     /// Subject access requests: open, link footage, record disclosures, close, list.
     #[command(subcommand)]
     Sar(sar::SarCommand),
@@ -115,6 +118,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Release(args) => retention::release(&config, args),
         Command::Retention(command) => retention::run(&config, command),
         Command::Sar(command) => sar::run(&config, command),
+        Command::Export(args) => export::run(&config, args),
     }
 }
 

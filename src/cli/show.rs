@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::retention::MarkKind;
-use bwv::custody::{ArtefactKind, Store};
+use bwv::custody::{ArtefactKind, EventDraft, EventKind, Store};
 use bwv::stages::hash;
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +70,11 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
     let rec = store.resolve(&args.recording)?;
     let artefacts = store.artefacts(&rec.id)?;
+    // Every look at a recording is itself on the record.
+    store.append(
+        EventDraft::new(EventKind::Accessed, Some(&rec.id), &config.actor)
+            .with("action", if args.frames { "show_frames" } else { "show" }),
+    )?;
     if args.frames {
         let path = |kind| {
             artefacts

@@ -51,6 +51,8 @@ pub enum EventKind {
     Disclosed,
     /// A subject access request was closed.
     SarClosed,
+    /// Someone looked at or exported a recording (`action`: show, export).
+    Accessed,
 }
 
 impl EventKind {
@@ -72,6 +74,7 @@ impl EventKind {
             EventKind::SarOpened => "sar_opened",
             EventKind::Disclosed => "disclosed",
             EventKind::SarClosed => "sar_closed",
+            EventKind::Accessed => "accessed",
         }
     }
 }

@@ -253,3 +253,73 @@ fn deep_verify_finds_rewritten_frame_hashes() {
         .to_owned();
     assert!(detail.contains("frame 5"), "{detail}");
 }
+
+#[test]
+fn export_bundle_checks_offline_with_sha256sum_and_proofs() {
+    let f = fixture();
+    let extra = f.root.join("redacted-copy.mp4");
+    fs::write(&extra, b"stand-in for a redacted copy").expect("write");
+    let out = f.root.join("bundle");
+    let o = run(bwv(&f.home)
+        .args(["export", &f.id, "--out"])
+        .arg(&out)
+        .args([
+            "--file",
+            "master",
+            "--file",
+            "proxy",
+            "--file",
+            "frame_hashes",
+            "--file",
+        ])
+        .arg(&extra));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&out));
+    assert!(o.status.success(), "sha256sum: {}", stdout(&o));
+    let manifest: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let kinds: Vec<&str> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["master", "proxy", "frame_hashes", "external"]);
+    assert_eq!(manifest["files"][0]["sha256"], manifest["master_sha256"]);
+    let events = manifest["events"].as_array().expect("events");
+    assert_eq!(events.first().expect("event")["kind"], "ingested");
+    assert_eq!(events.last().expect("event")["kind"], "accessed");
+    assert_eq!(
+        manifest["checkpoint_size"].as_u64(),
+        events.last().and_then(|e| e["seq"].as_u64()).map(|s| s + 1),
+        "the export's own event is covered by the bundle's checkpoint"
+    );
+    for e in events {
+        let o = run(bwv(&f.root.join("nowhere"))
+            .args(["log", "verify-proof"])
+            .arg(out.join(e["proof"].as_str().expect("proof")))
+            .arg("--key")
+            .arg(out.join("log.pub"))
+            .arg("--checkpoint")
+            .arg(out.join("checkpoint.txt")));
+        assert!(o.status.success(), "{e}: {}", stderr(&o));
+    }
+    assert!(
+        fs::read_to_string(out.join("README.txt"))
+            .expect("readme")
+            .contains("sha256sum -c SHA256SUMS")
+    );
+    // A bundle is never written over another.
+    let o = run(bwv(&f.home).args(["export", &f.id, "--out"]).arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    // A changed bundle file no longer checks.
+    flip_byte(&out.join("files").join("proxy.mp4"), 100);
+    let o = run(std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&out));
+    assert!(!o.status.success());
+}

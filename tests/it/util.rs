@@ -182,12 +182,14 @@ pub fn show_json(home: &Path, id: &str) -> serde_json::Value {
         .expect("show --json")
 }
 
-/// The kinds of a shown recording's events, in order.
+/// The kinds of a shown recording's events, in order, leaving out the `accessed` events that
+/// `show` itself logs.
 pub fn event_kinds(shown: &serde_json::Value) -> Vec<String> {
     shown["events"]
         .as_array()
         .expect("events")
         .iter()
         .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .filter(|k| k != "accessed")
         .collect()
 }
