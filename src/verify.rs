@@ -71,6 +71,12 @@ pub enum Finding {
         /// Store-relative path of what is left.
         path: String,
     },
+    /// A stored master that no recording in the index claims (an ingest stopped between storing
+    /// the bytes and recording them; the next ingest of the dock adopts it).
+    UnrecordedMaster {
+        /// Store-relative path.
+        path: String,
+    },
     /// Re-decoding the master gives different per-frame hashes (deep only).
     FrameHashes {
         /// Recording id.
@@ -108,6 +114,12 @@ impl std::fmt::Display for Finding {
                 write!(
                     f,
                     "{recording}: recorded as deleted, but {path} is still there"
+                )
+            }
+            Finding::UnrecordedMaster { path } => {
+                write!(
+                    f,
+                    "{path} is stored but no recording claims it (re-run ingest on its dock)"
                 )
             }
             Finding::FrameHashes { recording, detail } => {
@@ -171,6 +183,9 @@ pub fn verify(
             }
         }
     }
+    if opts.recording.is_none() {
+        unrecorded_masters(home, &recordings, &mut findings)?;
+    }
     let mut by_recording: HashMap<&str, Vec<&Event>> = HashMap::new();
     for e in &events {
         if let Some(id) = &e.recording {
@@ -220,6 +235,45 @@ pub fn verify(
         recordings: checked,
         findings,
     })
+}
+
+/// Files under `masters/` that no recording claims.
+fn unrecorded_masters(
+    home: &Home,
+    recordings: &[Recording],
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let claimed: std::collections::HashSet<&str> =
+        recordings.iter().map(|r| r.master_path.as_str()).collect();
+    let root = home.abs("masters");
+    let read = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).map_err(crate::error::Error::io(dir, Stage::Master, "list"))
+    };
+    let mut paths = Vec::new();
+    for shard in read(&root)? {
+        let shard = shard.map_err(crate::error::Error::io(&root, Stage::Master, "list"))?;
+        if !shard.path().is_dir() {
+            continue;
+        }
+        for file in read(&shard.path())? {
+            let file = file.map_err(crate::error::Error::io(&root, Stage::Master, "list"))?;
+            let rel = format!(
+                "masters/{}/{}",
+                shard.file_name().to_string_lossy(),
+                file.file_name().to_string_lossy()
+            );
+            if !claimed.contains(rel.as_str()) {
+                paths.push(rel);
+            }
+        }
+    }
+    paths.sort();
+    findings.extend(
+        paths
+            .into_iter()
+            .map(|path| Finding::UnrecordedMaster { path }),
+    );
+    Ok(())
 }
 
 /// Re-hashes one file; true when it is present and unchanged.

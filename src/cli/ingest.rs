@@ -66,15 +66,22 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         settings: &settings,
         progress: bars.clone(),
     };
-    let reports = ingest.run(&items, &pool);
+    // With --json each item's line goes out as soon as its events are committed, so a reader
+    // (or a killed run) never sees a report for something not yet on the record.
+    let print_json = |r: &ingest::ItemReport| {
+        if args.json
+            && let Ok(line) = serde_json::to_string(r)
+        {
+            println!("{line}");
+        }
+    };
+    let reports = ingest.run(&items, &pool, &print_json);
     bars.finish();
 
     let mut counts = [0usize; 4];
     for r in &reports {
         counts[r.status as usize] += 1;
-        if args.json {
-            println!("{}", serde_json::to_string(r)?);
-        } else if !r.is_failure() {
+        if !args.json && !r.is_failure() {
             let what = if r.status == ItemStatus::Duplicate {
                 "duplicate"
             } else {

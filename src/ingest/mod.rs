@@ -118,13 +118,20 @@ pub struct Ingest<'a> {
 }
 
 impl Ingest<'_> {
-    /// Ingests `items` on `pool`; reports are in item order.
-    pub fn run(&self, items: &[DockItem], pool: &rayon::ThreadPool) -> Vec<ItemReport> {
+    /// Ingests `items` on `pool`; `done` sees each report as soon as its item's events are
+    /// committed; the returned reports are in item order.
+    pub fn run(
+        &self,
+        items: &[DockItem],
+        pool: &rayon::ThreadPool,
+        done: &(dyn Fn(&ItemReport) + Sync),
+    ) -> Vec<ItemReport> {
         self.progress
             .event(ProgressEvent::Batch { items: items.len() });
         crate::batch::run(pool, items, |i, item| {
             let report = self.item(i, item);
             self.progress.event(ProgressEvent::Finished { item: i });
+            done(&report);
             report
         })
     }

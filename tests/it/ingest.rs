@@ -541,3 +541,116 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
     let kinds = event_kinds(&shown);
     assert_eq!(kinds, ["ingested", "source_removed", "processed"]);
 }
+
+/// Kills `bwv ingest` with SIGKILL at varied moments, many times over one store. After every
+/// kill the index opens and every item the killed run reported is there with its events; after a
+/// final complete run every stored master is recorded and `verify` passes.
+#[test]
+fn sigkill_at_varied_points_never_loses_an_acknowledged_event() {
+    use std::io::BufRead as _;
+    use std::time::Duration;
+
+    let t = tempfile::tempdir().expect("tempdir");
+    let dock = t.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    for (i, w) in [320u32, 352, 384].iter().enumerate() {
+        make_clip(
+            &dock.join(format!("cam{i}.mp4")),
+            Clip {
+                seconds: 1.0,
+                ..Clip::h264(*w, 240)
+            },
+        );
+    }
+    std::fs::write(dock.join("garbage.mp4"), vec![0x5au8; 4096]).expect("write");
+    // Fault injection, not synchronisation: each run is killed after a different delay, so the
+    // kills land at different stages (some runs finish first, which is fine); the assertions hold
+    // wherever the kill lands. Each delay gets a fresh store, killed twice before a full run.
+    // The delays are fractions of how long a whole run takes on this machine.
+    let started = std::time::Instant::now();
+    let (o, _) = ingest_json(&t.path().join("timing"), &[&dock], &[]);
+    assert!(matches!(o.status.code(), Some(2)), "{}", stderr(&o));
+    let whole = started.elapsed();
+    let mut interrupted = 0;
+    for run_no in 0..8u32 {
+        let delay_ms = (whole * (run_no + 1) / 10).as_millis() as u64;
+        let home = t.path().join(format!("home{run_no}"));
+        for attempt in 0..2 {
+            let mut child = bwv(&home)
+                .args(["ingest", "--json", "--jobs", "2"])
+                .arg(&dock)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn");
+            let stdout = child.stdout.take().expect("stdout");
+            let delay = Duration::from_millis(delay_ms + attempt * delay_ms / 2);
+            let killer = std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = child.kill(); // SIGKILL; fails harmlessly if the run already ended
+                child.wait().expect("wait")
+            });
+            let reported: Vec<Value> = std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str(&l).ok())
+                .collect();
+            let status = killer.join().expect("killer thread");
+            if status.code().is_none() {
+                interrupted += 1;
+            }
+            eprintln!(
+                "store {run_no}, attempt {attempt}: {delay:?}: {status}, {} reported",
+                reported.len()
+            );
+            // The index opens, and every reported item is there with its events.
+            let listed = list_json(&home);
+            for item in &reported {
+                let Some(id) = item["id"].as_str() else {
+                    continue;
+                };
+                assert!(
+                    listed.iter().any(|r| r["id"] == id),
+                    "run {run_no}: reported {id} is not in the index"
+                );
+                let kinds = event_kinds(&show_json(&home, id));
+                assert!(
+                    kinds.contains(&"ingested".to_owned()),
+                    "run {run_no}: {kinds:?}"
+                );
+                match item["status"].as_str() {
+                    Some("ingested") => assert!(kinds.contains(&"processed".to_owned())),
+                    Some("quarantined") => assert!(kinds.contains(&"quarantined".to_owned())),
+                    _ => {}
+                }
+            }
+        }
+
+        let (o, items) = ingest_json(&home, &[&dock], &[]);
+        // 2 when this run is the one that quarantines the garbage, 0 when an earlier run did.
+        assert!(matches!(o.status.code(), Some(0 | 2)), "{}", stderr(&o));
+        assert_eq!(items.len(), 4);
+        let listed = list_json(&home);
+        assert_eq!(
+            listed.len(),
+            4,
+            "run {run_no}: one recording per master, none twice"
+        );
+        let count = |s: &str| listed.iter().filter(|r| r["status"] == s).count();
+        assert_eq!(
+            (count("ready"), count("quarantined")),
+            (3, 1),
+            "run {run_no}"
+        );
+        let o = run(bwv(&home).args(["verify"]));
+        assert!(
+            o.status.success(),
+            "run {run_no}: verify after re-run: {}",
+            stdout(&o)
+        );
+    }
+    assert!(
+        interrupted >= 4,
+        "most runs must actually have been killed ({interrupted})"
+    );
+}
