@@ -2,7 +2,9 @@
 //! tracking across frames, masks, and the plan/render flow.
 
 pub mod detect;
+pub mod mask;
 pub mod model;
+pub mod track;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,380 @@
+//! Linking per-frame detections into tracks so nothing flashes through: detections are matched to
+//! tracks by overlap with a motion-predicted box (or, for small fast faces, by centre distance),
+//! gaps are filled by interpolation, and every track is extended a few frames before its first
+//! and after its last detection. Deterministic: the same detections give the same tracks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::detect::{Detection, iou};
+
+/// Tracker settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackSettings {
+    /// Minimum IoU with the predicted box to continue a track.
+    pub min_iou: f32,
+    /// Otherwise, maximum centre distance as a fraction of the face's size.
+    pub max_centre_jump: f32,
+    /// Frames a track may go undetected before it ends (gaps up to this are filled).
+    pub max_gap: u64,
+    /// Frames each mask starts before a track's first detection.
+    pub pad_before: u64,
+    /// Frames each mask lasts after a track's last detection.
+    pub pad_after: u64,
+}
+
+/// Defaults: IoU 0.2 or a centre jump under 0.7 face sizes; gaps up to 15 frames (0.5 s at
+/// 30 fps) filled; masks extended 6 frames either side.
+pub const DEFAULT_TRACKING: TrackSettings = TrackSettings {
+    min_iou: 0.2,
+    max_centre_jump: 0.7,
+    max_gap: 15,
+    pad_before: 6,
+    pad_after: 6,
+};
+
+impl Default for TrackSettings {
+    fn default() -> Self {
+        DEFAULT_TRACKING
+    }
+}
+
+/// A box in one frame of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackBox {
+    /// Frame index.
+    pub frame: u64,
+    /// Left.
+    pub x0: f32,
+    /// Top.
+    pub y0: f32,
+    /// Right.
+    pub x1: f32,
+    /// Bottom.
+    pub y1: f32,
+    /// Detector score, or 0 for a filled or extended box.
+    pub score: f32,
+}
+
+impl TrackBox {
+    fn from_det(frame: u64, d: &Detection) -> Self {
+        Self {
+            frame,
+            x0: d.x0,
+            y0: d.y0,
+            x1: d.x1,
+            y1: d.y1,
+            score: d.score,
+        }
+    }
+
+    fn as_det(&self) -> Detection {
+        Detection {
+            x0: self.x0,
+            y0: self.y0,
+            x1: self.x1,
+            y1: self.y1,
+            score: self.score,
+        }
+    }
+
+    fn lerp(a: &Self, b: &Self, frame: u64) -> Self {
+        let t = (frame - a.frame) as f32 / (b.frame - a.frame) as f32;
+        let mix = |p: f32, q: f32| p + (q - p) * t;
+        Self {
+            frame,
+            x0: mix(a.x0, b.x0),
+            y0: mix(a.y0, b.y0),
+            x1: mix(a.x1, b.x1),
+            y1: mix(a.y1, b.y1),
+            score: 0.0,
+        }
+    }
+}
+
+/// A face followed across frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    /// 1-based id, in order of first appearance.
+    pub id: u32,
+    /// First frame masked (including the lead-in).
+    pub first_frame: u64,
+    /// Last frame masked (including the tail).
+    pub last_frame: u64,
+    /// Frames where the detector found it.
+    pub detections: u64,
+    /// Highest detector score.
+    pub best_score: f32,
+    /// Frame of the best detection (for the preview crop).
+    pub best_frame: u64,
+    /// One box per frame from `first_frame` to `last_frame`.
+    pub boxes: Vec<TrackBox>,
+}
+
+impl Track {
+    /// The box in `frame`, if the track covers it.
+    pub fn box_at(&self, frame: u64) -> Option<&TrackBox> {
+        frame
+            .checked_sub(self.first_frame)
+            .and_then(|i| self.boxes.get(i as usize))
+    }
+}
+
+/// A track being built.
+#[derive(Debug)]
+struct Open {
+    id: u32,
+    seen: BTreeMap<u64, TrackBox>,
+}
+
+impl Open {
+    fn last(&self) -> &TrackBox {
+        self.seen
+            .values()
+            .next_back()
+            .expect("an open track has a detection")
+    }
+
+    /// The box predicted for `frame` from the last two detections' motion.
+    fn predict(&self, frame: u64) -> Detection {
+        let last = self.last();
+        let mut it = self.seen.values().rev();
+        it.next();
+        let Some(prev) = it.next() else {
+            return last.as_det();
+        };
+        let dt = (last.frame - prev.frame) as f32;
+        let ahead = (frame - last.frame) as f32;
+        let (vx, vy) = (
+            ((last.x0 + last.x1) - (prev.x0 + prev.x1)) / 2.0 / dt,
+            ((last.y0 + last.y1) - (prev.y0 + prev.y1)) / 2.0 / dt,
+        );
+        Detection {
+            x0: last.x0 + vx * ahead,
+            y0: last.y0 + vy * ahead,
+            x1: last.x1 + vx * ahead,
+            y1: last.y1 + vy * ahead,
+            score: last.score,
+        }
+    }
+}
+
+/// Affinity of a detection to a predicted box: IoU, or a centre-distance score for small fast
+/// faces whose boxes no longer overlap; `None` when they cannot be the same face.
+fn affinity(pred: &Detection, d: &Detection, s: &TrackSettings) -> Option<f32> {
+    let overlap = iou(pred, d);
+    if overlap >= s.min_iou {
+        return Some(1.0 + overlap);
+    }
+    let size = ((pred.w() + pred.h() + d.w() + d.h()) / 4.0).max(1.0);
+    let ratio = (d.h() / pred.h().max(1.0)).max(pred.h() / d.h().max(1.0));
+    let (dx, dy) = (
+        (pred.x0 + pred.x1 - d.x0 - d.x1) / 2.0,
+        (pred.y0 + pred.y1 - d.y0 - d.y1) / 2.0,
+    );
+    let jump = (dx * dx + dy * dy).sqrt() / size;
+    (jump <= s.max_centre_jump && ratio <= 2.0).then(|| 1.0 - jump / s.max_centre_jump)
+}
+
+/// Links detections (frame → boxes, for the frames the detector ran on) into tracks covering
+/// `frames` frames in total.
+pub fn track(
+    detections: &BTreeMap<u64, Vec<Detection>>,
+    frames: u64,
+    s: &TrackSettings,
+) -> Vec<Track> {
+    let mut open: Vec<Open> = Vec::new();
+    let mut done: Vec<Open> = Vec::new();
+    let mut next_id = 1u32;
+    for (&frame, dets) in detections {
+        // Retire tracks not seen for longer than the gap allows.
+        let (keep, retire): (Vec<Open>, Vec<Open>) = open
+            .into_iter()
+            .partition(|t| frame - t.last().frame <= s.max_gap + 1);
+        done.extend(retire);
+        open = keep;
+        // Greedy matching, best affinity first; ties broken by track then detection order.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, t) in open.iter().enumerate() {
+            let pred = t.predict(frame);
+            for (di, d) in dets.iter().enumerate() {
+                if let Some(a) = affinity(&pred, d, s) {
+                    pairs.push((a, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut track_used = vec![false; open.len()];
+        let mut det_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if !track_used[ti] && !det_used[di] {
+                track_used[ti] = true;
+                det_used[di] = true;
+                open[ti]
+                    .seen
+                    .insert(frame, TrackBox::from_det(frame, &dets[di]));
+            }
+        }
+        // New tracks, left to right for stable ids.
+        let mut fresh: Vec<&Detection> = dets
+            .iter()
+            .zip(&det_used)
+            .filter(|(_, used)| !**used)
+            .map(|(d, _)| d)
+            .collect();
+        fresh.sort_by(|a, b| a.x0.total_cmp(&b.x0).then(a.y0.total_cmp(&b.y0)));
+        for d in fresh {
+            open.push(Open {
+                id: next_id,
+                seen: BTreeMap::from([(frame, TrackBox::from_det(frame, d))]),
+            });
+            next_id += 1;
+        }
+    }
+    done.extend(open);
+    let mut tracks: Vec<Track> = done.into_iter().map(|t| finish(t, frames, s)).collect();
+    tracks.sort_by_key(|t| t.id);
+    tracks
+}
+
+/// Fills gaps by interpolation and pads both ends by holding the end boxes.
+fn finish(t: Open, frames: u64, s: &TrackSettings) -> Track {
+    let seen: Vec<TrackBox> = t.seen.into_values().collect();
+    let (first, last) = (seen[0], seen[seen.len() - 1]);
+    let start = first.frame.saturating_sub(s.pad_before);
+    let end = (last.frame + s.pad_after)
+        .min(frames.saturating_sub(1))
+        .max(last.frame);
+    let mut boxes = Vec::with_capacity((end - start + 1) as usize);
+    for f in start..first.frame {
+        boxes.push(TrackBox {
+            frame: f,
+            score: 0.0,
+            ..first
+        });
+    }
+    for pair in seen.windows(2) {
+        boxes.push(pair[0]);
+        for f in pair[0].frame + 1..pair[1].frame {
+            boxes.push(TrackBox::lerp(&pair[0], &pair[1], f));
+        }
+    }
+    boxes.push(last);
+    for f in last.frame + 1..=end {
+        boxes.push(TrackBox {
+            frame: f,
+            score: 0.0,
+            ..last
+        });
+    }
+    let best = seen
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.frame.cmp(&a.frame)))
+        .copied()
+        .unwrap_or(first);
+    Track {
+        id: t.id,
+        first_frame: start,
+        last_frame: end,
+        detections: seen.len() as u64,
+        best_score: best.score,
+        best_frame: best.frame,
+        boxes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(x: f32, y: f32, size: f32) -> Detection {
+        Detection {
+            x0: x,
+            y0: y,
+            x1: x + size,
+            y1: y + size * 1.2,
+            score: 0.9,
+        }
+    }
+
+    #[test]
+    fn two_faces_crossing_keep_their_ids_and_gaps_are_filled() {
+        let mut dets = BTreeMap::new();
+        // Face A moves right, face B moves left; detection every 3rd frame; A missed at 9.
+        for f in (0..30u64).step_by(3) {
+            let t = f as f32;
+            let mut v = vec![
+                d(100.0 + 4.0 * t, 100.0, 40.0),
+                d(400.0 - 4.0 * t, 300.0, 40.0),
+            ];
+            if f == 9 {
+                v.remove(0);
+            }
+            dets.insert(f, v);
+        }
+        let tracks = track(&dets, 40, &TrackSettings::default());
+        assert_eq!(tracks.len(), 2, "{tracks:#?}");
+        let (a, b) = (&tracks[0], &tracks[1]);
+        assert!(a.box_at(0).expect("a").x0 < 110.0 && b.box_at(0).expect("b").x0 > 390.0);
+        assert_eq!((a.detections, b.detections), (9, 10));
+        // Every frame 0..=27 has a box for both; frame 9 for A is interpolated from 6 and 12.
+        for f in 0..=27 {
+            assert!(a.box_at(f).is_some() && b.box_at(f).is_some(), "frame {f}");
+        }
+        let filled = a.box_at(9).expect("filled");
+        assert!((filled.x0 - (100.0 + 36.0)).abs() < 1e-3 && filled.score == 0.0);
+        // Padded 6 frames after the last detection (27 → 33), clipped at the clip's end.
+        assert_eq!(a.last_frame, 33);
+        assert_eq!(a.first_frame, 0);
+    }
+
+    #[test]
+    fn a_long_absence_starts_a_new_track_and_padding_leads_in() {
+        let mut dets = BTreeMap::new();
+        dets.insert(20, vec![d(50.0, 50.0, 30.0)]);
+        dets.insert(21, vec![d(51.0, 50.0, 30.0)]);
+        dets.insert(60, vec![d(52.0, 50.0, 30.0)]);
+        let tracks = track(&dets, 100, &TrackSettings::default());
+        assert_eq!(tracks.len(), 2);
+        assert_eq!((tracks[0].first_frame, tracks[0].last_frame), (14, 27));
+        assert_eq!((tracks[1].first_frame, tracks[1].last_frame), (54, 66));
+        assert_eq!(tracks[0].boxes.len(), 14);
+    }
+
+    #[test]
+    fn a_small_fast_face_is_followed_by_centre_distance() {
+        let mut dets = BTreeMap::new();
+        // 24 px face moving 16 px a frame: consecutive boxes overlap little.
+        for f in 0..10u64 {
+            dets.insert(f, vec![d(100.0 + 16.0 * f as f32, 200.0, 24.0)]);
+        }
+        let tracks = track(&dets, 10, &TrackSettings::default());
+        assert_eq!(tracks.len(), 1, "{tracks:#?}");
+        assert_eq!(tracks[0].detections, 10);
+    }
+
+    #[test]
+    fn deterministic() {
+        let mut dets = BTreeMap::new();
+        for f in 0..20u64 {
+            let t = f as f32;
+            dets.insert(
+                f,
+                vec![
+                    d(300.0 - t, 80.0, 50.0),
+                    d(10.0 + t, 80.0, 50.0),
+                    d(150.0, 300.0, 20.0),
+                ],
+            );
+        }
+        let a = track(&dets, 20, &TrackSettings::default());
+        let b = track(&dets, 20, &TrackSettings::default());
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 3);
+        assert!(
+            a[0].boxes[0].x0 < a[1].boxes[0].x0,
+            "ids left to right at first appearance"
+        );
+    }
+}
