@@ -185,7 +185,10 @@ pub fn apply(planes: &mut [Plane<'_>; 3], e: &Ellipse, mode: Mode) -> u64 {
 mod tests {
     use super::*;
 
-    fn frame(w: usize, h: usize, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    /// Y, U and V planes of a test frame.
+    type Planes = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+    fn frame(w: usize, h: usize, seed: u32) -> Planes {
         let mut x = seed;
         let mut next = || {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -198,7 +201,7 @@ mod tests {
         (y, u, v)
     }
 
-    fn masked(mode: Mode, e: &Ellipse) -> ((Vec<u8>, Vec<u8>, Vec<u8>), u64) {
+    fn masked(mode: Mode, e: &Ellipse) -> (Planes, u64) {
         let (w, h) = (64, 48);
         let (mut y, mut u, mut v) = frame(w, h, 7);
         let changed = {
