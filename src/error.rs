@@ -28,6 +28,10 @@ pub enum Stage {
     Transcode,
     /// Writing derived files.
     Output,
+    /// Face detection and tracking.
+    Detect,
+    /// Masking and encoding a redacted copy.
+    Redact,
     /// Reading or writing the custody index.
     Index,
 }
@@ -44,6 +48,8 @@ impl std::fmt::Display for Stage {
             Stage::Thumbnails => "thumbnails",
             Stage::Transcode => "transcode",
             Stage::Output => "output",
+            Stage::Detect => "detect",
+            Stage::Redact => "redact",
             Stage::Index => "index",
         };
         f.write_str(s)
@@ -113,6 +119,12 @@ pub enum Error {
     /// The custody log refused an operation (for example signing a log that fails its audit).
     #[error("custody log: {0}")]
     Log(String),
+    /// The face model or its engine failed.
+    #[error(transparent)]
+    Model(#[from] crate::redact::model::ModelError),
+    /// A redaction request is not valid (wrong plan, unknown track, unusable recording).
+    #[error("redact: {0}")]
+    Redact(String),
     /// GStreamer could not be initialised or lacks a required element.
     #[error("GStreamer: {0}")]
     Gstreamer(String),

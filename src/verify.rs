@@ -365,10 +365,28 @@ fn check_against_log(
     if int_field(e, "frames") != i64::try_from(media.frames).ok() {
         differs(format!("frame count differs from event {}", e.seq));
     }
+    // The processed event binds the ingest outputs; each later derivative has its own event.
+    let (later, ingested): (Vec<Artefact>, Vec<Artefact>) = artefacts
+        .iter()
+        .cloned()
+        .partition(|a| a.kind == ArtefactKind::Redacted);
     if let Some(logged_set) = text_field(e, "artefact_set")
-        && logged_set != crate::custody::artefact_set_digest(artefacts).to_hex()
+        && logged_set != crate::custody::artefact_set_digest(&ingested).to_hex()
     {
         differs(format!("artefact list differs from event {}", e.seq));
+    }
+    for a in later {
+        let logged = logged.iter().any(|e| {
+            e.kind == EventKind::RedactionRendered
+                && text_field(e, "output_sha256") == Some(a.sha256.to_hex().as_str())
+        });
+        if !logged {
+            differs(format!(
+                "{} {} has no redaction_rendered event",
+                a.kind.as_str(),
+                a.path
+            ));
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod export;
 mod ingest;
 mod log;
 mod progress;
+mod redact;
 mod retention;
 mod sar;
 mod show;
@@ -69,6 +70,8 @@ enum Command {
     /// Retention policy.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// Redact faces for disclosure: plan (detect, track, preview), then render keeping the requester.
+    Redact(Box<redact::Args>),
     /// Disclosure bundle: files, manifest, event proofs, public key, README.
     Export(export::Args),
     /// Subject access requests: open, link footage, record disclosures, close, list.
@@ -119,6 +122,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Retention(command) => retention::run(&config, command),
         Command::Sar(command) => sar::run(&config, command),
         Command::Export(args) => export::run(&config, args),
+        Command::Redact(args) => redact::run(&config, *args),
     }
 }
 

@@ -53,6 +53,10 @@ pub enum EventKind {
     SarClosed,
     /// Someone looked at or exported a recording (`action`: show, export).
     Accessed,
+    /// Faces were detected and tracked into a redaction plan.
+    RedactionPlanned,
+    /// A redacted copy was rendered from a plan.
+    RedactionRendered,
 }
 
 impl EventKind {
@@ -75,6 +79,8 @@ impl EventKind {
             EventKind::Disclosed => "disclosed",
             EventKind::SarClosed => "sar_closed",
             EventKind::Accessed => "accessed",
+            EventKind::RedactionPlanned => "redaction_planned",
+            EventKind::RedactionRendered => "redaction_rendered",
         }
     }
 }

@@ -150,6 +150,8 @@ pub enum ArtefactKind {
     ContactSheet,
     /// Browser-playable H.264/AAC MP4.
     Proxy,
+    /// A copy with faces redacted for disclosure.
+    Redacted,
 }
 
 impl ArtefactKind {
@@ -162,6 +164,7 @@ impl ArtefactKind {
             ArtefactKind::Thumbnail => "thumbnail",
             ArtefactKind::ContactSheet => "contact_sheet",
             ArtefactKind::Proxy => "proxy",
+            ArtefactKind::Redacted => "redacted",
         }
     }
 
@@ -174,6 +177,7 @@ impl ArtefactKind {
             ArtefactKind::Thumbnail,
             ArtefactKind::ContactSheet,
             ArtefactKind::Proxy,
+            ArtefactKind::Redacted,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -309,6 +313,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Event>;
     /// Marks on one recording, or all marks, oldest first.
     fn marks(&self, recording: Option<&str>) -> Result<Vec<retention::Mark>>;
+    /// Records one more derived file (e.g. a redacted copy) with its event.
+    fn add_artefact(&self, id: &str, artefact: &Artefact, event: EventDraft) -> Result<Event>;
     /// Opens a SAR (its `id` and `opened_at` are assigned here) with its event, to which the
     /// store adds a `sar` field.
     fn open_sar(&self, sar: &sar::Sar, event: EventDraft) -> Result<(sar::Sar, Event)>;

@@ -624,6 +624,27 @@ impl Store for SqliteStore {
         run().map_err(Error::index("read marks"))
     }
 
+    fn add_artefact(&self, id: &str, a: &Artefact, event: EventDraft) -> Result<Event> {
+        self.with_tx(&format!("record {} of {id}", a.kind.as_str()), |tx| {
+            tx.execute(
+                "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    a.kind.as_str(),
+                    a.path,
+                    a.sha256.to_hex(),
+                    a.size as i64,
+                    a.parent_sha256.to_hex(),
+                    a.tool,
+                    a.tool_version,
+                    a.params.to_string(),
+                ],
+            )?;
+            self.append_in(tx, event)
+        })
+    }
+
     fn open_sar(&self, sar: &Sar, event: EventDraft) -> Result<(Sar, Event)> {
         let opened_at = clock::canonical(self.clock.now());
         self.with_tx("open SAR", |tx| {

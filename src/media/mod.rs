@@ -1,6 +1,7 @@
 //! Media work on GStreamer: probing, the decode-once pipeline, and frame layout/hashing.
 
 pub mod frame;
+pub mod mp4time;
 pub mod pipeline;
 pub mod probe;
 

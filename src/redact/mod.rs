@@ -1,10 +1,218 @@
 //! Face redaction for disclosure: the model and its engines, detection as pure functions,
 //! tracking across frames, masks, and the plan/render flow.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, Recording, Store};
+use crate::digest::{self, Digest};
+use crate::error::{Error, Result, Stage};
+use crate::home::Home;
+
 pub mod detect;
 pub mod mask;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod track;
+
+/// Plans and renders redactions of stored recordings, recording each step in the custody log.
+#[derive(Debug)]
+pub struct Redactor<'a> {
+    /// The store's folders.
+    pub home: &'a Home,
+    /// The custody index.
+    pub store: &'a dyn Store,
+    /// Who is acting.
+    pub actor: &'a str,
+    /// Time without a decoded frame before a decode counts as stalled.
+    pub stall: Duration,
+}
+
+/// What a render produced.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The report.
+    pub report: render::RenderReport,
+    /// The redacted copy as recorded in the index (kept in the store).
+    pub artefact: Artefact,
+    /// Where the operator's copy was written.
+    pub out: PathBuf,
+}
+
+impl Redactor<'_> {
+    /// Detects and tracks faces in a recording; logs `redaction_planned`.
+    pub fn plan(
+        &self,
+        rec: &Recording,
+        detector: detect::Detector,
+        model_sha256: Digest,
+        settings: &plan::PlanSettings,
+    ) -> Result<(plan::Plan, detect::Detector)> {
+        plan::check_recording(rec)?;
+        let master = self.home.abs(&rec.master_path);
+        let (p, detector) =
+            plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
+        self.store.append(
+            EventDraft::new(EventKind::RedactionPlanned, Some(&rec.id), self.actor)
+                .with("plan_sha256", p.digest())
+                .with("tracks", p.tracks.len() as u64)
+                .with("model_sha256", model_sha256)
+                .with("engine", p.engine.as_str())
+                .with("detect_every", p.settings.detect_every),
+        )?;
+        Ok((p, detector))
+    }
+
+    /// Writes the preview sheet for a plan.
+    pub fn preview(&self, rec: &Recording, p: &plan::Plan, out: &Path) -> Result<()> {
+        plan::preview_sheet(&self.home.abs(&rec.master_path), p, out, self.stall)
+    }
+
+    /// Renders `p` to `out` (which must not exist), keeps a copy in the store, and records it
+    /// as a derivative of the master with its `redaction_rendered` event. Nothing is written
+    /// when the plan, the settings or the recording are wrong.
+    pub fn render(
+        &self,
+        rec: &Recording,
+        p: &plan::Plan,
+        settings: &render::RenderSettings,
+        out: &Path,
+    ) -> Result<Rendered> {
+        plan::check_recording(rec)?;
+        if p.recording != rec.id || p.master_sha256 != rec.master_sha256 {
+            return Err(Error::Redact(format!(
+                "the plan is for recording {} (master {}), not {}",
+                p.recording, p.master_sha256, rec.id
+            )));
+        }
+        render::check(p, settings)?;
+        if out.exists() {
+            return Err(Error::Redact(format!(
+                "{} already exists; choose a new name",
+                out.display()
+            )));
+        }
+        let media = rec.media.as_ref();
+        let audio = media.and_then(|m| m.audio_codec.as_deref());
+        let container = media.map(|m| m.container.as_str()).unwrap_or("");
+        let has_aac = audio.is_some_and(|a| a.contains("AAC"))
+            && (container.contains("Quicktime") || container.contains("MP4"));
+        if settings.audio == render::Audio::Keep && audio.is_some() && !has_aac {
+            return Err(Error::Redact(format!(
+                "cannot copy {} audio out of {container}; use --audio drop",
+                audio.unwrap_or("?")
+            )));
+        }
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".bwv-redact-")
+            .suffix(".mp4")
+            .tempfile_in(parent)
+            .map_err(Error::io(parent, Stage::Redact, "create"))?;
+        let report = render::render(
+            &self.home.abs(&rec.master_path),
+            p,
+            settings,
+            has_aac,
+            rec.recorded_at
+                .parse()
+                .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?,
+            tmp.path(),
+            self.stall,
+        )?;
+        let (sha, size) =
+            digest::hash_file(tmp.path()).map_err(Error::io(tmp.path(), Stage::Redact, "hash"))?;
+
+        // The store's copy, content-named, read-only.
+        let rel = format!(
+            "{}/redacted-{}.mp4",
+            Home::derived_rel(&rec.id),
+            &sha.to_hex()[..16]
+        );
+        let kept = self.home.abs(&rel);
+        if !kept.exists() {
+            let dir = kept.parent().unwrap_or(self.home.root());
+            std::fs::create_dir_all(dir).map_err(Error::io(dir, Stage::Redact, "create folder"))?;
+            let partial = kept.with_extension("partial");
+            std::fs::copy(tmp.path(), &partial).map_err(Error::io(
+                &partial,
+                Stage::Redact,
+                "copy",
+            ))?;
+            crate::stages::fsync(&partial, Stage::Redact)?;
+            if digest::hash_file(&partial)
+                .map_err(Error::io(&partial, Stage::Redact, "hash"))?
+                .0
+                != sha
+            {
+                return Err(Error::Redact(format!(
+                    "{}: copy does not match the render",
+                    partial.display()
+                )));
+            }
+            std::fs::set_permissions(
+                &partial,
+                std::os::unix::fs::PermissionsExt::from_mode(0o444),
+            )
+            .map_err(Error::io(&partial, Stage::Redact, "make read-only"))?;
+            std::fs::rename(&partial, &kept).map_err(Error::io(&kept, Stage::Redact, "publish"))?;
+            crate::home::sync_dir(dir)?;
+        }
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .map_err(Error::io(tmp.path(), Stage::Redact, "set permissions"))?;
+        tmp.persist_noclobber(out)
+            .map_err(|e| Error::io(out, Stage::Redact, "write")(e.error))?;
+
+        let redacted: Vec<u32> = report.redacted.iter().map(|t| t.id).collect();
+        let artefact = Artefact {
+            kind: ArtefactKind::Redacted,
+            path: rel,
+            sha256: sha,
+            size,
+            parent_sha256: rec.master_sha256,
+            tool: "bwv redact".into(),
+            tool_version: crate::ingest::tool_version(),
+            params: serde_json::json!({
+                "plan_sha256": report.plan_sha256,
+                "model_sha256": p.model_sha256,
+                "engine": p.engine,
+                "detect": p.settings,
+                "render": settings,
+                "redacted_tracks": redacted,
+                "encoder": report.encoder,
+            }),
+        };
+        let ids = |v: &[render::TrackLine]| {
+            v.iter()
+                .map(|t| t.id.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.store.add_artefact(
+            &rec.id,
+            &artefact,
+            EventDraft::new(EventKind::RedactionRendered, Some(&rec.id), self.actor)
+                .with("plan_sha256", report.plan_sha256)
+                .with("output_sha256", sha)
+                .with("model_sha256", p.model_sha256)
+                .with("redacted_tracks", ids(&report.redacted))
+                .with("kept_tracks", ids(&report.kept))
+                .with("frames", report.frames),
+        )?;
+        Ok(Rendered {
+            report,
+            artefact,
+            out: out.to_owned(),
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

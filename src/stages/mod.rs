@@ -2,6 +2,7 @@
 //! consts), a state created at start that takes frames, and a `finish` that returns its report.
 
 pub mod hash;
+pub mod label;
 pub mod thumbs;
 pub mod transcode;
 

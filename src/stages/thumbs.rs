@@ -241,7 +241,8 @@ pub fn contact_sheet(tiles: &[RgbImage], columns: u32) -> RgbImage {
     sheet
 }
 
-fn write_jpeg(img: &RgbImage, path: &Path, quality: u8) -> Result<()> {
+/// Writes and fsyncs a JPEG.
+pub(crate) fn write_jpeg(img: &RgbImage, path: &Path, quality: u8) -> Result<()> {
     let file = std::fs::File::create(path).map_err(Error::io(path, Stage::Thumbnails, "create"))?;
     let mut w = std::io::BufWriter::new(file);
     JpegEncoder::new_with_quality(&mut w, quality)

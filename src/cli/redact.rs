@@ -1,0 +1,194 @@
+//! `bwv redact REC --plan OUT.json` · `bwv redact REC --render PLAN --out FILE [...]` ·
+//! `bwv redact REC --out FILE [...]` (plan and render with defaults)
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use bwv::config::Config;
+use bwv::custody::Store;
+use bwv::redact::Redactor;
+use bwv::redact::detect::{DetectSettings, Detector};
+use bwv::redact::mask::Mode;
+use bwv::redact::model::{self, ModelPaths, OrtRuntime};
+use bwv::redact::plan::{Plan, PlanSettings};
+use bwv::redact::render::{Audio, ManualBox, RenderSettings};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    /// ONNX Runtime when its library is present, else tract.
+    Auto,
+    /// ONNX Runtime.
+    Ort,
+    /// tract (pure Rust).
+    Tract,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    Pixelate,
+    Blur,
+    Solid,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Recording id (or prefix, or master SHA-256).
+    recording: String,
+    /// Detect and track faces; write the plan here (and a preview sheet beside it).
+    #[arg(long, conflicts_with = "render")]
+    plan: Option<PathBuf>,
+    /// Render this plan (from --plan).
+    #[arg(long, requires = "out")]
+    render: Option<PathBuf>,
+    /// The redacted MP4 to write (must not exist). Without --render, plans first.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Track ids to leave visible (the requester); may repeat.
+    #[arg(long)]
+    keep: Vec<u32>,
+    /// How faces are hidden.
+    #[arg(long, value_enum, default_value = "pixelate")]
+    mode: ModeArg,
+    /// Sound: keep (copy the AAC track untouched) or drop.
+    #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
+    audio: String,
+    /// Extra area to hide: X,Y,W,H@T0-T1 (pixels, seconds); may repeat.
+    #[arg(long = "box")]
+    boxes: Vec<ManualBox>,
+    /// Detector engine.
+    #[arg(long, value_enum, default_value = "auto")]
+    engine: EngineArg,
+    /// Run the detector on every N-th frame.
+    #[arg(long, default_value_t = 2)]
+    detect_every: u64,
+    /// Network pixels per frame pixel.
+    #[arg(long, default_value_t = bwv::redact::detect::DEFAULT_SETTINGS.scale)]
+    scale: f32,
+    /// Folder with the face model and ONNX Runtime (from scripts/setup.sh).
+    #[arg(long, env = "BWV_MODELS", default_value = "models")]
+    models: PathBuf,
+}
+
+fn detector(args: &Args, threads: usize) -> Result<(Detector, bwv::digest::Digest)> {
+    let paths = ModelPaths::in_dir(&args.models);
+    let runtime = match args.engine {
+        EngineArg::Tract => None,
+        EngineArg::Ort => Some(OrtRuntime::load(&paths.ort_lib)?),
+        EngineArg::Auto if paths.ort_lib.is_file() => Some(OrtRuntime::load(&paths.ort_lib)?),
+        EngineArg::Auto => None,
+    };
+    let (model, engine) = model::load(&paths.model, runtime.as_ref(), threads)?;
+    let settings = DetectSettings {
+        scale: args.scale,
+        ..DetectSettings::default()
+    };
+    Ok((Detector::new(engine, settings), model.sha256))
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    p.with_file_name(format!("{stem}{suffix}"))
+}
+
+pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    if args.plan.is_none() && args.out.is_none() {
+        bail!("say what to do: --plan OUT.json, or --out FILE (with --render PLAN to use a plan)");
+    }
+    let (home, store) = super::open_store(config)?;
+    let rec = store.resolve(&args.recording)?;
+    bwv::redact::plan::check_recording(&rec)?;
+    bwv::media::init()?;
+    let redactor = Redactor {
+        home: &home,
+        store: &store,
+        actor: &config.actor,
+        stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
+    };
+    let threads = bwv::config::default_jobs();
+    let plan = match (&args.plan, &args.render) {
+        (_, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?;
+            let plan: Plan = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a bwv redaction plan", path.display()))?;
+            if plan.format != bwv::redact::plan::PLAN_FORMAT {
+                bail!("{}: unknown plan format {:?}", path.display(), plan.format);
+            }
+            plan
+        }
+        (plan_out, None) => {
+            let settings = PlanSettings {
+                detect_every: args.detect_every.max(1),
+                ..PlanSettings::default()
+            };
+            let (detector, model_sha) = detector(&args, threads)?;
+            let (plan, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
+            let plan_path = plan_out.clone().unwrap_or_else(|| {
+                with_suffix(
+                    args.out.as_deref().unwrap_or(Path::new("out")),
+                    ".plan.json",
+                )
+            });
+            std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
+                .with_context(|| format!("write {}", plan_path.display()))?;
+            let preview = with_suffix(&plan_path, ".preview.jpg");
+            redactor.preview(&rec, &plan, &preview)?;
+            println!(
+                "planned {}: {} track(s) over {} frames; plan {}, preview {}",
+                rec.id,
+                plan.tracks.len(),
+                plan.frames,
+                plan_path.display(),
+                preview.display()
+            );
+            for t in &plan.tracks {
+                println!(
+                    "  track #{:<3} frames {:>6}-{:<6} detected in {:>5} best score {:.2}",
+                    t.id, t.first_frame, t.last_frame, t.detections, t.best_score
+                );
+            }
+            plan
+        }
+    };
+    let Some(out) = &args.out else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let settings = RenderSettings {
+        mode: match args.mode {
+            ModeArg::Pixelate => Mode::Pixelate,
+            ModeArg::Blur => Mode::Blur,
+            ModeArg::Solid => Mode::Solid,
+        },
+        keep: args.keep.clone(),
+        audio: if args.audio == "drop" {
+            Audio::Drop
+        } else {
+            Audio::Keep
+        },
+        boxes: args.boxes.clone(),
+        ..RenderSettings::default()
+    };
+    let done = redactor.render(&rec, &plan, &settings, out)?;
+    let report_json = with_suffix(out, ".report.json");
+    std::fs::write(
+        &report_json,
+        serde_json::to_string_pretty(&done.report)? + "\n",
+    )
+    .with_context(|| format!("write {}", report_json.display()))?;
+    let summary = with_suffix(out, ".report.txt");
+    let text = format!(
+        "bwv redaction of recording {}\noutput: {} ({} bytes, SHA-256 {})\n{}",
+        rec.id,
+        out.display(),
+        done.artefact.size,
+        done.artefact.sha256,
+        done.report.summary()
+    );
+    std::fs::write(&summary, &text).with_context(|| format!("write {}", summary.display()))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,275 @@
+//! The redaction plan: one decode of the master runs the detector (every `detect_every`-th
+//! frame), the tracker links the detections, and the plan lists every track with its boxes.
+//! A preview sheet shows a labelled face crop per track so an operator can tell which track is
+//! the requester.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
+use super::track::{self, Track, TrackBox, TrackSettings};
+use crate::custody::{Recording, Status};
+use crate::digest::Digest;
+use crate::error::{Error, Result, Stage};
+use crate::media::pipeline::{self, Frame, FrameSink};
+use crate::stages::{label, thumbs};
+
+/// Format name written in every plan.
+pub const PLAN_FORMAT: &str = "bwv-redaction-plan/1";
+
+/// How the plan is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSettings {
+    /// Detector settings.
+    pub detect: DetectSettings,
+    /// Run the detector on every n-th frame (tracking covers the frames between).
+    pub detect_every: u64,
+    /// Tracker settings.
+    pub tracking: TrackSettings,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            detect: DetectSettings::default(),
+            detect_every: 2,
+            tracking: TrackSettings::default(),
+        }
+    }
+}
+
+/// A redaction plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT`].
+    pub format: String,
+    /// The recording planned.
+    pub recording: String,
+    /// Its master's SHA-256 (a plan only applies to these bytes).
+    pub master_sha256: Digest,
+    /// Frame width.
+    pub width: u32,
+    /// Frame height.
+    pub height: u32,
+    /// Frames decoded.
+    pub frames: u64,
+    /// Frame rate numerator.
+    pub fps_num: i32,
+    /// Frame rate denominator.
+    pub fps_den: i32,
+    /// SHA-256 of the face model.
+    pub model_sha256: Digest,
+    /// Engine and version.
+    pub engine: String,
+    /// How it was made.
+    pub settings: PlanSettings,
+    /// Faces found, with a box for every frame each covers.
+    pub tracks: Vec<Track>,
+}
+
+impl Plan {
+    /// SHA-256 of the plan's canonical JSON (how renders name the plan they used).
+    pub fn digest(&self) -> Digest {
+        Digest::of(&serde_json::to_vec(self).expect("plans serialise"))
+    }
+
+    /// The frame shown at `seconds` (nearest).
+    pub fn frame_at(&self, seconds: f64) -> u64 {
+        let fps = f64::from(self.fps_num) / f64::from(self.fps_den.max(1));
+        (seconds * fps).round().max(0.0) as u64
+    }
+}
+
+/// Checks that a recording can be redacted.
+pub fn check_recording(rec: &Recording) -> Result<()> {
+    if let Some(d) = &rec.deletion {
+        return Err(Error::Redact(format!(
+            "recording {} was deleted at {}; nothing to redact",
+            rec.id, d.at
+        )));
+    }
+    if rec.status != Status::Ready {
+        return Err(Error::Redact(format!(
+            "recording {} is {}{}; only processed recordings can be redacted",
+            rec.id,
+            rec.status.as_str(),
+            rec.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// A view of a decoded I420 frame for the detector; other formats are refused.
+pub(crate) fn yuv_view<'a>(f: &'a Frame<'a>) -> std::result::Result<Yuv420<'a>, (Stage, String)> {
+    use gstreamer_video::{self as gst_video, prelude::VideoFrameExt as _};
+    let info = f.video.info();
+    if info.format() != gst_video::VideoFormat::I420 {
+        return Err((
+            Stage::Detect,
+            format!(
+                "redaction needs 8-bit 4:2:0 (I420) video; this recording decodes to {}",
+                info.format().to_str()
+            ),
+        ));
+    }
+    let plane = |i: u32| {
+        f.video
+            .plane_data(i)
+            .map_err(|e| (Stage::Detect, format!("plane {i}: {e}")))
+    };
+    let strides = info.stride();
+    Ok(Yuv420 {
+        y: plane(0)?,
+        u: plane(1)?,
+        v: plane(2)?,
+        y_stride: strides[0] as usize,
+        uv_stride: strides[1] as usize,
+        width: info.width() as usize,
+        height: info.height() as usize,
+        bt709: info.colorimetry().matrix() != gst_video::VideoColorMatrix::Bt601,
+    })
+}
+
+/// Runs the detector on every `every`-th frame.
+struct DetectSink {
+    detector: Detector,
+    every: u64,
+    found: BTreeMap<u64, Vec<Detection>>,
+}
+
+impl FrameSink for DetectSink {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        if !f.index.is_multiple_of(self.every) {
+            return Ok(());
+        }
+        let view = yuv_view(f)?;
+        let dets = self
+            .detector
+            .detect(&view)
+            .map_err(|e| (Stage::Detect, e.to_string()))?;
+        self.found.insert(f.index, dets);
+        Ok(())
+    }
+}
+
+/// Decodes the master once, detects and tracks faces. Returns the plan and the detector.
+pub fn make_plan(
+    master: &Path,
+    rec: &Recording,
+    detector: Detector,
+    model_sha256: Digest,
+    settings: &PlanSettings,
+    stall: Duration,
+) -> Result<(Plan, Detector)> {
+    check_recording(rec)?;
+    let engine = detector.engine();
+    let sink = DetectSink {
+        detector,
+        every: settings.detect_every.max(1),
+        found: BTreeMap::new(),
+    };
+    let (report, sink) = pipeline::run(master, false, &[], sink, stall)?;
+    let tracks = track::track(&sink.found, report.frames, &settings.tracking);
+    let fps = report.info.fps();
+    let plan = Plan {
+        format: PLAN_FORMAT.into(),
+        recording: rec.id.clone(),
+        master_sha256: rec.master_sha256,
+        width: report.info.width(),
+        height: report.info.height(),
+        frames: report.frames,
+        fps_num: fps.numer(),
+        fps_den: fps.denom(),
+        model_sha256,
+        engine,
+        settings: settings.clone(),
+        tracks,
+    };
+    Ok((plan, sink.detector))
+}
+
+/// Side of a preview tile.
+const TILE: u32 = 160;
+
+/// Collects a crop of each track at its best frame.
+struct CropSink {
+    wanted: HashMap<u64, Vec<(u32, TrackBox)>>,
+    tiles: BTreeMap<u32, RgbImage>,
+}
+
+fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
+    // A square 1.6 times the face's larger side, centred on it.
+    let side = (b.x1 - b.x0).max(b.y1 - b.y0) * 1.6;
+    let region = Region {
+        x: (b.x0 + b.x1 - side) / 2.0,
+        y: (b.y0 + b.y1 - side) / 2.0,
+        w: side,
+        h: side,
+    };
+    let mut data = Vec::new();
+    super::detect::to_network_input(src, region, TILE as usize, TILE as usize, &mut data);
+    let plane = (TILE * TILE) as usize;
+    RgbImage::from_fn(TILE, TILE, |x, y| {
+        let i = (y * TILE + x) as usize;
+        image::Rgb([
+            data[i] as u8,
+            data[plane + i] as u8,
+            data[2 * plane + i] as u8,
+        ])
+    })
+}
+
+impl FrameSink for CropSink {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        let Some(wanted) = self.wanted.remove(&f.index) else {
+            return Ok(());
+        };
+        let view = yuv_view(f)?;
+        for (id, b) in wanted {
+            self.tiles.insert(id, crop(&view, &b));
+        }
+        Ok(())
+    }
+}
+
+/// Writes the preview sheet: one labelled crop per track (`#id` and its frame range), in id
+/// order. A plan with no tracks gives a sheet saying so with a single empty tile.
+pub fn preview_sheet(master: &Path, plan: &Plan, out: &Path, stall: Duration) -> Result<()> {
+    let mut wanted: HashMap<u64, Vec<(u32, TrackBox)>> = HashMap::new();
+    for t in &plan.tracks {
+        if let Some(b) = t.box_at(t.best_frame) {
+            wanted.entry(t.best_frame).or_default().push((t.id, *b));
+        }
+    }
+    let sink = CropSink {
+        wanted,
+        tiles: BTreeMap::new(),
+    };
+    let (_, sink) = pipeline::run(master, false, &[], sink, stall)?;
+    let mut tiles: Vec<RgbImage> = Vec::new();
+    for t in &plan.tracks {
+        let mut tile = sink
+            .tiles
+            .get(&t.id)
+            .cloned()
+            .unwrap_or_else(|| RgbImage::new(TILE, TILE));
+        label::draw(&mut tile, 2, 2, &format!("#{}", t.id), 2);
+        let range = format!("{}-{}", t.first_frame, t.last_frame);
+        let (_, h) = label::text_size(&range, 1);
+        label::draw(&mut tile, 2, TILE - h - 4, &range, 1);
+        tiles.push(tile);
+    }
+    if tiles.is_empty() {
+        let mut tile = RgbImage::new(TILE, TILE);
+        label::draw(&mut tile, 2, 2, "-", 2);
+        tiles.push(tile);
+    }
+    thumbs::write_jpeg(&thumbs::contact_sheet(&tiles, 6), out, 90)
+}

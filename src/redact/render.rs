@@ -1,0 +1,503 @@
+//! Rendering a plan: decode the master once, mask every face not kept (and every manual box) on
+//! the decoder's own frames, and encode the result with `pipelines/redact-encode.gst`: two
+//! pipelines joined by a blocking appsrc, so the encoder paces the decoder.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use gstreamer_video::{self as gst_video, prelude::VideoFrameExt as _};
+use serde::{Deserialize, Serialize};
+
+use super::mask::{self, Ellipse, Mode, Plane};
+use super::plan::Plan;
+use crate::digest::Digest;
+use crate::error::{Error, Result, Stage};
+use crate::media::pipeline::{self, Frame, FrameSink};
+
+/// The encode graph.
+pub const ENCODE_GRAPH: &str = include_str!("../../pipelines/redact-encode.gst");
+
+/// What happens to the sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Audio {
+    /// Copy the master's AAC track untouched.
+    #[default]
+    Keep,
+    /// No audio track.
+    Drop,
+}
+
+/// A rectangle to mask over a time range, whatever the detector found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ManualBox {
+    /// Left, in pixels.
+    pub x: f32,
+    /// Top.
+    pub y: f32,
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+    /// From (seconds).
+    pub from_s: f64,
+    /// To (seconds, inclusive).
+    pub to_s: f64,
+}
+
+impl std::str::FromStr for ManualBox {
+    type Err = String;
+
+    /// `X,Y,W,H@T0-T1` (pixels; seconds).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("{s:?} is not X,Y,W,H@T0-T1 (pixels, seconds)");
+        let (rect, times) = s.split_once('@').ok_or_else(bad)?;
+        let v: Vec<f32> = rect
+            .split(',')
+            .map(|n| n.trim().parse::<f32>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad())?;
+        let (t0, t1) = times.split_once('-').ok_or_else(bad)?;
+        let (from_s, to_s): (f64, f64) = (
+            t0.trim().parse().map_err(|_| bad())?,
+            t1.trim().parse().map_err(|_| bad())?,
+        );
+        if v.len() != 4 || v[2] <= 0.0 || v[3] <= 0.0 || from_s > to_s || from_s < 0.0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            x: v[0],
+            y: v[1],
+            w: v[2],
+            h: v[3],
+            from_s,
+            to_s,
+        })
+    }
+}
+
+/// How to render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderSettings {
+    /// Fill.
+    pub mode: Mode,
+    /// Track ids left visible (the requester).
+    pub keep: Vec<u32>,
+    /// Sound.
+    pub audio: Audio,
+    /// Extra rectangles.
+    pub boxes: Vec<ManualBox>,
+    /// Ellipse size relative to the face box.
+    pub grow: f32,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::default(),
+            keep: Vec::new(),
+            audio: Audio::default(),
+            boxes: Vec::new(),
+            grow: mask::DEFAULT_GROW,
+        }
+    }
+}
+
+/// One track in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackLine {
+    /// Track id.
+    pub id: u32,
+    /// First frame covered.
+    pub first_frame: u64,
+    /// Last frame covered.
+    pub last_frame: u64,
+    /// Frames covered.
+    pub frames: u64,
+}
+
+/// What a render did (the redaction report).
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderReport {
+    /// SHA-256 of the plan used.
+    pub plan_sha256: Digest,
+    /// Settings used.
+    pub settings: RenderSettings,
+    /// Tracks masked.
+    pub redacted: Vec<TrackLine>,
+    /// Tracks left visible.
+    pub kept: Vec<TrackLine>,
+    /// Frames each manual box covered, in order.
+    pub manual_box_frames: Vec<u64>,
+    /// Frames encoded.
+    pub frames: u64,
+    /// Frames with at least one mask.
+    pub frames_masked: u64,
+    /// Encoder graph used.
+    pub encoder: String,
+}
+
+impl RenderReport {
+    /// A short readable summary.
+    pub fn summary(&self) -> String {
+        let list = |t: &[TrackLine]| {
+            if t.is_empty() {
+                "none".to_owned()
+            } else {
+                t.iter()
+                    .map(|l| {
+                        format!(
+                            "#{} ({} frames, {}-{})",
+                            l.id, l.frames, l.first_frame, l.last_frame
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        format!(
+            "redacted tracks: {}\nkept tracks: {}\nmanual boxes: {}\nframes: {} encoded, {} with a mask\nmode: {:?}, audio: {:?}\nplan: {}\n",
+            list(&self.redacted),
+            list(&self.kept),
+            if self.manual_box_frames.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{:?} frames", self.manual_box_frames)
+            },
+            self.frames,
+            self.frames_masked,
+            self.settings.mode,
+            self.settings.audio,
+            self.plan_sha256
+        )
+    }
+}
+
+/// Checks the settings against the plan: every kept track must exist.
+pub fn check(plan: &Plan, settings: &RenderSettings) -> Result<()> {
+    if let Some(id) = settings
+        .keep
+        .iter()
+        .find(|id| !plan.tracks.iter().any(|t| t.id == **id))
+    {
+        return Err(Error::Redact(format!(
+            "track {id} is not in the plan (tracks: {})",
+            plan.tracks
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// What to draw, frame by frame, and the report's lines.
+struct MaskPlan {
+    masks: HashMap<u64, Vec<Ellipse>>,
+    redacted: Vec<TrackLine>,
+    kept: Vec<TrackLine>,
+    manual: Vec<u64>,
+}
+
+/// The ellipses to draw on each frame, and the report's track lines.
+fn masks_by_frame(plan: &Plan, s: &RenderSettings) -> MaskPlan {
+    let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
+    let (mut redacted, mut kept) = (Vec::new(), Vec::new());
+    for t in &plan.tracks {
+        let line = TrackLine {
+            id: t.id,
+            first_frame: t.first_frame,
+            last_frame: t.last_frame,
+            frames: t.boxes.len() as u64,
+        };
+        if s.keep.contains(&t.id) {
+            kept.push(line);
+            continue;
+        }
+        redacted.push(line);
+        for b in &t.boxes {
+            masks
+                .entry(b.frame)
+                .or_default()
+                .push(Ellipse::around(b.x0, b.y0, b.x1, b.y1, s.grow));
+        }
+    }
+    let mut manual = Vec::new();
+    for m in &s.boxes {
+        let (from, to) = (
+            plan.frame_at(m.from_s),
+            plan.frame_at(m.to_s).min(plan.frames.saturating_sub(1)),
+        );
+        // An ellipse through the rectangle's corners covers all of it.
+        let e = Ellipse::around(m.x, m.y, m.x + m.w, m.y + m.h, std::f32::consts::SQRT_2);
+        for f in from..=to {
+            masks.entry(f).or_default().push(e);
+        }
+        manual.push(if to >= from { to - from + 1 } else { 0 });
+    }
+    MaskPlan {
+        masks,
+        redacted,
+        kept,
+        manual,
+    }
+}
+
+/// Copies each decoded frame into a fresh buffer, masks it, and pushes it to the encoder.
+struct MaskSink {
+    masks: HashMap<u64, Vec<Ellipse>>,
+    mode: Mode,
+    src: gst_app::AppSrc,
+    out_info: Option<gst_video::VideoInfo>,
+    masked: u64,
+}
+
+impl MaskSink {
+    fn out_info(
+        &mut self,
+        input: &gst_video::VideoInfo,
+    ) -> std::result::Result<gst_video::VideoInfo, (Stage, String)> {
+        if let Some(i) = &self.out_info {
+            return Ok(i.clone());
+        }
+        let info = gst_video::VideoInfo::builder(
+            gst_video::VideoFormat::I420,
+            input.width(),
+            input.height(),
+        )
+        .fps(input.fps())
+        .par(input.par())
+        .colorimetry(&input.colorimetry())
+        .build()
+        .map_err(|e| (Stage::Redact, format!("output format: {e}")))?;
+        let caps = info
+            .to_caps()
+            .map_err(|e| (Stage::Redact, format!("output caps: {e}")))?;
+        self.src.set_caps(Some(&caps));
+        self.out_info = Some(info.clone());
+        Ok(info)
+    }
+}
+
+impl FrameSink for MaskSink {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        let view = super::plan::yuv_view(f)?;
+        let info = self.out_info(f.video.info())?;
+        let mut buffer = gst::Buffer::with_size(info.size())
+            .map_err(|e| (Stage::Redact, format!("allocate frame: {e}")))?;
+        {
+            let b = buffer
+                .get_mut()
+                .ok_or((Stage::Redact, "new buffer is shared".to_owned()))?;
+            b.set_pts(gst::ClockTime::from_nseconds(f.pts_ns));
+            b.set_duration(f.duration_ns.map(gst::ClockTime::from_nseconds));
+            let mut map = b
+                .map_writable()
+                .map_err(|e| (Stage::Redact, format!("map frame: {e}")))?;
+            let data = map.as_mut_slice();
+            let (off, stride) = (info.offset(), info.stride());
+            let (w, h) = (view.width, view.height);
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            let (y, rest) = data.split_at_mut(off[1]);
+            let (u, v) = rest.split_at_mut(off[2] - off[1]);
+            let v = &mut v[..];
+            let copy =
+                |dst: &mut [u8], ds: usize, src: &[u8], ss: usize, rw: usize, rows: usize| {
+                    for r in 0..rows {
+                        dst[r * ds..r * ds + rw].copy_from_slice(&src[r * ss..r * ss + rw]);
+                    }
+                };
+            copy(y, stride[0] as usize, view.y, view.y_stride, w, h);
+            copy(u, stride[1] as usize, view.u, view.uv_stride, cw, ch);
+            copy(v, stride[2] as usize, view.v, view.uv_stride, cw, ch);
+            if let Some(list) = self.masks.get(&f.index) {
+                let mut planes = [
+                    Plane {
+                        data: y,
+                        stride: stride[0] as usize,
+                        width: w,
+                        height: h,
+                    },
+                    Plane {
+                        data: u,
+                        stride: stride[1] as usize,
+                        width: cw,
+                        height: ch,
+                    },
+                    Plane {
+                        data: v,
+                        stride: stride[2] as usize,
+                        width: cw,
+                        height: ch,
+                    },
+                ];
+                for e in list {
+                    mask::apply(&mut planes, e, self.mode);
+                }
+                self.masked += 1;
+            }
+        }
+        self.src.push_buffer(buffer).map(|_| ()).map_err(|e| {
+            (
+                Stage::Redact,
+                format!("encoder refused frame {}: {e:?}", f.index),
+            )
+        })
+    }
+}
+
+fn build_encoder(
+    master: &Path,
+    out: &Path,
+    audio: bool,
+) -> std::result::Result<(gst::Pipeline, gst_app::AppSrc), String> {
+    let text: String = pipeline::graph_text(ENCODE_GRAPH)
+        .lines()
+        .filter(|l| audio || !l.trim_start().starts_with("filesrc name=audiosrc"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = gst::parse::launch(&text)
+        .map_err(|e| format!("encode graph: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "encode graph is not a pipeline".to_string())?;
+    let get = |n: &str| {
+        p.by_name(n)
+            .ok_or_else(|| format!("encode graph has no {n:?}"))
+    };
+    get("sink")?.set_property("location", out);
+    get("mux")?.set_property("faststart-file", out.with_extension("moov.tmp"));
+    if audio {
+        get("audiosrc")?.set_property("location", master);
+    }
+    let src = get("video")?
+        .downcast::<gst_app::AppSrc>()
+        .map_err(|_| "`video` is not an appsrc".to_string())?;
+    Ok((p, src))
+}
+
+/// Waits for the encoder to finish after end-of-stream.
+fn finish_encoder(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), String> {
+    let bus = p.bus().ok_or("encode pipeline has no bus")?;
+    let started = Instant::now();
+    loop {
+        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
+            match msg.view() {
+                gst::MessageView::Eos(..) => return Ok(()),
+                gst::MessageView::Error(err) => {
+                    return Err(format!(
+                        "{} (from {})",
+                        err.error(),
+                        err.src()
+                            .map(|s| s.path_string().to_string())
+                            .unwrap_or_default()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if started.elapsed() > stall {
+            return Err(format!(
+                "encoder did not finish within {} s",
+                stall.as_secs()
+            ));
+        }
+    }
+}
+
+/// Renders `plan` of `master` to `out` (an MP4). The caller checks the plan belongs to the
+/// recording; `has_aac` says whether the master carries an AAC track that can be copied, and
+/// `created` is the time stamped in the file (the recording's), so equal inputs give equal bytes.
+pub fn render(
+    master: &Path,
+    plan: &Plan,
+    settings: &RenderSettings,
+    has_aac: bool,
+    created: jiff::Timestamp,
+    out: &Path,
+    stall: Duration,
+) -> Result<RenderReport> {
+    check(plan, settings)?;
+    crate::media::init()?;
+    let fail = |reason: String| Error::Media {
+        path: out.to_owned(),
+        stage: Stage::Redact,
+        reason,
+    };
+    let audio = settings.audio == Audio::Keep && has_aac;
+    let (encoder, src) = build_encoder(master, out, audio).map_err(fail)?;
+    let MaskPlan {
+        masks,
+        redacted,
+        kept,
+        manual: manual_box_frames,
+    } = masks_by_frame(plan, settings);
+    encoder
+        .set_state(gst::State::Playing)
+        .map_err(|_| fail("encoder failed to start".into()))?;
+    let sink = MaskSink {
+        masks,
+        mode: settings.mode,
+        src: src.clone(),
+        out_info: None,
+        masked: 0,
+    };
+    let decoded = pipeline::run(master, false, &[], sink, stall);
+    let result = match decoded {
+        Ok((report, sink)) => {
+            let _ = src.end_of_stream();
+            finish_encoder(&encoder, stall)
+                .map(|()| (report.frames, sink.masked))
+                .map_err(fail)
+        }
+        Err(e) => Err(e),
+    };
+    let _ = encoder.set_state(gst::State::Null);
+    let (frames, frames_masked) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(out);
+            return Err(e);
+        }
+    };
+    // The muxer writes the wall-clock time into the headers; the recording's time replaces it.
+    crate::media::mp4time::stamp(out, created.as_second()).map_err(|e| fail(e.to_string()))?;
+    crate::stages::fsync(out, Stage::Redact)?;
+    Ok(RenderReport {
+        plan_sha256: plan.digest(),
+        settings: settings.clone(),
+        redacted,
+        kept,
+        manual_box_frames,
+        frames,
+        frames_masked,
+        encoder: pipeline::graph_text(ENCODE_GRAPH),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_boxes_parse() {
+        let b: ManualBox = "10,20,30,40@1.5-3".parse().expect("parses");
+        assert_eq!(
+            (b.x, b.y, b.w, b.h, b.from_s, b.to_s),
+            (10.0, 20.0, 30.0, 40.0, 1.5, 3.0)
+        );
+        for bad in [
+            "10,20,30@1-2",
+            "10,20,30,40",
+            "10,20,0,40@1-2",
+            "1,2,3,4@3-1",
+            "a,b,c,d@1-2",
+        ] {
+            assert!(bad.parse::<ManualBox>().is_err(), "{bad}");
+        }
+    }
+}
