@@ -313,7 +313,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Event>;
     /// Marks on one recording, or all marks, oldest first.
     fn marks(&self, recording: Option<&str>) -> Result<Vec<retention::Mark>>;
-    /// Records one more derived file (e.g. a redacted copy) with its event.
+    /// Records one more derived file (e.g. a redacted copy) with its event. Files are
+    /// content-named, so a path already recorded is the same bytes: only the event is added.
     fn add_artefact(&self, id: &str, artefact: &Artefact, event: EventDraft) -> Result<Event>;
     /// Opens a SAR (its `id` and `opened_at` are assigned here) with its event, to which the
     /// store adds a `sar` field.

@@ -628,7 +628,7 @@ impl Store for SqliteStore {
         self.with_tx(&format!("record {} of {id}", a.kind.as_str()), |tx| {
             tx.execute(
                 "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (path) DO NOTHING",
                 params![
                     id,
                     a.kind.as_str(),

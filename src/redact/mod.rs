@@ -162,13 +162,6 @@ impl Redactor<'_> {
             std::fs::rename(&partial, &kept).map_err(Error::io(&kept, Stage::Redact, "publish"))?;
             crate::home::sync_dir(dir)?;
         }
-        std::fs::set_permissions(
-            tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o644),
-        )
-        .map_err(Error::io(tmp.path(), Stage::Redact, "set permissions"))?;
-        tmp.persist_noclobber(out)
-            .map_err(|e| Error::io(out, Stage::Redact, "write")(e.error))?;
 
         let redacted: Vec<u32> = report.redacted.iter().map(|t| t.id).collect();
         let artefact = Artefact {
@@ -206,6 +199,14 @@ impl Redactor<'_> {
                 .with("kept_tracks", ids(&report.kept))
                 .with("frames", report.frames),
         )?;
+        // The operator's copy appears only once the store's copy is recorded.
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .map_err(Error::io(tmp.path(), Stage::Redact, "set permissions"))?;
+        tmp.persist_noclobber(out)
+            .map_err(|e| Error::io(out, Stage::Redact, "write")(e.error))?;
         Ok(Rendered {
             report,
             artefact,

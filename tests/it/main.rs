@@ -3,5 +3,6 @@
 
 mod custody;
 mod ingest;
+mod redact;
 mod retention;
 mod util;

@@ -1,0 +1,330 @@
+//! Redaction end to end: a clip with a real (public-domain) face moving across it, planned with
+//! the real detector, rendered twice to identical bytes, the face's detail gone and the rest
+//! intact, the requester kept on request, bad requests refused with nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+const W: usize = 640;
+const H: usize = 360;
+const FRAMES: usize = 60;
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+fn redact(home: &Path) -> Command {
+    let mut c = bwv(home);
+    c.env("BWV_MODELS", models()).arg("redact");
+    c
+}
+
+/// The middle of the face (x, y, w, h) in frame `i`: testdata/faces/astronaut.jpg's face box
+/// [175, 53, 100, 128] at half size, overlaid at x = 100 + 2i, y = 100, less a fifth each way.
+fn face_at(i: usize) -> (usize, usize, usize, usize) {
+    (100 + 2 * i + 88 + 5, 100 + 27 + 6, 40, 52)
+}
+
+/// Mean and standard deviation of a box.
+fn mean_sd(frame: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> (f64, f64) {
+    let px: Vec<f64> = (y..y + h)
+        .flat_map(|r| (x..x + w).map(move |c| f64::from(frame[r * W + c])))
+        .collect();
+    let mean = px.iter().sum::<f64>() / px.len() as f64;
+    let var = px.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / px.len() as f64;
+    (mean, var.sqrt())
+}
+
+/// A 2 s 640x360 30 fps H.264 + AAC clip with the portrait sliding right over a test pattern.
+fn face_clip(path: &Path, tone: u32) {
+    let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
+    let bg = format!("testsrc2=size={W}x{H}:rate=30");
+    let sine = format!("sine=frequency={tone}:sample_rate=48000");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &bg,
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        img.to_str().expect("utf-8"),
+        "-f",
+        "lavfi",
+        "-i",
+        &sine,
+        "-filter_complex",
+        "[1:v]scale=256:256[p];[0:v][p]overlay=x='100+2*n':y=100:shortest=1,format=yuv420p[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "2:a",
+        "-frames:v",
+        "60",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-c:a",
+        "aac",
+        path.to_str().expect("utf-8"),
+    ]);
+}
+
+/// Decoded luma planes of every frame.
+fn luma(path: &Path) -> Vec<Vec<u8>> {
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    o.stdout.chunks_exact(W * H).map(<[u8]>::to_vec).collect()
+}
+
+/// Sum of absolute horizontal differences inside a box: how much detail it holds.
+fn detail(frame: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> u64 {
+    (y..y + h)
+        .flat_map(|r| (x..x + w - 1).map(move |c| (r, c)))
+        .map(|(r, c)| u64::from(frame[r * W + c].abs_diff(frame[r * W + c + 1])))
+        .sum()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    id: String,
+    dock_clip: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_owned();
+    let dock = root.join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    let dock_clip = dock.join("face.mp4");
+    face_clip(&dock_clip, 440);
+    let home = root.join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = items[0]["id"].as_str().expect("id").to_owned();
+    Setup {
+        _dir: dir,
+        root,
+        home,
+        id,
+        dock_clip,
+    }
+}
+
+fn plan(s: &Setup) -> (PathBuf, Value) {
+    let path = s.root.join("plan.json");
+    let o = run(redact(&s.home).arg(&s.id).arg("--plan").arg(&path));
+    assert!(o.status.success(), "plan: {}", stderr(&o));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("plan")).expect("json");
+    (path, plan)
+}
+
+#[test]
+fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
+    let s = setup();
+    let (plan_path, plan) = plan(&s);
+    let tracks = plan["tracks"].as_array().expect("tracks");
+    assert_eq!(
+        tracks.len(),
+        1,
+        "one face, one track: {:?}",
+        tracks.iter().map(|t| &t["id"]).collect::<Vec<_>>()
+    );
+    assert_eq!(tracks[0]["first_frame"], 0);
+    assert_eq!(tracks[0]["last_frame"], FRAMES as u64 - 1);
+    let preview = s.root.join("plan.preview.jpg");
+    assert!(image::open(&preview).is_ok(), "preview sheet is a JPEG");
+
+    let render = |name: &str, extra: &[&str]| {
+        let out = s.root.join(name);
+        let o = run(redact(&s.home)
+            .arg(&s.id)
+            .arg("--render")
+            .arg(&plan_path)
+            .arg("--out")
+            .arg(&out)
+            .args(extra));
+        assert!(o.status.success(), "render {name}: {}", stderr(&o));
+        out
+    };
+    let a = render("a.mp4", &[]);
+    let b = render("b.mp4", &[]);
+    assert_eq!(
+        sha256_hex(&a),
+        sha256_hex(&b),
+        "same plan and settings, same bytes"
+    );
+
+    // H.264 and the AAC track, all frames.
+    let o = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,nb_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&a));
+    let streams = stdout(&o);
+    assert!(
+        streams.contains("h264,60") && streams.contains("aac"),
+        "{streams}"
+    );
+
+    let (orig, red) = (luma(&s.dock_clip), luma(&a));
+    assert_eq!(red.len(), FRAMES);
+    for i in (0..FRAMES).step_by(7) {
+        let face = face_at(i);
+        let (d0, d1) = (detail(&orig[i], face), detail(&red[i], face));
+        assert!(d1 * 2 < d0, "frame {i}: face detail {d1} vs original {d0}");
+        // Away from the face (the left of the frame) only compression noise.
+        let (x, y, w, h) = (10, 200, 60, 100);
+        let diff: u64 = (y..y + h)
+            .flat_map(|r| (x..x + w).map(move |c| r * W + c))
+            .map(|p| u64::from(orig[i][p].abs_diff(red[i][p])))
+            .sum();
+        assert!(
+            diff < (w * h) as u64 * 4,
+            "frame {i}: background changed by {diff}"
+        );
+    }
+
+    // Solid fill shows the mask covers the face in every single frame.
+    let solid = luma(&render("solid.mp4", &["--mode", "solid"]));
+    for (i, frame) in solid.iter().enumerate() {
+        let (mean, sd) = mean_sd(frame, face_at(i));
+        assert!(
+            (mean - 128.0).abs() < 6.0 && sd < 8.0,
+            "frame {i}: face not covered ({mean:.1}, {sd:.1})"
+        );
+    }
+
+    // The requester's own track kept: the face keeps its detail.
+    let id = tracks[0]["id"].as_u64().expect("id").to_string();
+    let kept = render("kept.mp4", &["--keep", &id]);
+    let kept = luma(&kept);
+    for i in (0..FRAMES).step_by(11) {
+        let face = face_at(i);
+        assert!(
+            detail(&kept[i], face) * 10 > detail(&orig[i], face) * 7,
+            "frame {i} kept"
+        );
+    }
+
+    // The custody record: events, the stored copy, a report, verify passes.
+    let shown = show_json(&s.home, &s.id);
+    let kinds = event_kinds(&shown);
+    assert!(
+        kinds.contains(&"redaction_planned".to_owned())
+            && kinds.contains(&"redaction_rendered".to_owned())
+    );
+    let stored: Vec<&Value> = shown["artefacts"]
+        .as_array()
+        .expect("artefacts")
+        .iter()
+        .filter(|a| a["kind"] == "redacted")
+        .collect();
+    assert_eq!(
+        stored.len(),
+        3,
+        "three distinct outputs stored (a and b are the same bytes)"
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|x| x["sha256"] == sha256_hex(&a).as_str())
+    );
+    assert_eq!(
+        stored[0]["parent_sha256"],
+        shown["recording"]["master_sha256"]
+    );
+    assert!(
+        stored[0]["params"]["plan_sha256"].is_string()
+            && stored[0]["params"]["model_sha256"].is_string()
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.root.join("a.report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["redacted"][0]["frames"], FRAMES as u64);
+    assert!(
+        std::fs::read_to_string(s.root.join("a.report.txt"))
+            .expect("summary")
+            .contains("redacted tracks: #1")
+    );
+    let o = run(bwv(&s.home).arg("verify"));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
+
+#[test]
+fn bad_requests_are_refused_and_nothing_is_written() {
+    let s = setup();
+    let (plan_path, _) = plan(&s);
+    let out = s.root.join("x.mp4");
+    let refuse = |args: &[&str], id: &str, why: &str| {
+        let o = run(redact(&s.home).arg(id).args(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?} must fail");
+        assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?} wrote output");
+    };
+    let plan_arg = plan_path.to_str().expect("utf-8");
+    let out_arg = out.to_str().expect("utf-8");
+    refuse(
+        &["--render", plan_arg, "--out", out_arg, "--keep", "99"],
+        &s.id,
+        "track 99 is not in the plan",
+    );
+    refuse(
+        &["--render", plan_arg, "--out", out_arg],
+        "ffffffff",
+        "no recording matches",
+    );
+
+    // A plan for one recording cannot render another.
+    let dock2 = s.root.join("dock2");
+    std::fs::create_dir(&dock2).expect("mkdir");
+    face_clip(&dock2.join("other.mp4"), 880);
+    std::fs::write(dock2.join("broken.mp4"), b"not a video").expect("write");
+    let (_, items) = ingest_json(&s.home, &[&dock2], &[]);
+    let other = items
+        .iter()
+        .find(|i| i["status"] == "ingested")
+        .and_then(|i| i["id"].as_str())
+        .expect("other");
+    refuse(
+        &["--render", plan_arg, "--out", out_arg],
+        other,
+        "the plan is for recording",
+    );
+    let broken = items
+        .iter()
+        .find(|i| i["status"] == "quarantined")
+        .and_then(|i| i["id"].as_str())
+        .expect("broken");
+    refuse(&["--out", out_arg], broken, "is quarantined");
+    // An existing output is never overwritten.
+    std::fs::write(&out, b"keep me").expect("write");
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .args(["--render", plan_arg, "--out", out_arg]));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
+}
