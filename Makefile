@@ -1,5 +1,5 @@
 # bwv: the two quick-start targets are `make demo` and `make test` (each sets the machine up first).
-.PHONY: setup build demo test lint bench bench-ingest
+.PHONY: setup build demo test lint bench bench-ingest eval-redact
 
 setup:
 	./scripts/setup.sh
@@ -24,3 +24,9 @@ bench: setup
 # bwv ingest against the one-command ffmpeg equivalent on the same generated 1080p30 clip.
 bench-ingest: build
 	./scripts/bench-ingest.sh
+
+# Redaction quality on a clip with per-frame ground truth (the make_clip.py sidecar format):
+#   make eval-redact CLIP=clip.mp4 TRUTH=clip.json [EVAL_ARGS="--detect-every 1 --mode pixelate"]
+eval-redact: build
+	@test -n "$(CLIP)" -a -n "$(TRUTH)" || { echo "usage: make eval-redact CLIP=clip.mp4 TRUTH=clip.json"; exit 2; }
+	./target/release/bwv eval-redact "$(CLIP)" "$(TRUTH)" $(EVAL_ARGS)

@@ -1,5 +1,6 @@
 //! Command-line front end: the only place with clap, indicatif and anyhow.
 
+mod eval;
 mod export;
 mod ingest;
 mod log;
@@ -72,6 +73,8 @@ enum Command {
     Retention(retention::RetentionCommand),
     /// Redact faces for disclosure: plan (detect, track, preview), then render keeping the requester.
     Redact(Box<redact::Args>),
+    /// Measure redaction on a clip with ground-truth face boxes (recall, exposure, collateral).
+    EvalRedact(Box<eval::Args>),
     /// Disclosure bundle: files, manifest, event proofs, public key, README.
     Export(export::Args),
     /// Subject access requests: open, link footage, record disclosures, close, list.
@@ -123,6 +126,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Sar(command) => sar::run(&config, command),
         Command::Export(args) => export::run(&config, args),
         Command::Redact(args) => redact::run(&config, *args),
+        Command::EvalRedact(args) => eval::run(&config, *args),
     }
 }
 

@@ -26,9 +26,22 @@ pub enum EngineArg {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ModeArg {
-    Pixelate,
+    /// A smooth field of the region's colours, from a 1/16-scale copy (no detail survives).
     Blur,
+    /// Large blocks, each its mean colour.
+    Pixelate,
+    /// Mid grey.
     Solid,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Blur => Mode::Blur,
+            ModeArg::Pixelate => Mode::Pixelate,
+            ModeArg::Solid => Mode::Solid,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,7 +61,7 @@ pub struct Args {
     #[arg(long)]
     keep: Vec<u32>,
     /// How faces are hidden.
-    #[arg(long, value_enum, default_value = "pixelate")]
+    #[arg(long, value_enum, default_value = "blur")]
     mode: ModeArg,
     /// Sound: keep (copy the AAC track untouched) or drop.
     #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
@@ -56,21 +69,29 @@ pub struct Args {
     /// Extra area to hide: X,Y,W,H@T0-T1 (pixels, seconds); may repeat.
     #[arg(long = "box")]
     boxes: Vec<ManualBox>,
+    #[command(flatten)]
+    detector: DetectorArgs,
+}
+
+/// How faces are found (shared by `redact` and `eval-redact`).
+#[derive(Debug, clap::Args)]
+pub struct DetectorArgs {
     /// Detector engine.
     #[arg(long, value_enum, default_value = "auto")]
     engine: EngineArg,
     /// Run the detector on every N-th frame.
-    #[arg(long, default_value_t = 2)]
-    detect_every: u64,
-    /// Network pixels per frame pixel.
-    #[arg(long, default_value_t = bwv::redact::detect::DEFAULT_SETTINGS.scale)]
-    scale: f32,
+    #[arg(long, default_value_t = PlanSettings::default().detect_every)]
+    pub detect_every: u64,
+    /// Network pixels per frame pixel of a detector pass; repeat for several passes.
+    #[arg(long = "scale", default_values_t = bwv::redact::detect::DEFAULT_SCALES)]
+    scales: Vec<f32>,
     /// Folder with the face model and ONNX Runtime (from scripts/setup.sh).
     #[arg(long, env = "BWV_MODELS", default_value = "models")]
     models: PathBuf,
 }
 
-fn detector(args: &Args, threads: usize) -> Result<(Detector, bwv::digest::Digest)> {
+/// Loads the model and engine and builds the detector; returns it with the model's hash.
+pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::digest::Digest)> {
     let paths = ModelPaths::in_dir(&args.models);
     let runtime = match args.engine {
         EngineArg::Tract => None,
@@ -80,7 +101,7 @@ fn detector(args: &Args, threads: usize) -> Result<(Detector, bwv::digest::Diges
     };
     let (model, engine) = model::load(&paths.model, runtime.as_ref(), threads)?;
     let settings = DetectSettings {
-        scale: args.scale,
+        scales: args.scales.clone(),
         ..DetectSettings::default()
     };
     Ok((Detector::new(engine, settings), model.sha256))
@@ -122,10 +143,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
         (plan_out, None) => {
             let settings = PlanSettings {
-                detect_every: args.detect_every.max(1),
+                detect_every: args.detector.detect_every.max(1),
                 ..PlanSettings::default()
             };
-            let (detector, model_sha) = detector(&args, threads)?;
+            let (detector, model_sha) = detector(&args.detector, threads)?;
             let (plan, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
             let plan_path = plan_out.clone().unwrap_or_else(|| {
                 with_suffix(
@@ -158,11 +179,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let settings = RenderSettings {
-        mode: match args.mode {
-            ModeArg::Pixelate => Mode::Pixelate,
-            ModeArg::Blur => Mode::Blur,
-            ModeArg::Solid => Mode::Solid,
-        },
+        mode: args.mode.into(),
         keep: args.keep.clone(),
         audio: if args.audio == "drop" {
             Audio::Drop

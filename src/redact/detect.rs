@@ -270,40 +270,46 @@ pub struct DetectSettings {
     pub threshold: f32,
     /// IoU above which overlapping boxes are merged.
     pub nms_iou: f32,
-    /// Network pixels per frame pixel for the whole-frame pass.
-    pub scale: f32,
+    /// Network pixels per frame pixel, one whole-frame pass each.
+    pub scales: Vec<f32>,
 }
 
-/// Defaults: threshold 0.2, NMS 0.3, whole frame at 2/3 scale (1080p → 1280x736), which keeps
-/// faces of 24 source pixels at 16 network pixels.
-pub const DEFAULT_SETTINGS: DetectSettings = DetectSettings {
-    threshold: 0.2,
-    nms_iou: 0.3,
-    scale: 2.0 / 3.0,
-};
+/// Default scales: CenterFace finds faces of roughly 10 to 250 network pixels, so one pass cannot
+/// cover body-cam footage where a face may be 24 px or half the frame tall.
+pub const DEFAULT_SCALES: [f32; 1] = [2.0 / 3.0];
 
 impl Default for DetectSettings {
     fn default() -> Self {
-        DEFAULT_SETTINGS
+        Self {
+            threshold: 0.2,
+            nms_iou: 0.3,
+            scales: DEFAULT_SCALES.to_vec(),
+        }
     }
 }
 
 impl DetectSettings {
-    /// The passes for a frame of `w`×`h`: the whole frame at `scale`, padded up to multiples of
-    /// 32 with the region enlarged to keep the aspect ratio exact.
+    /// The passes for a frame of `w`×`h`: the whole frame at each scale, padded up to multiples
+    /// of 32 with the region enlarged to keep the aspect ratio exact.
     pub fn passes(&self, w: usize, h: usize) -> Vec<Pass> {
-        let net_w = round32(w as f32 * self.scale);
-        let net_h = round32(h as f32 * self.scale);
-        vec![Pass {
-            region: Region {
-                x: 0.0,
-                y: 0.0,
-                w: net_w as f32 / self.scale,
-                h: net_h as f32 / self.scale,
-            },
-            net_w,
-            net_h,
-        }]
+        self.scales
+            .iter()
+            .filter(|s| **s > 0.0)
+            .map(|&scale| {
+                let net_w = round32(w as f32 * scale);
+                let net_h = round32(h as f32 * scale);
+                Pass {
+                    region: Region {
+                        x: 0.0,
+                        y: 0.0,
+                        w: net_w as f32 / scale,
+                        h: net_h as f32 / scale,
+                    },
+                    net_w,
+                    net_h,
+                }
+            })
+            .collect()
     }
 }
 
@@ -488,7 +494,12 @@ mod tests {
 
     #[test]
     fn passes_cover_the_frame_at_the_chosen_scale() {
-        let p = DEFAULT_SETTINGS.passes(1920, 1080);
+        let p = DetectSettings {
+            scales: vec![2.0 / 3.0, 1.0],
+            ..DetectSettings::default()
+        }
+        .passes(1920, 1080);
+        assert_eq!((p[1].net_w, p[1].net_h), (1920, 1088));
         assert_eq!((p[0].net_w, p[0].net_h), (1280, 736));
         assert!(p[0].region.w >= 1920.0 && p[0].region.h >= 1080.0);
         assert!((p[0].region.w / p[0].net_w as f32 - 1.5).abs() < 1e-6);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Blocks of about a sixth of the face, each its mean colour.
+    /// Blocks of about a quarter of the face, each its mean colour.
     #[default]
     Pixelate,
     /// The region's mean colour, smoothed: a 1/16-scale copy bilinearly enlarged.
@@ -173,8 +173,9 @@ fn blur_sample(means: &[u8], bw: usize, bh: usize, block: usize, x: usize, y: us
 
 /// Masks one ellipse (in luma pixels) on an I420 frame's three planes; returns changed samples.
 pub fn apply(planes: &mut [Plane<'_>; 3], e: &Ellipse, mode: Mode) -> u64 {
-    // About six blocks across the face's short side, never finer than 8 luma pixels.
-    let block = ((e.rx.min(e.ry) * 2.0 / 1.3 / 6.0) as usize).max(8);
+    // About four blocks across the face's short side, never finer than 8 luma pixels: coarse
+    // enough that no feature survives, and fewer block edges.
+    let block = ((e.rx.min(e.ry) * 2.0 / 1.3 / 4.0) as usize).max(8);
     let [y, u, v] = planes;
     fill_plane(y, e, mode, block)
         + fill_plane(u, &e.on_plane(2.0), mode, block / 2)

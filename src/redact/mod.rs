@@ -10,6 +10,7 @@ use crate::error::{Error, Result, Stage};
 use crate::home::Home;
 
 pub mod detect;
+pub mod eval;
 pub mod mask;
 pub mod model;
 pub mod plan;
@@ -253,7 +254,7 @@ mod tests {
         let mut d = Detector::new(
             engine,
             DetectSettings {
-                scale,
+                scales: vec![scale],
                 ..DetectSettings::default()
             },
         );

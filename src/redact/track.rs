@@ -14,7 +14,8 @@ use super::detect::{Detection, iou};
 pub struct TrackSettings {
     /// Minimum IoU with the predicted box to continue a track.
     pub min_iou: f32,
-    /// Otherwise, maximum centre distance as a fraction of the face's size.
+    /// Otherwise, maximum centre distance as a fraction of the face's size, per frame since the
+    /// track was last seen (up to 4 frames).
     pub max_centre_jump: f32,
     /// Frames a track may go undetected before it ends (gaps up to this are filled).
     pub max_gap: u64,
@@ -25,13 +26,14 @@ pub struct TrackSettings {
 }
 
 /// Defaults: IoU 0.2 or a centre jump under 0.7 face sizes; gaps up to 15 frames (0.5 s at
-/// 30 fps) filled; masks extended 6 frames either side.
+/// 30 fps) filled; masks extended up to 10 frames either side (a small face entering the
+/// picture is often found only once most of it is in), fewer for large faces.
 pub const DEFAULT_TRACKING: TrackSettings = TrackSettings {
     min_iou: 0.2,
     max_centre_jump: 0.7,
     max_gap: 15,
-    pad_before: 6,
-    pad_after: 6,
+    pad_before: 10,
+    pad_after: 10,
 };
 
 impl Default for TrackSettings {
@@ -160,9 +162,11 @@ impl Open {
     }
 }
 
-/// Affinity of a detection to a predicted box: IoU, or a centre-distance score for small fast
-/// faces whose boxes no longer overlap; `None` when they cannot be the same face.
-fn affinity(pred: &Detection, d: &Detection, s: &TrackSettings) -> Option<f32> {
+/// Affinity of a detection to a predicted box `gap` frames after the track was last seen: IoU,
+/// or a centre-distance score for small fast faces whose boxes no longer overlap (the allowed
+/// jump grows with the gap, as the face had longer to move); `None` when they cannot be the
+/// same face.
+fn affinity(pred: &Detection, d: &Detection, gap: u64, s: &TrackSettings) -> Option<f32> {
     let overlap = iou(pred, d);
     if overlap >= s.min_iou {
         return Some(1.0 + overlap);
@@ -174,7 +178,8 @@ fn affinity(pred: &Detection, d: &Detection, s: &TrackSettings) -> Option<f32> {
         (pred.y0 + pred.y1 - d.y0 - d.y1) / 2.0,
     );
     let jump = (dx * dx + dy * dy).sqrt() / size;
-    (jump <= s.max_centre_jump && ratio <= 2.0).then(|| 1.0 - jump / s.max_centre_jump)
+    let limit = s.max_centre_jump * gap.clamp(1, 4) as f32;
+    (jump <= limit && ratio <= 2.0).then(|| 1.0 - jump / limit)
 }
 
 /// Links detections (frame → boxes, for the frames the detector ran on) into tracks covering
@@ -198,8 +203,9 @@ pub fn track(
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (ti, t) in open.iter().enumerate() {
             let pred = t.predict(frame);
+            let gap = frame - t.last().frame;
             for (di, d) in dets.iter().enumerate() {
-                if let Some(a) = affinity(&pred, d, s) {
+                if let Some(a) = affinity(&pred, d, gap, s) {
                     pairs.push((a, ti, di));
                 }
             }
@@ -238,21 +244,53 @@ pub fn track(
     tracks
 }
 
-/// Fills gaps by interpolation and pads both ends by holding the end boxes.
+/// The box of `anchor` carried to `frame` along the motion between `anchor` and `other` (at
+/// most 0.6 of the face's size a frame), and grown 2 % a frame (at most 1.2×) for the
+/// growing uncertainty.
+fn extrapolate(anchor: &TrackBox, other: Option<&TrackBox>, frame: u64) -> TrackBox {
+    let (w, h) = (anchor.x1 - anchor.x0, anchor.y1 - anchor.y0);
+    let centre = |b: &TrackBox| ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0);
+    let (cx, cy) = centre(anchor);
+    let (vx, vy) = other.map_or((0.0, 0.0), |o| {
+        let (ox, oy) = centre(o);
+        let dt = anchor.frame as f32 - o.frame as f32;
+        let limit = 0.6 * w.min(h);
+        (
+            ((cx - ox) / dt).clamp(-limit, limit),
+            ((cy - oy) / dt).clamp(-limit, limit),
+        )
+    });
+    let steps = frame as f32 - anchor.frame as f32;
+    let grow = (1.0 + 0.02 * steps.abs()).min(1.2);
+    let (nx, ny) = (cx + vx * steps, cy + vy * steps);
+    TrackBox {
+        frame,
+        x0: nx - w * grow / 2.0,
+        y0: ny - h * grow / 2.0,
+        x1: nx + w * grow / 2.0,
+        y1: ny + h * grow / 2.0,
+        score: 0.0,
+    }
+}
+
+/// Fills gaps by interpolation and extends both ends along the track's motion.
 fn finish(t: Open, frames: u64, s: &TrackSettings) -> Track {
     let seen: Vec<TrackBox> = t.seen.into_values().collect();
     let (first, last) = (seen[0], seen[seen.len() - 1]);
-    let start = first.frame.saturating_sub(s.pad_before);
-    let end = (last.frame + s.pad_after)
+    // Large faces are found as soon as they show; small ones often only once they are well in
+    // view. So the lead-in and tail shrink with size: full for faces up to 96 px tall, then
+    // with the square of the size, never under 2 frames.
+    let pad = |n: u64, b: &TrackBox| -> u64 {
+        let k = (96.0 / (b.y1 - b.y0).max(1.0)).min(1.0);
+        ((n as f32 * k * k).round() as u64).clamp(n.min(2), n)
+    };
+    let start = first.frame.saturating_sub(pad(s.pad_before, &first));
+    let end = (last.frame + pad(s.pad_after, &last))
         .min(frames.saturating_sub(1))
         .max(last.frame);
     let mut boxes = Vec::with_capacity((end - start + 1) as usize);
     for f in start..first.frame {
-        boxes.push(TrackBox {
-            frame: f,
-            score: 0.0,
-            ..first
-        });
+        boxes.push(extrapolate(&first, seen.get(1), f));
     }
     for pair in seen.windows(2) {
         boxes.push(pair[0]);
@@ -261,12 +299,9 @@ fn finish(t: Open, frames: u64, s: &TrackSettings) -> Track {
         }
     }
     boxes.push(last);
+    let before_last = seen.len().checked_sub(2).and_then(|i| seen.get(i));
     for f in last.frame + 1..=end {
-        boxes.push(TrackBox {
-            frame: f,
-            score: 0.0,
-            ..last
-        });
+        boxes.push(extrapolate(&last, before_last, f));
     }
     let best = seen
         .iter()
@@ -324,8 +359,14 @@ mod tests {
         }
         let filled = a.box_at(9).expect("filled");
         assert!((filled.x0 - (100.0 + 36.0)).abs() < 1e-3 && filled.score == 0.0);
-        // Padded 6 frames after the last detection (27 → 33), clipped at the clip's end.
-        assert_eq!(a.last_frame, 33);
+        // Extended 10 frames after the last detection (27 → 37), moving on and growing.
+        assert_eq!(a.last_frame, 37);
+        let (end, at_last) = (a.box_at(37).expect("tail"), a.box_at(27).expect("last"));
+        assert!(
+            end.x0 + end.x1 > at_last.x0 + at_last.x1,
+            "keeps moving right"
+        );
+        assert!(end.x1 - end.x0 > at_last.x1 - at_last.x0, "grows");
         assert_eq!(a.first_frame, 0);
     }
 
@@ -337,21 +378,26 @@ mod tests {
         dets.insert(60, vec![d(52.0, 50.0, 30.0)]);
         let tracks = track(&dets, 100, &TrackSettings::default());
         assert_eq!(tracks.len(), 2);
-        assert_eq!((tracks[0].first_frame, tracks[0].last_frame), (14, 27));
-        assert_eq!((tracks[1].first_frame, tracks[1].last_frame), (54, 66));
-        assert_eq!(tracks[0].boxes.len(), 14);
+        assert_eq!((tracks[0].first_frame, tracks[0].last_frame), (10, 31));
+        assert_eq!((tracks[1].first_frame, tracks[1].last_frame), (50, 70));
+        assert_eq!(tracks[0].boxes.len(), 22);
     }
 
     #[test]
     fn a_small_fast_face_is_followed_by_centre_distance() {
         let mut dets = BTreeMap::new();
-        // 24 px face moving 16 px a frame: consecutive boxes overlap little.
-        for f in 0..10u64 {
-            dets.insert(f, vec![d(100.0 + 16.0 * f as f32, 200.0, 24.0)]);
+        // 24 px face moving 14 px right and 12 px up a frame, detected every 2nd frame: boxes
+        // of consecutive detections do not overlap at all.
+        for f in (0..30u64).step_by(2) {
+            let t = f as f32;
+            dets.insert(f, vec![d(100.0 + 14.0 * t, 600.0 - 12.0 * t, 24.0)]);
         }
-        let tracks = track(&dets, 10, &TrackSettings::default());
+        let tracks = track(&dets, 30, &TrackSettings::default());
         assert_eq!(tracks.len(), 1, "{tracks:#?}");
-        assert_eq!(tracks[0].detections, 10);
+        assert_eq!(tracks[0].detections, 15);
+        // The filled frame between two detections sits halfway.
+        let mid = tracks[0].box_at(5).expect("frame 5");
+        assert!((mid.x0 - (100.0 + 70.0)).abs() < 1e-3, "{mid:?}");
     }
 
     #[test]
