@@ -80,6 +80,7 @@ pub struct Thumbnailer {
     poster: Option<PathBuf>,
     thumbs: Vec<PathBuf>,
     tiles: Vec<RgbImage>,
+    first: Option<RgbImage>,
 }
 
 /// What the thumbnailer wrote.
@@ -106,6 +107,7 @@ impl Thumbnailer {
             poster: None,
             thumbs: Vec::new(),
             tiles: Vec::new(),
+            first: None,
         }
     }
 
@@ -128,7 +130,16 @@ impl Thumbnailer {
             self.write(&img, &p)?;
             self.thumbs.push(p);
             if (n as u64).is_multiple_of(self.sheet_every) {
-                self.tiles.push(img.clone());
+                // Sheet tiles carry their time into the recording (stream time, H:MM:SS).
+                let mut tile = img.clone();
+                let text = timecode(f.pts_ns);
+                let (_, th) = super::label::text_size(&text, 1);
+                let y = tile.height().saturating_sub(th + 4);
+                super::label::draw(&mut tile, 2, y, &text, 1);
+                self.tiles.push(tile);
+            }
+            if n == 0 {
+                self.first = Some(img.clone());
             }
             while self.next_ns <= f.pts_ns {
                 self.next_ns += self.settings.interval_ns.max(1);
@@ -194,10 +205,10 @@ impl Thumbnailer {
             Some(p) => p,
             None => {
                 let p = self.dir.join("poster.jpg");
-                // Clips shorter than the poster time: frame 0, which is always thumbnail 0 and tile 0.
+                // Clips shorter than the poster time: frame 0, which is always thumbnail 0.
                 let first = self
-                    .tiles
-                    .first()
+                    .first
+                    .as_ref()
                     .ok_or_else(|| fail(&p, "no frame to make a poster from".into()))?;
                 write_jpeg(first, &p, self.settings.quality)?;
                 p
@@ -214,6 +225,12 @@ impl Thumbnailer {
             sheet,
         })
     }
+}
+
+/// Stream time as `H:MM:SS`.
+pub fn timecode(ns: u64) -> String {
+    let s = ns / 1_000_000_000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Lays tiles out in a grid with a 4-pixel dark border.
@@ -262,6 +279,13 @@ pub(crate) fn write_jpeg(img: &RgbImage, path: &Path, quality: u8) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timecodes() {
+        assert_eq!(timecode(0), "0:00:00");
+        assert_eq!(timecode(61_500_000_000), "0:01:01");
+        assert_eq!(timecode(3_725_000_000_000), "1:02:05");
+    }
 
     #[test]
     fn sheet_grid_geometry() {
