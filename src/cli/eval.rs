@@ -170,6 +170,20 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         report.faces,
         mark(report.recall >= 0.99)
     );
+    let sizes: Vec<String> = report
+        .by_height
+        .iter()
+        .filter(|b| b.faces > 0)
+        .map(|b| {
+            format!(
+                "{} px {:.1}% of {}",
+                b.heights,
+                100.0 * b.covered as f64 / b.faces as f64,
+                b.faces
+            )
+        })
+        .collect();
+    println!("by face height  {}", sizes.join(", "));
     println!(
         "longest exposed {} frame(s){}  [target <= 3: {}]",
         report.longest_exposed_run,

@@ -54,6 +54,30 @@ pub struct Evaluator {
     frames: u64,
     exposures: Vec<Exposure>,
     per_frame_changed: Vec<(u64, f64)>,
+    by_height: [(u64, u64); 4],
+}
+
+/// Face-height buckets of the size breakdown, in pixels: below 24, 24–47, 48–95, 96 and up.
+pub const HEIGHT_BUCKETS: [&str; 4] = ["<24", "24-47", "48-95", ">=96"];
+
+fn bucket(h: i64) -> usize {
+    match h {
+        ..24 => 0,
+        24..48 => 1,
+        48..96 => 2,
+        _ => 3,
+    }
+}
+
+/// Recall of one size bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizeRecall {
+    /// Face heights covered, e.g. "24-47".
+    pub heights: &'static str,
+    /// Instances.
+    pub faces: u64,
+    /// Covered.
+    pub covered: u64,
 }
 
 /// One face instance left exposed.
@@ -93,6 +117,8 @@ pub struct EvalReport {
     pub exposures: Vec<Exposure>,
     /// The frames with the most non-face change: (frame, percent).
     pub most_changed_frames: Vec<(u64, f64)>,
+    /// Recall by face height (truncated boxes count by their visible height).
+    pub by_height: Vec<SizeRecall>,
 }
 
 /// Clips a box to the frame: (x0, y0, x1, y1).
@@ -147,6 +173,9 @@ impl Evaluator {
             let (d0, n) = detail(orig, w, inner);
             let (d1, _) = detail(red, w, inner);
             let covered = d0 < n || d1 * 2 <= d0;
+            let slot = &mut self.by_height[bucket(b[3])];
+            slot.0 += 1;
+            slot.1 += u64::from(covered);
             let id = t.ids.get(i).copied().unwrap_or(-(i as i64) - 1);
             seen.push(id);
             if covered {
@@ -224,6 +253,15 @@ impl Evaluator {
                 100.0 * self.changed as f64 / self.non_face as f64
             },
             exposures: self.exposures.clone(),
+            by_height: HEIGHT_BUCKETS
+                .iter()
+                .zip(self.by_height)
+                .map(|(h, (faces, covered))| SizeRecall {
+                    heights: h,
+                    faces,
+                    covered,
+                })
+                .collect(),
             most_changed_frames: {
                 let mut v = self.per_frame_changed.clone();
                 v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -270,5 +308,6 @@ mod tests {
         assert_eq!((r.faces, r.covered), (5, 2));
         assert_eq!((r.longest_exposed_run, r.longest_exposed_id), (2, Some(7)));
         assert!(r.non_face_changed_percent > 0.0 && r.non_face_changed_percent < 1.0);
+        assert_eq!((r.by_height[0].faces, r.by_height[0].covered), (5, 2));
     }
 }
