@@ -63,9 +63,10 @@ pub struct Args {
     /// How faces are hidden.
     #[arg(long, value_enum, default_value = "blur")]
     mode: ModeArg,
-    /// Sound: keep (copy the AAC track untouched) or drop.
-    #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
-    audio: String,
+    /// Sound: keep (copy the AAC track untouched), drop, or mute:T0-T1[,T2-T3...] (seconds;
+    /// the sound is re-encoded with silence over those ranges).
+    #[arg(long, default_value = "keep")]
+    audio: Audio,
     /// Extra area to hide: X,Y,W,H@T0-T1 (pixels, seconds); may repeat.
     #[arg(long = "box")]
     boxes: Vec<ManualBox>,
@@ -181,11 +182,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let settings = RenderSettings {
         mode: args.mode.into(),
         keep: args.keep.clone(),
-        audio: if args.audio == "drop" {
-            Audio::Drop
-        } else {
-            Audio::Keep
-        },
+        audio: args.audio.clone(),
         boxes: args.boxes.clone(),
         ..RenderSettings::default()
     };

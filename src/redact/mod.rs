@@ -101,7 +101,7 @@ impl Redactor<'_> {
             && (container.contains("Quicktime") || container.contains("MP4"));
         if settings.audio == render::Audio::Keep && audio.is_some() && !has_aac {
             return Err(Error::Redact(format!(
-                "cannot copy {} audio out of {container}; use --audio drop",
+                "cannot copy {} audio out of {container}; use --audio drop or mute:...",
                 audio.unwrap_or("?")
             )));
         }
@@ -118,7 +118,7 @@ impl Redactor<'_> {
             &self.home.abs(&rec.master_path),
             p,
             settings,
-            has_aac,
+            (audio.is_some(), has_aac),
             rec.recorded_at
                 .parse()
                 .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?,

@@ -22,7 +22,7 @@ use crate::media::pipeline::{self, Frame, FrameSink};
 pub const ENCODE_GRAPH: &str = include_str!("../../pipelines/redact-encode.gst");
 
 /// What happens to the sound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Audio {
     /// Copy the master's AAC track untouched.
@@ -30,6 +30,79 @@ pub enum Audio {
     Keep,
     /// No audio track.
     Drop,
+    /// Re-encode the sound (AAC) with silence over these (from, to) second ranges.
+    Mute(Vec<(f64, f64)>),
+}
+
+impl std::str::FromStr for Audio {
+    type Err = String;
+
+    /// `keep`, `drop`, or `mute:T0-T1[,T2-T3...]` (seconds).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "keep" => return Ok(Audio::Keep),
+            "drop" => return Ok(Audio::Drop),
+            _ => {}
+        }
+        let bad = || format!("{s:?} is not keep, drop or mute:T0-T1[,T2-T3...] (seconds)");
+        let ranges = s.strip_prefix("mute:").ok_or_else(bad)?;
+        let parsed = ranges
+            .split(',')
+            .map(|r| {
+                let (a, b) = r.split_once('-').ok_or_else(bad)?;
+                let (a, b): (f64, f64) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if a < 0.0 || b < a {
+                    return Err(bad());
+                }
+                Ok((a, b))
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        Ok(Audio::Mute(parsed))
+    }
+}
+
+/// Zeroes the samples of interleaved S16 buffers that fall in the ranges.
+fn install_mute(
+    element: &gst::Element,
+    ranges: Vec<(f64, f64)>,
+) -> std::result::Result<(), String> {
+    let pad = element
+        .static_pad("src")
+        .ok_or("mute element has no src pad")?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let caps = pad.current_caps();
+        let rate_channels = caps
+            .as_ref()
+            .and_then(|c| c.structure(0))
+            .and_then(|st| Some((st.get::<i32>("rate").ok()?, st.get::<i32>("channels").ok()?)));
+        let Some((rate, channels)) = rate_channels else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(buffer) = info.buffer_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(pts) = buffer.pts() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let buffer = buffer.make_mut();
+        let Ok(mut map) = buffer.map_writable() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let data = map.as_mut_slice();
+        let frame_bytes = 2 * channels.max(1) as usize;
+        let start_s = pts.nseconds() as f64 / 1e9;
+        for (i, frame) in data.chunks_exact_mut(frame_bytes).enumerate() {
+            let t = start_s + i as f64 / f64::from(rate.max(1));
+            if ranges.iter().any(|(a, b)| t >= *a && t <= *b) {
+                frame.fill(0);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
 }
 
 /// A rectangle to mask over a time range, whatever the detector found.
@@ -351,14 +424,30 @@ impl FrameSink for MaskSink {
     }
 }
 
+/// Which audio line of the encode graph to use.
+#[derive(Debug, Clone, PartialEq)]
+enum AudioLine {
+    None,
+    Copy,
+    Mute(Vec<(f64, f64)>),
+}
+
 fn build_encoder(
     master: &Path,
     out: &Path,
-    audio: bool,
+    audio: &AudioLine,
 ) -> std::result::Result<(gst::Pipeline, gst_app::AppSrc), String> {
+    let keep = |l: &str| {
+        let l = l.trim_start();
+        match audio {
+            AudioLine::None => !l.starts_with("filesrc "),
+            AudioLine::Copy => !l.starts_with("filesrc name=audiomute"),
+            AudioLine::Mute(_) => !l.starts_with("filesrc name=audiosrc"),
+        }
+    };
     let text: String = pipeline::graph_text(ENCODE_GRAPH)
         .lines()
-        .filter(|l| audio || !l.trim_start().starts_with("filesrc name=audiosrc"))
+        .filter(|l| keep(l))
         .collect::<Vec<_>>()
         .join("\n");
     let p = gst::parse::launch(&text)
@@ -371,8 +460,13 @@ fn build_encoder(
     };
     get("sink")?.set_property("location", out);
     get("mux")?.set_property("faststart-file", out.with_extension("moov.tmp"));
-    if audio {
-        get("audiosrc")?.set_property("location", master);
+    match audio {
+        AudioLine::None => {}
+        AudioLine::Copy => get("audiosrc")?.set_property("location", master),
+        AudioLine::Mute(ranges) => {
+            get("audiomute")?.set_property("location", master);
+            install_mute(&get("mute")?, ranges.clone())?;
+        }
     }
     let src = get("video")?
         .downcast::<gst_app::AppSrc>()
@@ -410,13 +504,14 @@ fn finish_encoder(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(),
 }
 
 /// Renders `plan` of `master` to `out` (an MP4). The caller checks the plan belongs to the
-/// recording; `has_aac` says whether the master carries an AAC track that can be copied, and
+/// recording; `audio_in` says whether the master has sound and whether it is AAC that can be
+/// copied (`(present, copyable)`), and
 /// `created` is the time stamped in the file (the recording's), so equal inputs give equal bytes.
 pub fn render(
     master: &Path,
     plan: &Plan,
     settings: &RenderSettings,
-    has_aac: bool,
+    audio_in: (bool, bool),
     created: jiff::Timestamp,
     out: &Path,
     stall: Duration,
@@ -428,8 +523,17 @@ pub fn render(
         stage: Stage::Redact,
         reason,
     };
-    let audio = settings.audio == Audio::Keep && has_aac;
-    let (encoder, src) = build_encoder(master, out, audio).map_err(fail)?;
+    let audio = match (&settings.audio, audio_in) {
+        (_, (false, _)) | (Audio::Drop, _) => AudioLine::None,
+        (Audio::Keep, (true, true)) => AudioLine::Copy,
+        (Audio::Keep, (true, false)) => {
+            return Err(Error::Redact(
+                "the master's sound cannot be copied as it is; use --audio drop or mute:...".into(),
+            ));
+        }
+        (Audio::Mute(r), _) => AudioLine::Mute(r.clone()),
+    };
+    let (encoder, src) = build_encoder(master, out, &audio).map_err(fail)?;
     let MaskPlan {
         masks,
         redacted,
@@ -485,6 +589,14 @@ mod tests {
 
     #[test]
     fn manual_boxes_parse() {
+        assert_eq!("drop".parse::<Audio>(), Ok(Audio::Drop));
+        assert_eq!(
+            "mute:1-2.5,4-4.5".parse::<Audio>(),
+            Ok(Audio::Mute(vec![(1.0, 2.5), (4.0, 4.5)]))
+        );
+        for bad in ["mute", "mute:2-1", "mute:a-b", "loud"] {
+            assert!(bad.parse::<Audio>().is_err(), "{bad}");
+        }
         let b: ManualBox = "10,20,30,40@1.5-3".parse().expect("parses");
         assert_eq!(
             (b.x, b.y, b.w, b.h, b.from_s, b.to_s),

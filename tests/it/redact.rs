@@ -207,6 +207,33 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         );
     }
 
+    // Muted sound: silence inside the range, sound outside it, and still repeatable.
+    let muted = render("muted.mp4", &["--audio", "mute:0.5-1.0"]);
+    assert_eq!(
+        sha256_hex(&muted),
+        sha256_hex(&render("muted2.mp4", &["--audio", "mute:0.5-1.0"]))
+    );
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&muted)
+        .args([
+            "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
+        ]));
+    let samples: Vec<i16> = o
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let rms = |a: f64, b: f64| {
+        let seg = &samples[(a * 48000.0) as usize..(b * 48000.0) as usize];
+        (seg.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / seg.len() as f64).sqrt()
+    };
+    assert!(rms(0.55, 0.95) < 1.0, "muted range is silent");
+    assert!(
+        rms(0.1, 0.4) > 500.0 && rms(1.05, 1.3) > 500.0,
+        "sound outside the range"
+    );
+
     // Solid fill shows the mask covers the face in every single frame.
     let solid = luma(&render("solid.mp4", &["--mode", "solid"]));
     for (i, frame) in solid.iter().enumerate() {
@@ -244,8 +271,8 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         .collect();
     assert_eq!(
         stored.len(),
-        3,
-        "three distinct outputs stored (a and b are the same bytes)"
+        4,
+        "four distinct outputs stored (a = b, muted = muted2)"
     );
     assert!(
         stored
