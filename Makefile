@@ -17,9 +17,9 @@ lint:
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 
-# Micro-benchmark: per-frame hashing throughput (criterion).
+# Micro-benchmarks (criterion): per-frame hashing; detector input, CenterFace decode + NMS, masks.
 bench: setup
-	cargo bench --locked --bench frame_hash
+	cargo bench --locked --bench frame_hash --bench redact
 
 # bwv ingest against the one-command ffmpeg equivalent on the same generated 1080p30 clip.
 bench-ingest: build

@@ -99,6 +99,32 @@ pub trait RgbSource {
     fn height(&self) -> usize;
     /// Bilinearly interpolated RGB at (x, y), clamped to the edges.
     fn rgb(&self, x: f32, y: f32) -> [f32; 3];
+
+    /// Resamples `region` to a `w`×`h` RGB NCHW tensor in `out` (see [`to_network_input`]).
+    /// Sources may override this with a faster path that gives the same values.
+    fn resample(&self, region: Region, w: usize, h: usize, out: &mut [f32]) {
+        let (sx, sy) = (region.w / w as f32, region.h / h as f32);
+        let plane = w * h;
+        for row in 0..h {
+            let y = region.y + (row as f32 + 0.5) * sy - 0.5;
+            for col in 0..w {
+                let x = region.x + (col as f32 + 0.5) * sx - 0.5;
+                let [r, g, b] = self.rgb(x, y);
+                let i = row * w + col;
+                out[i] = r;
+                out[plane + i] = g;
+                out[2 * plane + i] = b;
+            }
+        }
+    }
+}
+
+/// Where a sample falls in a plane of `len` samples: the two neighbours and the weight of the
+/// second, clamped to the edges exactly as [`bilinear`] clamps.
+fn taps(pos: f32, len: usize) -> (usize, usize, f32) {
+    let p = pos.clamp(0.0, (len - 1) as f32);
+    let i = p as usize;
+    (i, (i + 1).min(len - 1), p - i as f32)
 }
 
 /// Bilinear sample of one 8-bit plane.
@@ -150,25 +176,81 @@ impl RgbSource for Yuv420<'_> {
         let (cx, cy) = (x / 2.0, (y - 0.5) / 2.0);
         let cb = bilinear(self.u, self.uv_stride, cw, ch, cx, cy) - 128.0;
         let cr = bilinear(self.v, self.uv_stride, cw, ch, cx, cy) - 128.0;
-        let yy = (luma - 16.0) * (255.0 / 219.0);
+        self.rgb_of(luma, cb, cr)
+    }
+
+    /// The same samples as the default path, with the column taps computed once per call
+    /// rather than per pixel.
+    fn resample(&self, region: Region, w: usize, h: usize, out: &mut [f32]) {
+        let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        let (sx, sy) = (region.w / w as f32, region.h / h as f32);
+        let cols: Vec<Taps> = (0..w)
+            .map(|col| {
+                let x = region.x + (col as f32 + 0.5) * sx - 0.5;
+                (taps(x, self.width), taps(x / 2.0, cw))
+            })
+            .collect();
+        let plane = w * h;
+        for row in 0..h {
+            let y = region.y + (row as f32 + 0.5) * sy - 0.5;
+            let (y0, y1, fy) = taps(y, self.height);
+            let (c0, c1, fc) = taps((y - 0.5) / 2.0, ch);
+            let (ya, yb) = (&self.y[y0 * self.y_stride..], &self.y[y1 * self.y_stride..]);
+            let (ua, ub) = (
+                &self.u[c0 * self.uv_stride..],
+                &self.u[c1 * self.uv_stride..],
+            );
+            let (va, vb) = (
+                &self.v[c0 * self.uv_stride..],
+                &self.v[c1 * self.uv_stride..],
+            );
+            let lerp2 = |a: &[u8], b: &[u8], (i, j, f): (usize, usize, f32), t: f32| {
+                let top = f32::from(a[i]) * (1.0 - f) + f32::from(a[j]) * f;
+                let bottom = f32::from(b[i]) * (1.0 - f) + f32::from(b[j]) * f;
+                top * (1.0 - t) + bottom * t
+            };
+            // Sample the row first, then convert it in a tight loop the compiler can vectorise.
+            let (r_out, rest) = out[row * w..].split_at_mut(plane);
+            let (g_out, b_out) = rest.split_at_mut(plane);
+            for (col, &(lt, ct)) in cols.iter().enumerate() {
+                r_out[col] = lerp2(ya, yb, lt, fy);
+                g_out[col] = lerp2(ua, ub, ct, fc) - 128.0;
+                b_out[col] = lerp2(va, vb, ct, fc) - 128.0;
+            }
+            let [kr, kgb, kgr, kb] = self.coefficients();
+            for col in 0..w {
+                let (luma, cb, cr) = (r_out[col], g_out[col], b_out[col]);
+                let yy = (luma - 16.0) * (255.0 / 219.0);
+                r_out[col] = (yy + kr * cr).clamp(0.0, 255.0);
+                g_out[col] = (yy - kgb * cb - kgr * cr).clamp(0.0, 255.0);
+                b_out[col] = (yy + kb * cb).clamp(0.0, 255.0);
+            }
+        }
+    }
+}
+
+/// Luma and chroma taps of one output column.
+type Taps = ((usize, usize, f32), (usize, usize, f32));
+
+impl Yuv420<'_> {
+    /// The matrix from limited-range Cb/Cr (centred on 0) to RGB: [R←Cr, G←Cb, G←Cr, B←Cb].
+    fn coefficients(&self) -> [f32; 4] {
         let k = 255.0 / 224.0;
-        let (r, g, b) = if self.bt709 {
-            (
-                yy + 1.5748 * k * cr,
-                yy - 0.1873 * k * cb - 0.4681 * k * cr,
-                yy + 1.8556 * k * cb,
-            )
+        if self.bt709 {
+            [1.5748 * k, 0.1873 * k, 0.4681 * k, 1.8556 * k]
         } else {
-            (
-                yy + 1.402 * k * cr,
-                yy - 0.3441 * k * cb - 0.7141 * k * cr,
-                yy + 1.772 * k * cb,
-            )
-        };
+            [1.402 * k, 0.3441 * k, 0.7141 * k, 1.772 * k]
+        }
+    }
+
+    /// Limited-range YCbCr (Cb, Cr centred on 0) to RGB 0..255.
+    fn rgb_of(&self, luma: f32, cb: f32, cr: f32) -> [f32; 3] {
+        let yy = (luma - 16.0) * (255.0 / 219.0);
+        let [kr, kgb, kgr, kb] = self.coefficients();
         [
-            r.clamp(0.0, 255.0),
-            g.clamp(0.0, 255.0),
-            b.clamp(0.0, 255.0),
+            (yy + kr * cr).clamp(0.0, 255.0),
+            (yy - kgb * cb - kgr * cr).clamp(0.0, 255.0),
+            (yy + kb * cb).clamp(0.0, 255.0),
         ]
     }
 }
@@ -232,19 +314,7 @@ pub fn to_network_input(
 ) {
     out.clear();
     out.resize(3 * w * h, 0.0);
-    let (sx, sy) = (region.w / w as f32, region.h / h as f32);
-    let plane = w * h;
-    for row in 0..h {
-        let y = region.y + (row as f32 + 0.5) * sy - 0.5;
-        for col in 0..w {
-            let x = region.x + (col as f32 + 0.5) * sx - 0.5;
-            let [r, g, b] = src.rgb(x, y);
-            let i = row * w + col;
-            out[i] = r;
-            out[plane + i] = g;
-            out[2 * plane + i] = b;
-        }
-    }
+    src.resample(region, w, h, out);
 }
 
 /// Rounds up to a multiple of 32 (the network's input granularity).
@@ -490,6 +560,70 @@ mod tests {
         assert!((out[0] - 25.0).abs() < 1e-4, "{out:?}");
         assert!((out[1] - 45.0).abs() < 1e-4, "{out:?}");
         assert_eq!(out[2], 0.0);
+    }
+
+    /// The generic per-pixel path, for comparison with a source's own `resample`.
+    struct Slow<'a>(Yuv420<'a>);
+
+    impl RgbSource for Slow<'_> {
+        fn width(&self) -> usize {
+            self.0.width
+        }
+        fn height(&self) -> usize {
+            self.0.height
+        }
+        fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
+            self.0.rgb(x, y)
+        }
+    }
+
+    #[test]
+    fn fast_yuv_resampling_equals_the_per_pixel_path() {
+        let (w, h) = (97, 61);
+        let mut seed = 7u32;
+        let mut next = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (seed >> 16) as u8
+                })
+                .collect()
+        };
+        let (y, u, v) = (next(104 * h), next(52 * 31), next(52 * 31));
+        let f = Yuv420 {
+            y: &y,
+            u: &u,
+            v: &v,
+            y_stride: 104,
+            uv_stride: 52,
+            width: w,
+            height: h,
+            bt709: false,
+        };
+        for region in [
+            Region {
+                x: 0.0,
+                y: 0.0,
+                w: 97.0,
+                h: 61.0,
+            },
+            Region {
+                x: -5.0,
+                y: 10.0,
+                w: 120.0,
+                h: 70.0,
+            },
+        ] {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            to_network_input(&f, region, 64, 32, &mut fast);
+            to_network_input(&Slow(f), region, 64, 32, &mut slow);
+            let worst = fast
+                .iter()
+                .zip(&slow)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-3, "differs by {worst}");
+        }
     }
 
     #[test]
