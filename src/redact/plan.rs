@@ -36,7 +36,7 @@ impl Default for PlanSettings {
     fn default() -> Self {
         Self {
             detect: DetectSettings::default(),
-            detect_every: 2,
+            detect_every: 3,
             tracking: TrackSettings::default(),
         }
     }
