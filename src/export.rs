@@ -248,10 +248,13 @@ pub fn export(
     let (cp, _) = log::sign_checkpoint(store, signer)?;
     let verifier = signer.verifier();
 
+    let logged = store.events(Some(&rec.id))?;
+    let seqs: Vec<u64> = logged.iter().map(|e| e.seq).collect();
+    let proofs = log::prove_many(store, &verifier, &seqs, Some(&cp.note))?;
     let mut events = Vec::new();
-    for e in store.events(Some(&rec.id))? {
-        let proof = log::prove(store, &verifier, e.seq, Some(&cp.note))?;
+    for (e, proof) in logged.iter().zip(proofs) {
         let path = format!("proofs/{:08}-{}.json", e.seq, e.kind.as_str());
+        let proof_leaf = proof.leaf_hash;
         let json = serde_json::to_string_pretty(&ProofDoc::Inclusion(proof))
             .expect("proofs serialise")
             + "\n";
@@ -260,7 +263,7 @@ pub fn export(
             seq: e.seq,
             kind: e.kind.as_str().into(),
             at: e.at.clone(),
-            leaf_hash: e.leaf_hash(),
+            leaf_hash: proof_leaf,
             proof: path,
         });
     }

@@ -405,6 +405,19 @@ pub fn prove(
     seq: u64,
     checkpoint: Option<&str>,
 ) -> Result<InclusionProof> {
+    prove_many(store, verifier, &[seq], checkpoint)?
+        .pop()
+        .ok_or_else(|| Error::Log(format!("event {seq} is missing")))
+}
+
+/// Inclusion proofs of several events against one checkpoint, reading and checking the log's
+/// leaves once for all of them.
+pub fn prove_many(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    seqs: &[u64],
+    checkpoint: Option<&str>,
+) -> Result<Vec<InclusionProof>> {
     let (cp, note) = match checkpoint {
         Some(note) => (
             Checkpoint::open(note, verifier).map_err(|e| Error::Log(e.to_string()))?,
@@ -412,33 +425,38 @@ pub fn prove(
         ),
         None => latest_checkpoint(store, verifier)?,
     };
-    if seq >= cp.size {
+    if let Some(seq) = seqs.iter().find(|s| **s >= cp.size) {
         return Err(Error::Log(format!(
             "event {seq} is not covered by checkpoint {} (run `bwv log checkpoint`)",
             cp.size
         )));
     }
     let leaves = leaves_for(store, &cp)?;
-    let mut event = None;
-    store.log_rows(seq..seq + 1, &mut |row| {
-        event = Some(row.canonical);
-        Ok(())
-    })?;
-    let bytes = event.ok_or_else(|| Error::Log(format!("event {seq} is missing")))?;
-    let leaf = leaf_hash(&bytes);
-    if leaf != leaves[seq as usize] {
-        return Err(Error::Log(format!(
-            "event {seq} was rewritten (run `bwv verify`)"
-        )));
-    }
-    Ok(InclusionProof {
-        leaf_index: seq,
-        tree_size: cp.size,
-        leaf_hash: leaf,
-        path: proof::inclusion_proof(&leaves, seq).map_err(|e| Error::Log(e.to_string()))?,
-        event: String::from_utf8(bytes).map_err(|e| Error::Log(e.to_string()))?,
-        checkpoint: note,
-    })
+    seqs.iter()
+        .map(|&seq| {
+            let mut event = None;
+            store.log_rows(seq..seq + 1, &mut |row| {
+                event = Some(row.canonical);
+                Ok(())
+            })?;
+            let bytes = event.ok_or_else(|| Error::Log(format!("event {seq} is missing")))?;
+            let leaf = leaf_hash(&bytes);
+            if leaf != leaves[seq as usize] {
+                return Err(Error::Log(format!(
+                    "event {seq} was rewritten (run `bwv verify`)"
+                )));
+            }
+            Ok(InclusionProof {
+                leaf_index: seq,
+                tree_size: cp.size,
+                leaf_hash: leaf,
+                path: proof::inclusion_proof(&leaves, seq)
+                    .map_err(|e| Error::Log(e.to_string()))?,
+                event: String::from_utf8(bytes).map_err(|e| Error::Log(e.to_string()))?,
+                checkpoint: note.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Builds the consistency proof from `old` (a signed note) to the latest stored checkpoint.

@@ -238,6 +238,27 @@ fn write_head(conn: &Connection, head: &Frontier) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Records one artefact. Files are content-named, so a path already recorded holds the same
+/// bytes and is left as it is.
+fn insert_artefact(tx: &Transaction<'_>, id: &str, a: &Artefact) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (path) DO NOTHING",
+    )?
+    .execute(params![
+        id,
+        a.kind.as_str(),
+        a.path,
+        a.sha256.to_hex(),
+        a.size as i64,
+        a.parent_sha256.to_hex(),
+        a.tool,
+        a.tool_version,
+        a.params.to_string(),
+    ])?;
+    Ok(())
+}
+
 /// A u64 bound as an SQLite integer (bounds past i64::MAX mean "no bound").
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -371,22 +392,8 @@ impl Store for SqliteStore {
                         "UPDATE recordings SET status = 'ready', reason = NULL, media = ?2 WHERE id = ?1",
                         params![id, media],
                     )?;
-                    let mut insert = tx.prepare(
-                        "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?;
                     for a in artefacts {
-                        insert.execute(params![
-                            id,
-                            a.kind.as_str(),
-                            a.path,
-                            a.sha256.to_hex(),
-                            a.size as i64,
-                            a.parent_sha256.to_hex(),
-                            a.tool,
-                            a.tool_version,
-                            a.params.to_string(),
-                        ])?;
+                        insert_artefact(tx, id, a)?;
                     }
                 }
                 Outcome::Quarantined { reason } => {
@@ -626,21 +633,7 @@ impl Store for SqliteStore {
 
     fn add_artefact(&self, id: &str, a: &Artefact, event: EventDraft) -> Result<Event> {
         self.with_tx(&format!("record {} of {id}", a.kind.as_str()), |tx| {
-            tx.execute(
-                "INSERT INTO artefacts (recording_id, kind, path, sha256, size, parent_sha256, tool, tool_version, params) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (path) DO NOTHING",
-                params![
-                    id,
-                    a.kind.as_str(),
-                    a.path,
-                    a.sha256.to_hex(),
-                    a.size as i64,
-                    a.parent_sha256.to_hex(),
-                    a.tool,
-                    a.tool_version,
-                    a.params.to_string(),
-                ],
-            )?;
+            insert_artefact(tx, id, a)?;
             self.append_in(tx, event)
         })
     }

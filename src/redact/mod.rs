@@ -50,7 +50,6 @@ impl Redactor<'_> {
         model_sha256: Digest,
         settings: &plan::PlanSettings,
     ) -> Result<(plan::Plan, detect::Detector)> {
-        plan::check_recording(rec)?;
         let master = self.home.abs(&rec.master_path);
         let (p, detector) =
             plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
@@ -125,43 +124,40 @@ impl Redactor<'_> {
             tmp.path(),
             self.stall,
         )?;
-        let (sha, size) =
-            digest::hash_file(tmp.path()).map_err(Error::io(tmp.path(), Stage::Redact, "hash"))?;
-
-        // The store's copy, content-named, read-only.
+        // The store's copy, content-named and read-only, copied and hashed in one read.
+        let dir = self.home.abs(&Home::derived_rel(&rec.id));
+        let mut copy = tempfile::Builder::new()
+            .prefix(".redacted-")
+            .tempfile_in(&dir)
+            .map_err(Error::io(&dir, Stage::Redact, "create"))?;
+        let source = std::fs::File::open(tmp.path()).map_err(Error::io(
+            tmp.path(),
+            Stage::Redact,
+            "open",
+        ))?;
+        let (sha, size) = digest::hash_copy(source, &mut copy).map_err(|e| match e {
+            digest::CopyError::Read(e) => Error::io(tmp.path(), Stage::Redact, "read")(e),
+            digest::CopyError::Write(e) => Error::io(copy.path(), Stage::Redact, "write")(e),
+        })?;
         let rel = format!(
             "{}/redacted-{}.mp4",
             Home::derived_rel(&rec.id),
             &sha.to_hex()[..16]
         );
         let kept = self.home.abs(&rel);
+        // An identical earlier render is already there; the copy is then simply dropped.
         if !kept.exists() {
-            let dir = kept.parent().unwrap_or(self.home.root());
-            std::fs::create_dir_all(dir).map_err(Error::io(dir, Stage::Redact, "create folder"))?;
-            let partial = kept.with_extension("partial");
-            std::fs::copy(tmp.path(), &partial).map_err(Error::io(
-                &partial,
-                Stage::Redact,
-                "copy",
-            ))?;
-            crate::stages::fsync(&partial, Stage::Redact)?;
-            if digest::hash_file(&partial)
-                .map_err(Error::io(&partial, Stage::Redact, "hash"))?
-                .0
-                != sha
-            {
-                return Err(Error::Redact(format!(
-                    "{}: copy does not match the render",
-                    partial.display()
-                )));
-            }
+            copy.as_file()
+                .sync_all()
+                .map_err(Error::io(copy.path(), Stage::Redact, "fsync"))?;
             std::fs::set_permissions(
-                &partial,
+                copy.path(),
                 std::os::unix::fs::PermissionsExt::from_mode(0o444),
             )
-            .map_err(Error::io(&partial, Stage::Redact, "make read-only"))?;
-            std::fs::rename(&partial, &kept).map_err(Error::io(&kept, Stage::Redact, "publish"))?;
-            crate::home::sync_dir(dir)?;
+            .map_err(Error::io(copy.path(), Stage::Redact, "make read-only"))?;
+            copy.persist_noclobber(&kept)
+                .map_err(|e| Error::io(&kept, Stage::Redact, "publish")(e.error))?;
+            crate::home::sync_dir(&dir)?;
         }
 
         let redacted: Vec<u32> = report.redacted.iter().map(|t| t.id).collect();

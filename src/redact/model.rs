@@ -73,6 +73,23 @@ pub struct RawMaps {
     pub h: usize,
 }
 
+impl RawMaps {
+    /// The maps of a `w`×`h` input from the model's outputs 0 (heat), 1 (scale), 2 (offset).
+    fn from_outputs(
+        w: usize,
+        h: usize,
+        get: impl Fn(usize) -> Result<Vec<f32>, ModelError>,
+    ) -> Result<Self, ModelError> {
+        Ok(Self {
+            heat: get(0)?,
+            scale: get(1)?,
+            offset: get(2)?,
+            w: w / 4,
+            h: h / 4,
+        })
+    }
+}
+
 /// An inference engine for the model.
 pub trait Engine: Send {
     /// Runs the model on one RGB NCHW f32 image of `w`×`h` (multiples of 32, values 0..255).
@@ -244,16 +261,9 @@ impl Engine for OrtEngine {
         let tensor =
             ort::value::TensorRef::from_array_view(([1usize, 3, h, w], input)).map_err(ort_err)?;
         let outputs = self.session.run(ort::inputs![tensor]).map_err(ort_err)?;
-        let get = |i: usize| -> Result<Vec<f32>, ModelError> {
+        RawMaps::from_outputs(w, h, |i| {
             let (_, data) = outputs[i].try_extract_tensor::<f32>().map_err(ort_err)?;
             Ok(data.to_vec())
-        };
-        Ok(RawMaps {
-            heat: get(0)?,
-            scale: get(1)?,
-            offset: get(2)?,
-            w: w / 4,
-            h: h / 4,
         })
     }
 
@@ -329,20 +339,13 @@ impl Engine for TractEngine {
         let plan = self.plan(w, h)?;
         let tensor = Tensor::from_shape(&[1, 3, h, w], input).map_err(tract_err)?;
         let out = plan.run(tvec!(tensor.into())).map_err(tract_err)?;
-        let get = |i: usize| -> Result<Vec<f32>, ModelError> {
+        RawMaps::from_outputs(w, h, |i| {
             let view = out
                 .get(i)
                 .ok_or_else(|| tract_err("missing output"))?
                 .to_plain_array_view::<f32>()
                 .map_err(tract_err)?;
             Ok(view.iter().copied().collect())
-        };
-        Ok(RawMaps {
-            heat: get(0)?,
-            scale: get(1)?,
-            offset: get(2)?,
-            w: w / 4,
-            h: h / 4,
         })
     }
 

@@ -61,6 +61,11 @@ fn ok(o: &std::process::Output) -> String {
     stdout(o)
 }
 
+/// Runs a command that must succeed and prints JSON.
+fn json_at(home: &Path, now: &str, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(&at(home, now, args))).expect("json")
+}
+
 fn files_of(home: &Path, id: &str) -> (PathBuf, PathBuf) {
     let rec = show_json(home, id);
     let master = home.join(rec["recording"]["master_path"].as_str().expect("path"));
@@ -140,12 +145,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         events.iter().filter(|e| e["kind"] != "accessed").count()
     };
     let events_before = logged(&ids[0]);
-    let dry: Value = serde_json::from_str(&ok(&at(
-        &home,
-        now,
-        &["retention", "sweep", "--dry-run", "--json"],
-    )))
-    .expect("json");
+    let dry: Value = json_at(&home, now, &["retention", "sweep", "--dry-run", "--json"]);
     let due: Vec<&str> = dry["expired"]
         .as_array()
         .expect("expired")
@@ -162,18 +162,11 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
 
     // A longer policy keeps everything.
     fs::write(home.join("policy.json"), r#"{"retention_days": 400}"#).expect("policy");
-    let long: Value = serde_json::from_str(&ok(&at(
-        &home,
-        now,
-        &["retention", "sweep", "--dry-run", "--json"],
-    )))
-    .expect("json");
+    let long: Value = json_at(&home, now, &["retention", "sweep", "--dry-run", "--json"]);
     assert_eq!(long["expired"], serde_json::json!([]));
     fs::remove_file(home.join("policy.json")).expect("rm policy");
 
-    let swept: Value =
-        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
-            .expect("json");
+    let swept: Value = json_at(&home, now, &["retention", "sweep", "--json"]);
     assert_eq!(swept["expired"].as_array().expect("expired").len(), 2);
     for id in [&ids[0], &ids[2]] {
         let (master, derived) = files_of(&home, id);
@@ -246,9 +239,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     fs::create_dir_all(&leftover).expect("mkdir");
     fs::write(leftover.join("proxy.mp4"), b"left over").expect("write");
     assert_eq!(at(&home, now, &["verify"]).status.code(), Some(2));
-    let again: Value =
-        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
-            .expect("json");
+    let again: Value = json_at(&home, now, &["retention", "sweep", "--json"]);
     assert_eq!(again["expired"], serde_json::json!([]));
     assert!(!leftover.exists());
     assert_eq!(at(&home, now, &["verify"]).status.code(), Some(0));
@@ -259,9 +250,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         now,
         &["unflag", &ids[1], "--reason", "case closed"],
     ));
-    let later: Value =
-        serde_json::from_str(&ok(&at(&home, now, &["retention", "sweep", "--json"])))
-            .expect("json");
+    let later: Value = json_at(&home, now, &["retention", "sweep", "--json"]);
     assert_eq!(later["expired"][0]["id"], ids[1].as_str());
 }
 
@@ -326,12 +315,11 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
     );
 
     // Past its 31 days, the linked footage is kept by the SAR hold.
-    let kept: Value = serde_json::from_str(&ok(&at(
+    let kept: Value = json_at(
         &home,
         "2026-12-19T00:00:00Z",
         &["retention", "sweep", "--json"],
-    )))
-    .expect("json");
+    );
     assert_eq!(kept["kept_by_marks"], serde_json::json!([ids[1]]));
 
     let proxy = files_of(&home, &ids[1]).1.join("proxy.mp4");
@@ -350,12 +338,7 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
     ));
     assert!(disclosed.contains(&sha256_hex(&proxy)), "{disclosed}");
 
-    let listed: Value = serde_json::from_str(&ok(&at(
-        &home,
-        "2026-12-21T09:00:00Z",
-        &["sar", "list", "--json"],
-    )))
-    .expect("json");
+    let listed: Value = json_at(&home, "2026-12-21T09:00:00Z", &["sar", "list", "--json"]);
     assert_eq!(listed[0]["overdue"], true);
     assert_eq!(listed[0]["recordings"], serde_json::json!([ids[1]]));
     assert_eq!(
@@ -372,19 +355,13 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
         "2026-12-21T09:10:00Z",
         &["sar", "close", "SAR-1"],
     ));
-    let listed: Value = serde_json::from_str(&ok(&at(
-        &home,
-        "2026-12-21T09:11:00Z",
-        &["sar", "list", "--json"],
-    )))
-    .expect("json");
+    let listed: Value = json_at(&home, "2026-12-21T09:11:00Z", &["sar", "list", "--json"]);
     assert_eq!(listed[0]["overdue"], false);
-    let swept: Value = serde_json::from_str(&ok(&at(
+    let swept: Value = json_at(
         &home,
         "2026-12-21T09:12:00Z",
         &["retention", "sweep", "--json"],
-    )))
-    .expect("json");
+    );
     assert_eq!(swept["expired"][0]["id"], ids[1].as_str());
 
     // Names stay out of the log; the events are there.
