@@ -131,8 +131,15 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
     };
     let threads = bwv::config::default_jobs();
-    let plan = match (&args.plan, &args.render) {
-        (_, Some(path)) => {
+    let render_settings = RenderSettings {
+        mode: args.mode.into(),
+        keep: args.keep.clone(),
+        audio: args.audio.clone(),
+        boxes: args.boxes.clone(),
+        ..RenderSettings::default()
+    };
+    let done = match (&args.render, &args.out) {
+        (Some(path), Some(out)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("read {}", path.display()))?;
             let plan: Plan = serde_json::from_str(&text)
@@ -140,25 +147,41 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             if plan.format != bwv::redact::plan::PLAN_FORMAT {
                 bail!("{}: unknown plan format {:?}", path.display(), plan.format);
             }
-            plan
+            redactor.render(&rec, &plan, &render_settings, out)?
         }
-        (plan_out, None) => {
+        (Some(_), None) => bail!("--render needs --out FILE"),
+        (None, out) => {
             let settings = PlanSettings {
                 detect_every: args.detector.detect_every.max(1),
                 ..PlanSettings::default()
             };
             let (detector, model_sha) = detector(&args.detector, threads)?;
-            let (plan, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
-            let plan_path = plan_out.clone().unwrap_or_else(|| {
-                with_suffix(
-                    args.out.as_deref().unwrap_or(Path::new("out")),
-                    ".plan.json",
-                )
+            let plan_path = args.plan.clone().unwrap_or_else(|| {
+                with_suffix(out.as_deref().unwrap_or(Path::new("out")), ".plan.json")
             });
+            let preview = with_suffix(&plan_path, ".preview.jpg");
+            // With an output and no plan to read, one decode plans and renders.
+            let (plan, rendered) = match out {
+                Some(out) => {
+                    let (plan, tiles, rendered) = redactor.plan_and_render(
+                        &rec,
+                        detector,
+                        model_sha,
+                        &settings,
+                        &render_settings,
+                        out,
+                    )?;
+                    bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
+                    (plan, Some(rendered))
+                }
+                None => {
+                    let (plan, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
+                    redactor.preview(&rec, &plan, &preview)?;
+                    (plan, None)
+                }
+            };
             std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
                 .with_context(|| format!("write {}", plan_path.display()))?;
-            let preview = with_suffix(&plan_path, ".preview.jpg");
-            redactor.preview(&rec, &plan, &preview)?;
             println!(
                 "planned {}: {} track(s) over {} frames; plan {}, preview {}",
                 rec.id,
@@ -173,20 +196,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                     t.id, t.first_frame, t.last_frame, t.detections, t.best_score
                 );
             }
-            plan
+            match rendered {
+                Some(r) => r,
+                None => return Ok(ExitCode::SUCCESS),
+            }
         }
     };
-    let Some(out) = &args.out else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let settings = RenderSettings {
-        mode: args.mode.into(),
-        keep: args.keep.clone(),
-        audio: args.audio.clone(),
-        boxes: args.boxes.clone(),
-        ..RenderSettings::default()
-    };
-    let done = redactor.render(&rec, &plan, &settings, out)?;
+    let out = &done.out;
     let report_json = with_suffix(out, ".report.json");
     std::fs::write(
         &report_json,

@@ -41,6 +41,13 @@ pub struct Rendered {
     pub out: PathBuf,
 }
 
+/// A checked render's inputs and its temporary output.
+struct RenderJob {
+    audio_in: (bool, bool),
+    created: jiff::Timestamp,
+    tmp: tempfile::NamedTempFile,
+}
+
 impl Redactor<'_> {
     /// Detects and tracks faces in a recording; logs `redaction_planned`.
     pub fn plan(
@@ -53,15 +60,20 @@ impl Redactor<'_> {
         let master = self.home.abs(&rec.master_path);
         let (p, detector) =
             plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
+        self.log_planned(rec, &p)?;
+        Ok((p, detector))
+    }
+
+    fn log_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
         self.store.append(
             EventDraft::new(EventKind::RedactionPlanned, Some(&rec.id), self.actor)
                 .with("plan_sha256", p.digest())
                 .with("tracks", p.tracks.len() as u64)
-                .with("model_sha256", model_sha256)
+                .with("model_sha256", p.model_sha256)
                 .with("engine", p.engine.as_str())
                 .with("detect_every", p.settings.detect_every),
         )?;
-        Ok((p, detector))
+        Ok(())
     }
 
     /// Writes the preview sheet for a plan.
@@ -87,6 +99,73 @@ impl Redactor<'_> {
             )));
         }
         render::check(p, settings)?;
+        let job = self.prepare(rec, settings, out)?;
+        let report = render::render(
+            &self.home.abs(&rec.master_path),
+            p,
+            settings,
+            job.audio_in,
+            job.created,
+            job.tmp.path(),
+            self.stall,
+        )?;
+        self.keep(rec, p, settings, report, job.tmp, out)
+    }
+
+    /// Plans and renders in one decode of the master, every face redacted: the plan, preview
+    /// crops and output are exactly those of [`Self::plan`] then [`Self::render`] with the same
+    /// settings. Logs `redaction_planned`, then keeps and records the copy as `render` does.
+    pub fn plan_and_render(
+        &self,
+        rec: &Recording,
+        detector: detect::Detector,
+        model_sha256: Digest,
+        plan_settings: &plan::PlanSettings,
+        settings: &render::RenderSettings,
+        out: &Path,
+    ) -> Result<(plan::Plan, plan::Tiles, Rendered)> {
+        plan::check_recording(rec)?;
+        if !settings.keep.is_empty() {
+            return Err(Error::Redact(
+                "tracks to keep are chosen from a plan: make one with --plan, then --render it"
+                    .into(),
+            ));
+        }
+        let job = self.prepare(rec, settings, out)?;
+        let engine = detector.engine();
+        let live = plan::LivePlan::new(detector, plan_settings, settings);
+        let done = render::encode(
+            &self.home.abs(&rec.master_path),
+            live,
+            settings,
+            job.audio_in,
+            job.created,
+            job.tmp.path(),
+            self.stall,
+        )?;
+        let (tracks, tiles, _) = done.masks.finish(done.decode.frames);
+        let p = plan::Plan::new(
+            rec,
+            &done.decode,
+            model_sha256,
+            engine,
+            plan_settings,
+            tracks,
+        );
+        self.log_planned(rec, &p)?;
+        let report = render::report(&p, settings, done.decode.frames, done.masked);
+        let rendered = self.keep(rec, &p, settings, report, job.tmp, out)?;
+        Ok((p, tiles, rendered))
+    }
+
+    /// Checks that `rec`'s sound can be rendered with `settings` and that `out` is new, and makes the temporary
+    /// file the render writes (beside `out`).
+    fn prepare(
+        &self,
+        rec: &Recording,
+        settings: &render::RenderSettings,
+        out: &Path,
+    ) -> Result<RenderJob> {
         if out.exists() {
             return Err(Error::Redact(format!(
                 "{} already exists; choose a new name",
@@ -104,6 +183,10 @@ impl Redactor<'_> {
                 audio.unwrap_or("?")
             )));
         }
+        let created = rec
+            .recorded_at
+            .parse()
+            .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?;
         let parent = out
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -113,17 +196,24 @@ impl Redactor<'_> {
             .suffix(".mp4")
             .tempfile_in(parent)
             .map_err(Error::io(parent, Stage::Redact, "create"))?;
-        let report = render::render(
-            &self.home.abs(&rec.master_path),
-            p,
-            settings,
-            (audio.is_some(), has_aac),
-            rec.recorded_at
-                .parse()
-                .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?,
-            tmp.path(),
-            self.stall,
-        )?;
+        Ok(RenderJob {
+            audio_in: (audio.is_some(), has_aac),
+            created,
+            tmp,
+        })
+    }
+
+    /// Keeps a content-named, read-only copy of the render in the store, records it with its
+    /// `redaction_rendered` event, and only then moves the operator's copy to `out`.
+    fn keep(
+        &self,
+        rec: &Recording,
+        p: &plan::Plan,
+        settings: &render::RenderSettings,
+        report: render::RenderReport,
+        tmp: tempfile::NamedTempFile,
+        out: &Path,
+    ) -> Result<Rendered> {
         // The store's copy, content-named and read-only, copied and hashed in one read.
         let dir = self.home.abs(&Home::derived_rel(&rec.id));
         let mut copy = tempfile::Builder::new()

@@ -11,11 +11,13 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
-use super::track::{self, Track, TrackBox, TrackSettings};
+use super::mask::Ellipse;
+use super::render::{ManualBox, Masks, RenderSettings, manual_mask};
+use super::track::{self, Track, TrackBox, TrackSettings, Tracker};
 use crate::custody::{Recording, Status};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
-use crate::media::pipeline::{self, Frame, FrameSink};
+use crate::media::pipeline::{self, DecodeReport, Frame, FrameSink};
 use crate::stages::{label, thumbs};
 
 /// Format name written in every plan.
@@ -77,10 +79,30 @@ impl Plan {
         Digest::of(&serde_json::to_vec(self).expect("plans serialise"))
     }
 
-    /// The frame shown at `seconds` (nearest).
-    pub fn frame_at(&self, seconds: f64) -> u64 {
-        let fps = f64::from(self.fps_num) / f64::from(self.fps_den.max(1));
-        (seconds * fps).round().max(0.0) as u64
+    /// The plan of `rec` from a decode described by `decode`.
+    pub(crate) fn new(
+        rec: &Recording,
+        decode: &DecodeReport,
+        model_sha256: Digest,
+        engine: String,
+        settings: &PlanSettings,
+        tracks: Vec<Track>,
+    ) -> Self {
+        let fps = decode.info.fps();
+        Self {
+            format: PLAN_FORMAT.into(),
+            recording: rec.id.clone(),
+            master_sha256: rec.master_sha256,
+            width: decode.info.width(),
+            height: decode.info.height(),
+            frames: decode.frames,
+            fps_num: fps.numer(),
+            fps_den: fps.denom(),
+            model_sha256,
+            engine,
+            settings: settings.clone(),
+            tracks,
+        }
     }
 }
 
@@ -177,23 +199,91 @@ pub fn make_plan(
     };
     let (report, sink) = pipeline::run(master, false, &[], sink, stall)?;
     let tracks = track::track(&sink.found, report.frames, &settings.tracking);
-    let fps = report.info.fps();
-    let plan = Plan {
-        format: PLAN_FORMAT.into(),
-        recording: rec.id.clone(),
-        master_sha256: rec.master_sha256,
-        width: report.info.width(),
-        height: report.info.height(),
-        frames: report.frames,
-        fps_num: fps.numer(),
-        fps_den: fps.denom(),
-        model_sha256,
-        engine,
-        settings: settings.clone(),
-        tracks,
-    };
+    let plan = Plan::new(rec, &report, model_sha256, engine, settings, tracks);
     Ok((plan, sink.detector))
 }
+
+/// Plans while a render runs (one decode for both): detects on every `detect_every`-th frame
+/// as frames arrive, links the detections, gives the renderer each frame's masks as soon as no
+/// later detection can change them, and keeps a crop of each track's best detection for the
+/// preview. Gives exactly the plan, masks and preview of a separate plan and render.
+pub(crate) struct LivePlan {
+    detector: Detector,
+    every: u64,
+    tracker: Tracker,
+    grow: f32,
+    manual: Vec<ManualBox>,
+    fps: Option<(i32, i32)>,
+    best: BTreeMap<u32, (f32, RgbImage)>,
+}
+
+impl LivePlan {
+    /// Plans with `plan`, masking as `render` says (it keeps no track: none is known yet).
+    pub(crate) fn new(detector: Detector, plan: &PlanSettings, render: &RenderSettings) -> Self {
+        Self {
+            detector,
+            every: plan.detect_every.max(1),
+            tracker: Tracker::new(plan.tracking),
+            grow: render.grow,
+            manual: render.boxes.clone(),
+            fps: None,
+            best: BTreeMap::new(),
+        }
+    }
+
+    /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
+    pub(crate) fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
+        let tiles = self.best.into_iter().map(|(id, (_, t))| (id, t)).collect();
+        (self.tracker.finish(frames), tiles, self.detector)
+    }
+}
+
+impl Masks for LivePlan {
+    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        if self.fps.is_none() {
+            use gstreamer_video::prelude::VideoFrameExt as _;
+            let fps = f.video.info().fps();
+            self.fps = Some((fps.numer(), fps.denom()));
+        }
+        if !f.index.is_multiple_of(self.every) {
+            return Ok(());
+        }
+        let view = yuv_view(f)?;
+        let dets = self
+            .detector
+            .detect(&view)
+            .map_err(|e| (Stage::Detect, e.to_string()))?;
+        let ids = self.tracker.push(f.index, &dets);
+        for (d, id) in dets.iter().zip(ids) {
+            // The best is the highest score, the earliest among equals.
+            if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
+                let tile = crop(&view, &TrackBox::from_det(f.index, d));
+                self.best.insert(id, (d.score, tile));
+            }
+        }
+        Ok(())
+    }
+
+    fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {
+        let boxes = self.tracker.settled(frame, latest, ended)?;
+        let mut list: Vec<Ellipse> = boxes
+            .iter()
+            .map(|(_, b)| Ellipse::around(b.x0, b.y0, b.x1, b.y1, self.grow))
+            .collect();
+        if let Some(fps) = self.fps {
+            for m in &self.manual {
+                let (from, to, e) = manual_mask(m, fps);
+                if (from..=to).contains(&frame) {
+                    list.push(e);
+                }
+            }
+        }
+        Some(list)
+    }
+}
+
+/// A preview crop per track id.
+pub type Tiles = BTreeMap<u32, RgbImage>;
 
 /// Side of a preview tile.
 const TILE: u32 = 160;
@@ -201,7 +291,7 @@ const TILE: u32 = 160;
 /// Collects a crop of each track at its best frame.
 struct CropSink {
     wanted: HashMap<u64, Vec<(u32, TrackBox)>>,
-    tiles: BTreeMap<u32, RgbImage>,
+    tiles: Tiles,
 }
 
 fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
@@ -253,10 +343,14 @@ pub fn preview_sheet(master: &Path, plan: &Plan, out: &Path, stall: Duration) ->
         tiles: BTreeMap::new(),
     };
     let (_, sink) = pipeline::run(master, false, &[], sink, stall)?;
+    write_preview(plan, &sink.tiles, out)
+}
+
+/// Writes the preview sheet from the crops of `plan`'s tracks.
+pub fn write_preview(plan: &Plan, crops: &Tiles, out: &Path) -> Result<()> {
     let mut tiles: Vec<RgbImage> = Vec::new();
     for t in &plan.tracks {
-        let mut tile = sink
-            .tiles
+        let mut tile = crops
             .get(&t.id)
             .cloned()
             .unwrap_or_else(|| RgbImage::new(TILE, TILE));

@@ -2,7 +2,7 @@
 //! the decoder's own frames, and encode the result with `pipelines/redact-encode.gst`: two
 //! pipelines joined by a blocking appsrc, so the encoder paces the decoder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -269,68 +269,101 @@ pub fn check(plan: &Plan, settings: &RenderSettings) -> Result<()> {
     Ok(())
 }
 
-/// What to draw, frame by frame, and the report's lines.
-struct MaskPlan {
-    masks: HashMap<u64, Vec<Ellipse>>,
-    redacted: Vec<TrackLine>,
-    kept: Vec<TrackLine>,
-    manual: Vec<u64>,
-}
-
-/// The ellipses to draw on each frame, and the report's track lines.
-fn masks_by_frame(plan: &Plan, s: &RenderSettings) -> MaskPlan {
-    let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
-    let (mut redacted, mut kept) = (Vec::new(), Vec::new());
-    for t in &plan.tracks {
-        let line = TrackLine {
+/// The report's track lines: (redacted, kept).
+pub(crate) fn track_lines(plan: &Plan, s: &RenderSettings) -> (Vec<TrackLine>, Vec<TrackLine>) {
+    plan.tracks
+        .iter()
+        .map(|t| TrackLine {
             id: t.id,
             first_frame: t.first_frame,
             last_frame: t.last_frame,
             frames: t.boxes.len() as u64,
-        };
-        if s.keep.contains(&t.id) {
-            kept.push(line);
-            continue;
+        })
+        .partition(|l| !s.keep.contains(&l.id))
+}
+
+/// The frames a manual box covers (`to` may lie past the end) and its ellipse: one through
+/// the rectangle's corners covers all of it.
+pub(crate) fn manual_mask(m: &ManualBox, fps: (i32, i32)) -> (u64, u64, Ellipse) {
+    let e = Ellipse::around(m.x, m.y, m.x + m.w, m.y + m.h, std::f32::consts::SQRT_2);
+    (frame_at(fps, m.from_s), frame_at(fps, m.to_s), e)
+}
+
+/// The frame shown at `seconds` (nearest) at `fps` (numerator, denominator).
+pub(crate) fn frame_at(fps: (i32, i32), seconds: f64) -> u64 {
+    let rate = f64::from(fps.0) / f64::from(fps.1.max(1));
+    (seconds * rate).round().max(0.0) as u64
+}
+
+/// Frames each manual box covers, in order, in a recording of `frames` frames.
+pub(crate) fn manual_box_frames(s: &RenderSettings, fps: (i32, i32), frames: u64) -> Vec<u64> {
+    s.boxes
+        .iter()
+        .map(|m| {
+            let (from, to, _) = manual_mask(m, fps);
+            (to.min(frames.saturating_sub(1)) + 1).saturating_sub(from)
+        })
+        .collect()
+}
+
+/// Where each frame's ellipses come from: a finished plan, or a planner working alongside the
+/// render (see `plan::LivePlan`). Masks are drawn in track-id order, then the manual boxes.
+pub(crate) trait Masks: Send + 'static {
+    /// Sees each decoded frame as it arrives, before its masks are asked for.
+    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)>;
+
+    /// The ellipses of `frame`, or `None` while they can still change; `latest` is the last
+    /// frame observed, and `ended` says there are no more.
+    fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>>;
+}
+
+/// A finished plan's masks, by frame.
+struct Planned(HashMap<u64, Vec<Ellipse>>);
+
+impl Planned {
+    fn new(plan: &Plan, s: &RenderSettings) -> Self {
+        let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
+        for t in plan.tracks.iter().filter(|t| !s.keep.contains(&t.id)) {
+            for b in &t.boxes {
+                masks
+                    .entry(b.frame)
+                    .or_default()
+                    .push(Ellipse::around(b.x0, b.y0, b.x1, b.y1, s.grow));
+            }
         }
-        redacted.push(line);
-        for b in &t.boxes {
-            masks
-                .entry(b.frame)
-                .or_default()
-                .push(Ellipse::around(b.x0, b.y0, b.x1, b.y1, s.grow));
+        for m in &s.boxes {
+            let (from, to, e) = manual_mask(m, (plan.fps_num, plan.fps_den));
+            for f in from..=to.min(plan.frames.saturating_sub(1)) {
+                masks.entry(f).or_default().push(e);
+            }
         }
-    }
-    let mut manual = Vec::new();
-    for m in &s.boxes {
-        let (from, to) = (
-            plan.frame_at(m.from_s),
-            plan.frame_at(m.to_s).min(plan.frames.saturating_sub(1)),
-        );
-        // An ellipse through the rectangle's corners covers all of it.
-        let e = Ellipse::around(m.x, m.y, m.x + m.w, m.y + m.h, std::f32::consts::SQRT_2);
-        for f in from..=to {
-            masks.entry(f).or_default().push(e);
-        }
-        manual.push(if to >= from { to - from + 1 } else { 0 });
-    }
-    MaskPlan {
-        masks,
-        redacted,
-        kept,
-        manual,
+        Self(masks)
     }
 }
 
-/// Copies each decoded frame into a fresh buffer, masks it, and pushes it to the encoder.
-struct MaskSink {
-    masks: HashMap<u64, Vec<Ellipse>>,
+impl Masks for Planned {
+    fn observe(&mut self, _: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        Ok(())
+    }
+
+    fn masks(&mut self, frame: u64, _: u64, _: bool) -> Option<Vec<Ellipse>> {
+        Some(self.0.remove(&frame).unwrap_or_default())
+    }
+}
+
+/// Copies each decoded frame into a fresh buffer, holds it until its masks are known, masks
+/// it, and pushes it to the encoder.
+struct MaskSink<M> {
+    masks: M,
     mode: Mode,
     src: gst_app::AppSrc,
     out_info: Option<gst_video::VideoInfo>,
+    pending: VecDeque<(u64, gst::Buffer)>,
+    latest: u64,
     masked: u64,
 }
 
-impl MaskSink {
+impl<M: Masks> MaskSink<M> {
     fn out_info(
         &mut self,
         input: &gst_video::VideoInfo,
@@ -355,10 +388,9 @@ impl MaskSink {
         self.out_info = Some(info.clone());
         Ok(info)
     }
-}
 
-impl FrameSink for MaskSink {
-    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+    /// The frame, copied into a buffer of the output layout.
+    fn copy(&mut self, f: &Frame<'_>) -> std::result::Result<gst::Buffer, (Stage, String)> {
         let view = super::plan::yuv_view(f)?;
         let info = self.out_info(f.video.info())?;
         let mut buffer = gst::Buffer::with_size(info.size())
@@ -372,55 +404,81 @@ impl FrameSink for MaskSink {
             let mut map = b
                 .map_writable()
                 .map_err(|e| (Stage::Redact, format!("map frame: {e}")))?;
-            let data = map.as_mut_slice();
-            let (off, stride) = (info.offset(), info.stride());
-            let (w, h) = (view.width, view.height);
-            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-            let (y, rest) = data.split_at_mut(off[1]);
-            let (u, v) = rest.split_at_mut(off[2] - off[1]);
-            let v = &mut v[..];
-            let copy =
-                |dst: &mut [u8], ds: usize, src: &[u8], ss: usize, rw: usize, rows: usize| {
-                    for r in 0..rows {
-                        dst[r * ds..r * ds + rw].copy_from_slice(&src[r * ss..r * ss + rw]);
-                    }
-                };
-            copy(y, stride[0] as usize, view.y, view.y_stride, w, h);
-            copy(u, stride[1] as usize, view.u, view.uv_stride, cw, ch);
-            copy(v, stride[2] as usize, view.v, view.uv_stride, cw, ch);
-            if let Some(list) = self.masks.get(&f.index) {
-                let mut planes = [
-                    Plane {
-                        data: y,
-                        stride: stride[0] as usize,
-                        width: w,
-                        height: h,
-                    },
-                    Plane {
-                        data: u,
-                        stride: stride[1] as usize,
-                        width: cw,
-                        height: ch,
-                    },
-                    Plane {
-                        data: v,
-                        stride: stride[2] as usize,
-                        width: cw,
-                        height: ch,
-                    },
-                ];
-                for e in list {
+            let [y, u, v] = planes(map.as_mut_slice(), &info);
+            let copy = |dst: Plane<'_>, src: &[u8], ss: usize| {
+                for r in 0..dst.height {
+                    dst.data[r * dst.stride..r * dst.stride + dst.width]
+                        .copy_from_slice(&src[r * ss..r * ss + dst.width]);
+                }
+            };
+            copy(y, view.y, view.y_stride);
+            copy(u, view.u, view.uv_stride);
+            copy(v, view.v, view.uv_stride);
+        }
+        Ok(buffer)
+    }
+
+    /// Masks and sends every held frame whose masks are known, in order.
+    fn drain(&mut self, ended: bool) -> std::result::Result<(), (Stage, String)> {
+        while let Some(&(index, _)) = self.pending.front() {
+            let Some(list) = self.masks.masks(index, self.latest, ended) else {
+                if ended {
+                    return Err((Stage::Redact, format!("no masks for frame {index}")));
+                }
+                return Ok(());
+            };
+            let Some((_, mut buffer)) = self.pending.pop_front() else {
+                break;
+            };
+            if !list.is_empty() {
+                let info = self
+                    .out_info
+                    .clone()
+                    .ok_or((Stage::Redact, "no output format".to_owned()))?;
+                let mut map = buffer
+                    .make_mut()
+                    .map_writable()
+                    .map_err(|e| (Stage::Redact, format!("map frame: {e}")))?;
+                let mut planes = planes(map.as_mut_slice(), &info);
+                for e in &list {
                     mask::apply(&mut planes, e, self.mode);
                 }
                 self.masked += 1;
             }
+            self.src.push_buffer(buffer).map_err(|e| {
+                (
+                    Stage::Redact,
+                    format!("encoder refused frame {index}: {e:?}"),
+                )
+            })?;
         }
-        self.src.push_buffer(buffer).map(|_| ()).map_err(|e| {
-            (
-                Stage::Redact,
-                format!("encoder refused frame {}: {e:?}", f.index),
-            )
-        })
+        Ok(())
+    }
+}
+
+/// The three planes of an I420 buffer laid out as `info` says.
+fn planes<'a>(data: &'a mut [u8], info: &gst_video::VideoInfo) -> [Plane<'a>; 3] {
+    let (off, stride) = (info.offset(), info.stride());
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (y, rest) = data.split_at_mut(off[1]);
+    let (u, v) = rest.split_at_mut(off[2] - off[1]);
+    let plane = |data, i: usize, width, height| Plane {
+        data,
+        stride: stride[i] as usize,
+        width,
+        height,
+    };
+    [plane(y, 0, w, h), plane(u, 1, cw, ch), plane(v, 2, cw, ch)]
+}
+
+impl<M: Masks> FrameSink for MaskSink<M> {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        let buffer = self.copy(f)?;
+        self.masks.observe(f)?;
+        self.pending.push_back((f.index, buffer));
+        self.latest = f.index;
+        self.drain(false)
     }
 }
 
@@ -503,20 +561,29 @@ fn finish_encoder(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(),
     }
 }
 
-/// Renders `plan` of `master` to `out` (an MP4). The caller checks the plan belongs to the
-/// recording; `audio_in` says whether the master has sound and whether it is AAC that can be
-/// copied (`(present, copyable)`), and
-/// `created` is the time stamped in the file (the recording's), so equal inputs give equal bytes.
-pub fn render(
+/// What one encode produced.
+pub(crate) struct Encoded<M> {
+    /// The decode's report (frames, format).
+    pub decode: pipeline::DecodeReport,
+    /// Frames with at least one mask.
+    pub masked: u64,
+    /// The mask source, done.
+    pub masks: M,
+}
+
+/// Decodes `master` once, masks each frame as `masks` says, and encodes it to `out` (an MP4).
+/// `audio_in` says whether the master has sound and whether it is AAC that can be copied
+/// (`(present, copyable)`), and `created` is the time stamped in the file (the recording's), so
+/// equal inputs give equal bytes.
+pub(crate) fn encode<M: Masks>(
     master: &Path,
-    plan: &Plan,
+    masks: M,
     settings: &RenderSettings,
     audio_in: (bool, bool),
     created: jiff::Timestamp,
     out: &Path,
     stall: Duration,
-) -> Result<RenderReport> {
-    check(plan, settings)?;
+) -> Result<Encoded<M>> {
     crate::media::init()?;
     let fail = |reason: String| Error::Media {
         path: out.to_owned(),
@@ -534,12 +601,6 @@ pub fn render(
         (Audio::Mute(r), _) => AudioLine::Mute(r.clone()),
     };
     let (encoder, src) = build_encoder(master, out, &audio).map_err(fail)?;
-    let MaskPlan {
-        masks,
-        redacted,
-        kept,
-        manual: manual_box_frames,
-    } = masks_by_frame(plan, settings);
     encoder
         .set_state(gst::State::Playing)
         .map_err(|_| fail("encoder failed to start".into()))?;
@@ -548,21 +609,23 @@ pub fn render(
         mode: settings.mode,
         src: src.clone(),
         out_info: None,
+        pending: VecDeque::new(),
+        latest: 0,
         masked: 0,
     };
-    let decoded = pipeline::run(master, false, &[], sink, stall);
-    let result = match decoded {
-        Ok((report, sink)) => {
-            let _ = src.end_of_stream();
-            finish_encoder(&encoder, stall)
-                .map(|()| (report.frames, sink.masked))
-                .map_err(fail)
-        }
-        Err(e) => Err(e),
-    };
+    let result = pipeline::run(master, false, &[], sink, stall).and_then(|(decode, mut sink)| {
+        sink.drain(true).map_err(|(_, reason)| fail(reason))?;
+        let _ = src.end_of_stream();
+        finish_encoder(&encoder, stall).map_err(fail)?;
+        Ok(Encoded {
+            decode,
+            masked: sink.masked,
+            masks: sink.masks,
+        })
+    });
     let _ = encoder.set_state(gst::State::Null);
-    let (frames, frames_masked) = match result {
-        Ok(v) => v,
+    let done = match result {
+        Ok(done) => done,
         Err(e) => {
             let _ = std::fs::remove_file(out);
             return Err(e);
@@ -571,16 +634,39 @@ pub fn render(
     // The muxer writes the wall-clock time into the headers; the recording's time replaces it.
     crate::media::mp4time::stamp(out, created.as_second()).map_err(|e| fail(e.to_string()))?;
     crate::stages::fsync(out, Stage::Redact)?;
-    Ok(RenderReport {
+    Ok(done)
+}
+
+/// The report of a render of `plan` that encoded `frames` frames, `masked` of them masked.
+pub(crate) fn report(plan: &Plan, s: &RenderSettings, frames: u64, masked: u64) -> RenderReport {
+    let (redacted, kept) = track_lines(plan, s);
+    RenderReport {
         plan_sha256: plan.digest(),
-        settings: settings.clone(),
+        settings: s.clone(),
         redacted,
         kept,
-        manual_box_frames,
+        manual_box_frames: manual_box_frames(s, (plan.fps_num, plan.fps_den), plan.frames),
         frames,
-        frames_masked,
+        frames_masked: masked,
         encoder: pipeline::graph_text(ENCODE_GRAPH),
-    })
+    }
+}
+
+/// Renders `plan` of `master` to `out` (an MP4): see [`encode`]. The caller checks the plan
+/// belongs to the recording.
+pub fn render(
+    master: &Path,
+    plan: &Plan,
+    settings: &RenderSettings,
+    audio_in: (bool, bool),
+    created: jiff::Timestamp,
+    out: &Path,
+    stall: Duration,
+) -> Result<RenderReport> {
+    check(plan, settings)?;
+    let masks = Planned::new(plan, settings);
+    let done = encode(master, masks, settings, audio_in, created, out, stall)?;
+    Ok(report(plan, settings, done.decode.frames, done.masked))
 }
 
 #[cfg(test)]

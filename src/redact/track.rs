@@ -60,7 +60,7 @@ pub struct TrackBox {
 }
 
 impl TrackBox {
-    fn from_det(frame: u64, d: &Detection) -> Self {
+    pub(crate) fn from_det(frame: u64, d: &Detection) -> Self {
         Self {
             frame,
             x0: d.x0,
@@ -297,7 +297,9 @@ impl Tracker {
             if !track_used[ti] && ids[di] == 0 {
                 track_used[ti] = true;
                 ids[di] = self.open[ti].id;
-                self.open[ti].seen.push(TrackBox::from_det(frame, &dets[di]));
+                self.open[ti]
+                    .seen
+                    .push(TrackBox::from_det(frame, &dets[di]));
             }
         }
         // New tracks, left to right for stable ids.
@@ -471,7 +473,14 @@ mod tests {
             .map(|_| {
                 let from = (rnd() * 150.0) as u64;
                 let len = 5 + (rnd() * 80.0) as u64;
-                (from, from + len, rnd() * 1500.0, rnd() * 800.0, 8.0 * rnd() - 4.0, 16.0 + rnd() * 200.0)
+                (
+                    from,
+                    from + len,
+                    rnd() * 1500.0,
+                    rnd() * 800.0,
+                    8.0 * rnd() - 4.0,
+                    16.0 + rnd() * 200.0,
+                )
             })
             .collect();
         let mut dets = BTreeMap::new();
@@ -604,7 +613,10 @@ mod tests {
                 got.push(b.expect("everything is settled at the end"));
             }
             assert_eq!(got, want, "scenario {n}");
-            assert!(waited <= bound, "scenario {n}: a frame waited {waited} frames");
+            assert!(
+                waited <= bound,
+                "scenario {n}: a frame waited {waited} frames"
+            );
             assert!(want.iter().any(|b| !b.is_empty()), "scenario {n} has faces");
         }
     }

@@ -172,6 +172,32 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         "same plan and settings, same bytes"
     );
 
+    // One decode that plans and renders together gives the same plan, preview and bytes as
+    // a plan then a render, manual boxes included.
+    let one_pass = |name: &str, extra: &[&str]| {
+        let out = s.root.join(name);
+        let o = run(redact(&s.home)
+            .arg(&s.id)
+            .arg("--out")
+            .arg(&out)
+            .args(extra));
+        assert!(o.status.success(), "one pass {name}: {}", stderr(&o));
+        out
+    };
+    let one = one_pass("one.mp4", &[]);
+    assert_eq!(sha256_hex(&one), sha256_hex(&a), "one pass = plan + render");
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(read(s.root.join("one.plan.json")), read(plan_path.clone()));
+    assert_eq!(
+        read(s.root.join("one.plan.preview.jpg")),
+        read(preview.clone())
+    );
+    let boxed = ["--box", "20,30,100,60@0.5-1.2"];
+    assert_eq!(
+        sha256_hex(&one_pass("one-boxed.mp4", &boxed)),
+        sha256_hex(&render("boxed.mp4", &boxed))
+    );
+
     // H.264 and the AAC track, all frames.
     let o = run(Command::new("ffprobe")
         .args([
@@ -271,8 +297,8 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         .collect();
     assert_eq!(
         stored.len(),
-        4,
-        "four distinct outputs stored (a = b, muted = muted2)"
+        5,
+        "five distinct outputs stored (a = b = one, boxed = one-boxed, muted = muted2)"
     );
     assert!(
         stored
@@ -324,6 +350,11 @@ fn bad_requests_are_refused_and_nothing_is_written() {
         "ffffffff",
         "no recording matches",
     );
+    refuse(
+        &["--out", out_arg, "--keep", "1"],
+        &s.id,
+        "tracks to keep are chosen from a plan",
+    );
 
     // A plan for one recording cannot render another.
     let dock2 = s.root.join("dock2");
@@ -353,5 +384,8 @@ fn bad_requests_are_refused_and_nothing_is_written() {
         .arg(&s.id)
         .args(["--render", plan_arg, "--out", out_arg]));
     assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
+    let o = run(redact(&s.home).arg(&s.id).args(["--out", out_arg]));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
 }
