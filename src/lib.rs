@@ -34,4 +34,7 @@ pub mod export;
 // Face redaction: detector model and engines, detection, tracking, masks, plan and render.
 pub mod redact;
 
+// Synthetic footage with known faces, for benchmarks and evaluation.
+pub mod synth;
+
 pub use error::{Error, Result, Stage};

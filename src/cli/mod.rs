@@ -1,5 +1,6 @@
 //! Command-line front end: the only place with clap, indicatif and anyhow.
 
+mod bench;
 mod eval;
 mod export;
 mod ingest;
@@ -75,6 +76,9 @@ enum Command {
     Redact(Box<redact::Args>),
     /// Measure redaction on a clip with ground-truth face boxes (recall, exposure, collateral).
     EvalRedact(Box<eval::Args>),
+    /// Measure ingest and redaction on generated (or given) footage: fps, real-time factor,
+    /// CPU seconds, peak memory, and the redaction's recall.
+    Bench(Box<bench::Args>),
     /// Disclosure bundle: files, manifest, event proofs, public key, README.
     Export(export::Args),
     /// Subject access requests: open, link footage, record disclosures, close, list.
@@ -127,6 +131,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Export(args) => export::run(&config, args),
         Command::Redact(args) => redact::run(&config, *args),
         Command::EvalRedact(args) => eval::run(&config, *args),
+        Command::Bench(args) => bench::run(&config, *args),
     }
 }
 

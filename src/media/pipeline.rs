@@ -424,3 +424,33 @@ fn describe_error(err: &gst::message::Error) -> String {
         .unwrap_or_else(|| "pipeline".into());
     format!("{} (from {element})", err.error())
 }
+
+/// Waits for an encode pipeline fed by an appsrc to finish after end-of-stream: `Ok` at its
+/// end-of-stream message, the error of an error message, or an error after `stall` in all.
+pub fn wait_eos(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), String> {
+    let bus = p.bus().ok_or("encode pipeline has no bus")?;
+    let started = Instant::now();
+    loop {
+        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
+            match msg.view() {
+                gst::MessageView::Eos(..) => return Ok(()),
+                gst::MessageView::Error(err) => {
+                    return Err(format!(
+                        "{} (from {})",
+                        err.error(),
+                        err.src()
+                            .map(|s| s.path_string().to_string())
+                            .unwrap_or_default()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if started.elapsed() > stall {
+            return Err(format!(
+                "encoder did not finish within {} s",
+                stall.as_secs()
+            ));
+        }
+    }
+}

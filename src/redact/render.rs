@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -532,35 +532,6 @@ fn build_encoder(
     Ok((p, src))
 }
 
-/// Waits for the encoder to finish after end-of-stream.
-fn finish_encoder(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), String> {
-    let bus = p.bus().ok_or("encode pipeline has no bus")?;
-    let started = Instant::now();
-    loop {
-        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
-            match msg.view() {
-                gst::MessageView::Eos(..) => return Ok(()),
-                gst::MessageView::Error(err) => {
-                    return Err(format!(
-                        "{} (from {})",
-                        err.error(),
-                        err.src()
-                            .map(|s| s.path_string().to_string())
-                            .unwrap_or_default()
-                    ));
-                }
-                _ => {}
-            }
-        }
-        if started.elapsed() > stall {
-            return Err(format!(
-                "encoder did not finish within {} s",
-                stall.as_secs()
-            ));
-        }
-    }
-}
-
 /// What one encode produced.
 pub(crate) struct Encoded<M> {
     /// The decode's report (frames, format).
@@ -616,7 +587,7 @@ pub(crate) fn encode<M: Masks>(
     let result = pipeline::run(master, false, &[], sink, stall).and_then(|(decode, mut sink)| {
         sink.drain(true).map_err(|(_, reason)| fail(reason))?;
         let _ = src.end_of_stream();
-        finish_encoder(&encoder, stall).map_err(fail)?;
+        pipeline::wait_eos(&encoder, stall).map_err(fail)?;
         Ok(Encoded {
             decode,
             masked: sink.masked,

@@ -389,3 +389,29 @@ fn bad_requests_are_refused_and_nothing_is_written() {
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
 }
+
+#[test]
+fn bench_measures_each_stage_on_generated_footage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(Command::new(assert_cmd::cargo::cargo_bin!("bwv"))
+        .current_dir(dir.path())
+        .env("BWV_MODELS", models())
+        .args(["bench", "--seconds", "1", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let stages: Vec<&str> = v["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| s["stage"].as_str().expect("name"))
+        .collect();
+    assert_eq!(stages, ["generate", "ingest", "redact"]);
+    for s in v["stages"].as_array().expect("stages") {
+        assert_eq!(s["frames"], 30, "{s}");
+        assert!(s["cpu_seconds"].as_f64().expect("cpu") > 0.0, "{s}");
+        assert!(s["peak_mib"].as_f64().expect("peak") > 10.0, "{s}");
+    }
+    let q = &v["redaction_quality"];
+    assert!(q["faces"].as_u64().expect("faces") > 0, "{q}");
+    assert!(q["recall"].as_f64().expect("recall") > 0.8, "{q}");
+}
