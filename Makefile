@@ -1,5 +1,5 @@
 # bwv: the two quick-start targets are `make demo` and `make test` (each sets the machine up first).
-.PHONY: setup build demo test lint bench bench-ingest eval-redact
+.PHONY: setup build demo test lint bench bench-ingest bench-compare bench-scaling eval-redact
 
 setup:
 	./scripts/setup.sh
@@ -24,6 +24,16 @@ bench: setup
 # bwv ingest against the one-command ffmpeg equivalent on the same generated 1080p30 clip.
 bench-ingest: build
 	./scripts/bench-ingest.sh
+
+# bwv against ffmpeg (ingest) and deface (redaction, with recall) on one generated clip, alternating
+# runs; RUNS=3 BENCH_SECONDS=10 by default, CLIP=... TRUTH=... for your own footage.
+bench-compare: build
+	./scripts/bench-compare.sh
+
+# How time and peak memory grow with footage length (LENGTHS="10 60 600") and with files ingested in
+# parallel (PARALLEL="1 2 4").
+bench-scaling: build
+	./scripts/bench-scaling.sh
 
 # Redaction quality on a clip with per-frame ground truth (the make_clip.py sidecar format):
 #   make eval-redact CLIP=clip.mp4 TRUTH=clip.json [EVAL_ARGS="--detect-every 1 --mode pixelate"]
