@@ -17,9 +17,10 @@ lint:
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 
-# Micro-benchmarks (criterion): per-frame hashing; detector input, CenterFace decode + NMS, masks.
+# Micro-benchmarks (criterion): per-frame hashing; detector input, CenterFace decode + NMS, masks;
+# event serialisation, Merkle append, proofs over a million events.
 bench: setup
-	cargo bench --locked --bench frame_hash --bench redact
+	cargo bench --locked --bench frame_hash --bench redact --bench custody
 
 # bwv ingest against the one-command ffmpeg equivalent on the same generated 1080p30 clip.
 bench-ingest: build
