@@ -1,7 +1,8 @@
 //! Synthetic body-worn footage with known faces, for benchmarks and redaction evaluation: a
 //! textured scene under a slowly panning, shaking camera, with faces (a public-domain portrait,
 //! `testdata/faces/astronaut.jpg`, at eight sizes from 28 to 240 px tall at 1080 lines) walking
-//! through it and leaving again, each on its own cycle. Encoded with `pipelines/synth-clip.gst` (H.264 High +
+//! through it and leaving again, each on its own cycle, nearer ones passing in front of farther
+//! ones (a face less than 60 % in view is left out of the truth). Encoded with `pipelines/synth-clip.gst` (H.264 High +
 //! AAC, MP4), with the per-frame ground truth in the sidecar format that
 //! [`crate::redact::eval::Truth`] reads. The same size, rate and length give the same bytes.
 
@@ -58,11 +59,11 @@ impl ClipSpec {
 pub struct TruthFrame {
     /// Frame index.
     pub frame: u64,
-    /// Face boxes `[x, y, w, h]` at least 60 % inside the picture.
+    /// Face boxes `[x, y, w, h]` at least 60 % in view (inside the picture, not behind another).
     pub boxes: Vec<[i64; 4]>,
     /// Face ids, one per box.
     pub ids: Vec<i64>,
-    /// Faces mostly outside the picture: counted neither way.
+    /// Faces mostly out of view: counted neither way.
     pub ignore: Vec<[i64; 4]>,
 }
 
@@ -297,12 +298,28 @@ fn paste(dst: &mut Yuv, src: &Yuv, x: i64, y: i64) {
     }
 }
 
-/// The box clipped to a `w`×`h` picture, and the share of it inside.
-fn clip_box(b: [i64; 4], w: i64, h: i64) -> ([i64; 4], f64) {
+/// The box clipped to a `w`×`h` picture.
+fn clip_box(b: [i64; 4], w: i64, h: i64) -> [i64; 4] {
     let (x0, y0) = (b[0].max(0), b[1].max(0));
     let (x1, y1) = ((b[0] + b[2]).min(w), (b[1] + b[3]).min(h));
-    let inside = ((x1 - x0).max(0) * (y1 - y0).max(0)) as f64 / (b[2] * b[3]).max(1) as f64;
-    ([x0, y0, (x1 - x0).max(0), (y1 - y0).max(0)], inside)
+    [x0, y0, (x1 - x0).max(0), (y1 - y0).max(0)]
+}
+
+/// The share of `face` that is inside a `w`×`h` picture and not under any of `over`.
+fn visible(face: [i64; 4], over: &[[i64; 4]], w: i64, h: i64) -> f64 {
+    let [fx, fy, fw, fh] = face;
+    let covered = |x: i64, y: i64| {
+        !(0..w).contains(&x)
+            || !(0..h).contains(&y)
+            || over
+                .iter()
+                .any(|r| (r[0]..r[0] + r[2]).contains(&x) && (r[1]..r[1] + r[3]).contains(&y))
+    };
+    let shown = (fy..fy + fh)
+        .flat_map(|y| (fx..fx + fw).map(move |x| (x, y)))
+        .filter(|&(x, y)| !covered(x, y))
+        .count();
+    shown as f64 / (fw * fh).max(1) as f64
 }
 
 /// Writes the clip to `out` (an MP4, which must not exist) and returns its ground truth.
@@ -383,17 +400,25 @@ pub fn make_clip(
             ids: Vec::new(),
             ignore: Vec::new(),
         };
-        for person in &people {
-            let Some((x, y)) = person.at(n) else {
-                continue;
-            };
+        let on_stage: Vec<(&Walker, i64, i64)> = people
+            .iter()
+            .filter_map(|p| p.at(n).map(|(x, y)| (p, x, y)))
+            .collect();
+        for (i, &(person, x, y)) in on_stage.iter().enumerate() {
             paste(&mut pic, &person.sprite, x, y);
+            // Later faces are pasted over earlier ones.
+            let over: Vec<[i64; 4]> = on_stage[i + 1..]
+                .iter()
+                .map(|&(p, x, y)| [x, y, p.sprite.w as i64, p.sprite.h as i64])
+                .collect();
             let f = person.face;
-            let (b, inside) = clip_box([x + f[0], y + f[1], f[2], f[3]], w as i64, h as i64);
-            if inside >= 0.6 {
+            let face = [x + f[0], y + f[1], f[2], f[3]];
+            let shown = visible(face, &over, w as i64, h as i64);
+            let b = clip_box(face, w as i64, h as i64);
+            if shown >= 0.6 {
                 truth.boxes.push(b);
                 truth.ids.push(person.id);
-            } else if inside > 0.0 {
+            } else if b[2] > 0 && b[3] > 0 {
                 truth.ignore.push(b);
             }
         }
