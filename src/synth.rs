@@ -2,9 +2,10 @@
 //! textured scene under a slowly panning, shaking camera, with faces (a public-domain portrait,
 //! `testdata/faces/astronaut.jpg`, at eight sizes from 28 to 240 px tall at 1080 lines) walking
 //! through it and leaving again, each on its own cycle, nearer ones passing in front of farther
-//! ones (a face less than 60 % in view is left out of the truth). Encoded with `pipelines/synth-clip.gst` (H.264 High +
-//! AAC, MP4), with the per-frame ground truth in the sidecar format that
-//! [`crate::redact::eval::Truth`] reads. The same size, rate and length give the same bytes.
+//! ones (a face less than 60 % in view is left out of the truth). Encoded with
+//! `pipelines/synth-clip.gst` (H.264 High + AAC, MP4), with the per-frame ground truth in the
+//! sidecar format that [`crate::redact::eval::Truth`] reads. The same size, rate and length give
+//! the same bytes.
 
 use std::path::Path;
 use std::time::Duration;
