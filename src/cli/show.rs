@@ -13,6 +13,9 @@ pub struct ListArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    /// List the dock files that could not be read at all (no master), with their log events.
+    #[arg(long)]
+    unreadable: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +32,25 @@ pub struct ShowArgs {
 
 pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
     let (_, store) = super::open_store(config)?;
+    if args.unreadable {
+        let rows = store.unreadable_sources()?;
+        if args.json {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|(e, source)| serde_json::json!({"source": source, "event": e}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            for (e, source) in &rows {
+                let reason = match e.fields.get("reason") {
+                    Some(bwv::custody::event::Field::Text(r)) => r.as_str(),
+                    _ => "",
+                };
+                println!("{}  event {}  {source}  {reason}", e.at, e.seq);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let recs = store.recordings()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&recs)?);

@@ -333,6 +333,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_disclosure(&self, d: &sar::Disclosure, event: EventDraft) -> Result<Event>;
     /// The disclosures made under one SAR, or all, oldest first.
     fn disclosures(&self, sar: Option<&str>) -> Result<Vec<sar::Disclosure>>;
+    /// Records a dock file that could not be read, with its `unreadable` event; the path is
+    /// kept beside the log, not in it.
+    fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event>;
+    /// Every unreadable dock file's event and path, oldest first.
+    fn unreadable_sources(&self) -> Result<Vec<(Event, String)>>;
     /// Records a recording's deletion with its tombstone event (the files go afterwards).
     fn mark_deleted(
         &self,

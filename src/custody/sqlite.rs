@@ -121,6 +121,14 @@ CREATE TABLE disclosures (
     disclosed_at TEXT NOT NULL
 );
 "#,
+    // 5: dock files that could not be read at all. Their paths (which may name people) live
+    // here, beside the log; the `unreadable` event holds only the path's SHA-256.
+    r#"
+CREATE TABLE unreadable_sources (
+    seq    INTEGER PRIMARY KEY REFERENCES events(seq),
+    source TEXT NOT NULL
+);
+"#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -764,6 +772,40 @@ impl Store for SqliteStore {
             .collect()
         };
         run().map_err(Error::index("read disclosures"))
+    }
+
+    fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event> {
+        self.with_tx(&format!("record unreadable {source}"), |tx| {
+            let e = self.append_in(tx, event)?;
+            tx.execute(
+                "INSERT INTO unreadable_sources (seq, source) VALUES (?1, ?2)",
+                params![e.seq as i64, source],
+            )?;
+            Ok(e)
+        })
+    }
+
+    fn unreadable_sources(&self) -> Result<Vec<(Event, String)>> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<(Event, String)>> {
+            let mut stmt = conn.prepare(
+                "SELECT e.canonical, u.source FROM unreadable_sources u \
+                 JOIN events e ON e.seq = u.seq ORDER BY u.seq",
+            )?;
+            stmt.query_map([], |row| {
+                let bytes: Vec<u8> = row.get(0)?;
+                let event = serde_json::from_slice(&bytes).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })?;
+                Ok((event, row.get(1)?))
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read unreadable sources"))
     }
 
     fn mark_deleted(&self, id: &str, deletion: &Deletion, event: EventDraft) -> Result<Event> {

@@ -162,10 +162,11 @@ impl Ingest<'_> {
             Ok(m) => m,
             Err(e) => {
                 // Nothing could be preserved; the index still learns of the attempt.
+                let source = item.path.display().to_string();
                 let draft = EventDraft::new(EventKind::Unreadable, None, ACTOR)
-                    .with("source", item.path.display().to_string())
+                    .with("source_sha256", Digest::of(source.as_bytes()))
                     .with("reason", e.reason());
-                self.store.append(draft)?;
+                self.store.add_unreadable(&source, draft)?;
                 return Err(e);
             }
         };

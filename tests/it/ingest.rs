@@ -365,6 +365,33 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
         files_under(&home.join("tmp")).is_empty(),
         "no work files left behind"
     );
+
+    // What could not be read at all has its event; the log holds the path's hash, the path
+    // (which may name people) sits beside it.
+    let o = run(bwv(&home).args(["list", "--unreadable", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&o)).expect("json");
+    let mut names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["source"].as_str().expect("source"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{rows:?}");
+    assert!(names[0].ends_with("dangling.mp4") && names[1].ends_with("pipe.mp4"));
+    for r in &rows {
+        let (e, source) = (&r["event"], r["source"].as_str().expect("source"));
+        assert_eq!(e["kind"], "unreadable");
+        assert_eq!(
+            e["fields"]["source_sha256"].as_str(),
+            Some(bwv::digest::Digest::of(source.as_bytes()).to_hex().as_str())
+        );
+        assert!(
+            e["fields"]["reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+        );
+        assert!(!e.to_string().contains("dangling") && !e.to_string().contains("pipe.mp4"));
+    }
 }
 
 #[test]
