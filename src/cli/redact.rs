@@ -175,8 +175,8 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                     (plan, Some(rendered))
                 }
                 None => {
-                    let (plan, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
-                    redactor.preview(&rec, &plan, &preview)?;
+                    let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
+                    bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
                     (plan, None)
                 }
             };

@@ -49,19 +49,20 @@ struct RenderJob {
 }
 
 impl Redactor<'_> {
-    /// Detects and tracks faces in a recording; logs `redaction_planned`.
+    /// Detects and tracks faces in a recording (one decode); logs `redaction_planned`. Returns
+    /// the plan, the preview crops (see [`plan::write_preview`]) and the detector.
     pub fn plan(
         &self,
         rec: &Recording,
         detector: detect::Detector,
         model_sha256: Digest,
         settings: &plan::PlanSettings,
-    ) -> Result<(plan::Plan, detect::Detector)> {
+    ) -> Result<(plan::Plan, plan::Tiles, detect::Detector)> {
         let master = self.home.abs(&rec.master_path);
-        let (p, detector) =
+        let (p, tiles, detector) =
             plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
         self.log_planned(rec, &p)?;
-        Ok((p, detector))
+        Ok((p, tiles, detector))
     }
 
     fn log_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
@@ -74,11 +75,6 @@ impl Redactor<'_> {
                 .with("detect_every", p.settings.detect_every),
         )?;
         Ok(())
-    }
-
-    /// Writes the preview sheet for a plan.
-    pub fn preview(&self, rec: &Recording, p: &plan::Plan, out: &Path) -> Result<()> {
-        plan::preview_sheet(&self.home.abs(&rec.master_path), p, out, self.stall)
     }
 
     /// Renders `p` to `out` (which must not exist), keeps a copy in the store, and records it

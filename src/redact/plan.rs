@@ -3,17 +3,17 @@
 //! A preview sheet shows a labelled face crop per track so an operator can tell which track is
 //! the requester.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
+use super::detect::{DetectSettings, Detector, Region, RgbSource, Yuv420};
 use super::mask::Ellipse;
 use super::render::{ManualBox, Masks, RenderSettings, manual_mask};
-use super::track::{self, Track, TrackBox, TrackSettings, Tracker};
+use super::track::{Track, TrackBox, TrackSettings, Tracker};
 use crate::custody::{Recording, Status};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
@@ -159,92 +159,36 @@ pub(crate) fn yuv_view<'a>(f: &'a Frame<'a>) -> std::result::Result<Yuv420<'a>, 
     })
 }
 
-/// Runs the detector on every `every`-th frame.
-struct DetectSink {
-    detector: Detector,
-    every: u64,
-    found: BTreeMap<u64, Vec<Detection>>,
-}
-
-impl FrameSink for DetectSink {
-    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        if !f.index.is_multiple_of(self.every) {
-            return Ok(());
-        }
-        let view = yuv_view(f)?;
-        let dets = self
-            .detector
-            .detect(&view)
-            .map_err(|e| (Stage::Detect, e.to_string()))?;
-        self.found.insert(f.index, dets);
-        Ok(())
-    }
-}
-
-/// Decodes the master once, detects and tracks faces. Returns the plan and the detector.
-pub fn make_plan(
-    master: &Path,
-    rec: &Recording,
-    detector: Detector,
-    model_sha256: Digest,
-    settings: &PlanSettings,
-    stall: Duration,
-) -> Result<(Plan, Detector)> {
-    check_recording(rec)?;
-    let engine = detector.engine();
-    let sink = DetectSink {
-        detector,
-        every: settings.detect_every.max(1),
-        found: BTreeMap::new(),
-    };
-    let (report, sink) = pipeline::run(master, false, &[], sink, stall)?;
-    let tracks = track::track(&sink.found, report.frames, &settings.tracking);
-    let plan = Plan::new(rec, &report, model_sha256, engine, settings, tracks);
-    Ok((plan, sink.detector))
-}
-
-/// Plans while a render runs (one decode for both): detects on every `detect_every`-th frame
-/// as frames arrive, links the detections, gives the renderer each frame's masks as soon as no
-/// later detection can change them, and keeps a crop of each track's best detection for the
-/// preview. Gives exactly the plan, masks and preview of a separate plan and render.
-pub(crate) struct LivePlan {
+/// Detection and tracking as frames arrive: the detector runs on every `every`-th frame, the
+/// tracker links its detections at once, and a crop of each track's best detection (the
+/// highest score, the earliest among equals) is kept for the preview. One decode gives the
+/// plan and its preview, alone or alongside a render.
+struct Planner {
     detector: Detector,
     every: u64,
     tracker: Tracker,
-    grow: f32,
-    manual: Vec<ManualBox>,
-    fps: Option<(i32, i32)>,
     best: BTreeMap<u32, (f32, RgbImage)>,
 }
 
-impl LivePlan {
-    /// Plans with `plan`, masking as `render` says (it keeps no track: none is known yet).
-    pub(crate) fn new(detector: Detector, plan: &PlanSettings, render: &RenderSettings) -> Self {
+impl Planner {
+    fn new(detector: Detector, settings: &PlanSettings) -> Self {
         Self {
             detector,
-            every: plan.detect_every.max(1),
-            tracker: Tracker::new(plan.tracking),
-            grow: render.grow,
-            manual: render.boxes.clone(),
-            fps: None,
+            every: settings.detect_every.max(1),
+            tracker: Tracker::new(settings.tracking),
             best: BTreeMap::new(),
         }
     }
 
     /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
-    pub(crate) fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
+    fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
         let tiles = self.best.into_iter().map(|(id, (_, t))| (id, t)).collect();
         (self.tracker.finish(frames), tiles, self.detector)
     }
 }
 
-impl Masks for LivePlan {
-    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        if self.fps.is_none() {
-            use gstreamer_video::prelude::VideoFrameExt as _;
-            let fps = f.video.info().fps();
-            self.fps = Some((fps.numer(), fps.denom()));
-        }
+impl FrameSink for Planner {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
         if !f.index.is_multiple_of(self.every) {
             return Ok(());
         }
@@ -255,7 +199,6 @@ impl Masks for LivePlan {
             .map_err(|e| (Stage::Detect, e.to_string()))?;
         let ids = self.tracker.push(f.index, &dets);
         for (d, id) in dets.iter().zip(ids) {
-            // The best is the highest score, the earliest among equals.
             if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
                 let tile = crop(&view, &TrackBox::from_det(f.index, d));
                 self.best.insert(id, (d.score, tile));
@@ -263,9 +206,66 @@ impl Masks for LivePlan {
         }
         Ok(())
     }
+}
+
+/// Decodes the master once, detects and tracks faces. Returns the plan, the preview crops and
+/// the detector.
+pub fn make_plan(
+    master: &Path,
+    rec: &Recording,
+    detector: Detector,
+    model_sha256: Digest,
+    settings: &PlanSettings,
+    stall: Duration,
+) -> Result<(Plan, Tiles, Detector)> {
+    check_recording(rec)?;
+    let engine = detector.engine();
+    let planner = Planner::new(detector, settings);
+    let (report, planner) = pipeline::run(master, false, &[], planner, stall)?;
+    let (tracks, tiles, detector) = planner.finish(report.frames);
+    let plan = Plan::new(rec, &report, model_sha256, engine, settings, tracks);
+    Ok((plan, tiles, detector))
+}
+
+/// Plans while a render runs (one decode for both), giving the renderer each frame's masks as
+/// soon as no later detection can change them. Gives exactly the plan, masks and preview of a
+/// separate plan and render.
+pub(crate) struct LivePlan {
+    planner: Planner,
+    grow: f32,
+    manual: Vec<ManualBox>,
+    fps: Option<(i32, i32)>,
+}
+
+impl LivePlan {
+    /// Plans with `plan`, masking as `render` says (it keeps no track: none is known yet).
+    pub(crate) fn new(detector: Detector, plan: &PlanSettings, render: &RenderSettings) -> Self {
+        Self {
+            planner: Planner::new(detector, plan),
+            grow: render.grow,
+            manual: render.boxes.clone(),
+            fps: None,
+        }
+    }
+
+    /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
+    pub(crate) fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
+        self.planner.finish(frames)
+    }
+}
+
+impl Masks for LivePlan {
+    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        if self.fps.is_none() {
+            use gstreamer_video::prelude::VideoFrameExt as _;
+            let fps = f.video.info().fps();
+            self.fps = Some((fps.numer(), fps.denom()));
+        }
+        self.planner.frame(f)
+    }
 
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {
-        let boxes = self.tracker.settled(frame, latest, ended)?;
+        let boxes = self.planner.tracker.settled(frame, latest, ended)?;
         let mut list: Vec<Ellipse> = boxes
             .iter()
             .map(|(_, b)| Ellipse::around(b.x0, b.y0, b.x1, b.y1, self.grow))
@@ -288,12 +288,6 @@ pub type Tiles = BTreeMap<u32, RgbImage>;
 /// Side of a preview tile.
 const TILE: u32 = 160;
 
-/// Collects a crop of each track at its best frame.
-struct CropSink {
-    wanted: HashMap<u64, Vec<(u32, TrackBox)>>,
-    tiles: Tiles,
-}
-
 fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
     // A square 1.6 times the face's larger side, centred on it.
     let side = (b.x1 - b.x0).max(b.y1 - b.y0) * 1.6;
@@ -314,36 +308,6 @@ fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
             data[2 * plane + i] as u8,
         ])
     })
-}
-
-impl FrameSink for CropSink {
-    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        let Some(wanted) = self.wanted.remove(&f.index) else {
-            return Ok(());
-        };
-        let view = yuv_view(f)?;
-        for (id, b) in wanted {
-            self.tiles.insert(id, crop(&view, &b));
-        }
-        Ok(())
-    }
-}
-
-/// Writes the preview sheet: one labelled crop per track (`#id` and its frame range), in id
-/// order. A plan with no tracks gives a sheet saying so with a single empty tile.
-pub fn preview_sheet(master: &Path, plan: &Plan, out: &Path, stall: Duration) -> Result<()> {
-    let mut wanted: HashMap<u64, Vec<(u32, TrackBox)>> = HashMap::new();
-    for t in &plan.tracks {
-        if let Some(b) = t.box_at(t.best_frame) {
-            wanted.entry(t.best_frame).or_default().push((t.id, *b));
-        }
-    }
-    let sink = CropSink {
-        wanted,
-        tiles: BTreeMap::new(),
-    };
-    let (_, sink) = pipeline::run(master, false, &[], sink, stall)?;
-    write_preview(plan, &sink.tiles, out)
 }
 
 /// Writes the preview sheet from the crops of `plan`'s tracks.
