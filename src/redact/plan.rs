@@ -128,34 +128,73 @@ pub fn check_recording(rec: &Recording) -> Result<()> {
     Ok(())
 }
 
-/// A view of a decoded I420 frame for the detector; other formats are refused.
-pub(crate) fn yuv_view<'a>(f: &'a Frame<'a>) -> std::result::Result<Yuv420<'a>, (Stage, String)> {
-    use gstreamer_video::{self as gst_video, prelude::VideoFrameExt as _};
+/// A decoded frame as 8-bit 4:2:0 for the detector and the renderer: a view of the frame
+/// itself when it is I420, or, for 10- and 12-bit 4:2:0 (e.g. H.265 Main10), a copy in
+/// `scratch` with each sample rounded to 8 bits. Other formats are refused.
+pub(crate) fn yuv_view<'a>(
+    f: &'a Frame<'a>,
+    scratch: &'a mut Vec<u8>,
+) -> std::result::Result<Yuv420<'a>, (Stage, String)> {
+    use gstreamer_video::{self as gst_video, VideoFormat, prelude::VideoFrameExt as _};
     let info = f.video.info();
-    if info.format() != gst_video::VideoFormat::I420 {
-        return Err((
-            Stage::Detect,
-            format!(
-                "redaction needs 8-bit 4:2:0 (I420) video; this recording decodes to {}",
-                info.format().to_str()
-            ),
-        ));
-    }
+    let shift = match info.format() {
+        VideoFormat::I420 => 0,
+        VideoFormat::I42010le => 2,
+        VideoFormat::I42012le => 4,
+        other => {
+            return Err((
+                Stage::Detect,
+                format!(
+                    "redaction needs 4:2:0 video (8, 10 or 12 bits); this recording decodes to {}",
+                    other.to_str()
+                ),
+            ));
+        }
+    };
     let plane = |i: u32| {
         f.video
             .plane_data(i)
             .map_err(|e| (Stage::Detect, format!("plane {i}: {e}")))
     };
     let strides = info.stride();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let bt709 = info.colorimetry().matrix() != gst_video::VideoColorMatrix::Bt601;
+    if shift == 0 {
+        return Ok(Yuv420 {
+            y: plane(0)?,
+            u: plane(1)?,
+            v: plane(2)?,
+            y_stride: strides[0] as usize,
+            uv_stride: strides[1] as usize,
+            width: w,
+            height: h,
+            bt709,
+        });
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    scratch.clear();
+    let max = (1u32 << (8 + shift)) - 1;
+    for (i, (pw, ph)) in [(w, h), (cw, ch), (cw, ch)].into_iter().enumerate() {
+        let (data, stride) = (plane(i as u32)?, strides[i] as usize);
+        for r in 0..ph {
+            let row = &data[r * stride..r * stride + 2 * pw];
+            scratch.extend(row.chunks_exact(2).map(|s| {
+                let v = u32::from(u16::from_le_bytes([s[0], s[1]])).min(max);
+                ((v + (1 << (shift - 1))) >> shift).min(255) as u8
+            }));
+        }
+    }
+    let (y, chroma) = scratch.split_at(w * h);
+    let (u, v) = chroma.split_at(cw * ch);
     Ok(Yuv420 {
-        y: plane(0)?,
-        u: plane(1)?,
-        v: plane(2)?,
-        y_stride: strides[0] as usize,
-        uv_stride: strides[1] as usize,
-        width: info.width() as usize,
-        height: info.height() as usize,
-        bt709: info.colorimetry().matrix() != gst_video::VideoColorMatrix::Bt601,
+        y,
+        u,
+        v,
+        y_stride: w,
+        uv_stride: cw,
+        width: w,
+        height: h,
+        bt709,
     })
 }
 
@@ -168,6 +207,8 @@ struct Planner {
     every: u64,
     tracker: Tracker,
     best: BTreeMap<u32, (f32, RgbImage)>,
+    /// 8-bit copies of deeper frames.
+    scratch: Vec<u8>,
 }
 
 impl Planner {
@@ -177,6 +218,7 @@ impl Planner {
             every: settings.detect_every.max(1),
             tracker: Tracker::new(settings.tracking),
             best: BTreeMap::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -192,7 +234,7 @@ impl FrameSink for Planner {
         if !f.index.is_multiple_of(self.every) {
             return Ok(());
         }
-        let view = yuv_view(f)?;
+        let view = yuv_view(f, &mut self.scratch)?;
         let dets = self
             .detector
             .detect(&view)

@@ -360,6 +360,8 @@ struct MaskSink<M> {
     out_info: Option<gst_video::VideoInfo>,
     pending: VecDeque<(u64, gst::Buffer)>,
     latest: u64,
+    /// 8-bit copies of deeper frames.
+    scratch: Vec<u8>,
     masked: u64,
 }
 
@@ -391,8 +393,8 @@ impl<M: Masks> MaskSink<M> {
 
     /// The frame, copied into a buffer of the output layout.
     fn copy(&mut self, f: &Frame<'_>) -> std::result::Result<gst::Buffer, (Stage, String)> {
-        let view = super::plan::yuv_view(f)?;
         let info = self.out_info(f.video.info())?;
+        let view = super::plan::yuv_view(f, &mut self.scratch)?;
         let mut buffer = gst::Buffer::with_size(info.size())
             .map_err(|e| (Stage::Redact, format!("allocate frame: {e}")))?;
         {
@@ -582,6 +584,7 @@ pub(crate) fn encode<M: Masks>(
         out_info: None,
         pending: VecDeque::new(),
         latest: 0,
+        scratch: Vec::new(),
         masked: 0,
     };
     let result = pipeline::run(master, false, &[], sink, stall).and_then(|(decode, mut sink)| {

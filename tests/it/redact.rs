@@ -41,6 +41,11 @@ fn mean_sd(frame: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> (f64, f6
 
 /// A 2 s 640x360 30 fps H.264 + AAC clip with the portrait sliding right over a test pattern.
 fn face_clip(path: &Path, tone: u32) {
+    face_clip_as(path, tone, "yuv420p");
+}
+
+/// [`face_clip`] in another pixel format (e.g. `yuv420p10le`: H.264 High 10).
+fn face_clip_as(path: &Path, tone: u32, pix_fmt: &str) {
     let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
     let bg = format!("testsrc2=size={W}x{H}:rate=30");
     let sine = format!("sine=frequency={tone}:sample_rate=48000");
@@ -60,7 +65,9 @@ fn face_clip(path: &Path, tone: u32) {
         "-i",
         &sine,
         "-filter_complex",
-        "[1:v]scale=256:256[p];[0:v][p]overlay=x='100+2*n':y=100:shortest=1,format=yuv420p[v]",
+        &format!(
+            "[1:v]scale=256:256[p];[0:v][p]overlay=x='100+2*n':y=100:shortest=1,format={pix_fmt}[v]"
+        ),
         "-map",
         "[v]",
         "-map",
@@ -414,4 +421,46 @@ fn bench_measures_each_stage_on_generated_footage() {
     let q = &v["redaction_quality"];
     assert!(q["faces"].as_u64().expect("faces") > 0, "{q}");
     assert!(q["recall"].as_f64().expect("recall") > 0.8, "{q}");
+}
+
+#[test]
+fn ten_bit_footage_is_redacted_into_an_eight_bit_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    let clip = dock.join("high10.mp4");
+    face_clip_as(&clip, 440, "yuv420p10le");
+    let home = dir.path().join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = items[0]["id"].as_str().expect("id");
+    assert_eq!(
+        show_json(&home, id)["recording"]["media"]["pixel_format"],
+        "I420_10LE"
+    );
+    let out = dir.path().join("out.mp4");
+    let o = run(redact(&home).arg(id).arg("--out").arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name,pix_fmt"])
+        .args(["-select_streams", "v:0", "-of", "csv=p=0"])
+        .arg(&out));
+    assert_eq!(stdout(&o).trim(), "h264,yuv420p");
+    let (orig, red) = (luma(&clip), luma(&out));
+    assert_eq!(red.len(), FRAMES);
+    for i in (0..FRAMES).step_by(7) {
+        let face = face_at(i);
+        let (d0, d1) = (detail(&orig[i], face), detail(&red[i], face));
+        assert!(d1 * 2 < d0, "frame {i}: face detail {d1} vs original {d0}");
+        // Away from the face, the picture survives the conversion to 8 bits.
+        let (x, y, w, h) = (10, 200, 60, 100);
+        let diff: u64 = (y..y + h)
+            .flat_map(|r| (x..x + w).map(move |c| r * W + c))
+            .map(|p| u64::from(orig[i][p].abs_diff(red[i][p])))
+            .sum();
+        assert!(
+            diff < (w * h) as u64 * 4,
+            "frame {i}: background changed by {diff}"
+        );
+    }
 }
