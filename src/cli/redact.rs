@@ -161,7 +161,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             });
             let preview = with_suffix(&plan_path, ".preview.jpg");
             // With an output and no plan to read, one decode plans and renders.
-            let (plan, rendered) = match out {
+            let (plan, tiles, rendered) = match out {
                 Some(out) => {
                     let (plan, tiles, rendered) = redactor.plan_and_render(
                         &rec,
@@ -171,15 +171,14 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                         &render_settings,
                         out,
                     )?;
-                    bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
-                    (plan, Some(rendered))
+                    (plan, tiles, Some(rendered))
                 }
                 None => {
                     let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
-                    bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
-                    (plan, None)
+                    (plan, tiles, None)
                 }
             };
+            bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
             std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
                 .with_context(|| format!("write {}", plan_path.display()))?;
             println!(

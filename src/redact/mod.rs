@@ -154,8 +154,8 @@ impl Redactor<'_> {
         Ok((p, tiles, rendered))
     }
 
-    /// Checks that `rec`'s sound can be rendered with `settings` and that `out` is new, and makes the temporary
-    /// file the render writes (beside `out`).
+    /// Checks that `rec`'s sound can be rendered with `settings` and that `out` is new, and
+    /// makes the temporary file the render writes (beside `out`).
     fn prepare(
         &self,
         rec: &Recording,
