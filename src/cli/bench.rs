@@ -233,12 +233,27 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         None => None,
     };
     let media = scratch.rec.media.as_ref();
+    let work = || stages.iter().filter(|s| s.stage != "generate");
+    let total = Stage {
+        stage: "ingest+redact",
+        frames: ingest_frames(&stages),
+        seconds: work().map(|s| s.seconds).sum(),
+        fps: 0.0,
+        realtime: 0.0,
+        cpu_seconds: work().map(|s| s.cpu_seconds).sum(),
+        peak_mib: work().filter_map(|s| s.peak_mib).reduce(f64::max),
+    };
+    let total = Stage {
+        fps: total.frames as f64 / total.seconds,
+        realtime: footage / total.seconds,
+        ..total
+    };
     if args.json {
         let v = serde_json::json!({
             "clip": clip, "frames": ingest_frames(&stages), "footage_seconds": footage,
             "width": media.map(|m| m.width), "height": media.map(|m| m.height),
             "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "stages": stages, "redaction_quality": quality,
+            "stages": stages, "end_to_end": total, "redaction_quality": quality,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -270,14 +285,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             s.peak_mib.map_or("?".into(), |m| format!("{m:.0}"))
         );
     }
-    let end_to_end: f64 = stages
-        .iter()
-        .filter(|s| s.stage != "generate")
-        .map(|s| s.seconds)
-        .sum();
     println!(
-        "ingest + redact: {end_to_end:.2} s, {:.2}x real time",
-        footage / end_to_end
+        "ingest + redact: {:.2} s, {:.1} fps, {:.2}x real time, {:.2} CPU s, peak {} MiB",
+        total.seconds,
+        total.fps,
+        total.realtime,
+        total.cpu_seconds,
+        total.peak_mib.map_or("?".into(), |m| format!("{m:.0}"))
     );
     if let Some(q) = quality {
         println!(

@@ -418,6 +418,9 @@ fn bench_measures_each_stage_on_generated_footage() {
         assert!(s["cpu_seconds"].as_f64().expect("cpu") > 0.0, "{s}");
         assert!(s["peak_mib"].as_f64().expect("peak") > 10.0, "{s}");
     }
+    let total = &v["end_to_end"];
+    assert_eq!(total["frames"], 30, "{total}");
+    assert!(total["cpu_seconds"].as_f64().expect("cpu") > 0.0, "{total}");
     let q = &v["redaction_quality"];
     assert!(q["faces"].as_u64().expect("faces") > 0, "{q}");
     assert!(q["recall"].as_f64().expect("recall") > 0.8, "{q}");
