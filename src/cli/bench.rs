@@ -112,22 +112,29 @@ fn spinner(name: &str) -> ProgressBar {
     bar
 }
 
-/// Runs `f` as stage `name` over `frames` frames of footage at `fps`.
-fn measure<T>(
-    name: &'static str,
-    fps: f64,
-    f: impl FnOnce() -> Result<(T, u64)>,
-) -> Result<(T, Stage)> {
+impl Stage {
+    /// Its rates, for footage at `fps`.
+    fn rated(self, fps: f64) -> Self {
+        Self {
+            fps: self.frames as f64 / self.seconds,
+            realtime: self.frames as f64 / fps / self.seconds,
+            ..self
+        }
+    }
+}
+
+/// Runs `f` as stage `name` (it returns the frames it handled); the rates are left to
+/// [`Stage::rated`].
+fn measure<T>(name: &'static str, f: impl FnOnce() -> Result<(T, u64)>) -> Result<(T, Stage)> {
     reset_peak();
     let (cpu0, started) = (cpu_seconds()?, Instant::now());
     let (value, frames) = f()?;
-    let seconds = started.elapsed().as_secs_f64();
     let stage = Stage {
         stage: name,
         frames,
-        seconds,
-        fps: frames as f64 / seconds,
-        realtime: frames as f64 / fps / seconds,
+        seconds: started.elapsed().as_secs_f64(),
+        fps: 0.0,
+        realtime: 0.0,
         cpu_seconds: cpu_seconds()? - cpu0,
         peak_mib: peak_mib(),
     };
@@ -138,7 +145,7 @@ fn measure<T>(
 fn make_clip(seconds: f64, out: &Path) -> Result<(PathBuf, Stage)> {
     let spec = ClipSpec::hd(seconds);
     let bar = spinner("generate");
-    let (truth, stage) = measure("generate", f64::from(spec.fps), || {
+    let (truth, stage) = measure("generate", || {
         let truth = synth::make_clip(
             &spec,
             out,
@@ -151,7 +158,7 @@ fn make_clip(seconds: f64, out: &Path) -> Result<(PathBuf, Stage)> {
     let truth_path = PathBuf::from(format!("{}.json", out.display()));
     std::fs::write(&truth_path, serde_json::to_string(&truth)? + "\n")
         .with_context(|| format!("write {}", truth_path.display()))?;
-    Ok((truth_path, stage))
+    Ok((truth_path, stage.rated(f64::from(spec.fps))))
 }
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
@@ -182,23 +189,17 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
 
     let bar = spinner("ingest");
-    let (scratch, ingest) = measure("ingest", 0.0, || {
+    let (scratch, ingest) = measure("ingest", || {
         let s = scratch_ingest(&clip, Arc::new(NoProgress))?;
         let frames = s.rec.media.as_ref().map_or(0, |m| m.frames);
         Ok((s, frames))
     })?;
     bar.finish_and_clear();
-    let fps = scratch
-        .rec
-        .media
-        .as_ref()
-        .map_or(30.0, |m| f64::from(m.fps_num) / f64::from(m.fps_den.max(1)));
+    // The frame rate is known once the clip is ingested.
+    let media = scratch.rec.media.as_ref();
+    let fps = media.map_or(30.0, |m| f64::from(m.fps_num) / f64::from(m.fps_den.max(1)));
     let footage = ingest.frames as f64 / fps;
-    let with_rate = |mut s: Stage| {
-        s.realtime = footage / s.seconds;
-        s
-    };
-    stages.push(with_rate(ingest));
+    let ingest = ingest.rated(fps);
 
     let redactor = Redactor {
         home: &scratch.home,
@@ -208,7 +209,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
     let out = work.path().join("redacted.mp4");
     let bar = spinner("redact");
-    let ((), redact) = measure("redact", fps, || {
+    let ((), redact) = measure("redact", || {
         let (detector, model_sha) =
             super::redact::detector(&args.detector, bwv::config::default_jobs())?;
         let plan = PlanSettings {
@@ -226,31 +227,28 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         Ok(((), done.report.frames))
     })?;
     bar.finish_and_clear();
-    stages.push(with_rate(redact));
 
     let quality = match &truth {
         Some(t) => Some(evaluate(&clip, &out, &read_truth(t)?)?),
         None => None,
     };
-    let media = scratch.rec.media.as_ref();
-    let work = || stages.iter().filter(|s| s.stage != "generate");
+    let redact = redact.rated(fps);
+    let both = [&ingest, &redact];
     let total = Stage {
         stage: "ingest+redact",
-        frames: ingest_frames(&stages),
-        seconds: work().map(|s| s.seconds).sum(),
+        frames: ingest.frames,
+        seconds: both.iter().map(|s| s.seconds).sum(),
         fps: 0.0,
         realtime: 0.0,
-        cpu_seconds: work().map(|s| s.cpu_seconds).sum(),
-        peak_mib: work().filter_map(|s| s.peak_mib).reduce(f64::max),
-    };
-    let total = Stage {
-        fps: total.frames as f64 / total.seconds,
-        realtime: footage / total.seconds,
-        ..total
-    };
+        cpu_seconds: both.iter().map(|s| s.cpu_seconds).sum(),
+        peak_mib: both.iter().filter_map(|s| s.peak_mib).reduce(f64::max),
+    }
+    .rated(fps);
+    let frames = total.frames;
+    stages.extend([ingest, redact]);
     if args.json {
         let v = serde_json::json!({
-            "clip": clip, "frames": ingest_frames(&stages), "footage_seconds": footage,
+            "clip": clip, "frames": frames, "footage_seconds": footage,
             "width": media.map(|m| m.width), "height": media.map(|m| m.height),
             "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "stages": stages, "end_to_end": total, "redaction_quality": quality,
@@ -264,7 +262,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         media.map_or(0, |m| m.width),
         media.map_or(0, |m| m.height),
         footage,
-        ingest_frames(&stages),
+        frames,
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -303,11 +301,4 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn ingest_frames(stages: &[Stage]) -> u64 {
-    stages
-        .iter()
-        .find(|s| s.stage == "ingest")
-        .map_or(0, |s| s.frames)
 }

@@ -41,10 +41,9 @@ pub struct Rendered {
     pub out: PathBuf,
 }
 
-/// A checked render's inputs and its temporary output.
+/// A checked render's source and its temporary output.
 struct RenderJob {
-    audio_in: (bool, bool),
-    created: jiff::Timestamp,
+    source: render::Source,
     tmp: tempfile::NamedTempFile,
 }
 
@@ -95,16 +94,10 @@ impl Redactor<'_> {
             )));
         }
         render::check(p, settings)?;
-        let job = self.prepare(rec, settings, out)?;
-        let report = render::render(
-            &self.home.abs(&rec.master_path),
-            p,
-            settings,
-            job.audio_in,
-            job.created,
-            job.tmp.path(),
-            self.stall,
-        )?;
+        let job = self.prepare(rec, out)?;
+        let masks = render::Planned::new(p, settings);
+        let done = render::encode(&job.source, masks, settings, job.tmp.path(), self.stall)?;
+        let report = render::report(p, settings, done.decode.frames, done.masked);
         self.keep(rec, p, settings, report, job.tmp, out)
     }
 
@@ -127,18 +120,10 @@ impl Redactor<'_> {
                     .into(),
             ));
         }
-        let job = self.prepare(rec, settings, out)?;
+        let job = self.prepare(rec, out)?;
         let engine = detector.engine();
         let live = plan::LivePlan::new(detector, plan_settings, settings);
-        let done = render::encode(
-            &self.home.abs(&rec.master_path),
-            live,
-            settings,
-            job.audio_in,
-            job.created,
-            job.tmp.path(),
-            self.stall,
-        )?;
+        let done = render::encode(&job.source, live, settings, job.tmp.path(), self.stall)?;
         let (tracks, tiles, _) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(
             rec,
@@ -154,14 +139,9 @@ impl Redactor<'_> {
         Ok((p, tiles, rendered))
     }
 
-    /// Checks that `rec`'s sound can be rendered with `settings` and that `out` is new, and
-    /// makes the temporary file the render writes (beside `out`).
-    fn prepare(
-        &self,
-        rec: &Recording,
-        settings: &render::RenderSettings,
-        out: &Path,
-    ) -> Result<RenderJob> {
+    /// Checks that `out` is new, describes the master for the render, and makes the temporary
+    /// file the render writes (beside `out`; it goes when the render fails).
+    fn prepare(&self, rec: &Recording, out: &Path) -> Result<RenderJob> {
         if out.exists() {
             return Err(Error::Redact(format!(
                 "{} already exists; choose a new name",
@@ -169,20 +149,20 @@ impl Redactor<'_> {
             )));
         }
         let media = rec.media.as_ref();
-        let audio = media.and_then(|m| m.audio_codec.as_deref());
         let container = media.map(|m| m.container.as_str()).unwrap_or("");
-        let has_aac = audio.is_some_and(|a| a.contains("AAC"))
-            && (container.contains("Quicktime") || container.contains("MP4"));
-        if settings.audio == render::Audio::Keep && audio.is_some() && !has_aac {
-            return Err(Error::Redact(format!(
-                "cannot copy {} audio out of {container}; use --audio drop or mute:...",
-                audio.unwrap_or("?")
-            )));
-        }
-        let created = rec
-            .recorded_at
-            .parse()
-            .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?;
+        let sound = media.and_then(|m| m.audio_codec.as_deref()).map(|codec| {
+            let copyable = codec.contains("AAC")
+                && (container.contains("Quicktime") || container.contains("MP4"));
+            (format!("{codec} audio out of {container}"), copyable)
+        });
+        let source = render::Source {
+            master: self.home.abs(&rec.master_path),
+            sound,
+            created: rec
+                .recorded_at
+                .parse()
+                .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?,
+        };
         let parent = out
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -192,11 +172,7 @@ impl Redactor<'_> {
             .suffix(".mp4")
             .tempfile_in(parent)
             .map_err(Error::io(parent, Stage::Redact, "create"))?;
-        Ok(RenderJob {
-            audio_in: (audio.is_some(), has_aac),
-            created,
-            tmp,
-        })
+        Ok(RenderJob { source, tmp })
     }
 
     /// Keeps a content-named, read-only copy of the render in the store, records it with its

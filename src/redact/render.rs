@@ -3,7 +3,7 @@
 //! pipelines joined by a blocking appsrc, so the encoder paces the decoder.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gst::prelude::*;
@@ -318,10 +318,11 @@ pub(crate) trait Masks: Send + 'static {
 }
 
 /// A finished plan's masks, by frame.
-struct Planned(HashMap<u64, Vec<Ellipse>>);
+pub(crate) struct Planned(HashMap<u64, Vec<Ellipse>>);
 
 impl Planned {
-    fn new(plan: &Plan, s: &RenderSettings) -> Self {
+    /// The masks of `plan` rendered with `s`.
+    pub(crate) fn new(plan: &Plan, s: &RenderSettings) -> Self {
         let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
         for t in plan.tracks.iter().filter(|t| !s.keep.contains(&t.id)) {
             for b in &t.boxes {
@@ -534,6 +535,18 @@ fn build_encoder(
     Ok((p, src))
 }
 
+/// The master a render reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// Its file.
+    pub master: PathBuf,
+    /// Its sound, if any: a description, and whether it is AAC in MP4 that can be copied as it
+    /// is.
+    pub sound: Option<(String, bool)>,
+    /// The time stamped in the output (the recording's), so equal inputs give equal bytes.
+    pub created: jiff::Timestamp,
+}
+
 /// What one encode produced.
 pub(crate) struct Encoded<M> {
     /// The decode's report (frames, format).
@@ -544,16 +557,26 @@ pub(crate) struct Encoded<M> {
     pub masks: M,
 }
 
-/// Decodes `master` once, masks each frame as `masks` says, and encodes it to `out` (an MP4).
-/// `audio_in` says whether the master has sound and whether it is AAC that can be copied
-/// (`(present, copyable)`), and `created` is the time stamped in the file (the recording's), so
-/// equal inputs give equal bytes.
+/// The audio line for `settings` and the master's sound; keeping sound that cannot be copied
+/// as it is is refused.
+fn audio_line(settings: &RenderSettings, source: &Source) -> Result<AudioLine> {
+    Ok(match (&settings.audio, &source.sound) {
+        (_, None) | (Audio::Drop, _) => AudioLine::None,
+        (Audio::Keep, Some((_, true))) => AudioLine::Copy,
+        (Audio::Keep, Some((what, false))) => {
+            return Err(Error::Redact(format!(
+                "cannot copy {what} as it is; use --audio drop or mute:..."
+            )));
+        }
+        (Audio::Mute(r), _) => AudioLine::Mute(r.clone()),
+    })
+}
+
+/// Decodes the master once, masks each frame as `masks` says, and encodes it to `out` (an MP4).
 pub(crate) fn encode<M: Masks>(
-    master: &Path,
+    source: &Source,
     masks: M,
     settings: &RenderSettings,
-    audio_in: (bool, bool),
-    created: jiff::Timestamp,
     out: &Path,
     stall: Duration,
 ) -> Result<Encoded<M>> {
@@ -563,16 +586,8 @@ pub(crate) fn encode<M: Masks>(
         stage: Stage::Redact,
         reason,
     };
-    let audio = match (&settings.audio, audio_in) {
-        (_, (false, _)) | (Audio::Drop, _) => AudioLine::None,
-        (Audio::Keep, (true, true)) => AudioLine::Copy,
-        (Audio::Keep, (true, false)) => {
-            return Err(Error::Redact(
-                "the master's sound cannot be copied as it is; use --audio drop or mute:...".into(),
-            ));
-        }
-        (Audio::Mute(r), _) => AudioLine::Mute(r.clone()),
-    };
+    let master = source.master.as_path();
+    let audio = audio_line(settings, source)?;
     let (encoder, src) = build_encoder(master, out, &audio).map_err(fail)?;
     encoder
         .set_state(gst::State::Playing)
@@ -606,7 +621,8 @@ pub(crate) fn encode<M: Masks>(
         }
     };
     // The muxer writes the wall-clock time into the headers; the recording's time replaces it.
-    crate::media::mp4time::stamp(out, created.as_second()).map_err(|e| fail(e.to_string()))?;
+    crate::media::mp4time::stamp(out, source.created.as_second())
+        .map_err(|e| fail(e.to_string()))?;
     crate::stages::fsync(out, Stage::Redact)?;
     Ok(done)
 }
@@ -626,26 +642,41 @@ pub(crate) fn report(plan: &Plan, s: &RenderSettings, frames: u64, masked: u64) 
     }
 }
 
-/// Renders `plan` of `master` to `out` (an MP4): see [`encode`]. The caller checks the plan
-/// belongs to the recording.
-pub fn render(
-    master: &Path,
-    plan: &Plan,
-    settings: &RenderSettings,
-    audio_in: (bool, bool),
-    created: jiff::Timestamp,
-    out: &Path,
-    stall: Duration,
-) -> Result<RenderReport> {
-    check(plan, settings)?;
-    let masks = Planned::new(plan, settings);
-    let done = encode(master, masks, settings, audio_in, created, out, stall)?;
-    Ok(report(plan, settings, done.decode.frames, done.masked))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sound_that_cannot_be_copied_is_refused_unless_dropped_or_re_encoded() {
+        let source = |sound: Option<(&str, bool)>| Source {
+            master: PathBuf::from("m.mkv"),
+            sound: sound.map(|(w, c)| (w.to_owned(), c)),
+            created: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let line = |audio: Audio, sound| {
+            let s = RenderSettings {
+                audio,
+                ..RenderSettings::default()
+            };
+            audio_line(&s, &source(sound))
+        };
+        let opus = Some(("Opus audio out of Matroska", false));
+        let aac = Some(("MPEG-4 AAC audio out of Quicktime", true));
+        let refused = line(Audio::Keep, opus).expect_err("opus cannot be copied into MP4");
+        assert!(
+            refused
+                .to_string()
+                .contains("cannot copy Opus audio out of Matroska")
+        );
+        assert_eq!(line(Audio::Keep, aac).ok(), Some(AudioLine::Copy));
+        assert_eq!(line(Audio::Drop, opus).ok(), Some(AudioLine::None));
+        assert_eq!(line(Audio::Keep, None).ok(), Some(AudioLine::None));
+        let mute = Audio::Mute(vec![(1.0, 2.0)]);
+        assert_eq!(
+            line(mute, opus).ok(),
+            Some(AudioLine::Mute(vec![(1.0, 2.0)]))
+        );
+    }
 
     #[test]
     fn manual_boxes_parse() {
