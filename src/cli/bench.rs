@@ -18,7 +18,6 @@ use anyhow::{Context, Result, bail};
 use bwv::config::Config;
 use bwv::progress::NoProgress;
 use bwv::redact::Redactor;
-use bwv::redact::plan::PlanSettings;
 use bwv::redact::render::RenderSettings;
 use bwv::synth::{self, ClipSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -212,10 +211,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let ((), redact) = measure("redact", || {
         let (detector, model_sha) =
             super::redact::detector(&args.detector, bwv::config::default_jobs())?;
-        let plan = PlanSettings {
-            detect_every: args.detector.detect_every.max(1),
-            ..PlanSettings::default()
-        };
+        let plan = args.detector.plan_settings();
         let (_, _, done) = redactor.plan_and_render(
             &scratch.rec,
             detector,

@@ -20,7 +20,6 @@ use bwv::ingest::{self, Ingest, scan};
 use bwv::progress::{NoProgress, Progress};
 use bwv::redact::Redactor;
 use bwv::redact::eval::{EvalReport, Evaluator, Truth};
-use bwv::redact::plan::PlanSettings;
 use bwv::redact::render::RenderSettings;
 
 use super::redact::DetectorArgs;
@@ -154,10 +153,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             };
             let (detector, model_sha) =
                 super::redact::detector(&args.detector, bwv::config::default_jobs())?;
-            let plan_settings = PlanSettings {
-                detect_every: args.detector.detect_every.max(1),
-                ..PlanSettings::default()
-            };
+            let plan_settings = args.detector.plan_settings();
             let render_settings = RenderSettings {
                 mode: args.mode.into(),
                 ..RenderSettings::default()

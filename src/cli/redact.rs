@@ -82,13 +82,28 @@ pub struct DetectorArgs {
     engine: EngineArg,
     /// Run the detector on every N-th frame.
     #[arg(long, default_value_t = PlanSettings::default().detect_every)]
-    pub detect_every: u64,
+    detect_every: u64,
+    /// Do not run the detector on the frame after a new face is found (by default it does, so
+    /// fast faces are linked by their motion).
+    #[arg(long)]
+    no_confirm: bool,
     /// Network pixels per frame pixel of a detector pass; repeat for several passes.
     #[arg(long = "scale", default_values_t = bwv::redact::detect::DEFAULT_SCALES)]
     scales: Vec<f32>,
     /// Folder with the face model and ONNX Runtime (from scripts/setup.sh).
     #[arg(long, env = "BWV_MODELS", default_value = "models")]
     models: PathBuf,
+}
+
+impl DetectorArgs {
+    /// How the plan is made.
+    pub fn plan_settings(&self) -> PlanSettings {
+        PlanSettings {
+            detect_every: self.detect_every.max(1),
+            confirm_new: !self.no_confirm,
+            ..PlanSettings::default()
+        }
+    }
 }
 
 /// Loads the model and engine and builds the detector; returns it with the model's hash.
@@ -151,10 +166,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
         (Some(_), None) => bail!("--render needs --out FILE"),
         (None, out) => {
-            let settings = PlanSettings {
-                detect_every: args.detector.detect_every.max(1),
-                ..PlanSettings::default()
-            };
+            let settings = args.detector.plan_settings();
             let (detector, model_sha) = detector(&args.detector, threads)?;
             let plan_path = args.plan.clone().unwrap_or_else(|| {
                 with_suffix(out.as_deref().unwrap_or(Path::new("out")), ".plan.json")

@@ -358,27 +358,38 @@ impl Default for DetectSettings {
     }
 }
 
+impl Pass {
+    /// `region` at `scale` network pixels per frame pixel, the network input padded up to
+    /// multiples of 32 and the region enlarged to the right and bottom to keep the scale
+    /// exact.
+    pub fn over(region: Region, scale: f32) -> Self {
+        let net_w = round32(region.w * scale);
+        let net_h = round32(region.h * scale);
+        Self {
+            region: Region {
+                w: net_w as f32 / scale,
+                h: net_h as f32 / scale,
+                ..region
+            },
+            net_w,
+            net_h,
+        }
+    }
+}
+
 impl DetectSettings {
-    /// The passes for a frame of `w`×`h`: the whole frame at each scale, padded up to multiples
-    /// of 32 with the region enlarged to keep the aspect ratio exact.
+    /// The passes for a frame of `w`×`h`: the whole frame at each scale.
     pub fn passes(&self, w: usize, h: usize) -> Vec<Pass> {
+        let frame = Region {
+            x: 0.0,
+            y: 0.0,
+            w: w as f32,
+            h: h as f32,
+        };
         self.scales
             .iter()
             .filter(|s| **s > 0.0)
-            .map(|&scale| {
-                let net_w = round32(w as f32 * scale);
-                let net_h = round32(h as f32 * scale);
-                Pass {
-                    region: Region {
-                        x: 0.0,
-                        y: 0.0,
-                        w: net_w as f32 / scale,
-                        h: net_h as f32 / scale,
-                    },
-                    net_w,
-                    net_h,
-                }
-            })
+            .map(|&scale| Pass::over(frame, scale))
             .collect()
     }
 }
@@ -421,9 +432,46 @@ impl Detector {
 
     /// Faces in one frame, in frame pixels, after NMS across passes.
     pub fn detect(&mut self, src: &dyn RgbSource) -> Result<Vec<Detection>, ModelError> {
+        let passes = self.settings.passes(src.width(), src.height());
+        self.run(src, &passes, |_| true)
+    }
+
+    /// Faces near `boxes` only: each box's neighbourhood (the box grown to [`NEAR`] times its
+    /// larger side, clipped to the frame) at the settings' scales. A face cut by the edge of a
+    /// neighbourhood (not the frame's) is dropped: it is seen only in part. When the
+    /// neighbourhoods would cover over half the frame, the whole frame is searched instead.
+    pub fn detect_near(
+        &mut self,
+        src: &dyn RgbSource,
+        boxes: &[Detection],
+    ) -> Result<Vec<Detection>, ModelError> {
+        let (fw, fh) = (src.width() as f32, src.height() as f32);
+        let regions: Vec<Region> = boxes.iter().map(|b| near(b, fw, fh)).collect();
+        if regions.iter().map(|r| r.w * r.h).sum::<f32>() > 0.5 * fw * fh {
+            return self.detect(src);
+        }
+        let passes: Vec<Pass> = regions
+            .iter()
+            .flat_map(|r| {
+                let scales = self.settings.scales.iter().filter(|s| **s > 0.0);
+                scales.map(|&s| Pass::over(*r, s))
+            })
+            .collect();
+        self.run(src, &passes, |d| {
+            regions.iter().any(|r| inside_edges(d, r, fw, fh))
+        })
+    }
+
+    /// Runs `passes` and keeps the detections `keep` accepts, after NMS across passes.
+    fn run(
+        &mut self,
+        src: &dyn RgbSource,
+        passes: &[Pass],
+        keep: impl Fn(&Detection) -> bool,
+    ) -> Result<Vec<Detection>, ModelError> {
         let (fw, fh) = (src.width() as f32, src.height() as f32);
         let mut all = Vec::new();
-        for pass in self.settings.passes(src.width(), src.height()) {
+        for pass in passes {
             to_network_input(src, pass.region, pass.net_w, pass.net_h, &mut self.input);
             let maps = self.engine.infer(&self.input, pass.net_w, pass.net_h)?;
             let (sx, sy) = (
@@ -436,17 +484,48 @@ impl Detector {
                 pass.net_w as f32,
                 pass.net_h as f32,
             ) {
-                all.push(Detection {
+                let d = Detection {
                     x0: (pass.region.x + d.x0 * sx).min(fw),
                     y0: (pass.region.y + d.y0 * sy).min(fh),
                     x1: (pass.region.x + d.x1 * sx).min(fw),
                     y1: (pass.region.y + d.y1 * sy).min(fh),
                     score: d.score,
-                });
+                };
+                if keep(&d) {
+                    all.push(d);
+                }
             }
         }
         Ok(nms(all, self.settings.nms_iou))
     }
+}
+
+/// How far around a face [`Detector::detect_near`] looks, in multiples of its larger side: a
+/// face moving up to 1.5 times its size from one frame to the next stays inside.
+pub const NEAR: f32 = 4.0;
+
+/// The neighbourhood of `b` searched by [`Detector::detect_near`] in a `fw`×`fh` frame.
+fn near(b: &Detection, fw: f32, fh: f32) -> Region {
+    let side = b.w().max(b.h()).max(16.0) * NEAR;
+    let (cx, cy) = ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0);
+    let (x0, y0) = ((cx - side / 2.0).max(0.0), (cy - side / 2.0).max(0.0));
+    let (x1, y1) = ((cx + side / 2.0).min(fw), (cy + side / 2.0).min(fh));
+    Region {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+    }
+}
+
+/// Whether `d` does not reach an edge of `r` that lies inside the frame (`fw`×`fh`).
+fn inside_edges(d: &Detection, r: &Region, fw: f32, fh: f32) -> bool {
+    const MARGIN: f32 = 2.0;
+    let (rx1, ry1) = (r.x + r.w, r.y + r.h);
+    (r.x <= 0.0 || d.x0 >= r.x + MARGIN)
+        && (r.y <= 0.0 || d.y0 >= r.y + MARGIN)
+        && (rx1 >= fw || d.x1 <= rx1 - MARGIN)
+        && (ry1 >= fh || d.y1 <= ry1 - MARGIN)
 }
 
 #[cfg(test)]
@@ -624,6 +703,41 @@ mod tests {
                 .fold(0.0, f32::max);
             assert!(worst < 1e-3, "differs by {worst}");
         }
+    }
+
+    #[test]
+    fn a_neighbourhood_is_clipped_to_the_frame_and_cut_faces_are_dropped() {
+        let (fw, fh) = (1920.0, 1080.0);
+        // A 40x48 face: a 192 px square around its centre (120, 224).
+        let r = near(&det(100.0, 200.0, 140.0, 248.0, 0.9), fw, fh);
+        assert_eq!((r.x, r.y, r.w, r.h), (24.0, 128.0, 192.0, 192.0));
+        assert!(inside_edges(
+            &det(90.0, 190.0, 150.0, 260.0, 0.9),
+            &r,
+            fw,
+            fh
+        ));
+        // Reaching the left edge of the neighbourhood, inside the frame: only part is seen.
+        assert!(!inside_edges(
+            &det(24.5, 190.0, 80.0, 260.0, 0.9),
+            &r,
+            fw,
+            fh
+        ));
+        // Near the frame's corner the neighbourhood is clipped, and a face at the frame's
+        // edge is whole as far as the frame goes.
+        let corner = near(&det(0.0, 1040.0, 30.0, 1080.0, 0.9), fw, fh);
+        assert_eq!((corner.x, corner.y + corner.h), (0.0, 1080.0));
+        assert!(inside_edges(
+            &det(0.0, 1040.0, 30.0, 1080.0, 0.9),
+            &corner,
+            fw,
+            fh
+        ));
+        // A pass over a neighbourhood keeps the scale exact.
+        let p = Pass::over(r, 2.0 / 3.0);
+        assert_eq!((p.net_w, p.net_h), (128, 128));
+        assert!((p.region.w / p.net_w as f32 - 1.5).abs() < 1e-6 && p.region.x == r.x);
     }
 
     #[test]

@@ -31,8 +31,26 @@ pub struct Ellipse {
     pub ry: f32,
 }
 
-/// Scale of the ellipse relative to the face box.
+/// Scale of the ellipse relative to the box of a face up to [`FULL_MARGIN_UP_TO`] tall.
 pub const DEFAULT_GROW: f32 = 1.3;
+
+/// Face height (pixels) up to which a mask gets its whole margin. The detector's boxes of
+/// small faces jitter by a few pixels from frame to frame and need it; its boxes of large faces
+/// are already generous (measured on the development clips: for faces over 200 px, a median
+/// 1.1× and a tenth over 1.5× the hairline-to-chin box), so a fixed share would hide a wide
+/// ring of background around every close face.
+pub const FULL_MARGIN_UP_TO: f32 = 96.0;
+
+/// The share of the margin left to the largest faces (reached at twice [`FULL_MARGIN_UP_TO`]).
+pub const LEAST_MARGIN: f32 = 0.5;
+
+/// The scale of a face's mask for a box `h` pixels tall: `grow` up to [`FULL_MARGIN_UP_TO`],
+/// then a margin (`grow` - 1) shrinking in inverse proportion to the height, to
+/// [`LEAST_MARGIN`] of it.
+pub fn face_grow(grow: f32, h: f32) -> f32 {
+    let share = (FULL_MARGIN_UP_TO / h.max(1.0)).clamp(LEAST_MARGIN, 1.0);
+    1.0 + (grow - 1.0) * share
+}
 
 impl Ellipse {
     /// The ellipse `grow` times the size of a box.
@@ -43,6 +61,11 @@ impl Ellipse {
             rx: (x1 - x0).abs() * grow / 2.0,
             ry: (y1 - y0).abs() * grow / 2.0,
         }
+    }
+
+    /// The mask of a face box (see [`face_grow`]).
+    pub fn around_face(x0: f32, y0: f32, x1: f32, y1: f32, grow: f32) -> Self {
+        Self::around(x0, y0, x1, y1, face_grow(grow, (y1 - y0).abs()))
     }
 
     /// The same ellipse on a plane subsampled by `sub` (2 for 4:2:0 chroma).
@@ -276,6 +299,17 @@ mod tests {
         assert!(n > 0);
         let empty = Ellipse::around(100.0, 100.0, 120.0, 120.0, 1.3);
         assert_eq!(masked(Mode::Solid, &empty).1, 0);
+    }
+
+    #[test]
+    fn large_faces_get_a_narrower_margin() {
+        assert_eq!(face_grow(1.3, 24.0), 1.3);
+        assert_eq!(face_grow(1.3, 96.0), 1.3);
+        assert!((face_grow(1.3, 128.0) - 1.225).abs() < 1e-6);
+        assert!((face_grow(1.3, 192.0) - 1.15).abs() < 1e-6);
+        assert!((face_grow(1.3, 600.0) - 1.15).abs() < 1e-6);
+        let e = Ellipse::around_face(0.0, 0.0, 300.0, 400.0, 1.3);
+        assert!((e.rx - 150.0 * 1.15).abs() < 1e-3 && (e.ry - 200.0 * 1.15).abs() < 1e-3);
     }
 
     #[test]

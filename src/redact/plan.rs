@@ -10,7 +10,7 @@ use std::time::Duration;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::detect::{DetectSettings, Detector, Region, RgbSource, Yuv420};
+use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
 use super::mask::Ellipse;
 use super::render::{ManualBox, Masks, RenderSettings, manual_mask};
 use super::track::{Track, TrackBox, TrackSettings, Tracker};
@@ -30,6 +30,10 @@ pub struct PlanSettings {
     pub detect: DetectSettings,
     /// Run the detector on every n-th frame (tracking covers the frames between).
     pub detect_every: u64,
+    /// Also look for each new track's face on the next frame (around it only), so its motion
+    /// is known before the next detection frame (absent from older plans: off).
+    #[serde(default)]
+    pub confirm_new: bool,
     /// Tracker settings.
     pub tracking: TrackSettings,
 }
@@ -39,6 +43,7 @@ impl Default for PlanSettings {
         Self {
             detect: DetectSettings::default(),
             detect_every: 3,
+            confirm_new: true,
             tracking: TrackSettings::default(),
         }
     }
@@ -198,13 +203,17 @@ pub(crate) fn yuv_view<'a>(
     })
 }
 
-/// Detection and tracking as frames arrive: the detector runs on every `every`-th frame, the
-/// tracker links its detections at once, and a crop of each track's best detection (the
+/// Detection and tracking as frames arrive: the detector runs on every `every`-th frame (and,
+/// with `confirm_new`, around each new track on the frame after it started), the tracker links
+/// its detections at once, and a crop of each track's best detection (the
 /// highest score, the earliest among equals) is kept for the preview. One decode gives the
 /// plan and its preview, alone or alongside a render.
 struct Planner {
     detector: Detector,
     every: u64,
+    confirm_new: bool,
+    /// Faces that started a track in the previous frame, to look for again.
+    confirm: Vec<Detection>,
     tracker: Tracker,
     best: BTreeMap<u32, (f32, RgbImage)>,
     /// 8-bit copies of deeper frames.
@@ -216,6 +225,8 @@ impl Planner {
         Self {
             detector,
             every: settings.detect_every.max(1),
+            confirm_new: settings.confirm_new,
+            confirm: Vec::new(),
             tracker: Tracker::new(settings.tracking),
             best: BTreeMap::new(),
             scratch: Vec::new(),
@@ -231,15 +242,22 @@ impl Planner {
 
 impl FrameSink for Planner {
     fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        if !f.index.is_multiple_of(self.every) {
+        let confirm = std::mem::take(&mut self.confirm);
+        let full = f.index.is_multiple_of(self.every);
+        if !full && confirm.is_empty() {
             return Ok(());
         }
         let view = yuv_view(f, &mut self.scratch)?;
-        let dets = self
-            .detector
-            .detect(&view)
-            .map_err(|e| (Stage::Detect, e.to_string()))?;
+        let dets = if full {
+            self.detector.detect(&view)
+        } else {
+            self.detector.detect_near(&view, &confirm)
+        }
+        .map_err(|e| (Stage::Detect, e.to_string()))?;
         let ids = self.tracker.push(f.index, &dets);
+        if self.confirm_new {
+            self.confirm = self.tracker.started_at(f.index);
+        }
         for (d, id) in dets.iter().zip(ids) {
             if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
                 let tile = crop(&view, &TrackBox::from_det(f.index, d));
@@ -310,7 +328,7 @@ impl Masks for LivePlan {
         let boxes = self.planner.tracker.settled(frame, latest, ended)?;
         let mut list: Vec<Ellipse> = boxes
             .iter()
-            .map(|(_, b)| Ellipse::around(b.x0, b.y0, b.x1, b.y1, self.grow))
+            .map(|(_, b)| Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, self.grow))
             .collect();
         if let Some(fps) = self.fps {
             for m in &self.manual {

@@ -164,7 +164,8 @@ pub struct RenderSettings {
     pub audio: Audio,
     /// Extra rectangles.
     pub boxes: Vec<ManualBox>,
-    /// Ellipse size relative to the face box.
+    /// Ellipse size relative to the box of a face up to 96 px tall; larger faces get a
+    /// narrower margin (see [`mask::face_grow`]).
     pub grow: f32,
 }
 
@@ -329,7 +330,7 @@ impl Planned {
                 masks
                     .entry(b.frame)
                     .or_default()
-                    .push(Ellipse::around(b.x0, b.y0, b.x1, b.y1, s.grow));
+                    .push(Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, s.grow));
             }
         }
         for m in &s.boxes {

@@ -42,6 +42,11 @@ impl Default for TrackSettings {
     }
 }
 
+/// The shortest span, in frames, over which a track's motion is measured when its detections
+/// allow: detections one frame apart (a new track confirmed on the next frame) give the
+/// direction, but the detector's jitter of a pixel or two would dominate the speed.
+const MOTION_BASE: u64 = 3;
+
 /// A box in one frame of a track.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrackBox {
@@ -139,10 +144,33 @@ impl Open {
         &self.seen[self.seen.len() - 1]
     }
 
-    /// The box predicted for `frame` from the last two detections' motion.
+    /// The detection to measure the motion at the end of the track against: the latest one
+    /// at least [`MOTION_BASE`] frames before the last, else the one just before it.
+    fn before_last(&self) -> Option<&TrackBox> {
+        let last = self.last().frame;
+        let earlier = &self.seen[..self.seen.len() - 1];
+        earlier
+            .iter()
+            .rev()
+            .find(|b| b.frame + MOTION_BASE <= last)
+            .or(earlier.last())
+    }
+
+    /// The detection to measure the motion at the start of the track against: the earliest
+    /// one at least [`MOTION_BASE`] frames after the first, else the one just after it.
+    fn after_first(&self) -> Option<&TrackBox> {
+        let first = self.first().frame;
+        let later = &self.seen[1..];
+        later
+            .iter()
+            .find(|b| b.frame >= first + MOTION_BASE)
+            .or(later.first())
+    }
+
+    /// The box predicted for `frame` from the motion at the end of the track.
     fn predict(&self, frame: u64) -> Detection {
         let last = self.last();
-        let Some(prev) = self.seen.len().checked_sub(2).map(|i| &self.seen[i]) else {
+        let Some(prev) = self.before_last() else {
             return last.as_det();
         };
         let dt = (last.frame - prev.frame) as f32;
@@ -179,11 +207,10 @@ impl Open {
         let seen = &self.seen;
         let (first, last) = (self.first(), self.last());
         if frame < first.frame {
-            return extrapolate(first, seen.get(1), frame);
+            return extrapolate(first, self.after_first(), frame);
         }
         if frame > last.frame {
-            let before_last = seen.len().checked_sub(2).map(|i| &seen[i]);
-            return extrapolate(last, before_last, frame);
+            return extrapolate(last, self.before_last(), frame);
         }
         match seen.binary_search_by_key(&frame, |b| b.frame) {
             Ok(i) => seen[i],
@@ -316,6 +343,19 @@ impl Tracker {
             self.next_id += 1;
         }
         ids
+    }
+
+    /// The detections that started a track at `frame`. One detection gives no motion, so the
+    /// caller should look for these faces again on the next frame: faces that move more than
+    /// their own size between detection frames (a crowd passing the camera, a quick pan) are
+    /// then linked by their motion rather than to a neighbour that happens to lie where they
+    /// went.
+    pub fn started_at(&self, frame: u64) -> Vec<Detection> {
+        self.open
+            .iter()
+            .filter(|t| t.seen.len() == 1 && t.first().frame == frame)
+            .map(|t| t.first().as_det())
+            .collect()
     }
 
     /// The boxes of `frame`, in track-id order, once later detections can no longer change
@@ -538,6 +578,58 @@ mod tests {
         // The filled frame between two detections sits halfway.
         let mid = tracks[0].box_at(5).expect("frame 5");
         assert!((mid.x0 - (100.0 + 70.0)).abs() < 1e-3, "{mid:?}");
+    }
+
+    /// Three 40 px faces side by side, 70 px apart, moving 15 px left and 14 px down a frame
+    /// (a group passing close to the camera), detected on `frames`. Returns, per track, which
+    /// face each of its detections was.
+    fn row_of_fast_faces(frames: &[u64]) -> Vec<Vec<i64>> {
+        let at = |i: usize, f: u64| {
+            let t = f as f32;
+            d(500.0 + 70.0 * i as f32 - 15.0 * t, 100.0 + 14.0 * t, 40.0)
+        };
+        let mut tracker = Tracker::new(TrackSettings::default());
+        let mut faces: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+        for &f in frames {
+            let dets: Vec<Detection> = (0..3).map(|i| at(i, f)).collect();
+            for (i, id) in tracker.push(f, &dets).into_iter().enumerate() {
+                faces.entry(id).or_default().push(i as i64);
+            }
+        }
+        faces.into_values().collect()
+    }
+
+    #[test]
+    fn a_new_face_seen_again_on_the_next_frame_is_followed_by_its_motion() {
+        let every_third: Vec<u64> = (0..=30).step_by(3).collect();
+        let confirmed: Vec<u64> = [0, 1].into_iter().chain((3..=30).step_by(3)).collect();
+        // Seen only every third frame, each face moves 45 px, more than its width, towards
+        // where its left neighbour was: the tracks jump from face to face.
+        let swapped = row_of_fast_faces(&every_third);
+        assert!(
+            swapped.iter().any(|t| t.iter().any(|&i| i != t[0])),
+            "{swapped:?}"
+        );
+        // Seen again on the next frame, each track's motion is known and it keeps its face.
+        let kept = row_of_fast_faces(&confirmed);
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        for t in &kept {
+            assert_eq!(t.len(), confirmed.len());
+            assert!(t.iter().all(|&i| i == t[0]), "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn tracks_started_at_a_frame_are_listed_for_confirmation() {
+        let mut tracker = Tracker::new(TrackSettings::default());
+        tracker.push(0, &[d(10.0, 10.0, 40.0)]);
+        assert_eq!(tracker.started_at(0).len(), 1);
+        // Seen again: confirmed; a second face starts.
+        tracker.push(1, &[d(12.0, 10.0, 40.0), d(300.0, 10.0, 40.0)]);
+        let started = tracker.started_at(1);
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].x0, 300.0);
+        assert!(tracker.started_at(0).is_empty());
     }
 
     #[test]
