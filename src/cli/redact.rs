@@ -10,7 +10,7 @@ use bwv::custody::Store;
 use bwv::redact::Redactor;
 use bwv::redact::detect::{DetectSettings, Detector};
 use bwv::redact::mask::Mode;
-use bwv::redact::model::{self, ModelPaths, OrtRuntime};
+use bwv::redact::model::{self, ModelPaths, OrtRuntime, Weights};
 use bwv::redact::plan::{Plan, PlanSettings};
 use bwv::redact::render::{Audio, ManualBox, RenderSettings};
 
@@ -22,6 +22,16 @@ pub enum EngineArg {
     Ort,
     /// tract (pure Rust).
     Tract,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WeightsArg {
+    /// 8-bit with ONNX Runtime when setup made that model, else float.
+    Auto,
+    /// The 8-bit model (ONNX Runtime only).
+    Int8,
+    /// The float model as published.
+    Float,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -80,6 +90,9 @@ pub struct DetectorArgs {
     /// Detector engine.
     #[arg(long, value_enum, default_value = "auto")]
     engine: EngineArg,
+    /// Detector weights.
+    #[arg(long, value_enum, default_value = "auto")]
+    weights: WeightsArg,
     /// Run the detector on every N-th frame.
     #[arg(long, default_value_t = PlanSettings::default().detect_every)]
     detect_every: u64,
@@ -115,7 +128,13 @@ pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::d
         EngineArg::Auto if paths.ort_lib.is_file() => Some(OrtRuntime::load(&paths.ort_lib)?),
         EngineArg::Auto => None,
     };
-    let (model, engine) = model::load(&paths.model, runtime.as_ref(), threads)?;
+    let weights = match args.weights {
+        WeightsArg::Float => Weights::Float,
+        WeightsArg::Int8 => Weights::Int8,
+        WeightsArg::Auto if runtime.is_some() && paths.int8.is_file() => Weights::Int8,
+        WeightsArg::Auto => Weights::Float,
+    };
+    let (model, engine) = model::load(&paths, weights, runtime.as_ref(), threads)?;
     let settings = DetectSettings {
         scales: args.scales.clone(),
         ..DetectSettings::default()

@@ -281,7 +281,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::detect::{DetectSettings, Detection, Detector, Rgb8, iou};
-    use super::model::{self, ModelPaths, OrtRuntime};
+    use super::model::{self, ModelPaths, OrtRuntime, Weights};
 
     fn models() -> ModelPaths {
         ModelPaths::in_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
@@ -306,8 +306,8 @@ mod tests {
         (img.into_raw(), w, h)
     }
 
-    fn detect_with(ort: bool, scale: f32) -> (Vec<Detection>, String) {
-        let (_, engine) = model::load(&models().model, ort.then(runtime), 1)
+    fn detect_with(ort: bool, weights: Weights, scale: f32) -> (Vec<Detection>, String) {
+        let (_, engine) = model::load(&models(), weights, ort.then(runtime), 1)
             .expect("model and engine (run scripts/setup.sh)");
         let mut d = Detector::new(
             engine,
@@ -337,8 +337,8 @@ mod tests {
             score: 1.0,
         };
         for scale in [1.0, 0.75] {
-            let (ort, ort_name) = detect_with(true, scale);
-            let (tract, tract_name) = detect_with(false, scale);
+            let (ort, ort_name) = detect_with(true, Weights::Float, scale);
+            let (tract, tract_name) = detect_with(false, Weights::Float, scale);
             assert!(ort_name.contains("onnxruntime") && tract_name.contains("tract"));
             assert_eq!(ort.len(), 1, "one face at scale {scale}: {ort:?}");
             assert_eq!(tract.len(), ort.len(), "{tract:?} vs {ort:?}");
@@ -352,15 +352,37 @@ mod tests {
     }
 
     #[test]
+    fn the_eight_bit_model_finds_the_face_the_float_model_finds() {
+        for scale in [1.0, 0.75, 0.5] {
+            let (float, _) = detect_with(true, Weights::Float, scale);
+            let (int8, name) = detect_with(true, Weights::Int8, scale);
+            assert!(name.contains("int8"), "{name}");
+            assert_eq!(int8.len(), float.len(), "{int8:?} vs {float:?}");
+            let (a, b) = (float[0], int8[0]);
+            assert!(iou(&a, &b) > 0.9, "at scale {scale}: {a:?} vs {b:?}");
+            assert!((a.score - b.score).abs() < 0.1, "{a:?} vs {b:?}");
+        }
+        // tract has no integer kernels to run it with.
+        let err = model::load(&models(), Weights::Int8, None, 1)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("ONNX Runtime"), "{err}");
+    }
+
+    #[test]
     fn a_changed_model_file_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut bytes = std::fs::read(models().model).expect("model");
         bytes[1000] ^= 1;
         let path = dir.path().join(model::MODEL_FILE);
         std::fs::write(&path, bytes).expect("write");
-        let err = model::ModelBytes::load(&path).expect_err("refused");
+        let err = model::ModelBytes::load(&path, Weights::Float).expect_err("refused");
         assert!(err.to_string().contains("not the pinned"), "{err}");
-        let missing = model::ModelBytes::load(&dir.path().join("nope.onnx")).expect_err("missing");
+        // The float model is not the 8-bit one either.
+        let err = model::ModelBytes::load(&models().model, Weights::Int8).expect_err("refused");
+        assert!(err.to_string().contains(model::INT8_MODEL_SHA256), "{err}");
+        let missing = model::ModelBytes::load(&dir.path().join("nope.onnx"), Weights::Float)
+            .expect_err("missing");
         assert!(
             missing.to_string().contains("scripts/setup.sh"),
             "{missing}"
