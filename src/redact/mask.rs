@@ -63,9 +63,29 @@ impl Ellipse {
         }
     }
 
-    /// The mask of a face box (see [`face_grow`]).
-    pub fn around_face(x0: f32, y0: f32, x1: f32, y1: f32, grow: f32) -> Self {
-        Self::around(x0, y0, x1, y1, face_grow(grow, (y1 - y0).abs()))
+    /// The mask of a face box in a frame of `size` (width, height), `grow` as [`face_grow`]
+    /// says. A box that reaches an edge of the frame holds only the part of the face that
+    /// shows: it is mirrored across that edge, so the mask is centred on the edge and its
+    /// widest part covers all that shows.
+    pub fn around_face(x0: f32, y0: f32, x1: f32, y1: f32, grow: f32, size: (f32, f32)) -> Self {
+        const TOUCH: f32 = 1.0;
+        let grow = face_grow(grow, (y1 - y0).abs());
+        let (w, h) = (x1 - x0, y1 - y0);
+        let (x0, x1) = if x0 <= TOUCH {
+            (x0 - w, x1)
+        } else if x1 >= size.0 - TOUCH {
+            (x0, x1 + w)
+        } else {
+            (x0, x1)
+        };
+        let (y0, y1) = if y0 <= TOUCH {
+            (y0 - h, y1)
+        } else if y1 >= size.1 - TOUCH {
+            (y0, y1 + h)
+        } else {
+            (y0, y1)
+        };
+        Self::around(x0, y0, x1, y1, grow)
     }
 
     /// The same ellipse on a plane subsampled by `sub` (2 for 4:2:0 chroma).
@@ -308,8 +328,26 @@ mod tests {
         assert!((face_grow(1.3, 128.0) - 1.225).abs() < 1e-6);
         assert!((face_grow(1.3, 192.0) - 1.15).abs() < 1e-6);
         assert!((face_grow(1.3, 600.0) - 1.15).abs() < 1e-6);
-        let e = Ellipse::around_face(0.0, 0.0, 300.0, 400.0, 1.3);
+        let e = Ellipse::around_face(100.0, 100.0, 400.0, 500.0, 1.3, (1920.0, 1080.0));
         assert!((e.rx - 150.0 * 1.15).abs() < 1e-3 && (e.ry - 200.0 * 1.15).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_face_cut_by_the_frame_edge_is_masked_from_the_edge() {
+        // 40x30 showing at the bottom of a 320x240 frame: centred on the edge, twice as tall.
+        let e = Ellipse::around_face(100.0, 210.0, 140.0, 240.0, 1.3, (320.0, 240.0));
+        assert_eq!((e.cx, e.cy), (120.0, 240.0));
+        assert!(
+            (e.rx - 26.0).abs() < 1e-4 && (e.ry - 39.0).abs() < 1e-4,
+            "{e:?}"
+        );
+        // Its top reaches 9 px above the box (the box's own ellipse: 4.5 px), and the whole
+        // visible box is hidden but for the ellipse's rounding at the far corners.
+        let inner = Ellipse::around_face(100.0, 100.0, 140.0, 130.0, 1.3, (320.0, 240.0));
+        assert!((e.cy - e.ry) < 210.0 - 8.9 && (inner.cy - inner.ry) > 100.0 - 4.6);
+        // The left edge and a corner likewise.
+        let e = Ellipse::around_face(0.0, 0.0, 30.0, 36.0, 1.3, (320.0, 240.0));
+        assert_eq!((e.cx, e.cy), (0.0, 0.0));
     }
 
     #[test]

@@ -294,7 +294,8 @@ pub(crate) struct LivePlan {
     planner: Planner,
     grow: f32,
     manual: Vec<ManualBox>,
-    fps: Option<(i32, i32)>,
+    /// Frame rate and size, from the first frame.
+    stream: Option<((i32, i32), (f32, f32))>,
 }
 
 impl LivePlan {
@@ -304,7 +305,7 @@ impl LivePlan {
             planner: Planner::new(detector, plan),
             grow: render.grow,
             manual: render.boxes.clone(),
-            fps: None,
+            stream: None,
         }
     }
 
@@ -316,21 +317,25 @@ impl LivePlan {
 
 impl Masks for LivePlan {
     fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        if self.fps.is_none() {
+        if self.stream.is_none() {
             use gstreamer_video::prelude::VideoFrameExt as _;
-            let fps = f.video.info().fps();
-            self.fps = Some((fps.numer(), fps.denom()));
+            let info = f.video.info();
+            let fps = info.fps();
+            let size = (info.width() as f32, info.height() as f32);
+            self.stream = Some(((fps.numer(), fps.denom()), size));
         }
         self.planner.frame(f)
     }
 
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {
         let boxes = self.planner.tracker.settled(frame, latest, ended)?;
-        let mut list: Vec<Ellipse> = boxes
-            .iter()
-            .map(|(_, b)| Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, self.grow))
-            .collect();
-        if let Some(fps) = self.fps {
+        let mut list: Vec<Ellipse> = Vec::new();
+        if let Some((fps, size)) = self.stream {
+            list.extend(
+                boxes
+                    .iter()
+                    .map(|(_, b)| Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, self.grow, size)),
+            );
             for m in &self.manual {
                 let (from, to, e) = manual_mask(m, fps);
                 if (from..=to).contains(&frame) {

@@ -325,12 +325,13 @@ impl Planned {
     /// The masks of `plan` rendered with `s`.
     pub(crate) fn new(plan: &Plan, s: &RenderSettings) -> Self {
         let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
+        let size = (plan.width as f32, plan.height as f32);
         for t in plan.tracks.iter().filter(|t| !s.keep.contains(&t.id)) {
             for b in &t.boxes {
                 masks
                     .entry(b.frame)
                     .or_default()
-                    .push(Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, s.grow));
+                    .push(Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, s.grow, size));
             }
         }
         for m in &s.boxes {
