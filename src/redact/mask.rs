@@ -70,21 +70,19 @@ impl Ellipse {
     pub fn around_face(x0: f32, y0: f32, x1: f32, y1: f32, grow: f32, size: (f32, f32)) -> Self {
         const TOUCH: f32 = 1.0;
         let grow = face_grow(grow, (y1 - y0).abs());
-        let (w, h) = (x1 - x0, y1 - y0);
-        let (x0, x1) = if x0 <= TOUCH {
-            (x0 - w, x1)
-        } else if x1 >= size.0 - TOUCH {
-            (x0, x1 + w)
-        } else {
-            (x0, x1)
+        // One axis: a span reaching 0 or `end` is mirrored across it.
+        let mirror = |lo: f32, hi: f32, end: f32| {
+            let len = hi - lo;
+            if lo <= TOUCH {
+                (lo - len, hi)
+            } else if hi >= end - TOUCH {
+                (lo, hi + len)
+            } else {
+                (lo, hi)
+            }
         };
-        let (y0, y1) = if y0 <= TOUCH {
-            (y0 - h, y1)
-        } else if y1 >= size.1 - TOUCH {
-            (y0, y1 + h)
-        } else {
-            (y0, y1)
-        };
+        let (x0, x1) = mirror(x0, x1, size.0);
+        let (y0, y1) = mirror(y0, y1, size.1);
         Self::around(x0, y0, x1, y1, grow)
     }
 
