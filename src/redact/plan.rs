@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
 use super::mask::Ellipse;
-use super::render::{ManualBox, Masks, RenderSettings, manual_mask};
+use super::render::{MaskStyle, Masks, RenderSettings};
 use super::track::{Track, TrackBox, TrackSettings, Tracker};
 use crate::custody::{Recording, Status};
 use crate::digest::Digest;
@@ -292,10 +292,9 @@ pub fn make_plan(
 /// separate plan and render.
 pub(crate) struct LivePlan {
     planner: Planner,
-    grow: f32,
-    manual: Vec<ManualBox>,
-    /// Frame rate and size, from the first frame.
-    stream: Option<((i32, i32), (f32, f32))>,
+    render: RenderSettings,
+    /// How masks are drawn, once the first frame gives the rate and size.
+    style: Option<MaskStyle>,
 }
 
 impl LivePlan {
@@ -303,9 +302,8 @@ impl LivePlan {
     pub(crate) fn new(detector: Detector, plan: &PlanSettings, render: &RenderSettings) -> Self {
         Self {
             planner: Planner::new(detector, plan),
-            grow: render.grow,
-            manual: render.boxes.clone(),
-            stream: None,
+            render: render.clone(),
+            style: None,
         }
     }
 
@@ -317,33 +315,20 @@ impl LivePlan {
 
 impl Masks for LivePlan {
     fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        if self.stream.is_none() {
+        if self.style.is_none() {
             use gstreamer_video::prelude::VideoFrameExt as _;
             let info = f.video.info();
-            let fps = info.fps();
+            let fps = (info.fps().numer(), info.fps().denom());
             let size = (info.width() as f32, info.height() as f32);
-            self.stream = Some(((fps.numer(), fps.denom()), size));
+            self.style = Some(MaskStyle::new(&self.render, fps, size));
         }
         self.planner.frame(f)
     }
 
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {
+        let style = self.style.as_ref()?;
         let boxes = self.planner.tracker.settled(frame, latest, ended)?;
-        let mut list: Vec<Ellipse> = Vec::new();
-        if let Some((fps, size)) = self.stream {
-            list.extend(
-                boxes
-                    .iter()
-                    .map(|(_, b)| Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, self.grow, size)),
-            );
-            for m in &self.manual {
-                let (from, to, e) = manual_mask(m, fps);
-                if (from..=to).contains(&frame) {
-                    list.push(e);
-                }
-            }
-        }
-        Some(list)
+        Some(style.ellipses(frame, boxes.iter().map(|(_, b)| b)))
     }
 }
 

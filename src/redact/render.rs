@@ -2,7 +2,7 @@
 //! the decoder's own frames, and encode the result with `pipelines/redact-encode.gst`: two
 //! pipelines joined by a blocking appsrc, so the encoder paces the decoder.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mask::{self, Ellipse, Mode, Plane};
 use super::plan::Plan;
+use super::track::{Track, TrackBox};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
 use crate::media::pipeline::{self, Frame, FrameSink};
@@ -271,7 +272,7 @@ pub fn check(plan: &Plan, settings: &RenderSettings) -> Result<()> {
 }
 
 /// The report's track lines: (redacted, kept).
-pub(crate) fn track_lines(plan: &Plan, s: &RenderSettings) -> (Vec<TrackLine>, Vec<TrackLine>) {
+fn track_lines(plan: &Plan, s: &RenderSettings) -> (Vec<TrackLine>, Vec<TrackLine>) {
     plan.tracks
         .iter()
         .map(|t| TrackLine {
@@ -285,19 +286,19 @@ pub(crate) fn track_lines(plan: &Plan, s: &RenderSettings) -> (Vec<TrackLine>, V
 
 /// The frames a manual box covers (`to` may lie past the end) and its ellipse: one through
 /// the rectangle's corners covers all of it.
-pub(crate) fn manual_mask(m: &ManualBox, fps: (i32, i32)) -> (u64, u64, Ellipse) {
+fn manual_mask(m: &ManualBox, fps: (i32, i32)) -> (u64, u64, Ellipse) {
     let e = Ellipse::around(m.x, m.y, m.x + m.w, m.y + m.h, std::f32::consts::SQRT_2);
     (frame_at(fps, m.from_s), frame_at(fps, m.to_s), e)
 }
 
 /// The frame shown at `seconds` (nearest) at `fps` (numerator, denominator).
-pub(crate) fn frame_at(fps: (i32, i32), seconds: f64) -> u64 {
+fn frame_at(fps: (i32, i32), seconds: f64) -> u64 {
     let rate = f64::from(fps.0) / f64::from(fps.1.max(1));
     (seconds * rate).round().max(0.0) as u64
 }
 
 /// Frames each manual box covers, in order, in a recording of `frames` frames.
-pub(crate) fn manual_box_frames(s: &RenderSettings, fps: (i32, i32), frames: u64) -> Vec<u64> {
+fn manual_box_frames(s: &RenderSettings, fps: (i32, i32), frames: u64) -> Vec<u64> {
     s.boxes
         .iter()
         .map(|m| {
@@ -318,29 +319,70 @@ pub(crate) trait Masks: Send + 'static {
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>>;
 }
 
-/// A finished plan's masks, by frame.
-pub(crate) struct Planned(HashMap<u64, Vec<Ellipse>>);
+/// How a frame's masks are drawn: its faces' boxes grown as [`mask::face_grow`] says (in
+/// track-id order), then the manual boxes covering it.
+#[derive(Debug, Clone)]
+pub(crate) struct MaskStyle {
+    grow: f32,
+    manual: Vec<ManualBox>,
+    /// Frame rate (numerator, denominator), to place the manual boxes.
+    fps: (i32, i32),
+    /// Frame width and height, for faces cut by the edge.
+    size: (f32, f32),
+}
+
+impl MaskStyle {
+    /// The style of `s` for frames of `size` at `fps`.
+    pub(crate) fn new(s: &RenderSettings, fps: (i32, i32), size: (f32, f32)) -> Self {
+        Self {
+            grow: s.grow,
+            manual: s.boxes.clone(),
+            fps,
+            size,
+        }
+    }
+
+    /// The ellipses of `frame`, whose face boxes are `faces`.
+    pub(crate) fn ellipses<'a>(
+        &self,
+        frame: u64,
+        faces: impl IntoIterator<Item = &'a TrackBox>,
+    ) -> Vec<Ellipse> {
+        let faces = faces
+            .into_iter()
+            .map(|b| Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, self.grow, self.size));
+        let manual = self
+            .manual
+            .iter()
+            .map(|m| manual_mask(m, self.fps))
+            .filter(|(from, to, _)| (*from..=*to).contains(&frame))
+            .map(|(_, _, e)| e);
+        faces.chain(manual).collect()
+    }
+}
+
+/// A finished plan's masks: the tracks not kept, drawn in `style`.
+pub(crate) struct Planned {
+    tracks: Vec<Track>,
+    style: MaskStyle,
+}
 
 impl Planned {
     /// The masks of `plan` rendered with `s`.
     pub(crate) fn new(plan: &Plan, s: &RenderSettings) -> Self {
-        let mut masks: HashMap<u64, Vec<Ellipse>> = HashMap::new();
-        let size = (plan.width as f32, plan.height as f32);
-        for t in plan.tracks.iter().filter(|t| !s.keep.contains(&t.id)) {
-            for b in &t.boxes {
-                masks
-                    .entry(b.frame)
-                    .or_default()
-                    .push(Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, s.grow, size));
-            }
+        Self {
+            tracks: plan
+                .tracks
+                .iter()
+                .filter(|t| !s.keep.contains(&t.id))
+                .cloned()
+                .collect(),
+            style: MaskStyle::new(
+                s,
+                (plan.fps_num, plan.fps_den),
+                (plan.width as f32, plan.height as f32),
+            ),
         }
-        for m in &s.boxes {
-            let (from, to, e) = manual_mask(m, (plan.fps_num, plan.fps_den));
-            for f in from..=to.min(plan.frames.saturating_sub(1)) {
-                masks.entry(f).or_default().push(e);
-            }
-        }
-        Self(masks)
     }
 }
 
@@ -350,7 +392,8 @@ impl Masks for Planned {
     }
 
     fn masks(&mut self, frame: u64, _: u64, _: bool) -> Option<Vec<Ellipse>> {
-        Some(self.0.remove(&frame).unwrap_or_default())
+        let faces = self.tracks.iter().filter_map(|t| t.box_at(frame));
+        Some(self.style.ellipses(frame, faces))
     }
 }
 
