@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use gstreamer as gst;
-use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use image::RgbImage;
 use serde::Serialize;
@@ -352,22 +351,11 @@ pub fn make_clip(
     let world = Yuv::from_rgb(&scene(w + margin_x, h + margin_y));
     let people = walkers(spec)?;
 
-    let graph = pipeline::graph_text(SYNTH_GRAPH);
-    let p = gst::parse::launch(&graph)
-        .map_err(|e| fail(format!("encode graph: {e}")))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| fail("encode graph is not a pipeline".into()))?;
-    let get = |n: &str| {
-        p.by_name(n)
-            .ok_or_else(|| fail(format!("encode graph has no {n:?}")))
-    };
-    get("sink")?.set_property("location", out);
-    get("mux")?.set_property("faststart-file", out.with_extension("moov.tmp"));
+    let (p, src) = pipeline::appsrc_graph(&pipeline::graph_text(SYNTH_GRAPH), out).map_err(fail)?;
     let samples = spec.frames * 48_000 / u64::from(spec.fps);
-    get("tone")?.set_property("num-buffers", samples.div_ceil(1024) as i32);
-    let src = get("video")?
-        .downcast::<gst_app::AppSrc>()
-        .map_err(|_| fail("`video` is not an appsrc".into()))?;
+    pipeline::element(&p, "tone")
+        .map_err(fail)?
+        .set_property("num-buffers", samples.div_ceil(1024) as i32);
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, spec.width, spec.height)
         .fps(gst::Fraction::new(spec.fps as i32, 1))
         .build()

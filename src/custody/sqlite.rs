@@ -297,6 +297,14 @@ fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqli
     })
 }
 
+/// An event from its canonical bytes in column `col`.
+fn event_col(row: &Row<'_>, col: usize) -> rusqlite::Result<Event> {
+    let bytes: Vec<u8> = row.get(col)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
 fn digest_col(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
     let text: String = row.get(col)?;
     Digest::from_hex(&text).ok_or_else(|| conversion_error(col, "not a SHA-256 hex digest"))
@@ -488,17 +496,8 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare(
                 "SELECT canonical FROM events WHERE ?1 IS NULL OR recording_id = ?1 ORDER BY seq",
             )?;
-            stmt.query_map([recording], |row| {
-                let bytes: Vec<u8> = row.get(0)?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        Box::new(e),
-                    )
-                })
-            })?
-            .collect()
+            stmt.query_map([recording], |row| event_col(row, 0))?
+                .collect()
         };
         run().map_err(Error::index("read events"))
     }
@@ -792,18 +791,8 @@ impl Store for SqliteStore {
                 "SELECT e.canonical, u.source FROM unreadable_sources u \
                  JOIN events e ON e.seq = u.seq ORDER BY u.seq",
             )?;
-            stmt.query_map([], |row| {
-                let bytes: Vec<u8> = row.get(0)?;
-                let event = serde_json::from_slice(&bytes).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        Box::new(e),
-                    )
-                })?;
-                Ok((event, row.get(1)?))
-            })?
-            .collect()
+            stmt.query_map([], |row| Ok((event_col(row, 0)?, row.get(1)?)))?
+                .collect()
         };
         run().map_err(Error::index("read unreadable sources"))
     }

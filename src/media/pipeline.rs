@@ -425,6 +425,31 @@ fn describe_error(err: &gst::message::Error) -> String {
     format!("{} (from {element})", err.error())
 }
 
+/// An encode graph fed by frames pushed into its appsrc `video` and written by its `mux`
+/// (faststart) and `sink` to `out`: `text` parsed, the output set. Returns the pipeline and
+/// the appsrc; [`element`] finds the graph's other named elements.
+pub fn appsrc_graph(
+    text: &str,
+    out: &Path,
+) -> std::result::Result<(gst::Pipeline, gst_app::AppSrc), String> {
+    let p = gst::parse::launch(text)
+        .map_err(|e| format!("encode graph: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "encode graph is not a pipeline".to_string())?;
+    element(&p, "sink")?.set_property("location", out);
+    element(&p, "mux")?.set_property("faststart-file", out.with_extension("moov.tmp"));
+    let src = element(&p, "video")?
+        .downcast::<gst_app::AppSrc>()
+        .map_err(|_| "`video` is not an appsrc".to_string())?;
+    Ok((p, src))
+}
+
+/// The element named `name` in an encode graph.
+pub fn element(p: &gst::Pipeline, name: &str) -> std::result::Result<gst::Element, String> {
+    p.by_name(name)
+        .ok_or_else(|| format!("encode graph has no {name:?}"))
+}
+
 /// Waits for an encode pipeline fed by an appsrc to finish after end-of-stream: `Ok` at its
 /// end-of-stream message, the error of an error message, or an error after `stall` in all.
 pub fn wait_eos(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), String> {
@@ -434,15 +459,7 @@ pub fn wait_eos(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), S
         if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
             match msg.view() {
                 gst::MessageView::Eos(..) => return Ok(()),
-                gst::MessageView::Error(err) => {
-                    return Err(format!(
-                        "{} (from {})",
-                        err.error(),
-                        err.src()
-                            .map(|s| s.path_string().to_string())
-                            .unwrap_or_default()
-                    ));
-                }
+                gst::MessageView::Error(err) => return Err(describe_error(err)),
                 _ => {}
             }
         }

@@ -556,16 +556,8 @@ fn build_encoder(
         .filter(|l| keep(l))
         .collect::<Vec<_>>()
         .join("\n");
-    let p = gst::parse::launch(&text)
-        .map_err(|e| format!("encode graph: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "encode graph is not a pipeline".to_string())?;
-    let get = |n: &str| {
-        p.by_name(n)
-            .ok_or_else(|| format!("encode graph has no {n:?}"))
-    };
-    get("sink")?.set_property("location", out);
-    get("mux")?.set_property("faststart-file", out.with_extension("moov.tmp"));
+    let (p, src) = pipeline::appsrc_graph(&text, out)?;
+    let get = |n: &str| pipeline::element(&p, n);
     match audio {
         AudioLine::None => {}
         AudioLine::Copy => get("audiosrc")?.set_property("location", master),
@@ -574,9 +566,6 @@ fn build_encoder(
             install_mute(&get("mute")?, ranges.clone())?;
         }
     }
-    let src = get("video")?
-        .downcast::<gst_app::AppSrc>()
-        .map_err(|_| "`video` is not an appsrc".to_string())?;
     Ok((p, src))
 }
 
