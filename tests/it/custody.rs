@@ -281,13 +281,10 @@ fn export_bundle_checks_offline_with_sha256sum_and_proofs() {
     let manifest: Value =
         serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).expect("manifest"))
             .expect("json");
-    let kinds: Vec<&str> = manifest["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| f["kind"].as_str().expect("kind"))
-        .collect();
-    assert_eq!(kinds, ["master", "proxy", "frame_hashes", "external"]);
+    assert_eq!(
+        texts(&manifest["files"], "kind"),
+        ["master", "proxy", "frame_hashes", "external"]
+    );
     assert_eq!(manifest["files"][0]["sha256"], manifest["master_sha256"]);
     let events = manifest["events"].as_array().expect("events");
     assert_eq!(events.first().expect("event")["kind"], "ingested");

@@ -80,10 +80,7 @@ fn outputs_are_recorded_and_proxy_is_valid() {
     );
     let home = t.path().join("home");
     let arts = items[0]["artefacts"].as_array().expect("artefacts");
-    let kinds: Vec<&str> = arts
-        .iter()
-        .map(|a| a["kind"].as_str().expect("kind"))
-        .collect();
+    let kinds = texts(&items[0]["artefacts"], "kind");
     assert_eq!(
         kinds,
         [

@@ -179,18 +179,16 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     let preview = s.root.join("plan.preview.jpg");
     assert!(image::open(&preview).is_ok(), "preview sheet is a JPEG");
 
-    let render = |name: &str, extra: &[&str]| {
+    // `redact ID ARGS --out NAME`, which must succeed.
+    let redact_to = |name: &str, args: &[&str]| {
         let out = s.root.join(name);
-        let o = run(redact(&s.home)
-            .arg(&s.id)
-            .arg("--render")
-            .arg(&plan_path)
-            .arg("--out")
-            .arg(&out)
-            .args(extra));
-        assert!(o.status.success(), "render {name}: {}", stderr(&o));
+        let o = run(redact(&s.home).arg(&s.id).args(args).arg("--out").arg(&out));
+        assert!(o.status.success(), "{args:?} {name}: {}", stderr(&o));
         out
     };
+    let plan_arg = plan_path.to_str().expect("utf-8 path");
+    let render =
+        |name: &str, extra: &[&str]| redact_to(name, &[&["--render", plan_arg], extra].concat());
     let a = render("a.mp4", &[]);
     let b = render("b.mp4", &[]);
     assert_eq!(
@@ -201,17 +199,7 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
 
     // One decode that plans and renders together gives the same plan, preview and bytes as
     // a plan then a render, manual boxes included.
-    let one_pass = |name: &str, extra: &[&str]| {
-        let out = s.root.join(name);
-        let o = run(redact(&s.home)
-            .arg(&s.id)
-            .arg("--out")
-            .arg(&out)
-            .args(extra));
-        assert!(o.status.success(), "one pass {name}: {}", stderr(&o));
-        out
-    };
-    let one = one_pass("one.mp4", &[]);
+    let one = redact_to("one.mp4", &[]);
     assert_eq!(sha256_hex(&one), sha256_hex(&a), "one pass = plan + render");
     let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     assert_eq!(read(s.root.join("one.plan.json")), read(plan_path.clone()));
@@ -221,7 +209,7 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     );
     let boxed = ["--box", "20,30,100,60@0.5-1.2"];
     assert_eq!(
-        sha256_hex(&one_pass("one-boxed.mp4", &boxed)),
+        sha256_hex(&redact_to("one-boxed.mp4", &boxed)),
         sha256_hex(&render("boxed.mp4", &boxed))
     );
 
@@ -411,13 +399,10 @@ fn bench_measures_each_stage_on_generated_footage() {
         .args(["bench", "--seconds", "1", "--json"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
-    let stages: Vec<&str> = v["stages"]
-        .as_array()
-        .expect("stages")
-        .iter()
-        .map(|s| s["stage"].as_str().expect("name"))
-        .collect();
-    assert_eq!(stages, ["generate", "ingest", "redact"]);
+    assert_eq!(
+        texts(&v["stages"], "stage"),
+        ["generate", "ingest", "redact"]
+    );
     for s in v["stages"].as_array().expect("stages") {
         assert_eq!(s["frames"], 30, "{s}");
         assert!(s["cpu_seconds"].as_f64().expect("cpu") > 0.0, "{s}");

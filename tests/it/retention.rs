@@ -146,13 +146,10 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     };
     let events_before = logged(&ids[0]);
     let dry: Value = json_at(&home, now, &["retention", "sweep", "--dry-run", "--json"]);
-    let due: Vec<&str> = dry["expired"]
-        .as_array()
-        .expect("expired")
-        .iter()
-        .map(|e| e["id"].as_str().expect("id"))
-        .collect();
-    assert_eq!(due, vec![ids[0].as_str(), ids[2].as_str()]);
+    assert_eq!(
+        texts(&dry["expired"], "id"),
+        vec![ids[0].as_str(), ids[2].as_str()]
+    );
     assert_eq!(dry["kept_by_marks"], serde_json::json!([ids[1]]));
     assert!(
         files_of(&home, &ids[0]).0.exists(),

@@ -185,11 +185,23 @@ pub fn show_json(home: &Path, id: &str) -> serde_json::Value {
 /// The kinds of a shown recording's events, in order, leaving out the `accessed` events that
 /// `show` itself logs.
 pub fn event_kinds(shown: &serde_json::Value) -> Vec<String> {
-    shown["events"]
+    texts(&shown["events"], "kind")
+        .into_iter()
+        .filter(|k| *k != "accessed")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text `field` of each object in the JSON array `array`.
+pub fn texts<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    array
         .as_array()
-        .expect("events")
+        .unwrap_or_else(|| panic!("not an array: {array}"))
         .iter()
-        .map(|e| e["kind"].as_str().expect("kind").to_owned())
-        .filter(|k| k != "accessed")
+        .map(|v| {
+            v[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no text {field:?} in {v}"))
+        })
         .collect()
 }
