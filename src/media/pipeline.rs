@@ -389,12 +389,8 @@ fn drive(
     })?;
     let mut last = (frames.load(Ordering::SeqCst), Instant::now());
     loop {
-        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
-            match msg.view() {
-                gst::MessageView::Eos(..) => return Ok(()),
-                gst::MessageView::Error(err) => return Err(describe_error(err)),
-                _ => {}
-            }
+        if let Some(end) = poll_end(&bus) {
+            return end;
         }
         let now = frames.load(Ordering::SeqCst);
         if now != last.0 {
@@ -415,6 +411,17 @@ fn first_error(bus: &gst::Bus) -> Option<String> {
             gst::MessageView::Error(err) => Some(describe_error(err)),
             _ => None,
         })
+}
+
+/// Waits up to 250 ms for the end of a pipeline: `Some(Ok)` at end-of-stream, `Some(Err)` at
+/// an error, `None` if neither came.
+fn poll_end(bus: &gst::Bus) -> Option<std::result::Result<(), String>> {
+    let msg = bus.timed_pop(gst::ClockTime::from_mseconds(250))?;
+    match msg.view() {
+        gst::MessageView::Eos(..) => Some(Ok(())),
+        gst::MessageView::Error(err) => Some(Err(describe_error(err))),
+        _ => None,
+    }
 }
 
 fn describe_error(err: &gst::message::Error) -> String {
@@ -456,12 +463,8 @@ pub fn wait_eos(p: &gst::Pipeline, stall: Duration) -> std::result::Result<(), S
     let bus = p.bus().ok_or("encode pipeline has no bus")?;
     let started = Instant::now();
     loop {
-        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) {
-            match msg.view() {
-                gst::MessageView::Eos(..) => return Ok(()),
-                gst::MessageView::Error(err) => return Err(describe_error(err)),
-                _ => {}
-            }
+        if let Some(end) = poll_end(&bus) {
+            return end;
         }
         if started.elapsed() > stall {
             return Err(format!(
