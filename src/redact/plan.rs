@@ -238,33 +238,48 @@ impl Planner {
         let tiles = self.best.into_iter().map(|(id, (_, t))| (id, t)).collect();
         (self.tracker.finish(frames), tiles, self.detector)
     }
-}
 
-impl FrameSink for Planner {
-    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        let confirm = std::mem::take(&mut self.confirm);
-        let full = f.index.is_multiple_of(self.every);
-        if !full && confirm.is_empty() {
+    /// Whether frame `index` is looked at: a detection frame, or the one after a new face.
+    fn wants(&self, index: u64) -> bool {
+        index.is_multiple_of(self.every) || !self.confirm.is_empty()
+    }
+
+    /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
+    fn see(&mut self, index: u64, view: &Yuv420<'_>) -> std::result::Result<(), (Stage, String)> {
+        if !self.wants(index) {
             return Ok(());
         }
-        let view = yuv_view(f, &mut self.scratch)?;
-        let dets = if full {
-            self.detector.detect(&view)
+        let confirm = std::mem::take(&mut self.confirm);
+        let dets = if index.is_multiple_of(self.every) {
+            self.detector.detect(view)
         } else {
-            self.detector.detect_near(&view, &confirm)
+            self.detector.detect_near(view, &confirm)
         }
         .map_err(|e| (Stage::Detect, e.to_string()))?;
-        let ids = self.tracker.push(f.index, &dets);
+        let ids = self.tracker.push(index, &dets);
         if self.confirm_new {
-            self.confirm = self.tracker.started_at(f.index);
+            self.confirm = self.tracker.started_at(index);
         }
         for (d, id) in dets.iter().zip(ids) {
             if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
-                let tile = crop(&view, &TrackBox::from_det(f.index, d));
+                let tile = crop(view, &TrackBox::from_det(index, d));
                 self.best.insert(id, (d.score, tile));
             }
         }
         Ok(())
+    }
+}
+
+/// Planning alone: frames the planner wants are viewed as 8 bits here.
+impl FrameSink for Planner {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        if !self.wants(f.index) {
+            return Ok(());
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let seen = yuv_view(f, &mut scratch).and_then(|view| self.see(f.index, &view));
+        self.scratch = scratch;
+        seen
     }
 }
 
@@ -314,7 +329,11 @@ impl LivePlan {
 }
 
 impl Masks for LivePlan {
-    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+    fn observe(
+        &mut self,
+        f: &Frame<'_>,
+        view: &Yuv420<'_>,
+    ) -> std::result::Result<(), (Stage, String)> {
         if self.style.is_none() {
             use gstreamer_video::prelude::VideoFrameExt as _;
             let info = f.video.info();
@@ -322,7 +341,7 @@ impl Masks for LivePlan {
             let size = (info.width() as f32, info.height() as f32);
             self.style = Some(MaskStyle::new(&self.render, fps, size));
         }
-        self.planner.frame(f)
+        self.planner.see(f.index, view)
     }
 
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {

@@ -12,6 +12,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video::{self as gst_video, prelude::VideoFrameExt as _};
 use serde::{Deserialize, Serialize};
 
+use super::detect::Yuv420;
 use super::mask::{self, Ellipse, Mode, Plane};
 use super::plan::Plan;
 use super::track::{Track, TrackBox};
@@ -311,8 +312,13 @@ fn manual_box_frames(s: &RenderSettings, fps: (i32, i32), frames: u64) -> Vec<u6
 /// Where each frame's ellipses come from: a finished plan, or a planner working alongside the
 /// render (see `plan::LivePlan`). Masks are drawn in track-id order, then the manual boxes.
 pub(crate) trait Masks: Send + 'static {
-    /// Sees each decoded frame as it arrives, before its masks are asked for.
-    fn observe(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)>;
+    /// Sees each decoded frame as it arrives (and its 8-bit view), before its masks are asked
+    /// for.
+    fn observe(
+        &mut self,
+        f: &Frame<'_>,
+        view: &Yuv420<'_>,
+    ) -> std::result::Result<(), (Stage, String)>;
 
     /// The ellipses of `frame`, or `None` while they can still change; `latest` is the last
     /// frame observed, and `ended` says there are no more.
@@ -387,7 +393,11 @@ impl Planned {
 }
 
 impl Masks for Planned {
-    fn observe(&mut self, _: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+    fn observe(
+        &mut self,
+        _: &Frame<'_>,
+        _: &Yuv420<'_>,
+    ) -> std::result::Result<(), (Stage, String)> {
         Ok(())
     }
 
@@ -437,10 +447,12 @@ impl<M: Masks> MaskSink<M> {
         Ok(info)
     }
 
-    /// The frame, copied into a buffer of the output layout.
-    fn copy(&mut self, f: &Frame<'_>) -> std::result::Result<gst::Buffer, (Stage, String)> {
-        let info = self.out_info(f.video.info())?;
-        let view = super::plan::yuv_view(f, &mut self.scratch)?;
+    /// The frame (`view`), copied into a buffer of the output layout `info`.
+    fn copy(
+        f: &Frame<'_>,
+        view: &Yuv420<'_>,
+        info: &gst_video::VideoInfo,
+    ) -> std::result::Result<gst::Buffer, (Stage, String)> {
         let mut buffer = gst::Buffer::with_size(info.size())
             .map_err(|e| (Stage::Redact, format!("allocate frame: {e}")))?;
         {
@@ -452,7 +464,7 @@ impl<M: Masks> MaskSink<M> {
             let mut map = b
                 .map_writable()
                 .map_err(|e| (Stage::Redact, format!("map frame: {e}")))?;
-            let [y, u, v] = planes(map.as_mut_slice(), &info);
+            let [y, u, v] = planes(map.as_mut_slice(), info);
             let copy = |dst: Plane<'_>, src: &[u8], ss: usize| {
                 for r in 0..dst.height {
                     dst.data[r * dst.stride..r * dst.stride + dst.width]
@@ -522,8 +534,11 @@ fn planes<'a>(data: &'a mut [u8], info: &gst_video::VideoInfo) -> [Plane<'a>; 3]
 
 impl<M: Masks> FrameSink for MaskSink<M> {
     fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        let buffer = self.copy(f)?;
-        self.masks.observe(f)?;
+        let info = self.out_info(f.video.info())?;
+        // One 8-bit view (a copy only for deeper footage) for the copy and the planner.
+        let view = super::plan::yuv_view(f, &mut self.scratch)?;
+        let buffer = Self::copy(f, &view, &info)?;
+        self.masks.observe(f, &view)?;
         self.pending.push_back((f.index, buffer));
         self.latest = f.index;
         self.drain(false)
