@@ -64,11 +64,14 @@ INT8="$MODELS_DIR/centerface-int8.onnx"
 if ! { [ -f "$INT8" ] && echo "$INT8_SHA  $INT8" | sha256sum -c --status; }; then
   echo "setup: quantizing the face detector to 8 bits"
   VENV=.venv-detector
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import onnx, onnxruntime" 2>/dev/null; then
+  # Rebuilt whenever the pinned requirements change (the stamp is their SHA-256).
+  REQ_SHA=$(sha256sum scripts/detector/requirements.txt | cut -d' ' -f1)
+  if [ "$(cat "$VENV/requirements.sha256" 2>/dev/null)" != "$REQ_SHA" ]; then
     rm -rf "$VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
       --require-hashes -r scripts/detector/requirements.txt
+    echo "$REQ_SHA" > "$VENV/requirements.sha256"
   fi
   "$VENV/bin/python" scripts/detector/quantize.py "$MODELS_DIR/centerface.onnx" \
     scripts/detector/centerface-int8-ranges.json "$INT8.partial" 2> >(grep -v "W:onnxruntime" >&2)
