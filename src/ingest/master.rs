@@ -49,16 +49,26 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
     let dir = dest.parent().unwrap_or(home.root()).to_owned();
     fs::create_dir_all(&dir).map_err(Error::io(&dir, Stage::Master, "create folder"))?;
 
+    // Same name means same bytes, unless the stored copy was damaged: check before trusting it.
+    // (Another item of the batch holding the same bytes may store it first: then the rename
+    // finds it there.)
     if dest.exists() {
-        // Same name means same bytes, unless the stored copy was damaged: check before trusting it.
         verify(&dest, &sha256)?;
     } else {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o444))
             .map_err(Error::io(tmp.path(), Stage::Master, "make read-only"))?;
-        tmp.persist_noclobber(&dest)
-            .map_err(|e| Error::io(&dest, Stage::Master, "rename into store")(e.error))?;
-        sync_dir(&dir)?;
+        match tmp.persist_noclobber(&dest) {
+            Ok(_) => sync_dir(&dir)?,
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                verify(&dest, &sha256)?
+            }
+            Err(e) => {
+                return Err(Error::io(&dest, Stage::Master, "rename into store")(
+                    e.error,
+                ));
+            }
+        }
     }
     Ok(StoredMaster {
         sha256,

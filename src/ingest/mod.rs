@@ -10,8 +10,9 @@ pub mod master;
 pub mod scan;
 pub mod sidecar;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -128,8 +129,9 @@ impl Ingest<'_> {
     ) -> Vec<ItemReport> {
         self.progress
             .event(ProgressEvent::Batch { items: items.len() });
+        let in_flight = InFlight::default();
         crate::batch::run(pool, items, |i, item| {
-            let report = self.item(i, item);
+            let report = self.item(i, item, &in_flight);
             self.progress.event(ProgressEvent::Finished { item: i });
             done(&report);
             report
@@ -137,7 +139,7 @@ impl Ingest<'_> {
     }
 
     /// Ingests one dock file. Never panics on bad input; the report carries any error.
-    pub fn item(&self, index: usize, item: &DockItem) -> ItemReport {
+    fn item(&self, index: usize, item: &DockItem, in_flight: &InFlight) -> ItemReport {
         let mut report = ItemReport {
             source: item.path.clone(),
             id: None,
@@ -148,7 +150,7 @@ impl Ingest<'_> {
             artefacts: Vec::new(),
             error: None,
         };
-        if let Err(e) = self.try_item(index, item, &mut report) {
+        if let Err(e) = self.try_item(index, item, in_flight, &mut report) {
             if report.status != ItemStatus::Quarantined {
                 report.status = ItemStatus::Failed;
             }
@@ -157,7 +159,13 @@ impl Ingest<'_> {
         report
     }
 
-    fn try_item(&self, index: usize, item: &DockItem, report: &mut ItemReport) -> Result<()> {
+    fn try_item(
+        &self,
+        index: usize,
+        item: &DockItem,
+        in_flight: &InFlight,
+        report: &mut ItemReport,
+    ) -> Result<()> {
         let stored = match master::store(self.home, &item.path) {
             Ok(m) => m,
             Err(e) => {
@@ -171,6 +179,7 @@ impl Ingest<'_> {
             }
         };
         report.master_sha256 = Some(stored.sha256);
+        let _claim = in_flight.claim(stored.sha256);
         self.crash_point("master-stored");
         let master_path = self.home.abs(&stored.rel_path);
         let probed = || probe::probe(&master_path, self.settings.probe_timeout_s);
@@ -432,6 +441,41 @@ impl Ingest<'_> {
             frame_hash_root: hashes.root,
         };
         Ok((media, artefacts))
+    }
+}
+
+/// The masters this run is ingesting. Dock copies of the same bytes are taken one after the
+/// other: the later one then finds the recording the first made and reports a duplicate,
+/// instead of both creating (or resuming, and clearing the other's work folder) at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    busy: Mutex<HashSet<Digest>>,
+    freed: Condvar,
+}
+
+/// A master claimed by one item until this is dropped.
+struct Claim<'a> {
+    set: &'a InFlight,
+    sha256: Digest,
+}
+
+impl InFlight {
+    /// Waits until no other item holds `sha256`, then holds it.
+    fn claim(&self, sha256: Digest) -> Claim<'_> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while busy.contains(&sha256) {
+            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        busy.insert(sha256);
+        Claim { set: self, sha256 }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.set.busy.lock().unwrap_or_else(|p| p.into_inner());
+        busy.remove(&self.sha256);
+        self.set.freed.notify_all();
     }
 }
 

@@ -440,6 +440,100 @@ fn duplicates_are_reported_not_stored_twice() {
 }
 
 #[test]
+fn container_metadata_is_read_without_decoding() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
+    std::fs::create_dir(&dock).expect("mkdir");
+    let clip = dock.join("tagged.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-metadata",
+        "creation_time=2025-03-04T05:06:07Z",
+        clip.to_str().expect("path"),
+    ]);
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown = show_json(&home, items[0]["id"].as_str().expect("id"));
+    let rec = &shown["recording"];
+    assert_eq!(rec["recorded_at"], "2025-03-04T05:06:07.000Z");
+    assert_eq!(rec["recorded_at_source"], "container");
+    let media = &rec["media"];
+    assert_eq!(media["container"], "Quicktime");
+    assert!(
+        media["video_codec"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("H.264"))
+    );
+    assert!(
+        media["audio_codec"]
+            .as_str()
+            .is_some_and(|c| c.contains("AAC"))
+    );
+    assert_eq!(
+        (&media["fps_num"], &media["fps_den"]),
+        (&25.into(), &1.into())
+    );
+    assert_eq!(media["frames"], 25);
+}
+
+#[test]
+fn copies_of_the_same_file_in_one_parallel_batch_are_stored_once() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
+    std::fs::create_dir(&dock).expect("mkdir");
+    make_clip(
+        &dock.join("a.mp4"),
+        Clip {
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    for copy in ["b.mp4", "c.mp4", "d.mp4"] {
+        std::fs::copy(dock.join("a.mp4"), dock.join(copy)).expect("copy");
+    }
+    // As many workers as copies, so they reach the store together.
+    let (o, items) = ingest_json(&home, &[&dock], &["--jobs", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut statuses: Vec<&str> = items.iter().filter_map(|i| i["status"].as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        ["duplicate", "duplicate", "duplicate", "ingested"]
+    );
+    assert!(items.iter().all(|i| i["id"] == items[0]["id"]));
+    assert_eq!(files_under(&home.join("masters")).len(), 1);
+    let recs = list_json(&home);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["status"], "ready");
+    let shown = show_json(&home, recs[0]["id"].as_str().expect("id"));
+    assert_eq!(
+        event_kinds(&shown),
+        [
+            "ingested",
+            "processed",
+            "duplicate",
+            "duplicate",
+            "duplicate"
+        ]
+    );
+}
+
+#[test]
 fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
     for point in ["master-stored", "recording-created", "published"] {
         let t = tempfile::tempdir().expect("tempdir");
