@@ -18,7 +18,8 @@ pub enum Mode {
     Solid,
 }
 
-/// An ellipse to mask, in luma pixels.
+/// An ellipse to mask, in luma pixels: |dx/rx|^p + |dy/ry|^p <= 1, with p = 2 for a true
+/// ellipse and [`EDGE_POWER`] for the squarer shape given to faces cut by the frame edge.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ellipse {
     /// Centre x.
@@ -29,7 +30,14 @@ pub struct Ellipse {
     pub rx: f32,
     /// Half height.
     pub ry: f32,
+    /// The exponent p.
+    pub power: f32,
 }
+
+/// The exponent of the mask of a face cut by the frame edge. What shows of such a face fills
+/// its box right up to the edge (a forehead and hair coming into the picture), and an
+/// ellipse, narrowing towards the box's far side, would leave that side's corners bare.
+pub const EDGE_POWER: f32 = 4.0;
 
 /// Scale of the ellipse relative to the box of a face up to [`FULL_MARGIN_UP_TO`] tall.
 pub const DEFAULT_GROW: f32 = 1.3;
@@ -60,13 +68,15 @@ impl Ellipse {
             cy: (y0 + y1) / 2.0,
             rx: (x1 - x0).abs() * grow / 2.0,
             ry: (y1 - y0).abs() * grow / 2.0,
+            power: 2.0,
         }
     }
 
     /// The mask of a face box in a frame of `size` (width, height), `grow` as [`face_grow`]
     /// says. A box that reaches an edge of the frame holds only the part of the face that
     /// shows: it is mirrored across that edge, so the mask is centred on the edge and its
-    /// widest part covers all that shows.
+    /// widest part covers all that shows; when less than about two thirds shows, the mask is
+    /// squarer ([`EDGE_POWER`]).
     pub fn around_face(x0: f32, y0: f32, x1: f32, y1: f32, grow: f32, size: (f32, f32)) -> Self {
         const TOUCH: f32 = 1.0;
         let grow = face_grow(grow, (y1 - y0).abs());
@@ -81,9 +91,17 @@ impl Ellipse {
                 (lo, hi)
             }
         };
-        let (x0, x1) = mirror(x0, x1, size.0);
-        let (y0, y1) = mirror(y0, y1, size.1);
-        Self::around(x0, y0, x1, y1, grow)
+        let (mx0, mx1) = mirror(x0, x1, size.0);
+        let (my0, my1) = mirror(y0, y1, size.1);
+        // Cut deep: under about two thirds of the face shows (a whole face's box is about 1.25
+        // times as tall as it is wide).
+        let (w, h) = ((x1 - x0).abs(), (y1 - y0).abs());
+        let deep =
+            ((my0, my1) != (y0, y1) && h < 0.8 * w) || ((mx0, mx1) != (x0, x1) && w < 0.5 * h);
+        Self {
+            power: if deep { EDGE_POWER } else { 2.0 },
+            ..Self::around(mx0, my0, mx1, my1, grow)
+        }
     }
 
     /// The same ellipse on a plane subsampled by `sub` (2 for 4:2:0 chroma).
@@ -93,6 +111,7 @@ impl Ellipse {
             cy: self.cy / sub,
             rx: self.rx / sub,
             ry: self.ry / sub,
+            power: self.power,
         }
     }
 
@@ -113,12 +132,20 @@ impl Ellipse {
         if self.rx <= 0.0 || self.ry <= 0.0 {
             return None;
         }
-        let dy = (y as f32 + 0.5 - self.cy) / self.ry;
-        let t = 1.0 - dy * dy;
-        if t < 0.0 {
-            return None;
-        }
-        let half = self.rx * t.sqrt();
+        let dy = ((y as f32 + 0.5 - self.cy) / self.ry).abs();
+        let half = if self.power == 2.0 {
+            let t = 1.0 - dy * dy;
+            if t < 0.0 {
+                return None;
+            }
+            self.rx * t.sqrt()
+        } else {
+            let t = 1.0 - dy.powf(self.power);
+            if t < 0.0 {
+                return None;
+            }
+            self.rx * t.powf(1.0 / self.power)
+        };
         let a = (self.cx - half - 0.5).ceil().max(0.0) as usize;
         let b = ((self.cx + half - 0.5).floor() + 1.0).max(0.0) as usize;
         let b = b.min(w);
@@ -339,10 +366,20 @@ mod tests {
             (e.rx - 26.0).abs() < 1e-4 && (e.ry - 39.0).abs() < 1e-4,
             "{e:?}"
         );
-        // Its top reaches 9 px above the box (the box's own ellipse: 4.5 px), and the whole
-        // visible box is hidden but for the ellipse's rounding at the far corners.
+        // Its top reaches 9 px above the box (the box's own ellipse: 4.5 px).
         let inner = Ellipse::around_face(100.0, 100.0, 140.0, 130.0, 1.3, (320.0, 240.0));
         assert!((e.cy - e.ry) < 210.0 - 8.9 && (inner.cy - inner.ry) > 100.0 - 4.6);
+        // Less than two thirds of that face shows, so the mask is squarer: the box's top row
+        // (columns 100..140) is hidden across its whole width, where an ellipse would leave
+        // its corners. Row 210: dy = 29.5 / 39, half width 26·(1 - dy⁴)^¼ = 23.5 (an
+        // ellipse's: 26·(1 - dy²)^½ = 17.0).
+        assert_eq!(e.power, EDGE_POWER);
+        assert_eq!(e.row_span(210, 320), Some((96, 144)));
+        let ellipse = Ellipse { power: 2.0, ..e };
+        assert_eq!(ellipse.row_span(210, 320), Some((103, 137)));
+        // A face that only touches the edge keeps an ellipse (mirrored all the same).
+        let touching = Ellipse::around_face(100.0, 190.0, 140.0, 240.0, 1.3, (320.0, 240.0));
+        assert_eq!((touching.cy, touching.power), (240.0, 2.0));
         // The left edge and a corner likewise.
         let e = Ellipse::around_face(0.0, 0.0, 30.0, 36.0, 1.3, (320.0, 240.0));
         assert_eq!((e.cx, e.cy), (0.0, 0.0));
@@ -355,6 +392,7 @@ mod tests {
             cy: 10.0,
             rx: 5.0,
             ry: 3.0,
+            power: 2.0,
         };
         assert_eq!(e.row_span(9, 100), Some((5, 15)));
         assert_eq!(e.row_span(20, 100), None);

@@ -122,7 +122,7 @@ impl Redactor<'_> {
         }
         let job = self.prepare(rec, out)?;
         let engine = detector.engine();
-        let live = plan::LivePlan::new(detector, plan_settings, settings);
+        let live = plan::LivePlan::new(detector, plan_settings, settings, rec);
         let done = render::encode(&job.source, live, settings, job.tmp.path(), self.stall)?;
         let (tracks, tiles, _) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(

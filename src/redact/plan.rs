@@ -34,6 +34,10 @@ pub struct PlanSettings {
     /// is known before the next detection frame (absent from older plans: off).
     #[serde(default)]
     pub confirm_new: bool,
+    /// Also run the detector on the recording's last frame, so a face that comes into view
+    /// after the last detection frame is still found (absent from older plans: off).
+    #[serde(default)]
+    pub detect_last: bool,
     /// Tracker settings.
     pub tracking: TrackSettings,
 }
@@ -44,6 +48,7 @@ impl Default for PlanSettings {
             detect: DetectSettings::default(),
             detect_every: 3,
             confirm_new: true,
+            detect_last: true,
             tracking: TrackSettings::default(),
         }
     }
@@ -214,6 +219,8 @@ struct Planner {
     confirm_new: bool,
     /// Faces that started a track in the previous frame, to look for again.
     confirm: Vec<Detection>,
+    /// The recording's last frame, when it is to be a detection frame too.
+    last: Option<u64>,
     tracker: Tracker,
     best: BTreeMap<u32, (f32, RgbImage)>,
     /// 8-bit copies of deeper frames.
@@ -221,12 +228,15 @@ struct Planner {
 }
 
 impl Planner {
-    fn new(detector: Detector, settings: &PlanSettings) -> Self {
+    /// A planner for `rec` (whose frame count ingest recorded).
+    fn new(detector: Detector, settings: &PlanSettings, rec: &Recording) -> Self {
+        let frames = rec.media.as_ref().map_or(0, |m| m.frames);
         Self {
             detector,
             every: settings.detect_every.max(1),
             confirm_new: settings.confirm_new,
             confirm: Vec::new(),
+            last: (settings.detect_last && frames > 0).then(|| frames - 1),
             tracker: Tracker::new(settings.tracking),
             best: BTreeMap::new(),
             scratch: Vec::new(),
@@ -239,9 +249,14 @@ impl Planner {
         (self.tracker.finish(frames), tiles, self.detector)
     }
 
+    /// Whether the detector runs on the whole of frame `index`.
+    fn detects(&self, index: u64) -> bool {
+        index.is_multiple_of(self.every) || self.last == Some(index)
+    }
+
     /// Whether frame `index` is looked at: a detection frame, or the one after a new face.
     fn wants(&self, index: u64) -> bool {
-        index.is_multiple_of(self.every) || !self.confirm.is_empty()
+        self.detects(index) || !self.confirm.is_empty()
     }
 
     /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
@@ -250,7 +265,9 @@ impl Planner {
             return Ok(());
         }
         let confirm = std::mem::take(&mut self.confirm);
-        let dets = if index.is_multiple_of(self.every) {
+        self.tracker
+            .frame_size(view.width as f32, view.height as f32);
+        let dets = if self.detects(index) {
             self.detector.detect(view)
         } else {
             self.detector.detect_near(view, &confirm)
@@ -295,7 +312,7 @@ pub fn make_plan(
 ) -> Result<(Plan, Tiles, Detector)> {
     check_recording(rec)?;
     let engine = detector.engine();
-    let planner = Planner::new(detector, settings);
+    let planner = Planner::new(detector, settings, rec);
     let (report, planner) = pipeline::run(master, false, &[], planner, stall)?;
     let (tracks, tiles, detector) = planner.finish(report.frames);
     let plan = Plan::new(rec, &report, model_sha256, engine, settings, tracks);
@@ -313,10 +330,16 @@ pub(crate) struct LivePlan {
 }
 
 impl LivePlan {
-    /// Plans with `plan`, masking as `render` says (it keeps no track: none is known yet).
-    pub(crate) fn new(detector: Detector, plan: &PlanSettings, render: &RenderSettings) -> Self {
+    /// Plans `rec` with `plan`, masking as `render` says (it keeps no track: none is known
+    /// yet).
+    pub(crate) fn new(
+        detector: Detector,
+        plan: &PlanSettings,
+        render: &RenderSettings,
+        rec: &Recording,
+    ) -> Self {
         Self {
-            planner: Planner::new(detector, plan),
+            planner: Planner::new(detector, plan, rec),
             render: render.clone(),
             style: None,
         }

@@ -23,17 +23,25 @@ pub struct TrackSettings {
     pub pad_before: u64,
     /// Frames each mask lasts after a track's last detection.
     pub pad_after: u64,
+    /// Frames at least that a mask lasts after the last detection of a face lost well inside
+    /// the picture (gone behind someone, turned away), not leaving it; large faces otherwise
+    /// get a short tail. Absent from older plans: 0.
+    #[serde(default)]
+    pub hold_inside: u64,
 }
 
 /// Defaults: IoU 0.2 or a centre jump under 0.7 face sizes; gaps up to 15 frames (0.5 s at
 /// 30 fps) filled; masks extended up to 10 frames either side (a small face entering the
-/// picture is often found only once most of it is in), fewer for large faces.
+/// picture is often found only once most of it is in), fewer for large faces, but at least
+/// 6 after a face lost inside the picture: two detection frames at the default spacing (a
+/// face going behind another is lost while a third of it still shows).
 pub const DEFAULT_TRACKING: TrackSettings = TrackSettings {
     min_iou: 0.2,
     max_centre_jump: 0.7,
     max_gap: 15,
     pad_before: 10,
     pad_after: 10,
+    hold_inside: 6,
 };
 
 impl Default for TrackSettings {
@@ -133,6 +141,8 @@ impl Track {
 struct Open {
     id: u32,
     seen: Vec<TrackBox>,
+    /// Whether the last detection lay well inside the picture (see [`inside`]).
+    inside: bool,
 }
 
 impl Open {
@@ -198,7 +208,11 @@ impl Open {
     /// detection.
     fn end(&self, s: &TrackSettings) -> u64 {
         let last = self.last();
-        last.frame + pad(s.pad_after, last)
+        let mut tail = pad(s.pad_after, last);
+        if self.inside && self.seen.len() > 1 {
+            tail = tail.max(s.hold_inside);
+        }
+        last.frame + tail
     }
 
     /// The box in `frame`: a detection, interpolated between two, or carried along the motion
@@ -253,6 +267,15 @@ fn pad(n: u64, b: &TrackBox) -> u64 {
     ((n as f32 * k * k).round() as u64).clamp(n.min(2), n)
 }
 
+/// Whether `d` lies well inside a frame of `size`: at least half its width from every edge,
+/// so that the face, if lost next, cannot have just left the picture.
+fn inside(d: &Detection, size: Option<(f32, f32)>) -> bool {
+    let margin = (d.x1 - d.x0) / 2.0;
+    size.is_some_and(|(w, h)| {
+        d.x0 >= margin && d.y0 >= margin && d.x1 <= w - margin && d.y1 <= h - margin
+    })
+}
+
 /// Affinity of a detection to a predicted box `gap` frames after the track was last seen: IoU,
 /// or a centre-distance score for small fast faces whose boxes no longer overlap (the allowed
 /// jump grows with the gap, as the face had longer to move); `None` when they cannot be the
@@ -282,6 +305,8 @@ pub struct Tracker {
     open: Vec<Open>,
     done: Vec<Open>,
     next_id: u32,
+    /// Frame width and height, once known.
+    size: Option<(f32, f32)>,
 }
 
 impl Tracker {
@@ -292,7 +317,14 @@ impl Tracker {
             open: Vec::new(),
             done: Vec::new(),
             next_id: 1,
+            size: None,
         }
+    }
+
+    /// Tells the tracker the frame size, so that it knows a face lost inside the picture
+    /// from one leaving it (without it, every face counts as leaving).
+    pub fn frame_size(&mut self, width: f32, height: f32) {
+        self.size = Some((width, height));
     }
 
     /// Adds the detections of `frame` (frames in increasing order; a frame the detector ran
@@ -324,6 +356,7 @@ impl Tracker {
             if !track_used[ti] && ids[di] == 0 {
                 track_used[ti] = true;
                 ids[di] = self.open[ti].id;
+                self.open[ti].inside = inside(&dets[di], self.size);
                 self.open[ti]
                     .seen
                     .push(TrackBox::from_det(frame, &dets[di]));
@@ -339,6 +372,7 @@ impl Tracker {
             self.open.push(Open {
                 id: self.next_id,
                 seen: vec![TrackBox::from_det(frame, &dets[i])],
+                inside: inside(&dets[i], self.size),
             });
             self.next_id += 1;
         }
@@ -568,6 +602,32 @@ mod tests {
         assert_eq!((tracks[0].first_frame, tracks[0].last_frame), (10, 31));
         assert_eq!((tracks[1].first_frame, tracks[1].last_frame), (50, 70));
         assert_eq!(tracks[0].boxes.len(), 22);
+    }
+
+    #[test]
+    fn a_large_face_lost_inside_the_picture_is_held_longer_than_one_leaving_it() {
+        // A 300 px face seen on frames 0..=12 (every third), then lost: its own tail is the
+        // shortest (2 frames), but lost well inside a 1920x1080 picture it is held 6.
+        let ends = |x: f32, size: Option<(f32, f32)>| {
+            let mut tracker = Tracker::new(TrackSettings::default());
+            if let Some((w, h)) = size {
+                tracker.frame_size(w, h);
+            }
+            for f in (0..=12).step_by(3) {
+                tracker.push(f, &[d(x, 300.0, 250.0)]);
+            }
+            tracker.finish(100)[0].last_frame
+        };
+        assert_eq!(ends(800.0, Some((1920.0, 1080.0))), 12 + 6);
+        // Near the left edge it may have left: the short tail.
+        assert_eq!(ends(40.0, Some((1920.0, 1080.0))), 12 + 2);
+        // A tracker never told the frame size keeps the short tail everywhere.
+        assert_eq!(ends(800.0, None), 12 + 2);
+        // A single detection (perhaps a false one) is not held.
+        let mut tracker = Tracker::new(TrackSettings::default());
+        tracker.frame_size(1920.0, 1080.0);
+        tracker.push(0, &[d(800.0, 300.0, 250.0)]);
+        assert_eq!(tracker.finish(100)[0].last_frame, 2);
     }
 
     #[test]

@@ -442,3 +442,59 @@ fn ten_bit_footage_is_redacted_into_an_eight_bit_copy() {
     // Away from the face the picture survives, the conversion to 8 bits included.
     face_hidden_rest_kept(&luma(&clip), &luma(&out));
 }
+
+#[test]
+fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
+    // 59 frames: the detector's regular frames are 0, 3, ..., 57; the face is overlaid from
+    // frame 58, the last, only.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
+    let clip = dock.join("late.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size={W}x{H}:rate=30"),
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        img.to_str().expect("utf-8"),
+        "-filter_complex",
+        "[1:v]scale=256:256[p];[0:v][p]overlay=x=100:y=100:shortest=1:enable='gte(n,58)',format=yuv420p[v]",
+        "-map",
+        "[v]",
+        "-frames:v",
+        "59",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        clip.to_str().expect("utf-8"),
+    ]);
+    let home = dir.path().join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(items[0]["frames"], 59);
+    let plan_path = dir.path().join("plan.json");
+    let o = run(redact(&home)
+        .arg(items[0]["id"].as_str().expect("id"))
+        .arg("--plan")
+        .arg(&plan_path));
+    assert!(o.status.success(), "plan: {}", stderr(&o));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("plan")).expect("json");
+    let tracks = plan["tracks"].as_array().expect("tracks");
+    assert_eq!(tracks.len(), 1, "{plan}");
+    let last = tracks[0]["boxes"]
+        .as_array()
+        .and_then(|b| b.last())
+        .expect("a box");
+    assert_eq!(last["frame"], 58);
+    assert!(last["score"].as_f64().is_some_and(|s| s > 0.5), "{last}");
+}
