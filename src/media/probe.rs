@@ -1,7 +1,7 @@
 //! Probing a file before decoding: is it media, does it have a video stream bwv can decode,
 //! what codecs and container, and when does the container say it was made.
 //!
-//! The probe demultiplexes without decoding: `filesrc ! typefind ! parsebin`, each elementary
+//! The probe demultiplexes without decoding: `filesrc ! parsebin`, each elementary
 //! stream's pad linked to a fakesink through a probe that keeps its tags and drops its data.
 //! It ends as soon as every stream has carried its first buffer (by then its caps and tags have
 //! passed), so it reads little more than the container's index. Whether a decoder exists is
