@@ -28,13 +28,19 @@ pub struct TrackSettings {
     /// get a short tail. Absent from older plans: 0.
     #[serde(default)]
     pub hold_inside: u64,
+    /// A track whose last detection scored under this was fading from view (turning away,
+    /// going behind something, half out of the picture) rather than gone at once: its mask
+    /// gets the whole `pad_after`, whatever the face's size. Absent from older plans: 0.
+    #[serde(default)]
+    pub fading_below: f32,
 }
 
 /// Defaults: IoU 0.2 or a centre jump under 0.7 face sizes; gaps up to 15 frames (0.5 s at
 /// 30 fps) filled; masks extended up to 10 frames either side (a small face entering the
 /// picture is often found only once most of it is in), fewer for large faces, but at least
 /// 6 after a face lost inside the picture: two detection frames at the default spacing (a
-/// face going behind another is lost while a third of it still shows).
+/// face going behind another is lost while a third of it still shows), and all 10 after a
+/// last detection scoring under 0.5 (a fading face is often still a third visible 9 frames on).
 pub const DEFAULT_TRACKING: TrackSettings = TrackSettings {
     min_iou: 0.2,
     max_centre_jump: 0.7,
@@ -42,6 +48,7 @@ pub const DEFAULT_TRACKING: TrackSettings = TrackSettings {
     pad_before: 10,
     pad_after: 10,
     hold_inside: 6,
+    fading_below: 0.5,
 };
 
 impl Default for TrackSettings {
@@ -209,8 +216,14 @@ impl Open {
     fn end(&self, s: &TrackSettings) -> u64 {
         let last = self.last();
         let mut tail = pad(s.pad_after, last);
-        if self.inside && self.seen.len() > 1 {
-            tail = tail.max(s.hold_inside);
+        // One detection (perhaps a false one) is not held.
+        if self.seen.len() > 1 {
+            if self.inside {
+                tail = tail.max(s.hold_inside);
+            }
+            if last.score < s.fading_below {
+                tail = s.pad_after;
+            }
         }
         last.frame + tail
     }
@@ -623,6 +636,20 @@ mod tests {
         assert_eq!(ends(40.0, Some((1920.0, 1080.0))), 12 + 2);
         // A tracker never told the frame size keeps the short tail everywhere.
         assert_eq!(ends(800.0, None), 12 + 2);
+        // Seen weakly at the end (fading from view), it gets the whole tail, edge or not.
+        let mut tracker = Tracker::new(TrackSettings::default());
+        tracker.frame_size(1920.0, 1080.0);
+        for f in (0..=12).step_by(3) {
+            let score = if f == 12 { 0.3 } else { 0.9 };
+            tracker.push(
+                f,
+                &[Detection {
+                    score,
+                    ..d(40.0, 300.0, 250.0)
+                }],
+            );
+        }
+        assert_eq!(tracker.finish(100)[0].last_frame, 12 + 10);
         // A single detection (perhaps a false one) is not held.
         let mut tracker = Tracker::new(TrackSettings::default());
         tracker.frame_size(1920.0, 1080.0);
