@@ -272,7 +272,8 @@ fn build(
     Ok(pipeline)
 }
 
-fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), String> {
+/// Links `pad` to a new fakesink in `pipeline` that never waits (a stream nobody consumes).
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), String> {
     let sink = gst::ElementFactory::make("fakesink")
         .property("sync", false)
         .property("async", false)

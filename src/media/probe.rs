@@ -133,7 +133,7 @@ fn build(path: &Path) -> std::result::Result<(gst::Pipeline, Arc<Mutex<Seen>>), 
         let Some(pipeline) = weak.upgrade() else {
             return;
         };
-        if let Err(e) = discard(&pipeline, pad) {
+        if let Err(e) = super::pipeline::drain(&pipeline, pad) {
             gst::element_error!(parse, gst::CoreError::Pad, ("probe: {}", e));
             return;
         }
@@ -177,21 +177,6 @@ fn build(path: &Path) -> std::result::Result<(gst::Pipeline, Arc<Mutex<Seen>>), 
         seen.check_done(parse);
     });
     Ok((pipeline, seen))
-}
-
-/// Links `pad` to a new fakesink that never waits.
-fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) -> std::result::Result<(), String> {
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .property("async", false)
-        .build()
-        .map_err(|e| e.to_string())?;
-    pipeline.add(&sink).map_err(|e| e.to_string())?;
-    sink.sync_state_with_parent().map_err(|e| e.to_string())?;
-    let sink_pad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
-    pad.link(&sink_pad)
-        .map(|_| ())
-        .map_err(|e| format!("{e:?}"))
 }
 
 /// Plays the probe until every stream has shown data, an error, or the time limit.

@@ -293,9 +293,7 @@ fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> 
 
 #[test]
 fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
-    let t = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (t, dock, home) = dock_and_home();
     let bad = bad_inputs(&dock, t.path());
     make_clip(
         &dock.join("good.mp4"),
@@ -393,9 +391,7 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
 
 #[test]
 fn duplicates_are_reported_not_stored_twice() {
-    let t = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (_t, dock, home) = dock_and_home();
     make_clip(
         &dock.join("a.mp4"),
         Clip {
@@ -441,9 +437,7 @@ fn duplicates_are_reported_not_stored_twice() {
 
 #[test]
 fn container_metadata_is_read_without_decoding() {
-    let t = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (_t, dock, home) = dock_and_home();
     let clip = dock.join("tagged.mp4");
     ffmpeg(&[
         "-f",
@@ -493,9 +487,7 @@ fn container_metadata_is_read_without_decoding() {
 
 #[test]
 fn copies_of_the_same_file_in_one_parallel_batch_are_stored_once() {
-    let t = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (_t, dock, home) = dock_and_home();
     make_clip(
         &dock.join("a.mp4"),
         Clip {
@@ -536,9 +528,7 @@ fn copies_of_the_same_file_in_one_parallel_batch_are_stored_once() {
 #[test]
 fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
     for point in ["master-stored", "recording-created", "published"] {
-        let t = tempfile::tempdir().expect("tempdir");
-        let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-        std::fs::create_dir(&dock).expect("mkdir");
+        let (_t, dock, home) = dock_and_home();
         for name in ["a.mp4", "b.mp4"] {
             make_clip(
                 &dock.join(name),
@@ -615,9 +605,7 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
 
 #[test]
 fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
-    let t = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (_t, dock, home) = dock_and_home();
     let clip = dock.join("a.mp4");
     make_clip(
         &clip,

@@ -46,10 +46,18 @@ fn face_clip(path: &Path, tone: u32) {
 
 /// [`face_clip`] in another pixel format (e.g. `yuv420p10le`: H.264 High 10).
 fn face_clip_as(path: &Path, tone: u32, pix_fmt: &str) {
+    portrait_clip(path, "x='100+2*n':y=100", FRAMES, Some(tone), pix_fmt);
+}
+
+/// `frames` frames of 640x360 30 fps H.264 (+ AAC at `tone` Hz) with the portrait overlaid on
+/// a test pattern as ffmpeg's `overlay` options `placement` say.
+fn portrait_clip(path: &Path, placement: &str, frames: usize, tone: Option<u32>, pix_fmt: &str) {
     let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
     let bg = format!("testsrc2=size={W}x{H}:rate=30");
-    let sine = format!("sine=frequency={tone}:sample_rate=48000");
-    ffmpeg(&[
+    let graph =
+        format!("[1:v]scale=256:256[p];[0:v][p]overlay={placement}:shortest=1,format={pix_fmt}[v]");
+    let (seconds, frames) = ((frames as f32 / 30.0).to_string(), frames.to_string());
+    let mut args = vec![
         "-f",
         "lavfi",
         "-i",
@@ -60,32 +68,25 @@ fn face_clip_as(path: &Path, tone: u32, pix_fmt: &str) {
         "30",
         "-i",
         img.to_str().expect("utf-8"),
-        "-f",
-        "lavfi",
-        "-i",
-        &sine,
+    ];
+    let sine = tone.map(|t| format!("sine=frequency={t}:sample_rate=48000"));
+    if let Some(sine) = &sine {
+        args.extend(["-f", "lavfi", "-i", sine]);
+    }
+    args.extend([
         "-filter_complex",
-        &format!(
-            "[1:v]scale=256:256[p];[0:v][p]overlay=x='100+2*n':y=100:shortest=1,format={pix_fmt}[v]"
-        ),
+        &graph,
         "-map",
         "[v]",
-        "-map",
-        "2:a",
         "-frames:v",
-        "60",
-        "-t",
-        "2",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        "18",
-        "-c:a",
-        "aac",
-        path.to_str().expect("utf-8"),
+        &frames,
     ]);
+    if sine.is_some() {
+        args.extend(["-map", "2:a", "-c:a", "aac", "-t", &seconds]);
+    }
+    let out = path.to_str().expect("utf-8");
+    args.extend(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", out]);
+    ffmpeg(&args);
 }
 
 /// Decoded luma planes of every frame.
@@ -450,33 +451,8 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dir.path().join("dock");
     std::fs::create_dir(&dock).expect("mkdir");
-    let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
     let clip = dock.join("late.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc2=size={W}x{H}:rate=30"),
-        "-loop",
-        "1",
-        "-framerate",
-        "30",
-        "-i",
-        img.to_str().expect("utf-8"),
-        "-filter_complex",
-        "[1:v]scale=256:256[p];[0:v][p]overlay=x=100:y=100:shortest=1:enable='gte(n,58)',format=yuv420p[v]",
-        "-map",
-        "[v]",
-        "-frames:v",
-        "59",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        "18",
-        clip.to_str().expect("utf-8"),
-    ]);
+    portrait_clip(&clip, "x=100:y=100:enable='gte(n,58)'", 59, None, "yuv420p");
     let home = dir.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));

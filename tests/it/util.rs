@@ -205,3 +205,11 @@ pub fn texts<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
         })
         .collect()
 }
+
+/// A scratch folder holding an empty `dock` folder and the path of a `home` (not yet made).
+pub fn dock_and_home() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (t.path().join("dock"), t.path().join("home"));
+    std::fs::create_dir(&dock).expect("mkdir");
+    (t, dock, home)
+}
