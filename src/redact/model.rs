@@ -444,15 +444,15 @@ pub fn load(
     runtime: Option<&OrtRuntime>,
     threads: usize,
 ) -> Result<(ModelBytes, Box<dyn Engine>), ModelError> {
-    let path = match weights {
-        Weights::Float => &paths.model,
-        Weights::Int8 => &paths.int8,
+    let path = match (runtime, weights) {
+        (None, Weights::Int8) => return Err(ModelError::Unsupported { engine: "tract" }),
+        (_, Weights::Float) => &paths.model,
+        (_, Weights::Int8) => &paths.int8,
     };
     let model = ModelBytes::load(path, weights)?;
-    let engine: Box<dyn Engine> = match (runtime, weights) {
-        (Some(rt), _) => Box::new(OrtEngine::new(rt, &model, threads)?),
-        (None, Weights::Float) => Box::new(TractEngine::new(&model)?),
-        (None, Weights::Int8) => return Err(ModelError::Unsupported { engine: "tract" }),
+    let engine: Box<dyn Engine> = match runtime {
+        Some(rt) => Box::new(OrtEngine::new(rt, &model, threads)?),
+        None => Box::new(TractEngine::new(&model)?),
     };
     Ok((model, engine))
 }

@@ -231,13 +231,17 @@ impl Planner {
     /// A planner for `rec` (whose frame count ingest recorded).
     fn new(detector: Detector, settings: &PlanSettings, rec: &Recording) -> Self {
         let frames = rec.media.as_ref().map_or(0, |m| m.frames);
+        let mut tracker = Tracker::new(settings.tracking);
+        if let Some(m) = &rec.media {
+            tracker = tracker.in_frame(m.width as f32, m.height as f32);
+        }
         Self {
             detector,
             every: settings.detect_every.max(1),
             confirm_new: settings.confirm_new,
             confirm: Vec::new(),
             last: (settings.detect_last && frames > 0).then(|| frames - 1),
-            tracker: Tracker::new(settings.tracking),
+            tracker,
             best: BTreeMap::new(),
             scratch: Vec::new(),
         }
@@ -265,8 +269,6 @@ impl Planner {
             return Ok(());
         }
         let confirm = std::mem::take(&mut self.confirm);
-        self.tracker
-            .frame_size(view.width as f32, view.height as f32);
         let dets = if self.detects(index) {
             self.detector.detect(view)
         } else {

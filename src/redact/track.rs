@@ -148,8 +148,6 @@ impl Track {
 struct Open {
     id: u32,
     seen: Vec<TrackBox>,
-    /// Whether the last detection lay well inside the picture (see [`inside`]).
-    inside: bool,
 }
 
 impl Open {
@@ -212,17 +210,17 @@ impl Open {
     }
 
     /// Last frame masked (before clipping to the recording's length): the tail after the last
-    /// detection.
-    fn end(&self, s: &TrackSettings) -> u64 {
+    /// detection, in a frame of `size` if known.
+    fn end(&self, s: &TrackSettings, size: Option<(f32, f32)>) -> u64 {
         let last = self.last();
         let mut tail = pad(s.pad_after, last);
         // One detection (perhaps a false one) is not held.
         if self.seen.len() > 1 {
-            if self.inside {
+            if inside(last, size) {
                 tail = tail.max(s.hold_inside);
             }
             if last.score < s.fading_below {
-                tail = s.pad_after;
+                tail = tail.max(s.pad_after);
             }
         }
         last.frame + tail
@@ -247,10 +245,10 @@ impl Open {
     }
 
     /// The finished track for a recording of `frames` frames.
-    fn finish(self, frames: u64, s: &TrackSettings) -> Track {
+    fn finish(self, frames: u64, s: &TrackSettings, size: Option<(f32, f32)>) -> Track {
         let start = self.start(s);
         let end = self
-            .end(s)
+            .end(s, size)
             .min(frames.saturating_sub(1))
             .max(self.last().frame);
         let boxes = (start..=end).map(|f| self.box_at(f)).collect();
@@ -282,7 +280,7 @@ fn pad(n: u64, b: &TrackBox) -> u64 {
 
 /// Whether `d` lies well inside a frame of `size`: at least half its width from every edge,
 /// so that the face, if lost next, cannot have just left the picture.
-fn inside(d: &Detection, size: Option<(f32, f32)>) -> bool {
+fn inside(d: &TrackBox, size: Option<(f32, f32)>) -> bool {
     let margin = (d.x1 - d.x0) / 2.0;
     size.is_some_and(|(w, h)| {
         d.x0 >= margin && d.y0 >= margin && d.x1 <= w - margin && d.y1 <= h - margin
@@ -334,10 +332,13 @@ impl Tracker {
         }
     }
 
-    /// Tells the tracker the frame size, so that it knows a face lost inside the picture
-    /// from one leaving it (without it, every face counts as leaving).
-    pub fn frame_size(&mut self, width: f32, height: f32) {
-        self.size = Some((width, height));
+    /// The tracker for frames of `width`×`height`, so that it knows a face lost inside the
+    /// picture from one leaving it (without a size, every face counts as leaving).
+    pub fn in_frame(self, width: f32, height: f32) -> Self {
+        Self {
+            size: Some((width, height)),
+            ..self
+        }
     }
 
     /// Adds the detections of `frame` (frames in increasing order; a frame the detector ran
@@ -369,7 +370,6 @@ impl Tracker {
             if !track_used[ti] && ids[di] == 0 {
                 track_used[ti] = true;
                 ids[di] = self.open[ti].id;
-                self.open[ti].inside = inside(&dets[di], self.size);
                 self.open[ti]
                     .seen
                     .push(TrackBox::from_det(frame, &dets[di]));
@@ -385,7 +385,6 @@ impl Tracker {
             self.open.push(Open {
                 id: self.next_id,
                 seen: vec![TrackBox::from_det(frame, &dets[i])],
-                inside: inside(&dets[i], self.size),
             });
             self.next_id += 1;
         }
@@ -415,7 +414,7 @@ impl Tracker {
         }
         let mut boxes = Vec::new();
         for t in &self.done {
-            if (t.start(&self.s)..=t.end(&self.s)).contains(&frame) {
+            if (t.start(&self.s)..=t.end(&self.s, self.size)).contains(&frame) {
                 boxes.push((t.id, t.box_at(frame)));
             }
         }
@@ -429,7 +428,7 @@ impl Tracker {
                 if frame > t.last().frame || (frame < t.first().frame && t.seen.len() < 2) {
                     return None;
                 }
-            } else if frame > t.end(&self.s) {
+            } else if frame > t.end(&self.s, self.size) {
                 continue;
             }
             boxes.push((t.id, t.box_at(frame)));
@@ -440,12 +439,12 @@ impl Tracker {
 
     /// Every track, for a recording of `frames` frames, in id order.
     pub fn finish(self, frames: u64) -> Vec<Track> {
-        let s = self.s;
+        let (s, size) = (self.s, self.size);
         let mut tracks: Vec<Track> = self
             .done
             .into_iter()
             .chain(self.open)
-            .map(|t| t.finish(frames, &s))
+            .map(|t| t.finish(frames, &s, size))
             .collect();
         tracks.sort_by_key(|t| t.id);
         tracks
@@ -624,7 +623,7 @@ mod tests {
         let ends = |x: f32, size: Option<(f32, f32)>| {
             let mut tracker = Tracker::new(TrackSettings::default());
             if let Some((w, h)) = size {
-                tracker.frame_size(w, h);
+                tracker = tracker.in_frame(w, h);
             }
             for f in (0..=12).step_by(3) {
                 tracker.push(f, &[d(x, 300.0, 250.0)]);
@@ -637,8 +636,7 @@ mod tests {
         // A tracker never told the frame size keeps the short tail everywhere.
         assert_eq!(ends(800.0, None), 12 + 2);
         // Seen weakly at the end (fading from view), it gets the whole tail, edge or not.
-        let mut tracker = Tracker::new(TrackSettings::default());
-        tracker.frame_size(1920.0, 1080.0);
+        let mut tracker = Tracker::new(TrackSettings::default()).in_frame(1920.0, 1080.0);
         for f in (0..=12).step_by(3) {
             let score = if f == 12 { 0.3 } else { 0.9 };
             tracker.push(
@@ -651,8 +649,7 @@ mod tests {
         }
         assert_eq!(tracker.finish(100)[0].last_frame, 12 + 10);
         // A single detection (perhaps a false one) is not held.
-        let mut tracker = Tracker::new(TrackSettings::default());
-        tracker.frame_size(1920.0, 1080.0);
+        let mut tracker = Tracker::new(TrackSettings::default()).in_frame(1920.0, 1080.0);
         tracker.push(0, &[d(800.0, 300.0, 250.0)]);
         assert_eq!(tracker.finish(100)[0].last_frame, 2);
     }

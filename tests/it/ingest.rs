@@ -436,7 +436,7 @@ fn duplicates_are_reported_not_stored_twice() {
 }
 
 #[test]
-fn container_metadata_is_read_without_decoding() {
+fn container_metadata_reaches_the_recording() {
     let (_t, dock, home) = dock_and_home();
     let clip = dock.join("tagged.mp4");
     ffmpeg(&[
