@@ -100,6 +100,10 @@ pub struct DetectorArgs {
     /// fast faces are linked by their motion).
     #[arg(long)]
     no_confirm: bool,
+    /// Do not look for a new face on the frames before the one it was found in (by default
+    /// it does, so its mask starts where the face does).
+    #[arg(long)]
+    no_look_back: bool,
     /// Network pixels per frame pixel of a detector pass; repeat for several passes.
     #[arg(long = "scale", default_values_t = bwv::redact::detect::DEFAULT_SCALES)]
     scales: Vec<f32>,
@@ -114,6 +118,7 @@ impl DetectorArgs {
         PlanSettings {
             detect_every: self.detect_every.max(1),
             confirm_new: !self.no_confirm,
+            look_back: !self.no_look_back,
             ..PlanSettings::default()
         }
     }

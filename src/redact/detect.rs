@@ -161,6 +161,39 @@ pub struct Yuv420<'a> {
     pub bt709: bool,
 }
 
+impl<'a> Yuv420<'a> {
+    /// The frame of tight planes (Y, then Cb, then Cr, no row padding) held in `data`.
+    pub fn tight(data: &'a [u8], width: usize, height: usize, bt709: bool) -> Self {
+        let cw = width.div_ceil(2);
+        let (y, chroma) = data.split_at((width * height).min(data.len()));
+        let (u, v) = chroma.split_at(chroma.len() / 2);
+        Self {
+            y,
+            u,
+            v,
+            y_stride: width,
+            uv_stride: cw,
+            width,
+            height,
+            bt709,
+        }
+    }
+
+    /// Appends the frame's planes, tight, to `out` (the layout [`Yuv420::tight`] reads).
+    pub fn copy_tight(&self, out: &mut Vec<u8>) {
+        let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        for (plane, stride, w, h) in [
+            (self.y, self.y_stride, self.width, self.height),
+            (self.u, self.uv_stride, cw, ch),
+            (self.v, self.uv_stride, cw, ch),
+        ] {
+            for r in 0..h {
+                out.extend_from_slice(&plane[r * stride..r * stride + w]);
+            }
+        }
+    }
+}
+
 impl RgbSource for Yuv420<'_> {
     fn width(&self) -> usize {
         self.width

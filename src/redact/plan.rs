@@ -38,6 +38,11 @@ pub struct PlanSettings {
     /// after the last detection frame is still found (absent from older plans: off).
     #[serde(default)]
     pub detect_last: bool,
+    /// Also look for each new track's face on the frames since the previous detection frame,
+    /// back from where it was found, so its mask starts where the face does rather than a
+    /// fixed lead-in before (absent from older plans: off).
+    #[serde(default)]
+    pub look_back: bool,
     /// Tracker settings.
     pub tracking: TrackSettings,
 }
@@ -49,6 +54,7 @@ impl Default for PlanSettings {
             detect_every: 3,
             confirm_new: true,
             detect_last: true,
+            look_back: true,
             tracking: TrackSettings::default(),
         }
     }
@@ -194,23 +200,13 @@ pub(crate) fn yuv_view<'a>(
             }));
         }
     }
-    let (y, chroma) = scratch.split_at(w * h);
-    let (u, v) = chroma.split_at(cw * ch);
-    Ok(Yuv420 {
-        y,
-        u,
-        v,
-        y_stride: w,
-        uv_stride: cw,
-        width: w,
-        height: h,
-        bt709,
-    })
+    Ok(Yuv420::tight(scratch, w, h, bt709))
 }
 
 /// Detection and tracking as frames arrive: the detector runs on every `every`-th frame (and,
-/// with `confirm_new`, around each new track on the frame after it started), the tracker links
-/// its detections at once, and a crop of each track's best detection (the
+/// with `confirm_new`, around each new track on the frame after it started; with `look_back`,
+/// around each new track on the frames before, back to where it is no longer found), the
+/// tracker links its detections at once, and a crop of each track's best detection (the
 /// highest score, the earliest among equals) is kept for the preview. One decode gives the
 /// plan and its preview, alone or alongside a render.
 struct Planner {
@@ -225,6 +221,17 @@ struct Planner {
     best: BTreeMap<u32, (f32, RgbImage)>,
     /// 8-bit copies of deeper frames.
     scratch: Vec<u8>,
+    /// How many frames back to look for a new face: none without `look_back`, else up to
+    /// the tracker's lead-in, as a render masks a frame once that many later frames were
+    /// seen (see [`Tracker::settled`]) and must not see it change.
+    look_back: usize,
+    /// Tight copies of up to `look_back` frames since the last whole-frame detection, oldest
+    /// first.
+    held: Vec<(u64, Vec<u8>)>,
+    /// Buffers of copies no longer held, for reuse.
+    spare: Vec<Vec<u8>>,
+    /// The last frame the detector searched whole.
+    last_full: Option<u64>,
 }
 
 impl Planner {
@@ -244,6 +251,14 @@ impl Planner {
             tracker,
             best: BTreeMap::new(),
             scratch: Vec::new(),
+            look_back: if settings.look_back {
+                settings.tracking.pad_before as usize
+            } else {
+                0
+            },
+            held: Vec::new(),
+            spare: Vec::new(),
+            last_full: None,
         }
     }
 
@@ -258,34 +273,96 @@ impl Planner {
         index.is_multiple_of(self.every) || self.last == Some(index)
     }
 
-    /// Whether frame `index` is looked at: a detection frame, or the one after a new face.
+    /// Whether frame `index` is looked at: a detection frame, the one after a new face, or
+    /// any frame when frames are held to look back through.
     fn wants(&self, index: u64) -> bool {
-        self.detects(index) || !self.confirm.is_empty()
+        self.look_back > 0 || self.detects(index) || !self.confirm.is_empty()
     }
 
     /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
     fn see(&mut self, index: u64, view: &Yuv420<'_>) -> std::result::Result<(), (Stage, String)> {
-        if !self.wants(index) {
+        let full = self.detects(index);
+        if full || !self.confirm.is_empty() {
+            let confirm = std::mem::take(&mut self.confirm);
+            let dets = if full {
+                self.detector.detect(view)
+            } else {
+                self.detector.detect_near(view, &confirm)
+            }
+            .map_err(|e| (Stage::Detect, e.to_string()))?;
+            let ids = self.tracker.push(index, &dets);
+            if self.confirm_new {
+                self.confirm = self.tracker.started_at(index);
+            }
+            self.keep_best(index, view, ids.into_iter().zip(&dets));
+        }
+        if full {
+            self.look_back(index, view)?;
+            self.last_full = Some(index);
+        } else if self.look_back > 0 {
+            if self.held.len() == self.look_back {
+                let (_, oldest) = self.held.remove(0);
+                self.spare.push(oldest);
+            }
+            let mut copy = self.spare.pop().unwrap_or_default();
+            copy.clear();
+            view.copy_tight(&mut copy);
+            self.held.push((index, copy));
+        }
+        Ok(())
+    }
+
+    /// Looks for the faces that started a track in frame `index` (a whole-frame detection)
+    /// in the held frames before it, latest first, for as long as they are found; then lets
+    /// the held frames go. A face found in every frame back to the previous whole-frame
+    /// detection was not there (or it would not be new).
+    fn look_back(
+        &mut self,
+        index: u64,
+        view: &Yuv420<'_>,
+    ) -> std::result::Result<(), (Stage, String)> {
+        if self.look_back == 0 {
             return Ok(());
         }
-        let confirm = std::mem::take(&mut self.confirm);
-        let dets = if self.detects(index) {
-            self.detector.detect(view)
-        } else {
-            self.detector.detect_near(view, &confirm)
+        let held = std::mem::take(&mut self.held);
+        let mut pending = self.tracker.first_seen_at(index);
+        for (frame, data) in held.iter().rev() {
+            if pending.is_empty() {
+                break;
+            }
+            let earlier = Yuv420::tight(data, view.width, view.height, view.bt709);
+            let (ids, boxes): (Vec<u32>, Vec<Detection>) = pending.into_iter().unzip();
+            let dets = self
+                .detector
+                .detect_near(&earlier, &boxes)
+                .map_err(|e| (Stage::Detect, e.to_string()))?;
+            pending = self.tracker.extend_back(*frame, &ids, &dets);
+            self.keep_best(*frame, &earlier, pending.iter().map(|(id, d)| (*id, d)));
         }
-        .map_err(|e| (Stage::Detect, e.to_string()))?;
-        let ids = self.tracker.push(index, &dets);
-        if self.confirm_new {
-            self.confirm = self.tracker.started_at(index);
+        let searched = self
+            .last_full
+            .filter(|&f| index - f - 1 == held.len() as u64);
+        if let (Some(frame), false) = (searched, pending.is_empty()) {
+            let ids: Vec<u32> = pending.iter().map(|(id, _)| *id).collect();
+            self.tracker.extend_back(frame, &ids, &[]);
         }
-        for (d, id) in dets.iter().zip(ids) {
+        self.spare.extend(held.into_iter().map(|(_, data)| data));
+        Ok(())
+    }
+
+    /// Keeps a crop of each detection in frame `index` that is its track's best so far.
+    fn keep_best<'d>(
+        &mut self,
+        index: u64,
+        view: &Yuv420<'_>,
+        found: impl Iterator<Item = (u32, &'d Detection)>,
+    ) {
+        for (id, d) in found {
             if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
                 let tile = crop(view, &TrackBox::from_det(index, d));
                 self.best.insert(id, (d.score, tile));
             }
         }
-        Ok(())
     }
 }
 

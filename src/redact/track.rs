@@ -148,6 +148,9 @@ impl Track {
 struct Open {
     id: u32,
     seen: Vec<TrackBox>,
+    /// A frame before the first detection where the detector looked for this face around
+    /// where it was first seen, and did not find it (see [`Tracker::extend_back`]).
+    absent_at: Option<u64>,
 }
 
 impl Open {
@@ -203,10 +206,20 @@ impl Open {
         }
     }
 
-    /// First frame masked: the lead-in before the first detection.
+    /// First frame masked: the lead-in before the first detection. The lead-in of a large
+    /// face first seen clearly (scoring at least `fading_below`) stops after a frame where
+    /// the detector looked for it and did not find it: it came into view at once (from
+    /// behind something, or a quick turn of the camera). A face first seen weakly may have
+    /// been coming into view for a while, too faint to find; small faces may be missed.
+    /// Both keep the whole lead-in.
     fn start(&self, s: &TrackSettings) -> u64 {
         let first = self.first();
-        first.frame.saturating_sub(pad(s.pad_before, first))
+        let mut lead = pad(s.pad_before, first);
+        let clear = lead < s.pad_before && first.score >= s.fading_below;
+        if let Some(absent) = self.absent_at.filter(|_| clear) {
+            lead = lead.min(first.frame - absent - 1);
+        }
+        first.frame.saturating_sub(lead)
     }
 
     /// Last frame masked (before clipping to the recording's length): the tail after the last
@@ -385,6 +398,7 @@ impl Tracker {
             self.open.push(Open {
                 id: self.next_id,
                 seen: vec![TrackBox::from_det(frame, &dets[i])],
+                absent_at: None,
             });
             self.next_id += 1;
         }
@@ -402,6 +416,66 @@ impl Tracker {
             .filter(|t| t.seen.len() == 1 && t.first().frame == frame)
             .map(|t| t.first().as_det())
             .collect()
+    }
+
+    /// The tracks whose first detection is at `frame`, and that detection.
+    pub fn first_seen_at(&self, frame: u64) -> Vec<(u32, Detection)> {
+        self.open
+            .iter()
+            .filter(|t| t.first().frame == frame)
+            .map(|t| (t.id, t.first().as_det()))
+            .collect()
+    }
+
+    /// Looks back: `dets` were found in `frame`, earlier than the first detection of each
+    /// track in `ids`, around those detections. Each track takes the detection that best
+    /// matches its first box (as [`Tracker::push`] matches), which becomes its new first
+    /// detection; a track that matches none was looked for in `frame` and is absent there,
+    /// which ends its lead-in (see [`Open::start`]). Returns the tracks found and their new
+    /// first detections, to look for one frame further back.
+    pub fn extend_back(
+        &mut self,
+        frame: u64,
+        ids: &[u32],
+        dets: &[Detection],
+    ) -> Vec<(u32, Detection)> {
+        let s = self.s;
+        let looked_for = |t: &Open| ids.contains(&t.id) && t.first().frame > frame;
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, t) in self.open.iter().enumerate() {
+            if !looked_for(t) {
+                continue;
+            }
+            let gap = t.first().frame - frame;
+            for (di, d) in dets.iter().enumerate() {
+                if let Some(a) = affinity(&t.first().as_det(), d, gap, &s) {
+                    pairs.push((a, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut found: Vec<Option<usize>> = vec![None; self.open.len()];
+        let mut det_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if found[ti].is_none() && !det_used[di] {
+                found[ti] = Some(di);
+                det_used[di] = true;
+            }
+        }
+        let mut earlier = Vec::new();
+        for (t, f) in self.open.iter_mut().zip(found) {
+            if !looked_for(t) {
+                continue;
+            }
+            match f {
+                Some(di) => {
+                    t.seen.insert(0, TrackBox::from_det(frame, &dets[di]));
+                    earlier.push((t.id, dets[di]));
+                }
+                None => t.absent_at = Some(frame),
+            }
+        }
+        earlier
     }
 
     /// The boxes of `frame`, in track-id order, once later detections can no longer change
@@ -714,6 +788,60 @@ mod tests {
         assert_eq!(started.len(), 1);
         assert_eq!(started[0].x0, 300.0);
         assert!(tracker.started_at(0).is_empty());
+    }
+
+    #[test]
+    fn looking_back_finds_where_a_face_came_into_view() {
+        let s = TrackSettings::default();
+        // A 150x180 face found at 9 (lead-in 3 frames: 10·(96/180)²), a 40 px one at 9 too.
+        let (big, small) = (d(500.0, 100.0, 150.0), d(100.0, 100.0, 40.0));
+        let looked = |back: &[(u64, Vec<Detection>)], first_score: f32| {
+            let mut tracker = Tracker::new(s);
+            let ids = tracker.push(
+                9,
+                &[
+                    Detection {
+                        score: first_score,
+                        ..big
+                    },
+                    small,
+                ],
+            );
+            let mut first: Vec<u32> = tracker.first_seen_at(9).iter().map(|t| t.0).collect();
+            first.sort();
+            assert_eq!(first, [1, 2]);
+            let mut found = Vec::new();
+            for (frame, dets) in back {
+                found.push(tracker.extend_back(*frame, &ids, dets).len());
+            }
+            let tracks = tracker.finish(30);
+            let start = |id: u32| tracks.iter().find(|t| t.id == id).map(|t| t.first_frame);
+            (found, start(ids[0]), start(ids[1]))
+        };
+        let seen = |x: f32, score: f32| Detection {
+            score,
+            ..d(x, 100.0, 150.0)
+        };
+        // Not looked for: the fixed lead-ins.
+        assert_eq!(looked(&[], 0.9), (vec![], Some(6), Some(0)));
+        // The large face found at 8 and 7 and not at 6: it came into view at 7. The small
+        // one, never found back, keeps its whole lead-in (small faces are often missed).
+        let back = |score: f32| {
+            [
+                (8, vec![seen(498.0, score)]),
+                (7, vec![seen(496.0, score)]),
+                (6, vec![]),
+            ]
+        };
+        assert_eq!(looked(&back(0.8), 0.9), (vec![1, 1, 0], Some(7), Some(0)));
+        // First seen weakly (coming into view, perhaps for a while): the lead-in before 7.
+        assert_eq!(looked(&back(0.3), 0.9).1, Some(4));
+        assert_eq!(looked(&[(8, vec![])], 0.3).1, Some(6));
+        // A detection elsewhere in the frame is not this face.
+        assert_eq!(
+            looked(&[(8, vec![seen(900.0, 0.8)])], 0.9),
+            (vec![0], Some(9), Some(0))
+        );
     }
 
     #[test]

@@ -46,16 +46,24 @@ fn face_clip(path: &Path, tone: u32) {
 
 /// [`face_clip`] in another pixel format (e.g. `yuv420p10le`: H.264 High 10).
 fn face_clip_as(path: &Path, tone: u32, pix_fmt: &str) {
-    portrait_clip(path, "x='100+2*n':y=100", FRAMES, Some(tone), pix_fmt);
+    portrait_clip(path, "x='100+2*n':y=100", 256, FRAMES, Some(tone), pix_fmt);
 }
 
-/// `frames` frames of 640x360 30 fps H.264 (+ AAC at `tone` Hz) with the portrait overlaid on
-/// a test pattern as ffmpeg's `overlay` options `placement` say.
-fn portrait_clip(path: &Path, placement: &str, frames: usize, tone: Option<u32>, pix_fmt: &str) {
+/// `frames` frames of 640x360 30 fps H.264 (+ AAC at `tone` Hz) with the portrait, `side`
+/// pixels square, overlaid on a test pattern as ffmpeg's `overlay` options `placement` say.
+fn portrait_clip(
+    path: &Path,
+    placement: &str,
+    side: u32,
+    frames: usize,
+    tone: Option<u32>,
+    pix_fmt: &str,
+) {
     let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces/astronaut.jpg");
     let bg = format!("testsrc2=size={W}x{H}:rate=30");
-    let graph =
-        format!("[1:v]scale=256:256[p];[0:v][p]overlay={placement}:shortest=1,format={pix_fmt}[v]");
+    let graph = format!(
+        "[1:v]scale={side}:{side}[p];[0:v][p]overlay={placement}:shortest=1,format={pix_fmt}[v]"
+    );
     let (seconds, frames) = ((frames as f32 / 30.0).to_string(), frames.to_string());
     let mut args = vec![
         "-f",
@@ -157,11 +165,15 @@ fn setup() -> Setup {
 
 fn plan(s: &Setup) -> (PathBuf, Value) {
     let path = s.root.join("plan.json");
-    let o = run(redact(&s.home).arg(&s.id).arg("--plan").arg(&path));
-    assert!(o.status.success(), "plan: {}", stderr(&o));
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("plan")).expect("json");
+    let plan = plan_to(&s.home, &s.id, &path, &[]);
     (path, plan)
+}
+
+/// Plans recording `id` into `path` with extra `args`; returns the plan.
+fn plan_to(home: &Path, id: &str, path: &Path, args: &[&str]) -> Value {
+    let o = run(redact(home).arg(id).arg("--plan").arg(path).args(args));
+    assert!(o.status.success(), "plan: {}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("plan")).expect("json")
 }
 
 #[test]
@@ -452,19 +464,20 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
     let dock = dir.path().join("dock");
     std::fs::create_dir(&dock).expect("mkdir");
     let clip = dock.join("late.mp4");
-    portrait_clip(&clip, "x=100:y=100:enable='gte(n,58)'", 59, None, "yuv420p");
+    portrait_clip(
+        &clip,
+        "x=100:y=100:enable='gte(n,58)'",
+        256,
+        59,
+        None,
+        "yuv420p",
+    );
     let home = dir.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(items[0]["frames"], 59);
-    let plan_path = dir.path().join("plan.json");
-    let o = run(redact(&home)
-        .arg(items[0]["id"].as_str().expect("id"))
-        .arg("--plan")
-        .arg(&plan_path));
-    assert!(o.status.success(), "plan: {}", stderr(&o));
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("plan")).expect("json");
+    let id = items[0]["id"].as_str().expect("id");
+    let plan = plan_to(&home, id, &dir.path().join("plan.json"), &[]);
     let tracks = plan["tracks"].as_array().expect("tracks");
     assert_eq!(tracks.len(), 1, "{plan}");
     let last = tracks[0]["boxes"]
@@ -473,4 +486,57 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
         .expect("a box");
     assert_eq!(last["frame"], 58);
     assert!(last["score"].as_f64().is_some_and(|s| s > 0.5), "{last}");
+}
+
+#[test]
+fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first_frame() {
+    // A face about 100x128 px (large: a short lead-in) shows from frame 4; the detector's
+    // regular frames are 0, 3, 6, ...
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    portrait_clip(
+        &dock.join("sudden.mp4"),
+        "x=50:y=-20:enable='gte(n,4)'",
+        512,
+        20,
+        None,
+        "yuv420p",
+    );
+    let home = dir.path().join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = items[0]["id"].as_str().expect("id");
+    let first = |plan: &Value| {
+        let tracks = plan["tracks"].as_array().expect("tracks");
+        assert_eq!(tracks.len(), 1, "{plan}");
+        (
+            tracks[0]["first_frame"].clone(),
+            tracks[0]["boxes"][0].clone(),
+        )
+    };
+    // Looked for on frames 5 and 4, found there, and not on 3: masked from 4, found on 4.
+    let planned = dir.path().join("a.json");
+    let (from, b) = first(&plan_to(&home, id, &planned, &[]));
+    assert_eq!(from, 4);
+    assert!(b["score"].as_f64().is_some_and(|s| s > 0.5), "{b}");
+    // Planning while rendering (frames masked as the decode goes on) looks back the same.
+    let (one, two) = (dir.path().join("one.mp4"), dir.path().join("two.mp4"));
+    let o = run(redact(&home).arg(id).arg("--out").arg(&one));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(redact(&home)
+        .arg(id)
+        .arg("--render")
+        .arg(&planned)
+        .arg("--out")
+        .arg(&two));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(read(&dir.path().join("one.plan.json")), read(&planned));
+    assert_eq!(sha256_hex(&one), sha256_hex(&two));
+    // Without looking back, it is found on 6 and its mask leads in over frames without it.
+    let fixed = plan_to(&home, id, &dir.path().join("b.json"), &["--no-look-back"]);
+    let (from, b) = first(&fixed);
+    assert!(from.as_u64().is_some_and(|f| f < 4), "{from}");
+    assert_eq!(b["score"], 0.0);
 }
