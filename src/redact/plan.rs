@@ -218,7 +218,8 @@ struct Planner {
     /// The recording's last frame, when it is to be a detection frame too.
     last: Option<u64>,
     tracker: Tracker,
-    best: BTreeMap<u32, (f32, RgbImage)>,
+    /// Each track's best detection so far: score, frame, crop.
+    best: BTreeMap<u32, (f32, u64, RgbImage)>,
     /// 8-bit copies of deeper frames.
     scratch: Vec<u8>,
     /// How many frames back to look for a new face: none without `look_back`, else up to
@@ -264,7 +265,11 @@ impl Planner {
 
     /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
     fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
-        let tiles = self.best.into_iter().map(|(id, (_, t))| (id, t)).collect();
+        let tiles = self
+            .best
+            .into_iter()
+            .map(|(id, (_, _, t))| (id, t))
+            .collect();
         (self.tracker.finish(frames), tiles, self.detector)
     }
 
@@ -350,7 +355,8 @@ impl Planner {
         Ok(())
     }
 
-    /// Keeps a crop of each detection in frame `index` that is its track's best so far.
+    /// Keeps a crop of each detection in frame `index` that is its track's best so far (the
+    /// highest score, the earliest among equals: looking back finds earlier frames later).
     fn keep_best<'d>(
         &mut self,
         index: u64,
@@ -358,9 +364,12 @@ impl Planner {
         found: impl Iterator<Item = (u32, &'d Detection)>,
     ) {
         for (id, d) in found {
-            if self.best.get(&id).is_none_or(|(best, _)| d.score > *best) {
+            let better = |(score, frame, _): &(f32, u64, RgbImage)| {
+                d.score.total_cmp(score).then(frame.cmp(&index)).is_gt()
+            };
+            if self.best.get(&id).is_none_or(better) {
                 let tile = crop(view, &TrackBox::from_det(index, d));
-                self.best.insert(id, (d.score, tile));
+                self.best.insert(id, (d.score, index, tile));
             }
         }
     }
