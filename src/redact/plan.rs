@@ -3,7 +3,7 @@
 //! A preview sheet shows a labelled face crop per track so an operator can tell which track is
 //! the requester.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -228,11 +228,9 @@ struct Planner {
     look_back: usize,
     /// Tight copies of up to `look_back` frames since the last whole-frame detection, oldest
     /// first.
-    held: Vec<(u64, Vec<u8>)>,
+    held: VecDeque<(u64, Vec<u8>)>,
     /// Buffers of copies no longer held, for reuse.
     spare: Vec<Vec<u8>>,
-    /// The last frame the detector searched whole.
-    last_full: Option<u64>,
 }
 
 impl Planner {
@@ -257,9 +255,8 @@ impl Planner {
             } else {
                 0
             },
-            held: Vec::new(),
+            held: VecDeque::new(),
             spare: Vec::new(),
-            last_full: None,
         }
     }
 
@@ -278,6 +275,12 @@ impl Planner {
         index.is_multiple_of(self.every) || self.last == Some(index)
     }
 
+    /// The whole-frame detection before frame `index`, if any (the last frame, when it is
+    /// one, comes after every other).
+    fn previous_full(&self, index: u64) -> Option<u64> {
+        index.checked_sub(1).map(|i| i - i % self.every)
+    }
+
     /// Whether frame `index` is looked at: a detection frame, the one after a new face, or
     /// any frame when frames are held to look back through.
     fn wants(&self, index: u64) -> bool {
@@ -287,6 +290,7 @@ impl Planner {
     /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
     fn see(&mut self, index: u64, view: &Yuv420<'_>) -> std::result::Result<(), (Stage, String)> {
         let full = self.detects(index);
+        let mut started = Vec::new();
         if full || !self.confirm.is_empty() {
             let confirm = std::mem::take(&mut self.confirm);
             let dets = if full {
@@ -296,28 +300,29 @@ impl Planner {
             }
             .map_err(|e| (Stage::Detect, e.to_string()))?;
             let ids = self.tracker.push(index, &dets);
+            started = self.tracker.started_at(index);
             if self.confirm_new {
-                self.confirm = self.tracker.started_at(index);
+                self.confirm = started.iter().map(|(_, d)| *d).collect();
             }
             self.keep_best(index, view, ids.into_iter().zip(&dets));
         }
         if full {
-            self.look_back(index, view)?;
-            self.last_full = Some(index);
+            self.look_back(index, view, started)?;
         } else if self.look_back > 0 {
-            if self.held.len() == self.look_back {
-                let (_, oldest) = self.held.remove(0);
+            if self.held.len() == self.look_back
+                && let Some((_, oldest)) = self.held.pop_front()
+            {
                 self.spare.push(oldest);
             }
             let mut copy = self.spare.pop().unwrap_or_default();
             copy.clear();
             view.copy_tight(&mut copy);
-            self.held.push((index, copy));
+            self.held.push_back((index, copy));
         }
         Ok(())
     }
 
-    /// Looks for the faces that started a track in frame `index` (a whole-frame detection)
+    /// Looks for the faces that `started` a track in frame `index` (a whole-frame detection)
     /// in the held frames before it, latest first, for as long as they are found; then lets
     /// the held frames go. A face found in every frame back to the previous whole-frame
     /// detection was not there (or it would not be new).
@@ -325,12 +330,13 @@ impl Planner {
         &mut self,
         index: u64,
         view: &Yuv420<'_>,
+        started: Vec<(u32, Detection)>,
     ) -> std::result::Result<(), (Stage, String)> {
         if self.look_back == 0 {
             return Ok(());
         }
         let held = std::mem::take(&mut self.held);
-        let mut pending = self.tracker.first_seen_at(index);
+        let mut pending = started;
         for (frame, data) in held.iter().rev() {
             if pending.is_empty() {
                 break;
@@ -345,7 +351,7 @@ impl Planner {
             self.keep_best(*frame, &earlier, pending.iter().map(|(id, d)| (*id, d)));
         }
         let searched = self
-            .last_full
+            .previous_full(index)
             .filter(|&f| index - f - 1 == held.len() as u64);
         if let (Some(frame), false) = (searched, pending.is_empty()) {
             let ids: Vec<u32> = pending.iter().map(|(id, _)| *id).collect();

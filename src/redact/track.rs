@@ -365,27 +365,12 @@ impl Tracker {
             .partition(|t| frame - t.last().frame <= s.max_gap + 1);
         self.done.extend(retire);
         self.open = keep;
-        // Greedy matching, best affinity first; ties broken by track then detection order.
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (ti, t) in self.open.iter().enumerate() {
-            let pred = t.predict(frame);
-            let gap = frame - t.last().frame;
-            for (di, d) in dets.iter().enumerate() {
-                if let Some(a) = affinity(&pred, d, gap, &s) {
-                    pairs.push((a, ti, di));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut track_used = vec![false; self.open.len()];
+        let matched = self.match_to(dets, |t| Some((t.predict(frame), frame - t.last().frame)));
         let mut ids = vec![0u32; dets.len()];
-        for (_, ti, di) in pairs {
-            if !track_used[ti] && ids[di] == 0 {
-                track_used[ti] = true;
-                ids[di] = self.open[ti].id;
-                self.open[ti]
-                    .seen
-                    .push(TrackBox::from_det(frame, &dets[di]));
+        for (t, m) in self.open.iter_mut().zip(matched) {
+            if let Some(di) = m {
+                ids[di] = t.id;
+                t.seen.push(TrackBox::from_det(frame, &dets[di]));
             }
         }
         // New tracks, left to right for stable ids.
@@ -405,69 +390,73 @@ impl Tracker {
         ids
     }
 
-    /// The detections that started a track at `frame`. One detection gives no motion, so the
-    /// caller should look for these faces again on the next frame: faces that move more than
-    /// their own size between detection frames (a crowd passing the camera, a quick pan) are
-    /// then linked by their motion rather than to a neighbour that happens to lie where they
-    /// went.
-    pub fn started_at(&self, frame: u64) -> Vec<Detection> {
+    /// The tracks started by a detection at `frame` and seen nowhere else yet, with that
+    /// detection. One detection gives no motion, so the caller should look for these faces
+    /// again on the next frame: faces that move more than their own size between detection
+    /// frames (a crowd passing the camera, a quick pan) are then linked by their motion rather
+    /// than to a neighbour that happens to lie where they went. It may also look for them on
+    /// the frames before ([`Tracker::extend_back`]).
+    pub fn started_at(&self, frame: u64) -> Vec<(u32, Detection)> {
         self.open
             .iter()
             .filter(|t| t.seen.len() == 1 && t.first().frame == frame)
-            .map(|t| t.first().as_det())
-            .collect()
-    }
-
-    /// The tracks whose first detection is at `frame`, and that detection.
-    pub fn first_seen_at(&self, frame: u64) -> Vec<(u32, Detection)> {
-        self.open
-            .iter()
-            .filter(|t| t.first().frame == frame)
             .map(|t| (t.id, t.first().as_det()))
             .collect()
     }
 
+    /// Matches `dets` to the open tracks: `expect` gives, for each track to consider, the box
+    /// where its face should be and the frames since that box was seen. Greedy, best affinity
+    /// first, ties broken by track then detection order. Returns each open track's detection.
+    fn match_to(
+        &self,
+        dets: &[Detection],
+        expect: impl Fn(&Open) -> Option<(Detection, u64)>,
+    ) -> Vec<Option<usize>> {
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, t) in self.open.iter().enumerate() {
+            let Some((pred, gap)) = expect(t) else {
+                continue;
+            };
+            for (di, d) in dets.iter().enumerate() {
+                if let Some(a) = affinity(&pred, d, gap, &self.s) {
+                    pairs.push((a, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut matched = vec![None; self.open.len()];
+        let mut det_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if matched[ti].is_none() && !det_used[di] {
+                matched[ti] = Some(di);
+                det_used[di] = true;
+            }
+        }
+        matched
+    }
+
     /// Looks back: `dets` were found in `frame`, earlier than the first detection of each
     /// track in `ids`, around those detections. Each track takes the detection that best
-    /// matches its first box (as [`Tracker::push`] matches), which becomes its new first
-    /// detection; a track that matches none was looked for in `frame` and is absent there,
-    /// which ends its lead-in (see [`Open::start`]). Returns the tracks found and their new
-    /// first detections, to look for one frame further back.
+    /// matches its first box (matched as [`Tracker::push`] matches), which becomes its new
+    /// first detection; a track that matches none was looked for in `frame` and is absent
+    /// there, which ends its lead-in (see [`Open::start`]). Returns the tracks found and their
+    /// new first detections, to look for one frame further back.
     pub fn extend_back(
         &mut self,
         frame: u64,
         ids: &[u32],
         dets: &[Detection],
     ) -> Vec<(u32, Detection)> {
-        let s = self.s;
         let looked_for = |t: &Open| ids.contains(&t.id) && t.first().frame > frame;
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (ti, t) in self.open.iter().enumerate() {
-            if !looked_for(t) {
-                continue;
-            }
-            let gap = t.first().frame - frame;
-            for (di, d) in dets.iter().enumerate() {
-                if let Some(a) = affinity(&t.first().as_det(), d, gap, &s) {
-                    pairs.push((a, ti, di));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut found: Vec<Option<usize>> = vec![None; self.open.len()];
-        let mut det_used = vec![false; dets.len()];
-        for (_, ti, di) in pairs {
-            if found[ti].is_none() && !det_used[di] {
-                found[ti] = Some(di);
-                det_used[di] = true;
-            }
-        }
+        let matched = self.match_to(dets, |t| {
+            looked_for(t).then(|| (t.first().as_det(), t.first().frame - frame))
+        });
         let mut earlier = Vec::new();
-        for (t, f) in self.open.iter_mut().zip(found) {
+        for (t, m) in self.open.iter_mut().zip(matched) {
             if !looked_for(t) {
                 continue;
             }
-            match f {
+            match m {
                 Some(di) => {
                     t.seen.insert(0, TrackBox::from_det(frame, &dets[di]));
                     earlier.push((t.id, dets[di]));
@@ -786,7 +775,7 @@ mod tests {
         tracker.push(1, &[d(12.0, 10.0, 40.0), d(300.0, 10.0, 40.0)]);
         let started = tracker.started_at(1);
         assert_eq!(started.len(), 1);
-        assert_eq!(started[0].x0, 300.0);
+        assert_eq!((started[0].0, started[0].1.x0), (2, 300.0));
         assert!(tracker.started_at(0).is_empty());
     }
 
@@ -807,7 +796,7 @@ mod tests {
                     small,
                 ],
             );
-            let mut first: Vec<u32> = tracker.first_seen_at(9).iter().map(|t| t.0).collect();
+            let mut first: Vec<u32> = tracker.started_at(9).iter().map(|t| t.0).collect();
             first.sort();
             assert_eq!(first, [1, 2]);
             let mut found = Vec::new();

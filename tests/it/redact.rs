@@ -144,13 +144,10 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, dock, home) = dock_and_home();
     let root = dir.path().to_owned();
-    let dock = root.join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
     let dock_clip = dock.join("face.mp4");
     face_clip(&dock_clip, 440);
-    let home = root.join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let id = items[0]["id"].as_str().expect("id").to_owned();
@@ -431,12 +428,9 @@ fn bench_measures_each_stage_on_generated_footage() {
 
 #[test]
 fn ten_bit_footage_is_redacted_into_an_eight_bit_copy() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dir.path().join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (dir, dock, home) = dock_and_home();
     let clip = dock.join("high10.mp4");
     face_clip_as(&clip, 440, "yuv420p10le");
-    let home = dir.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let id = items[0]["id"].as_str().expect("id");
@@ -460,9 +454,7 @@ fn ten_bit_footage_is_redacted_into_an_eight_bit_copy() {
 fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
     // 59 frames: the detector's regular frames are 0, 3, ..., 57; the face is overlaid from
     // frame 58, the last, only.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dir.path().join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (dir, dock, home) = dock_and_home();
     let clip = dock.join("late.mp4");
     portrait_clip(
         &clip,
@@ -472,7 +464,6 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
         None,
         "yuv420p",
     );
-    let home = dir.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(items[0]["frames"], 59);
@@ -492,9 +483,7 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
 fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first_frame() {
     // A face about 100x128 px (large: a short lead-in) shows from frame 4; the detector's
     // regular frames are 0, 3, 6, ...
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dir.path().join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
+    let (dir, dock, home) = dock_and_home();
     portrait_clip(
         &dock.join("sudden.mp4"),
         "x=50:y=-20:enable='gte(n,4)'",
@@ -503,7 +492,6 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
         None,
         "yuv420p",
     );
-    let home = dir.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let id = items[0]["id"].as_str().expect("id");
