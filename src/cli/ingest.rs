@@ -37,10 +37,14 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     scan::check_dirs(&args.docks)?;
+    bwv::media::init()?;
+    // Detached: it only loads plugins ahead of the first file.
+    drop(bwv::media::pipeline::warm_up(&[
+        bwv::stages::transcode::PROXY_720P,
+    ]));
     let (home, store) = super::open_store(config)?;
     let _lock = home.lock()?;
     home.clear_leftovers()?;
-    bwv::media::init()?;
 
     let (items, scan_errors) = scan::scan(&args.docks);
     for e in &scan_errors {

@@ -93,6 +93,33 @@ pub fn branch_text(file: &str, has_audio: bool) -> String {
         .join("\n")
 }
 
+/// Loads, on a background thread, every plugin the decode graph and the branch graph files
+/// `branches` (e.g. the proxy's) use, so the first pipeline need not wait for them; returns at
+/// once, with the thread's handle (joining it is optional).
+///
+/// GStreamer loads a plugin when an element of it is first made. libav, which holds the
+/// decoders and the AAC encoder, registers several hundred elements as it loads: 0.1–0.35 s of
+/// one core here, which otherwise sits between a batch's first probe and its first decoded frame
+/// while the other core idles. Built and dropped here, the graphs load their plugins alongside
+/// the store, the master copy and the probe. A pipeline built meanwhile waits only for what is
+/// left (GStreamer loads each plugin once, under a lock).
+pub fn warm_up(branches: &[&str]) -> Option<std::thread::JoinHandle<()>> {
+    let graphs: Vec<String> = branches.iter().map(|b| branch_text(b, true)).collect();
+    std::thread::Builder::new()
+        .name("bwv-warm-up".into())
+        .spawn(move || {
+            if crate::media::init().is_err() {
+                return;
+            }
+            // Failures are the real pipeline's to report, with the file's name.
+            let _ = gst::parse::launch(&graph_text(DECODE_GRAPH));
+            for graph in &graphs {
+                let _ = gst::parse::bin_from_description(graph, false);
+            }
+        })
+        .ok()
+}
+
 #[derive(Default)]
 struct Shared {
     failure: Option<(Stage, String)>,
