@@ -107,6 +107,10 @@ pub struct DetectorArgs {
     /// Network pixels per frame pixel of a detector pass; repeat for several passes.
     #[arg(long = "scale", default_values_t = bwv::redact::detect::DEFAULT_SCALES)]
     scales: Vec<f32>,
+    /// Do not take a second, closer look at small faces that score just under the threshold
+    /// (by default they are searched for again, zoomed in, and kept if found there).
+    #[arg(long)]
+    no_recheck: bool,
     /// Folder with the face model and ONNX Runtime (from scripts/setup.sh).
     #[arg(long, env = "BWV_MODELS", default_value = "models")]
     models: PathBuf,
@@ -140,10 +144,13 @@ pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::d
         WeightsArg::Auto => Weights::Float,
     };
     let (model, engine) = model::load(&paths, weights, runtime.as_ref(), threads)?;
-    let settings = DetectSettings {
+    let mut settings = DetectSettings {
         scales: args.scales.clone(),
         ..DetectSettings::default()
     };
+    if args.no_recheck {
+        settings.recheck_from = 0.0;
+    }
     Ok((Detector::new(engine, settings), model.sha256))
 }
 

@@ -375,7 +375,21 @@ pub struct DetectSettings {
     pub nms_iou: f32,
     /// Network pixels per frame pixel, one whole-frame pass each.
     pub scales: Vec<f32>,
+    /// Lowest score of a small whole-frame detection worth a closer look: one scoring from
+    /// this up to `threshold` is searched for again in its neighbourhood, zoomed in so that it
+    /// is [`RECHECK_PX`] network pixels tall, and kept if found there above `threshold`. 0 for
+    /// none (plans made before this setting).
+    #[serde(default)]
+    pub recheck_from: f32,
 }
+
+/// The height, in network pixels, a small candidate face is zoomed to for its second look.
+/// CenterFace is sure of a clear face of 16 network pixels, but a smaller, tilted or blurred one
+/// scores under the threshold; at this size it scores as a face if it is one.
+pub const RECHECK_PX: f32 = 40.0;
+
+/// The most a second look zooms in (frame pixels to network pixels).
+pub const RECHECK_MAX_SCALE: f32 = 2.0;
 
 /// Default scales: CenterFace finds faces of roughly 10 to 250 network pixels, so one pass cannot
 /// cover body-cam footage where a face may be 24 px or half the frame tall.
@@ -387,6 +401,7 @@ impl Default for DetectSettings {
             threshold: 0.2,
             nms_iou: 0.3,
             scales: DEFAULT_SCALES.to_vec(),
+            recheck_from: 0.1,
         }
     }
 }
@@ -463,10 +478,35 @@ impl Detector {
         &self.settings
     }
 
-    /// Faces in one frame, in frame pixels, after NMS across passes.
+    /// Faces in one frame, in frame pixels, after NMS across passes. Small faces scoring
+    /// between `recheck_from` and the threshold get a second, closer look (see
+    /// [`DetectSettings::recheck_from`]).
     pub fn detect(&mut self, src: &dyn RgbSource) -> Result<Vec<Detection>, ModelError> {
         let passes = self.settings.passes(src.width(), src.height());
-        self.run(src, &passes, |_| true)
+        let (threshold, from) = (self.settings.threshold, self.settings.recheck_from);
+        if from <= 0.0 || from >= threshold {
+            return self.run(src, &passes, threshold, |_| true);
+        }
+        let found = self.run(src, &passes, from, |_| true)?;
+        let (mut sure, maybe): (Vec<Detection>, Vec<Detection>) =
+            found.into_iter().partition(|d| d.score > threshold);
+        let base = self.settings.scales.iter().copied().fold(0.0, f32::max);
+        let (fw, fh) = (src.width() as f32, src.height() as f32);
+        let looks: Vec<(Region, f32)> = maybe
+            .iter()
+            .filter_map(|d| {
+                let zoom = (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
+                // A candidate already near that size at the whole-frame scale had its look.
+                (zoom > 1.25 * base).then(|| (near(d, fw, fh), zoom))
+            })
+            .collect();
+        for (region, zoom) in looks {
+            let again = self.run(src, &[Pass::over(region, zoom)], threshold, |d| {
+                inside_edges(d, &region, fw, fh)
+            })?;
+            sure.extend(again);
+        }
+        Ok(nms(sure, self.settings.nms_iou))
     }
 
     /// Faces near `boxes` only: each box's neighbourhood (the box grown to [`NEAR`] times its
@@ -490,16 +530,18 @@ impl Detector {
                 scales.map(|&s| Pass::over(*r, s))
             })
             .collect();
-        self.run(src, &passes, |d| {
+        self.run(src, &passes, self.settings.threshold, |d| {
             regions.iter().any(|r| inside_edges(d, r, fw, fh))
         })
     }
 
-    /// Runs `passes` and keeps the detections `keep` accepts, after NMS across passes.
+    /// Runs `passes` and keeps the detections scoring over `threshold` that `keep` accepts,
+    /// after NMS across passes.
     fn run(
         &mut self,
         src: &dyn RgbSource,
         passes: &[Pass],
+        threshold: f32,
         keep: impl Fn(&Detection) -> bool,
     ) -> Result<Vec<Detection>, ModelError> {
         let (fw, fh) = (src.width() as f32, src.height() as f32);
@@ -511,12 +553,7 @@ impl Detector {
                 pass.region.w / pass.net_w as f32,
                 pass.region.h / pass.net_h as f32,
             );
-            for d in decode(
-                &maps,
-                self.settings.threshold,
-                pass.net_w as f32,
-                pass.net_h as f32,
-            ) {
+            for d in decode(&maps, threshold, pass.net_w as f32, pass.net_h as f32) {
                 let d = Detection {
                     x0: (pass.region.x + d.x0 * sx).min(fw),
                     y0: (pass.region.y + d.y0 * sy).min(fh),

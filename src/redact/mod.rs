@@ -307,15 +307,21 @@ mod tests {
     }
 
     fn detect_with(ort: bool, weights: Weights, scale: f32) -> (Vec<Detection>, String) {
+        let settings = DetectSettings {
+            scales: vec![scale],
+            ..DetectSettings::default()
+        };
+        detect_by(ort, weights, settings)
+    }
+
+    fn detect_by(
+        ort: bool,
+        weights: Weights,
+        settings: DetectSettings,
+    ) -> (Vec<Detection>, String) {
         let (_, engine) = model::load(&models(), weights, ort.then(runtime), 1)
             .expect("model and engine (run scripts/setup.sh)");
-        let mut d = Detector::new(
-            engine,
-            DetectSettings {
-                scales: vec![scale],
-                ..DetectSettings::default()
-            },
-        );
+        let mut d = Detector::new(engine, settings);
         let (data, width, height) = astronaut();
         let found = d
             .detect(&Rgb8 {
@@ -349,6 +355,37 @@ mod tests {
             assert!((a.score - b.score).abs() < 1e-3);
             assert!(iou(&a, &truth) > 0.5, "{a:?} vs ground truth");
         }
+    }
+
+    #[test]
+    fn a_face_scoring_under_the_threshold_is_found_on_a_closer_look() {
+        let truth = Detection {
+            x0: 175.0,
+            y0: 53.0,
+            x1: 275.0,
+            y1: 181.0,
+            score: 1.0,
+        };
+        // At 0.07 network pixels per pixel the face is 9 network pixels tall and scores about
+        // 0.05: under the threshold, so a single pass finds nothing.
+        let at = |recheck_from| {
+            let settings = DetectSettings {
+                scales: vec![0.07],
+                recheck_from,
+                ..DetectSettings::default()
+            };
+            detect_by(true, Weights::Int8, settings).0
+        };
+        assert_eq!(at(0.0), vec![], "found without a second look");
+        // Taken as a candidate, it is looked at again 40 network pixels tall, and passes.
+        let found = at(0.04);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].score > 0.2, "{:?}", found[0]);
+        assert!(
+            iou(&found[0], &truth) > 0.5,
+            "{:?} vs ground truth",
+            found[0]
+        );
     }
 
     #[test]
