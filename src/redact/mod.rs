@@ -121,15 +121,14 @@ impl Redactor<'_> {
             ));
         }
         let job = self.prepare(rec, out)?;
-        let engine = detector.engine();
         let live = plan::LivePlan::new(detector, plan_settings, settings, rec);
         let done = render::encode(&job.source, live, settings, job.tmp.path(), self.stall)?;
-        let (tracks, tiles, _) = done.masks.finish(done.decode.frames);
+        let (tracks, tiles, detector) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(
             rec,
             &done.decode,
             model_sha256,
-            engine,
+            &detector,
             plan_settings,
             tracks,
         );

@@ -26,7 +26,7 @@ pub const PLAN_FORMAT: &str = "bwv-redaction-plan/1";
 /// How the plan is made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanSettings {
-    /// Detector settings.
+    /// Detector settings (a plan records those of the detector that made it).
     pub detect: DetectSettings,
     /// Run the detector on every n-th frame (tracking covers the frames between).
     pub detect_every: u64,
@@ -95,12 +95,14 @@ impl Plan {
         Digest::of(&serde_json::to_vec(self).expect("plans serialise"))
     }
 
-    /// The plan of `rec` from a decode described by `decode`.
+    /// The plan of `rec` from a decode described by `decode`, made by `detector`: the plan
+    /// records its engine and its own settings (not `settings.detect`, which may differ), as
+    /// they are what found the tracks.
     pub(crate) fn new(
         rec: &Recording,
         decode: &DecodeReport,
         model_sha256: Digest,
-        engine: String,
+        detector: &Detector,
         settings: &PlanSettings,
         tracks: Vec<Track>,
     ) -> Self {
@@ -115,8 +117,11 @@ impl Plan {
             fps_num: fps.numer(),
             fps_den: fps.denom(),
             model_sha256,
-            engine,
-            settings: settings.clone(),
+            engine: detector.engine(),
+            settings: PlanSettings {
+                detect: detector.settings().clone(),
+                ..settings.clone()
+            },
             tracks,
         }
     }
@@ -405,11 +410,10 @@ pub fn make_plan(
     stall: Duration,
 ) -> Result<(Plan, Tiles, Detector)> {
     check_recording(rec)?;
-    let engine = detector.engine();
     let planner = Planner::new(detector, settings, rec);
     let (report, planner) = pipeline::run(master, false, &[], planner, stall)?;
     let (tracks, tiles, detector) = planner.finish(report.frames);
-    let plan = Plan::new(rec, &report, model_sha256, engine, settings, tracks);
+    let plan = Plan::new(rec, &report, model_sha256, &detector, settings, tracks);
     Ok((plan, tiles, detector))
 }
 

@@ -523,8 +523,21 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
     assert_eq!(read(&dir.path().join("one.plan.json")), read(&planned));
     assert_eq!(sha256_hex(&one), sha256_hex(&two));
     // Without looking back, it is found on 6 and its mask leads in over frames without it.
-    let fixed = plan_to(&home, id, &dir.path().join("b.json"), &["--no-look-back"]);
+    // (Nor a second look at small faces, which changes nothing for this one.)
+    let args = ["--no-look-back", "--no-recheck", "--scale", "0.5"];
+    let fixed = plan_to(&home, id, &dir.path().join("b.json"), &args);
     let (from, b) = first(&fixed);
     assert!(from.as_u64().is_some_and(|f| f < 4), "{from}");
     assert_eq!(b["score"], 0.0);
+    // Each plan records the settings that made it.
+    let recorded = |plan: &Value, key: &str| plan["settings"]["detect"][key].clone();
+    let planned: Value = serde_json::from_slice(&read(&planned)).expect("plan json");
+    assert!(
+        recorded(&planned, "recheck_from")
+            .as_f64()
+            .is_some_and(|r| r > 0.0)
+    );
+    assert_eq!(fixed["settings"]["look_back"], false);
+    assert_eq!(recorded(&fixed, "recheck_from"), 0.0);
+    assert_eq!(recorded(&fixed, "scales"), serde_json::json!([0.5]));
 }
