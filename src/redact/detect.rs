@@ -492,15 +492,13 @@ impl Detector {
             found.into_iter().partition(|d| d.score > threshold);
         let base = self.settings.scales.iter().copied().fold(0.0, f32::max);
         let (fw, fh) = (src.width() as f32, src.height() as f32);
-        let looks: Vec<(Region, f32)> = maybe
-            .iter()
-            .filter_map(|d| {
-                let zoom = (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
-                // A candidate already near that size at the whole-frame scale had its look.
-                (zoom > 1.25 * base).then(|| (near(d, fw, fh), zoom))
-            })
-            .collect();
-        for (region, zoom) in looks {
+        for d in &maybe {
+            let zoom = (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
+            // A candidate already near that size at the whole-frame scale had its look.
+            if zoom <= 1.25 * base {
+                continue;
+            }
+            let region = near(d, fw, fh);
             let again = self.run(src, &[Pass::over(region, zoom)], threshold, |d| {
                 inside_edges(d, &region, fw, fh)
             })?;

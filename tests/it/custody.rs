@@ -30,9 +30,10 @@ fn fixture() -> Fixture {
         },
     );
     let home = root.join("home");
-    let (o, items) = ingest_json(&home, &[&dock], &[]);
-    assert!(o.status.success(), "ingest: {}", stderr(&o));
-    let id = items[0]["id"].as_str().expect("id").to_owned();
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     Fixture {
         _dir: dir,
         root,

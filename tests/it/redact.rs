@@ -148,9 +148,10 @@ fn setup() -> Setup {
     let root = dir.path().to_owned();
     let dock_clip = dock.join("face.mp4");
     face_clip(&dock_clip, 440);
-    let (o, items) = ingest_json(&home, &[&dock], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let id = items[0]["id"].as_str().expect("id").to_owned();
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     Setup {
         _dir: dir,
         root,
@@ -431,9 +432,8 @@ fn ten_bit_footage_is_redacted_into_an_eight_bit_copy() {
     let (dir, dock, home) = dock_and_home();
     let clip = dock.join("high10.mp4");
     face_clip_as(&clip, 440, "yuv420p10le");
-    let (o, items) = ingest_json(&home, &[&dock], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let id = items[0]["id"].as_str().expect("id");
+    let item = ingest_one(&home, &dock);
+    let id = item["id"].as_str().expect("id");
     assert_eq!(
         show_json(&home, id)["recording"]["media"]["pixel_format"],
         "I420_10LE"
@@ -464,10 +464,9 @@ fn a_face_that_shows_only_after_the_last_detection_frame_is_found() {
         None,
         "yuv420p",
     );
-    let (o, items) = ingest_json(&home, &[&dock], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(items[0]["frames"], 59);
-    let id = items[0]["id"].as_str().expect("id");
+    let item = ingest_one(&home, &dock);
+    assert_eq!(item["frames"], 59);
+    let id = item["id"].as_str().expect("id");
     let plan = plan_to(&home, id, &dir.path().join("plan.json"), &[]);
     let tracks = plan["tracks"].as_array().expect("tracks");
     assert_eq!(tracks.len(), 1, "{plan}");
@@ -492,9 +491,8 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
         None,
         "yuv420p",
     );
-    let (o, items) = ingest_json(&home, &[&dock], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let id = items[0]["id"].as_str().expect("id");
+    let item = ingest_one(&home, &dock);
+    let id = item["id"].as_str().expect("id");
     let first = |plan: &Value| {
         let tracks = plan["tracks"].as_array().expect("tracks");
         assert_eq!(tracks.len(), 1, "{plan}");

@@ -130,6 +130,14 @@ pub fn ingest_json(
     (o, items)
 }
 
+/// Ingests `dock`, which holds one good recording, into `home` and returns its report line.
+pub fn ingest_one(home: &Path, dock: &Path) -> serde_json::Value {
+    let (o, mut items) = ingest_json(home, &[dock], &[]);
+    assert!(o.status.success(), "ingest: {}", stderr(&o));
+    assert_eq!(items.len(), 1, "{items:?}");
+    items.remove(0)
+}
+
 /// Whether a GStreamer element is installed.
 pub fn has_element(name: &str) -> bool {
     run(Command::new("gst-inspect-1.0").arg("--exists").arg(name))
