@@ -1,7 +1,9 @@
 //! Per-frame SHA-256 throughput on a 1080p I420 frame, tight and with padded rows.
 //! Deterministic input; reports bytes per second (target: >= 1 GB/s on one core).
+//! Also the proxy's own shrink of the same frame to 720p (the work it takes from `videoscale`).
 
 use bwv::media::frame::{PlaneLayout, hash_planes};
+use bwv::media::scale::{PlaneIn, Shrink};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn frame(
@@ -56,6 +58,31 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    let mut g = c.benchmark_group("proxy_shrink_1080p_to_720p_i420");
+    g.throughput(Throughput::Bytes((1920 * 1080 * 3 / 2) as u64));
+    let (planes, strides, layouts) = frame(1920, 1080, 0);
+    let mut out: Vec<Vec<u8>> = layouts
+        .iter()
+        .map(|l| vec![0; l.row_bytes * 2 / 3 * l.rows * 2 / 3])
+        .collect();
+    let mut shrink = Shrink::new(1920, 1080, 1280, 720).expect("2/3 shrink");
+    g.bench_function("area_2_3", |b| {
+        b.iter(|| {
+            for (((data, &stride), l), dst) in
+                planes.iter().zip(&strides).zip(&layouts).zip(&mut out)
+            {
+                let src = PlaneIn {
+                    data,
+                    stride,
+                    width: l.row_bytes,
+                    height: l.rows,
+                };
+                assert!(shrink.plane(src, dst, l.row_bytes * 2 / 3));
+            }
+        })
+    });
     g.finish();
 }
 

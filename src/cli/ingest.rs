@@ -38,6 +38,13 @@ pub struct Args {
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     scan::check_dirs(&args.docks)?;
     bwv::media::init()?;
+    // The workers first: starting a thread waits for any library being loaded, and the warm-up
+    // loads hundreds.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.jobs)
+        .thread_name(|i| format!("bwv-ingest-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
     // Detached: it only loads plugins ahead of the first file.
     drop(bwv::media::pipeline::warm_up(&[
         bwv::stages::transcode::PROXY_720P,
@@ -56,11 +63,6 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         crash_at: args.crash_at,
         ..Default::default()
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.jobs)
-        .thread_name(|i| format!("bwv-ingest-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
     let bars = Arc::new(Bars::new());
     let started = Instant::now();
     let ingest = Ingest {

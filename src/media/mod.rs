@@ -4,6 +4,7 @@ pub mod frame;
 pub mod mp4time;
 pub mod pipeline;
 pub mod probe;
+pub mod scale;
 
 use crate::error::{Error, Result};
 

@@ -1,14 +1,16 @@
 //! The decode-once pipeline.
 //!
 //! ```text
-//! filesrc ─ decodebin ─┬─ video ─ tee(split) ─┬─ queue ─ appsink(frames) ─► Rust: FrameSink
-//!                      │                      └─ queue ─ videoscale ─ … ─ x264enc ─ mp4mux ─ filesink   (proxy)
-//!                      └─ audio ─ queue(10 s) ─ audioconvert ─ avenc_aac ─────────┘
+//! filesrc ─ decodebin ─┬─ video ─ queue ─ appsink(frames) ─► Rust: FrameSink
+//!                      │                          └─► appsrc(video) ─ videoscale ─ … ─ x264enc ─ mp4mux ─ filesink  (proxy)
+//!                      └─ audio ─ queue(10 s) ─ audioconvert ─ avenc_aac ────────────────────────┘
 //! ```
-//! Graphs come from `pipelines/*.gst`; file paths are set as element properties. [`run`] builds
-//! the pipeline in one place and drives it in another: the bus loop ends on EOS, on the first
-//! error (naming the element), or when no frame arrives within the stall timeout, and the pipeline
-//! is set to `Null` on every exit path.
+//! Graphs come from `pipelines/*.gst`; file paths are set as element properties. Rust hands each
+//! frame to the frame sink and pushes it on into every branch, shrinking it first when the
+//! branch's size is an exact ratio of the frame's ([`Shrink`]: an area mean at half the cost of
+//! GStreamer's bilinear scaler, off the encoder's thread). [`run`] builds the pipeline in one place and drives it in
+//! another: the bus loop ends on EOS, on the first error (naming the element), or when no frame
+//! arrives within the stall timeout, and the pipeline is set to `Null` on every exit path.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,11 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
+use gst_video::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::frame::{self, PlaneLayout};
+use super::scale::{PlaneIn, Shrink};
 use crate::error::{Error, Result, Stage};
 
 /// The decode graph (see the file for its endpoints).
@@ -53,9 +57,10 @@ pub trait FrameSink: Send + 'static {
 /// An encode branch fed from the same decode (e.g. the proxy).
 #[derive(Debug, Clone)]
 pub struct Branch {
-    /// gst-launch description of a bin with a `video` queue and optionally an `audio` queue.
+    /// gst-launch description of a bin with a `video` appsrc and optionally an `audio` queue.
     pub graph: String,
-    /// Caps for the element named `size`, chosen from the decoded video's caps.
+    /// Caps for the element named `size`, chosen from the decoded video's caps: the branch's
+    /// frame size, which bwv shrinks to itself when it can.
     pub size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
     /// Properties to set: (element name, property, path).
     pub paths: Vec<(String, String, PathBuf)>,
@@ -143,11 +148,12 @@ pub fn run<S: FrameSink>(
         stage,
         reason,
     };
-    let pipeline = build(input, has_audio, branches).map_err(|r| fail(Stage::Decode, r))?;
+    let (pipeline, feeds) =
+        build(input, has_audio, branches).map_err(|r| fail(Stage::Decode, r))?;
     let counter = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Mutex::new(Shared::default()));
     let sink = Arc::new(Mutex::new(Some(sink)));
-    install_frame_callback(&pipeline, &counter, &shared, &sink)
+    install_frame_callback(&pipeline, &counter, &shared, &sink, feeds)
         .map_err(|r| fail(Stage::Decode, r))?;
     install_decoder_watch(&pipeline, &shared);
 
@@ -188,19 +194,23 @@ fn by_name(bin: &impl IsA<gst::Bin>, name: &str) -> std::result::Result<gst::Ele
         .ok_or_else(|| format!("pipeline graph has no element named {name:?}"))
 }
 
-/// Builds the pipeline: decode graph, branches, and the dynamic linking of decodebin's pads.
+/// Builds the pipeline: decode graph, branches (and the feeds of their appsrcs), and the
+/// dynamic linking of decodebin's pads.
 fn build(
     input: &Path,
     has_audio: bool,
     branches: &[Branch],
-) -> std::result::Result<gst::Pipeline, String> {
+) -> std::result::Result<(gst::Pipeline, Vec<Feed>), String> {
     let pipeline = gst::parse::launch(&graph_text(DECODE_GRAPH))
         .map_err(|e| format!("decode graph: {e}"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "decode graph is not a pipeline".to_string())?;
     by_name(&pipeline, "src")?.set_property("location", input);
-    let split = by_name(&pipeline, "split")?;
+    let frames_in = by_name(&pipeline, "frames-queue")?
+        .static_pad("sink")
+        .ok_or("frames queue has no sink pad")?;
 
+    let mut feeds = Vec::new();
     let mut video_ins = Vec::new();
     let mut audio_ins = Vec::new();
     for branch in branches {
@@ -210,20 +220,14 @@ fn build(
             by_name(&bin, element)?.set_property(property, path.as_path());
         }
         pipeline.add(&bin).map_err(|e| e.to_string())?;
-        let video = by_name(&bin, "video")?;
-        let tee_pad = split
-            .request_pad_simple("src_%u")
-            .ok_or("tee refused a pad")?;
-        let ghost = gst::GhostPad::with_target(
-            &video
-                .static_pad("sink")
-                .ok_or("video queue has no sink pad")?,
-        )
-        .map_err(|e| e.to_string())?;
-        bin.add_pad(&ghost).map_err(|e| e.to_string())?;
-        tee_pad
-            .link(&ghost)
-            .map_err(|e| format!("link proxy video: {e:?}"))?;
+        let src = by_name(&bin, "video")?
+            .downcast::<gst_app::AppSrc>()
+            .map_err(|_| "branch `video` is not an appsrc".to_string())?;
+        feeds.push(Feed {
+            src,
+            size_caps: branch.size_caps,
+            mode: None,
+        });
         video_ins.push((by_name(&bin, "size")?, branch.size_caps));
         if let Some(audio) = bin.by_name("audio") {
             let ghost = gst::GhostPad::builder_with_target(
@@ -240,6 +244,7 @@ fn build(
     }
 
     let dec = by_name(&pipeline, "dec")?;
+    let video_in = frames_in.clone();
     let pipeline_weak = pipeline.downgrade();
     let audio_ins = Mutex::new(audio_ins);
     dec.connect_pad_added(move |dec, pad| {
@@ -251,17 +256,17 @@ fn build(
             .structure(0)
             .map(|s| s.name().to_string())
             .unwrap_or_default();
-        let result = if media.starts_with("video/")
-            && !split.static_pad("sink").is_some_and(|p| p.is_linked())
-        {
+        let result = if media.starts_with("video/") && !frames_in.is_linked() {
             if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
                 for (size, caps_for) in &video_ins {
                     size.set_property("caps", caps_for(&info));
                 }
             }
-            split
-                .static_pad("sink")
-                .map(|p| pad.link(&p).map(|_| ()).map_err(|e| format!("{e:?}")))
+            Some(
+                pad.link(&frames_in)
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:?}")),
+            )
         } else if media.starts_with("audio/") {
             lock(&audio_ins)
                 .pop()
@@ -290,13 +295,112 @@ fn build(
             }
         }
     });
-    let split = by_name(&pipeline, "split")?;
     dec.connect_no_more_pads(move |dec| {
-        if !split.static_pad("sink").is_some_and(|p| p.is_linked()) {
+        if !video_in.is_linked() {
             gst::element_error!(dec, gst::StreamError::WrongType, ("no video stream"));
         }
     });
-    Ok(pipeline)
+    Ok((pipeline, feeds))
+}
+
+/// Pushes the decoded frames into one branch's `video` appsrc, with their stream times:
+/// shrunk here when the branch's size is an exact ratio of progressive, square-pixel I420
+/// frames, else as decoded (the branch graph scales and converts them).
+struct Feed {
+    src: gst_app::AppSrc,
+    size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
+    /// The decoded caps the current way of feeding was chosen for, and the shrink with its
+    /// output format, if any.
+    mode: Option<(gst::Caps, Option<(Shrink, gst_video::VideoInfo)>)>,
+}
+
+impl Feed {
+    fn push(&mut self, caps: &gst::CapsRef, f: &Frame<'_>) -> std::result::Result<(), String> {
+        if self.mode.as_ref().is_none_or(|(c, _)| c != caps) {
+            let shrink = self.shrink_for(f.video.info());
+            let out_caps = match &shrink {
+                Some((_, out)) => out.to_caps().map_err(|e| format!("output caps: {e}"))?,
+                None => caps.to_owned(),
+            };
+            self.src.set_caps(Some(&out_caps));
+            self.mode = Some((caps.to_owned(), shrink));
+        }
+        let mut buffer = match &mut self.mode {
+            Some((_, Some((shrink, out)))) => shrunk(f, shrink, out)?,
+            _ => f.video.buffer().to_owned(),
+        };
+        {
+            let b = buffer.make_mut();
+            b.set_pts(gst::ClockTime::from_nseconds(f.pts_ns));
+            b.set_dts(gst::ClockTime::NONE);
+            b.set_duration(f.duration_ns.map(gst::ClockTime::from_nseconds));
+        }
+        self.src
+            .push_buffer(buffer)
+            .map(|_| ())
+            .map_err(|e| format!("frame {} refused: {e:?}", f.index))
+    }
+
+    fn shrink_for(&self, info: &gst_video::VideoInfo) -> Option<(Shrink, gst_video::VideoInfo)> {
+        if info.format() != gst_video::VideoFormat::I420
+            || info.par() != gst::Fraction::new(1, 1)
+            || info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive
+        {
+            return None;
+        }
+        let target = gst_video::VideoInfo::from_caps(&(self.size_caps)(info)).ok()?;
+        let shrink = Shrink::new(
+            info.width() as usize,
+            info.height() as usize,
+            target.width() as usize,
+            target.height() as usize,
+        )?;
+        let out = gst_video::VideoInfo::builder(
+            gst_video::VideoFormat::I420,
+            target.width(),
+            target.height(),
+        )
+        .fps(info.fps())
+        .par(info.par())
+        .colorimetry(&info.colorimetry())
+        .chroma_site(info.chroma_site())
+        .build()
+        .ok()?;
+        Some((shrink, out))
+    }
+}
+
+/// The frame shrunk into a new buffer of format `out`.
+fn shrunk(
+    f: &Frame<'_>,
+    shrink: &mut Shrink,
+    out: &gst_video::VideoInfo,
+) -> std::result::Result<gst::Buffer, String> {
+    let mut buffer =
+        gst::Buffer::with_size(out.size()).map_err(|e| format!("allocate frame: {e}"))?;
+    let b = buffer.get_mut().ok_or("new buffer is shared")?;
+    let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(b, out)
+        .map_err(|_| "cannot map the shrunk frame")?;
+    for plane in 0..3 {
+        let src = PlaneIn {
+            data: f
+                .video
+                .plane_data(plane)
+                .map_err(|e| format!("frame {} plane {plane}: {e}", f.index))?,
+            stride: f.video.plane_stride()[plane as usize] as usize,
+            width: f.video.comp_width(plane) as usize,
+            height: f.video.comp_height(plane) as usize,
+        };
+        let stride = dst.plane_stride()[plane as usize] as usize;
+        let data = dst
+            .plane_data_mut(plane)
+            .map_err(|e| format!("shrunk frame plane {plane}: {e}"))?;
+        if !shrink.plane(src, data, stride) {
+            return Err(format!("frame {} plane {plane} does not shrink", f.index));
+        }
+    }
+    drop(dst);
+    Ok(buffer)
 }
 
 /// Links `pad` to a new fakesink in `pipeline` that never waits (a stream nobody consumes).
@@ -340,11 +444,13 @@ fn install_frame_callback<S: FrameSink>(
     counter: &Arc<AtomicU64>,
     shared: &Arc<Mutex<Shared>>,
     sink: &Arc<Mutex<Option<S>>>,
+    mut feeds: Vec<Feed>,
 ) -> std::result::Result<(), String> {
     let appsink = by_name(pipeline, "frames")?
         .downcast::<gst_app::AppSink>()
         .map_err(|_| "`frames` is not an appsink".to_string())?;
     let (counter, shared, sink) = (Arc::clone(counter), Arc::clone(shared), Arc::clone(sink));
+    let ends: Vec<gst_app::AppSrc> = feeds.iter().map(|f| f.src.clone()).collect();
     let mut layouts: Option<(gst::Caps, gst_video::VideoInfo, Vec<PlaneLayout>)> = None;
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -391,6 +497,11 @@ fn install_frame_callback<S: FrameSink>(
                     video: &video,
                     layouts: planes,
                 };
+                // The encoders first: they are the slowest consumers.
+                for feed in &mut feeds {
+                    feed.push(caps, &frame)
+                        .map_err(|r| fail(Stage::Transcode, r))?;
+                }
                 let mut sink = lock(&sink);
                 let sink = sink.as_mut().ok_or(gst::FlowError::Flushing)?;
                 sink.frame(&frame)
@@ -398,6 +509,11 @@ fn install_frame_callback<S: FrameSink>(
                 lock(&shared).end_ns = stream_time.nseconds() + duration.unwrap_or(0);
                 counter.store(index + 1, Ordering::SeqCst);
                 Ok(gst::FlowSuccess::Ok)
+            })
+            .eos(move |_| {
+                for src in &ends {
+                    let _ = src.end_of_stream();
+                }
             })
             .build(),
     );

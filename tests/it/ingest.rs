@@ -216,6 +216,76 @@ fn proxy_without_audio_when_source_has_none() {
     assert_eq!(stdout(&o).trim(), "video");
 }
 
+/// The proxy of a clip: every frame, in time, 720 lines, and the source's picture: its PSNR
+/// against the master shrunk to the same size by ffmpeg's area filter. A frame out of place
+/// (the test pattern moves and counts), a wrong plane or a shifted row falls far below.
+fn assert_proxy_shows_the_source(clip: Clip, name: &str, min_psnr: f64) {
+    let (t, id, items) = ingest_one(clip, name);
+    let home = t.path().join("home");
+    let proxy = home.join(
+        items[0]["artefacts"]
+            .as_array()
+            .expect("artefacts")
+            .iter()
+            .find(|a| a["kind"] == "proxy")
+            .expect("proxy")["path"]
+            .as_str()
+            .expect("path"),
+    );
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=width,height,nb_read_frames"])
+        .args(["-of", "csv=p=0"])
+        .arg(&proxy));
+    let frames = bwv_framehashes(&home, &id).len();
+    let (w, h) = (clip.width * 720 / clip.height, 720);
+    assert_eq!(stdout(&o).trim(), format!("{w},{h},{frames}"), "{name}");
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "info", "-nostdin", "-i"])
+        .arg(&proxy)
+        .arg("-i")
+        .arg(t.path().join("dock").join(name))
+        .args([
+            "-lavfi",
+            &format!("[1:v]scale={w}:{h}:flags=area[r];[0:v][r]psnr"),
+        ])
+        .args(["-f", "null", "-"]));
+    let log = stderr(&o);
+    let psnr: f64 = log
+        .split("average:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no PSNR in: {log}"));
+    assert!(psnr >= min_psnr, "{name}: proxy PSNR {psnr:.1} dB");
+}
+
+#[test]
+fn proxy_shrunk_by_bwv_shows_the_source() {
+    // 1080 to 720 lines is an exact 2/3: bwv shrinks the frames itself.
+    assert_proxy_shows_the_source(
+        Clip {
+            seconds: 3.0,
+            ..Clip::h264(1920, 1080)
+        },
+        "hd.mp4",
+        35.0,
+    );
+}
+
+#[test]
+fn proxy_scaled_by_videoscale_shows_the_source() {
+    // 900 to 720 lines is not a ratio bwv shrinks by: GStreamer's videoscale does it.
+    assert_proxy_shows_the_source(
+        Clip {
+            seconds: 3.0,
+            ..Clip::h264(1600, 900)
+        },
+        "hdplus.mp4",
+        30.0,
+    );
+}
+
 /// Writes every kind of bad input the issue names into `dock`, returning (file name, expected reason fragment).
 fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> {
     std::fs::write(dock.join("empty.mp4"), b"").expect("write");
