@@ -309,9 +309,16 @@ fn build(
 struct Feed {
     src: gst_app::AppSrc,
     size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
-    /// The decoded caps the current way of feeding was chosen for, and the shrink with its
-    /// output format, if any.
-    mode: Option<(gst::Caps, Option<(Shrink, gst_video::VideoInfo)>)>,
+    /// The decoded caps the current way of feeding was chosen for, and the shrink, if any.
+    mode: Option<(gst::Caps, Option<Shrinking>)>,
+}
+
+/// Frames shrunk here into buffers of format `out`, recycled through `pool` (fresh 1.4 MB
+/// allocations cost a page fault every 4 KiB).
+struct Shrinking {
+    shrink: Shrink,
+    out: gst_video::VideoInfo,
+    pool: gst::BufferPool,
 }
 
 impl Feed {
@@ -319,14 +326,14 @@ impl Feed {
         if self.mode.as_ref().is_none_or(|(c, _)| c != caps) {
             let shrink = self.shrink_for(f.video.info());
             let out_caps = match &shrink {
-                Some((_, out)) => out.to_caps().map_err(|e| format!("output caps: {e}"))?,
+                Some(s) => s.out.to_caps().map_err(|e| format!("output caps: {e}"))?,
                 None => caps.to_owned(),
             };
             self.src.set_caps(Some(&out_caps));
             self.mode = Some((caps.to_owned(), shrink));
         }
         let mut buffer = match &mut self.mode {
-            Some((_, Some((shrink, out)))) => shrunk(f, shrink, out)?,
+            Some((_, Some(s))) => shrunk(f, s)?,
             _ => f.video.buffer().to_owned(),
         };
         {
@@ -341,7 +348,7 @@ impl Feed {
             .map_err(|e| format!("frame {} refused: {e:?}", f.index))
     }
 
-    fn shrink_for(&self, info: &gst_video::VideoInfo) -> Option<(Shrink, gst_video::VideoInfo)> {
+    fn shrink_for(&self, info: &gst_video::VideoInfo) -> Option<Shrinking> {
         if info.format() != gst_video::VideoFormat::I420
             || info.par() != gst::Fraction::new(1, 1)
             || info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive
@@ -366,20 +373,23 @@ impl Feed {
         .chroma_site(info.chroma_site())
         .build()
         .ok()?;
-        Some((shrink, out))
+        let pool = gst::BufferPool::new();
+        let mut config = pool.config();
+        config.set_params(Some(&out.to_caps().ok()?), out.size() as u32, 0, 0);
+        pool.set_config(config).ok()?;
+        pool.set_active(true).ok()?;
+        Some(Shrinking { shrink, out, pool })
     }
 }
 
-/// The frame shrunk into a new buffer of format `out`.
-fn shrunk(
-    f: &Frame<'_>,
-    shrink: &mut Shrink,
-    out: &gst_video::VideoInfo,
-) -> std::result::Result<gst::Buffer, String> {
-    let mut buffer =
-        gst::Buffer::with_size(out.size()).map_err(|e| format!("allocate frame: {e}"))?;
-    let b = buffer.get_mut().ok_or("new buffer is shared")?;
-    let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(b, out)
+/// The frame shrunk into a buffer from the pool.
+fn shrunk(f: &Frame<'_>, s: &mut Shrinking) -> std::result::Result<gst::Buffer, String> {
+    let mut buffer = s
+        .pool
+        .acquire_buffer(None)
+        .map_err(|e| format!("frame {}: no buffer to shrink into: {e:?}", f.index))?;
+    let b = buffer.get_mut().ok_or("pooled buffer is shared")?;
+    let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &s.out)
         .map_err(|_| "cannot map the shrunk frame")?;
     for plane in 0..3 {
         let src = PlaneIn {
@@ -395,7 +405,7 @@ fn shrunk(
         let data = dst
             .plane_data_mut(plane)
             .map_err(|e| format!("shrunk frame plane {plane}: {e}"))?;
-        if !shrink.plane(src, data, stride) {
+        if !s.shrink.plane(src, data, stride) {
             return Err(format!("frame {} plane {plane} does not shrink", f.index));
         }
     }
