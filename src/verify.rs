@@ -448,7 +448,13 @@ fn deep_check(
     let stall = opts
         .stall_timeout
         .unwrap_or(pipeline::DEFAULT_STALL_TIMEOUT);
-    let hashes = match pipeline::run(&master, false, &[], Rehash::default(), stall) {
+    let hashes = match pipeline::run(
+        &master,
+        pipeline::Sound::None,
+        &[],
+        Rehash::default(),
+        stall,
+    ) {
         Ok((_, sink)) => sink.hashes,
         Err(e) => return fail(format!("re-decode failed: {}", e.reason())),
     };

@@ -359,7 +359,7 @@ impl Ingest<'_> {
         let branches = [transcode::proxy_branch(&proxy_path)];
         let (decoded, sink) = pipeline::run(
             master,
-            probe.audio_codec.is_some(),
+            probe.sound,
             &branches,
             sink,
             self.settings.stall_timeout,
@@ -401,7 +401,11 @@ impl Ingest<'_> {
                 .map(|p| (ArtefactKind::Thumbnail, p, thumb_params.clone())),
         );
         files.push((ArtefactKind::ContactSheet, thumbs.sheet, thumb_params));
-        files.push((ArtefactKind::Proxy, proxy_path, transcode::proxy_params()));
+        files.push((
+            ArtefactKind::Proxy,
+            proxy_path,
+            transcode::proxy_params(probe.sound, &decoded.info),
+        ));
         let artefacts = files
             .into_iter()
             .map(|(kind, work_path, params)| {

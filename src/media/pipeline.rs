@@ -87,13 +87,53 @@ pub fn graph_text(file: &str) -> String {
         .join("\n")
 }
 
-/// The graph of a branch file for a source with or without audio: each line is one chain, and
-/// the chain that starts at the queue named `audio` is left out when there is no audio (a muxer
-/// keeps an empty track for any pad once requested, so it must never be created).
-pub fn branch_text(file: &str, has_audio: bool) -> String {
+/// Compressed audio the decode hands on as stored instead of decoding it: AAC (MPEG-4 audio),
+/// which the proxy's MP4 carries as it is.
+const KEPT_AUDIO: &str = "audio/mpeg, mpegversion=(int)4";
+
+/// The sound a decode hands to its branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sound {
+    /// No audio stream (or none a branch takes).
+    None,
+    /// AAC, as stored: a branch copies it (its queue is `audio-aac`).
+    Aac,
+    /// Any other codec, decoded (its queue is `audio`).
+    Decoded,
+}
+
+impl Sound {
+    /// What the decode hands on for a file whose first audio stream has (parsed) `caps`.
+    pub fn of(caps: Option<&gst::Caps>) -> Self {
+        match caps {
+            None => Sound::None,
+            Some(c) if kept_audio().is_some_and(|k| c.can_intersect(&k)) => Sound::Aac,
+            Some(_) => Sound::Decoded,
+        }
+    }
+}
+
+fn kept_audio() -> Option<gst::Caps> {
+    KEPT_AUDIO.parse().ok()
+}
+
+/// The graph of a branch file for a source's sound: each line is one chain; the chain that
+/// starts at the queue named `audio` (decoded sound) or `audio-aac` (AAC as stored) is kept only
+/// for that sound (a muxer keeps an empty track for any pad once requested, so a chain without
+/// input must never be created).
+pub fn branch_text(file: &str, sound: Sound) -> String {
     graph_text(file)
         .lines()
-        .filter(|l| has_audio || !l.trim_start().starts_with("queue name=audio "))
+        .filter(|l| {
+            let l = l.trim_start();
+            if l.starts_with("queue name=audio ") {
+                sound == Sound::Decoded
+            } else if l.starts_with("queue name=audio-aac ") {
+                sound == Sound::Aac
+            } else {
+                true
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -109,7 +149,10 @@ pub fn branch_text(file: &str, has_audio: bool) -> String {
 /// the store, the master copy and the probe. A pipeline built meanwhile waits only for what is
 /// left (GStreamer loads each plugin once, under a lock).
 pub fn warm_up(branches: &[&str]) -> Option<std::thread::JoinHandle<()>> {
-    let graphs: Vec<String> = branches.iter().map(|b| branch_text(b, true)).collect();
+    let graphs: Vec<String> = branches
+        .iter()
+        .map(|b| branch_text(b, Sound::Decoded))
+        .collect();
     std::thread::Builder::new()
         .name("bwv-warm-up".into())
         .spawn(move || {
@@ -137,7 +180,7 @@ struct Shared {
 /// Returns the report and the sink (so its state can be finished by the caller).
 pub fn run<S: FrameSink>(
     input: &Path,
-    has_audio: bool,
+    sound: Sound,
     branches: &[Branch],
     sink: S,
     stall: Duration,
@@ -148,8 +191,7 @@ pub fn run<S: FrameSink>(
         stage,
         reason,
     };
-    let (pipeline, feeds) =
-        build(input, has_audio, branches).map_err(|r| fail(Stage::Decode, r))?;
+    let (pipeline, feeds) = build(input, sound, branches).map_err(|r| fail(Stage::Decode, r))?;
     let counter = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Mutex::new(Shared::default()));
     let sink = Arc::new(Mutex::new(Some(sink)));
@@ -198,7 +240,7 @@ fn by_name(bin: &impl IsA<gst::Bin>, name: &str) -> std::result::Result<gst::Ele
 /// dynamic linking of decodebin's pads.
 fn build(
     input: &Path,
-    has_audio: bool,
+    sound: Sound,
     branches: &[Branch],
 ) -> std::result::Result<(gst::Pipeline, Vec<Feed>), String> {
     let pipeline = gst::parse::launch(&graph_text(DECODE_GRAPH))
@@ -214,7 +256,7 @@ fn build(
     let mut video_ins = Vec::new();
     let mut audio_ins = Vec::new();
     for branch in branches {
-        let bin = gst::parse::bin_from_description(&branch_text(&branch.graph, has_audio), false)
+        let bin = gst::parse::bin_from_description(&branch_text(&branch.graph, sound), false)
             .map_err(|e| format!("branch graph: {e}"))?;
         for (element, property, path) in &branch.paths {
             by_name(&bin, element)?.set_property(property, path.as_path());
@@ -229,7 +271,7 @@ fn build(
             mode: None,
         });
         video_ins.push((by_name(&bin, "size")?, branch.size_caps));
-        if let Some(audio) = bin.by_name("audio") {
+        if let Some(audio) = bin.by_name("audio").or_else(|| bin.by_name("audio-aac")) {
             let ghost = gst::GhostPad::builder_with_target(
                 &audio
                     .static_pad("sink")
@@ -244,6 +286,12 @@ fn build(
     }
 
     let dec = by_name(&pipeline, "dec")?;
+    // decodebin stops at the final caps it is given; AAC joins them, so it is never decoded
+    // (the proxy copies it; other consumers drain it).
+    let mut stop: gst::Caps = dec.property("caps");
+    stop.make_mut()
+        .append(kept_audio().ok_or("bad kept-audio caps")?);
+    dec.set_property("caps", &stop);
     let video_in = frames_in.clone();
     let pipeline_weak = pipeline.downgrade();
     let audio_ins = Mutex::new(audio_ins);
@@ -349,30 +397,7 @@ impl Feed {
     }
 
     fn shrink_for(&self, info: &gst_video::VideoInfo) -> Option<Shrinking> {
-        if info.format() != gst_video::VideoFormat::I420
-            || info.par() != gst::Fraction::new(1, 1)
-            || info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive
-        {
-            return None;
-        }
-        let target = gst_video::VideoInfo::from_caps(&(self.size_caps)(info)).ok()?;
-        let shrink = Shrink::new(
-            info.width() as usize,
-            info.height() as usize,
-            target.width() as usize,
-            target.height() as usize,
-        )?;
-        let out = gst_video::VideoInfo::builder(
-            gst_video::VideoFormat::I420,
-            target.width(),
-            target.height(),
-        )
-        .fps(info.fps())
-        .par(info.par())
-        .colorimetry(&info.colorimetry())
-        .chroma_site(info.chroma_site())
-        .build()
-        .ok()?;
+        let (shrink, out) = shrink_plan(info, self.size_caps)?;
         let pool = gst::BufferPool::new();
         let mut config = pool.config();
         config.set_params(Some(&out.to_caps().ok()?), out.size() as u32, 0, 0);
@@ -380,6 +405,40 @@ impl Feed {
         pool.set_active(true).ok()?;
         Some(Shrinking { shrink, out, pool })
     }
+}
+
+/// How bwv shrinks frames of format `info` to a branch's size (`size_caps`), and the shrunk
+/// frames' format; `None` when it leaves them to the branch graph (they are not progressive,
+/// square-pixel I420, or the size is not an exact ratio [`Shrink`] takes).
+pub fn shrink_plan(
+    info: &gst_video::VideoInfo,
+    size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
+) -> Option<(Shrink, gst_video::VideoInfo)> {
+    if info.format() != gst_video::VideoFormat::I420
+        || info.par() != gst::Fraction::new(1, 1)
+        || info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive
+    {
+        return None;
+    }
+    let target = gst_video::VideoInfo::from_caps(&size_caps(info)).ok()?;
+    let shrink = Shrink::new(
+        info.width() as usize,
+        info.height() as usize,
+        target.width() as usize,
+        target.height() as usize,
+    )?;
+    let out = gst_video::VideoInfo::builder(
+        gst_video::VideoFormat::I420,
+        target.width(),
+        target.height(),
+    )
+    .fps(info.fps())
+    .par(info.par())
+    .colorimetry(&info.colorimetry())
+    .chroma_site(info.chroma_site())
+    .build()
+    .ok()?;
+    Some((shrink, out))
 }
 
 /// The frame shrunk into a buffer from the pool.

@@ -16,6 +16,7 @@ use gstreamer as gst;
 use gstreamer_pbutils as gst_pbutils;
 use jiff::Timestamp;
 
+use super::pipeline::Sound;
 use crate::error::{Error, Result, Stage};
 
 /// How long a probe may take before the file is declared unreadable.
@@ -33,6 +34,8 @@ pub struct Probe {
     pub video_codec: String,
     /// First audio stream's codec description, if any.
     pub audio_codec: Option<String>,
+    /// What a decode of this file hands on of that stream.
+    pub sound: Sound,
     /// Container-reported duration in nanoseconds, if known.
     pub duration_ns: Option<u64>,
     /// Container creation time, if tagged.
@@ -300,6 +303,7 @@ impl Found {
                 .unwrap_or_else(|| "none".into()),
             video_codec: describe(video),
             audio_codec: audio.map(describe),
+            sound: Sound::of(audio),
             duration_ns: self.duration_ns,
             created,
             fps,
@@ -311,9 +315,16 @@ fn describe(caps: &gst::Caps) -> String {
     gst_pbutils::pb_utils_get_codec_description(caps).to_string()
 }
 
-/// Whether an installed decoder of this kind takes `caps` as they are, or takes their codec and
-/// an installed parser can put the stream into a form it takes (as decodebin would plug them).
+/// Whether the stream is raw already (PCM sound, uncompressed video), or an installed decoder of
+/// this kind takes `caps` as they are, or takes their codec and an installed parser can put the
+/// stream into a form it takes (as decodebin would plug them).
 fn decodable(caps: &gst::Caps, kind: gst::ElementFactoryType) -> bool {
+    if caps
+        .structure(0)
+        .is_some_and(|s| s.name().ends_with("/x-raw"))
+    {
+        return true;
+    }
     let takes = |role: gst::ElementFactoryType, exactly: bool| {
         gst::ElementFactory::factories_with_type(role | kind, gst::Rank::MARGINAL)
             .iter()

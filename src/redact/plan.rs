@@ -411,7 +411,7 @@ pub fn make_plan(
 ) -> Result<(Plan, Tiles, Detector)> {
     check_recording(rec)?;
     let planner = Planner::new(detector, settings, rec);
-    let (report, planner) = pipeline::run(master, false, &[], planner, stall)?;
+    let (report, planner) = pipeline::run(master, pipeline::Sound::None, &[], planner, stall)?;
     let (tracks, tiles, detector) = planner.finish(report.frames);
     let plan = Plan::new(rec, &report, model_sha256, &detector, settings, tracks);
     Ok((plan, tiles, detector))

@@ -651,16 +651,18 @@ pub(crate) fn encode<M: Masks>(
         scratch: Vec::new(),
         masked: 0,
     };
-    let result = pipeline::run(master, false, &[], sink, stall).and_then(|(decode, mut sink)| {
-        sink.drain(true).map_err(|(_, reason)| fail(reason))?;
-        let _ = src.end_of_stream();
-        pipeline::wait_eos(&encoder, stall).map_err(fail)?;
-        Ok(Encoded {
-            decode,
-            masked: sink.masked,
-            masks: sink.masks,
-        })
-    });
+    let result = pipeline::run(master, pipeline::Sound::None, &[], sink, stall).and_then(
+        |(decode, mut sink)| {
+            sink.drain(true).map_err(|(_, reason)| fail(reason))?;
+            let _ = src.end_of_stream();
+            pipeline::wait_eos(&encoder, stall).map_err(fail)?;
+            Ok(Encoded {
+                decode,
+                masked: sink.masked,
+                masks: sink.masks,
+            })
+        },
+    );
     let _ = encoder.set_state(gst::State::Null);
     let done = match result {
         Ok(done) => done,

@@ -6,7 +6,7 @@ use std::path::Path;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
-use crate::media::pipeline::Branch;
+use crate::media::pipeline::{self, Branch, Sound};
 
 /// File name of the proxy inside a recording's derived folder.
 pub const PROXY_FILE: &str = "proxy.mp4";
@@ -27,9 +27,13 @@ pub fn proxy_size(width: u32, height: u32, par_n: i32, par_d: i32) -> (u32, u32)
     (even(w), even(h))
 }
 
-fn size_caps(info: &gst_video::VideoInfo) -> gst::Caps {
+fn target_size(info: &gst_video::VideoInfo) -> (u32, u32) {
     let par = info.par();
-    let (w, h) = proxy_size(info.width(), info.height(), par.numer(), par.denom());
+    proxy_size(info.width(), info.height(), par.numer(), par.denom())
+}
+
+fn size_caps(info: &gst_video::VideoInfo) -> gst::Caps {
+    let (w, h) = target_size(info);
     gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", w as i32)
@@ -54,18 +58,53 @@ pub fn proxy_branch(out: &Path) -> Branch {
     }
 }
 
-/// The profile's encoder settings, recorded as the artefact's parameters.
-pub fn proxy_params() -> serde_json::Value {
+/// What the proxy of a source decoded as `decoded` with sound `sound` was made with, recorded
+/// as the artefact's parameters: the profile, the graph as run, and who scaled the picture.
+pub fn proxy_params(sound: Sound, decoded: &gst_video::VideoInfo) -> serde_json::Value {
+    let (w, h) = target_size(decoded);
+    let scaling = if pipeline::shrink_plan(decoded, size_caps).is_some() {
+        "area mean by bwv (exact ratio)"
+    } else if (w, h) == (decoded.width(), decoded.height()) {
+        "none"
+    } else {
+        "GStreamer videoscale (bilinear)"
+    };
     serde_json::json!({
         "profile": PROXY_PROFILE,
         "max_lines": DEFAULT_MAX_LINES,
-        "graph": crate::media::pipeline::graph_text(PROXY_720P),
+        "size": [w, h],
+        "scaling": scaling,
+        "graph": pipeline::branch_text(PROXY_720P, sound),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::proxy_size;
+    use super::{PROXY_720P, proxy_size};
+    use crate::media::pipeline::{Sound, branch_text};
+
+    #[test]
+    fn the_sound_chooses_the_audio_line() {
+        crate::media::init().expect("gstreamer");
+        let caps = |c: &str| c.parse::<gstreamer::Caps>().expect("caps");
+        let aac = caps("audio/mpeg, mpegversion=(int)4, stream-format=(string)raw");
+        let mp3 = caps("audio/mpeg, mpegversion=(int)1, layer=(int)3");
+        let pcm = caps("audio/x-raw, format=(string)S16LE");
+        assert_eq!(Sound::of(Some(&aac)), Sound::Aac);
+        assert_eq!(Sound::of(Some(&mp3)), Sound::Decoded);
+        assert_eq!(Sound::of(Some(&pcm)), Sound::Decoded);
+        assert_eq!(Sound::of(None), Sound::None);
+        for (sound, copies, encodes) in [
+            (Sound::Aac, true, false),
+            (Sound::Decoded, false, true),
+            (Sound::None, false, false),
+        ] {
+            let graph = branch_text(PROXY_720P, sound);
+            assert_eq!(graph.contains("aacparse"), copies, "{sound:?}");
+            assert_eq!(graph.contains("avenc_aac"), encodes, "{sound:?}");
+            assert!(graph.contains("x264enc"), "{sound:?}");
+        }
+    }
 
     #[test]
     fn sizes() {

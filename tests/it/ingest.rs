@@ -195,14 +195,7 @@ fn proxy_without_audio_when_source_has_none() {
         },
         "silent.mp4",
     );
-    let home = t.path().join("home");
-    let proxy = items[0]["artefacts"]
-        .as_array()
-        .expect("artefacts")
-        .iter()
-        .find(|a| a["kind"] == "proxy")
-        .expect("proxy")["path"]
-        .clone();
+    let proxy = proxy_of(&t.path().join("home"), &items[0]);
     let o = run(Command::new("ffprobe")
         .args([
             "-v",
@@ -212,26 +205,19 @@ fn proxy_without_audio_when_source_has_none() {
             "-of",
             "csv=p=0",
         ])
-        .arg(home.join(proxy.as_str().expect("path"))));
+        .arg(proxy));
     assert_eq!(stdout(&o).trim(), "video");
 }
 
 /// The proxy of a clip: every frame, in time, 720 lines, and the source's picture: its PSNR
 /// against the master shrunk to the same size by ffmpeg's area filter. A frame out of place
 /// (the test pattern moves and counts), a wrong plane or a shifted row falls far below.
-fn assert_proxy_shows_the_source(clip: Clip, name: &str, min_psnr: f64) {
+fn assert_proxy_shows_the_source(clip: Clip, name: &str, scaling: &str, min_psnr: f64) {
     let (t, id, items) = ingest_one(clip, name);
     let home = t.path().join("home");
-    let proxy = home.join(
-        items[0]["artefacts"]
-            .as_array()
-            .expect("artefacts")
-            .iter()
-            .find(|a| a["kind"] == "proxy")
-            .expect("proxy")["path"]
-            .as_str()
-            .expect("path"),
-    );
+    let proxy = proxy_of(&home, &items[0]);
+    let params = &proxy_artefact(&items[0])["params"];
+    assert_eq!(params["scaling"], scaling, "{params}");
     let o = run(Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args(["-show_entries", "stream=width,height,nb_read_frames"])
@@ -269,6 +255,7 @@ fn proxy_shrunk_by_bwv_shows_the_source() {
             ..Clip::h264(1920, 1080)
         },
         "hd.mp4",
+        "area mean by bwv (exact ratio)",
         35.0,
     );
 }
@@ -282,8 +269,93 @@ fn proxy_scaled_by_videoscale_shows_the_source() {
             ..Clip::h264(1600, 900)
         },
         "hdplus.mp4",
+        "GStreamer videoscale (bilinear)",
         30.0,
     );
+}
+
+/// The audio packets of a file's first audio stream, as stored (MD5 each), from time 0 on
+/// (leaving out the encoder's priming packet before it).
+fn audio_packets(file: &Path) -> Vec<String> {
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(file)
+        .args(["-map", "0:a:0", "-c", "copy", "-f", "framemd5", "-"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            (f.len() >= 6 && !f[2].starts_with('-')).then(|| f[5].to_owned())
+        })
+        .collect()
+}
+
+/// An ingest item's proxy artefact.
+fn proxy_artefact(item: &Value) -> &Value {
+    item["artefacts"]
+        .as_array()
+        .expect("artefacts")
+        .iter()
+        .find(|a| a["kind"] == "proxy")
+        .expect("proxy")
+}
+
+fn proxy_of(home: &Path, item: &Value) -> std::path::PathBuf {
+    home.join(proxy_artefact(item)["path"].as_str().expect("path"))
+}
+
+#[test]
+fn proxy_carries_aac_sound_as_stored() {
+    let (t, _, items) = ingest_one(Clip::h264(640, 360), "aac.mp4");
+    let proxy = proxy_of(&t.path().join("home"), &items[0]);
+    let master = audio_packets(&t.path().join("dock/aac.mp4"));
+    let copied = audio_packets(&proxy);
+    assert!(master.len() > 80, "two seconds of 48 kHz AAC");
+    // Every packet from time 0 on, byte for byte, but the last one, which runs past the end of
+    // the recording (the muxer leaves it out, as it does the priming packet before 0).
+    assert!(
+        copied.len() + 1 >= master.len(),
+        "{} of {}",
+        copied.len(),
+        master.len()
+    );
+    assert_eq!(copied, master[..copied.len()], "packet for packet");
+    let graph = proxy_artefact(&items[0])["params"]["graph"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        graph.contains("aacparse") && !graph.contains("avenc_aac"),
+        "{graph}"
+    );
+}
+
+#[test]
+fn proxy_encodes_other_sound_as_aac() {
+    // PCM in a QuickTime file, as some cameras record: raw sound needs no decoder.
+    let (t, _, items) = ingest_one(
+        Clip {
+            audio_codec: "pcm_s16le",
+            ..Clip::h264(640, 360)
+        },
+        "pcm.mov",
+    );
+    let proxy = proxy_of(&t.path().join("home"), &items[0]);
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&proxy));
+    let line = stdout(&o);
+    let (codec, duration) = line.trim().split_once(',').expect("codec,duration");
+    assert_eq!(codec, "aac");
+    let duration: f64 = duration.parse().expect("seconds");
+    assert!((duration - 2.0).abs() < 0.1, "{duration} s of sound");
 }
 
 /// Writes every kind of bad input the issue names into `dock`, returning (file name, expected reason fragment).

@@ -41,6 +41,8 @@ pub struct Clip {
     pub seconds: f32,
     pub codec: &'static str,
     pub audio: bool,
+    /// ffmpeg's audio encoder, when `audio`.
+    pub audio_codec: &'static str,
 }
 
 impl Clip {
@@ -51,11 +53,13 @@ impl Clip {
             seconds: 2.0,
             codec: "libx264",
             audio: true,
+            audio_codec: "aac",
         }
     }
 }
 
-/// Makes an MP4 with a moving test pattern (B-frames for H.264) and optional AAC.
+/// Makes a clip (container from the file name) with a moving test pattern (B-frames for H.264)
+/// and optional sound, a 440 Hz tone.
 pub fn make_clip(path: &Path, c: Clip) {
     let size = format!("testsrc2=size={}x{}:rate=30", c.width, c.height);
     let t = c.seconds.to_string();
@@ -71,7 +75,7 @@ pub fn make_clip(path: &Path, c: Clip) {
         args.extend(["-x265-params", "log-level=error"]);
     }
     if c.audio {
-        args.extend(["-c:a", "aac"]);
+        args.extend(["-c:a", c.audio_codec]);
     }
     let out = path.to_str().expect("utf-8 path");
     args.push(out);
