@@ -101,6 +101,22 @@ pub fn hash_frame(
     hash_planes(planes, layouts)
 }
 
+/// An 8-bit I420 format of `width` x `height` with `like`'s frame rate, pixel aspect ratio,
+/// colorimetry and chroma siting: the frames bwv makes from decoded ones (shrunk, masked).
+pub fn i420_like(
+    like: &gst_video::VideoInfo,
+    width: u32,
+    height: u32,
+) -> Result<gst_video::VideoInfo, String> {
+    gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+        .fps(like.fps())
+        .par(like.par())
+        .colorimetry(&like.colorimetry())
+        .chroma_site(like.chroma_site())
+        .build()
+        .map_err(|e| format!("I420 {width}x{height}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

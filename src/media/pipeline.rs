@@ -427,17 +427,7 @@ pub fn shrink_plan(
         target.width() as usize,
         target.height() as usize,
     )?;
-    let out = gst_video::VideoInfo::builder(
-        gst_video::VideoFormat::I420,
-        target.width(),
-        target.height(),
-    )
-    .fps(info.fps())
-    .par(info.par())
-    .colorimetry(&info.colorimetry())
-    .chroma_site(info.chroma_site())
-    .build()
-    .ok()?;
+    let out = frame::i420_like(info, target.width(), target.height()).ok()?;
     Some((shrink, out))
 }
 

@@ -429,16 +429,8 @@ impl<M: Masks> MaskSink<M> {
         if let Some(i) = &self.out_info {
             return Ok(i.clone());
         }
-        let info = gst_video::VideoInfo::builder(
-            gst_video::VideoFormat::I420,
-            input.width(),
-            input.height(),
-        )
-        .fps(input.fps())
-        .par(input.par())
-        .colorimetry(&input.colorimetry())
-        .build()
-        .map_err(|e| (Stage::Redact, format!("output format: {e}")))?;
+        let info = crate::media::frame::i420_like(input, input.width(), input.height())
+            .map_err(|e| (Stage::Redact, format!("output format: {e}")))?;
         let caps = info
             .to_caps()
             .map_err(|e| (Stage::Redact, format!("output caps: {e}")))?;
