@@ -7,10 +7,11 @@
 //! ```
 //! Graphs come from `pipelines/*.gst`; file paths are set as element properties. Rust hands each
 //! frame to the frame sink and pushes it on into every branch, shrinking it first when the
-//! branch's size is an exact ratio of the frame's ([`Shrink`]: an area mean at half the cost of
-//! GStreamer's bilinear scaler, off the encoder's thread). [`run`] builds the pipeline in one place and drives it in
-//! another: the bus loop ends on EOS, on the first error (naming the element), or when no frame
-//! arrives within the stall timeout, and the pipeline is set to `Null` on every exit path.
+//! branch's size is an exact ratio of the frame's ([`Shrink`]: an area mean at a quarter of the
+//! cost of GStreamer's bilinear scaler, off the encoder's thread). AAC sound is handed on as
+//! stored ([`Sound`]). [`run`] builds the pipeline in one place and drives it in another: the bus
+//! loop ends on EOS, on the first error (naming the element), or when no frame arrives within the
+//! stall timeout, and the pipeline is set to `Null` on every exit path.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
