@@ -3,7 +3,7 @@
 //! ```text
 //! filesrc ─ decodebin ─┬─ video ─ queue ─ appsink(frames) ─► Rust: FrameSink
 //!                      │                          └─► appsrc(video) ─ videoscale ─ … ─ x264enc ─ mp4mux ─ filesink  (proxy)
-//!                      └─ audio ─ queue(10 s) ─ audioconvert ─ avenc_aac ────────────────────────┘
+//!                      └─ audio ─ queue(10 s) ─ aacparse (AAC) | audioconvert ─ avenc_aac (other) ┘
 //! ```
 //! Graphs come from `pipelines/*.gst`; file paths are set as element properties. Rust hands each
 //! frame to the frame sink and pushes it on into every branch, shrinking it first when the
