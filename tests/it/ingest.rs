@@ -164,6 +164,24 @@ fn outputs_are_recorded_and_proxy_is_valid() {
             .expect("box present")
     };
     assert!(at(b"moov") < at(b"mdat"), "faststart: index before media");
+    // x264 as `ffmpeg -c:v libx264 -preset veryfast -crf 23` runs it: its settings string (in
+    // the stream) has quality 23, a keyframe at most every 250 frames, and no VBV cap.
+    let settings = String::from_utf8_lossy(&bytes);
+    let settings = settings
+        .split("options: ")
+        .nth(1)
+        .and_then(|s| s.split('\0').next())
+        .expect("x264 settings in the stream");
+    for want in [
+        "subme=2 ",
+        "rc=crf ",
+        "crf=23.0 ",
+        "keyint=250 ",
+        "bframes=3 ",
+    ] {
+        assert!(settings.contains(want), "{want}in {settings}");
+    }
+    assert!(!settings.contains("vbv_maxrate"), "{settings}");
     let frames = bwv_framehashes(&home, &id).len();
     assert_eq!(frames, 360);
 
