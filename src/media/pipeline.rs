@@ -316,7 +316,11 @@ fn build(
                     .map(|_| ())
                     .map_err(|e| format!("{e:?}")),
             )
-        } else if media.starts_with("audio/") {
+        } else if media.starts_with("audio/")
+            && (media == "audio/x-raw") == (sound == Sound::Decoded)
+        {
+            // The sound the branches were built for: with several audio streams, the first of
+            // that kind (AAC as stored, or decoded); the others drain.
             lock(&audio_ins)
                 .pop()
                 .map(|target| pad.link(&target).map(|_| ()).map_err(|e| format!("{e:?}")))

@@ -376,6 +376,70 @@ fn proxy_encodes_other_sound_as_aac() {
     assert!((duration - 2.0).abs() < 0.1, "{duration} s of sound");
 }
 
+#[test]
+fn proxy_of_aac_and_pcm_sound_has_one_aac_track() {
+    // QuickTime files with an AAC and a PCM track, in both orders: the proxy carries one of them
+    // as AAC (the first the probe meets: copied, or encoded) and leaves the other out.
+    let t = tempfile::tempdir().expect("tempdir");
+    let dock = t.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    for (name, first, second) in [
+        ("aac-pcm.mov", "aac", "pcm_s16le"),
+        ("pcm-aac.mov", "pcm_s16le", "aac"),
+    ] {
+        let out = dock.join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "1",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a:0",
+            first,
+            "-c:a:1",
+            second,
+            out.to_str().expect("utf-8"),
+        ]);
+    }
+    let home = t.path().join("home");
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+    assert_eq!(items.len(), 2);
+    for item in &items {
+        let proxy = proxy_of(&home, item);
+        let o = run(Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type,codec_name",
+            ])
+            .args(["-of", "csv=p=0"])
+            .arg(&proxy));
+        assert_eq!(
+            stdout(&o).trim(),
+            "h264,video\naac,audio",
+            "{}",
+            item["source"]
+        );
+    }
+}
+
 /// Writes every kind of bad input the issue names into `dock`, returning (file name, expected reason fragment).
 fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> {
     std::fs::write(dock.join("empty.mp4"), b"").expect("write");
