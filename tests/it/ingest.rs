@@ -388,33 +388,14 @@ fn proxy_of_aac_and_pcm_sound_has_one_aac_track() {
         ("pcm-aac.mov", "pcm_s16le", "aac"),
     ] {
         let out = dock.join(name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "1",
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a:0",
-            first,
-            "-c:a:1",
-            second,
-            out.to_str().expect("utf-8"),
-        ]);
+        let recipe = format!(
+            "-f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440 -t 1 \
+             -map 0:v -map 1:a -map 1:a -c:v libx264 -pix_fmt yuv420p \
+             -c:a:0 {first} -c:a:1 {second}"
+        );
+        let mut args: Vec<&str> = recipe.split_whitespace().collect();
+        args.push(out.to_str().expect("utf-8"));
+        ffmpeg(&args);
     }
     let home = t.path().join("home");
     let (o, items) = ingest_json(&home, &[&dock], &[]);
