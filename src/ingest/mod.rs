@@ -404,7 +404,11 @@ impl Ingest<'_> {
         files.push((
             ArtefactKind::Proxy,
             proxy_path,
-            transcode::proxy_params(probe.sound, &decoded.info),
+            transcode::proxy_params(
+                probe.sound,
+                &decoded.info,
+                decoded.shrunk.first().copied().unwrap_or(false),
+            ),
         ));
         let artefacts = files
             .into_iter()

@@ -78,6 +78,9 @@ pub struct DecodeReport {
     pub info: gst_video::VideoInfo,
     /// Stream time of the end of the last frame, in nanoseconds.
     pub end_ns: u64,
+    /// For each branch, whether bwv shrank the frames it pushed there ([`Shrink`]) rather
+    /// than leaving any scaling to the branch graph (as of the last frame).
+    pub shrunk: Vec<bool>,
 }
 
 /// Removes the `#` comment lines of a `.gst` graph file.
@@ -175,6 +178,7 @@ struct Shared {
     decoder: Option<String>,
     info: Option<gst_video::VideoInfo>,
     end_ns: u64,
+    shrunk: Vec<bool>,
 }
 
 /// Decodes `input` once, feeding every frame to `sink` and the decoded streams to `branches`.
@@ -219,6 +223,7 @@ pub fn run<S: FrameSink>(
         decoder: shared.decoder.take().unwrap_or_else(|| "unknown".into()),
         info,
         end_ns: shared.end_ns,
+        shrunk: std::mem::take(&mut shared.shrunk),
     };
     drop(shared);
     // The appsink's callbacks keep their handle until the pipeline is freed; take the sink out.
@@ -415,7 +420,7 @@ impl Feed {
 /// How bwv shrinks frames of format `info` to a branch's size (`size_caps`), and the shrunk
 /// frames' format; `None` when it leaves them to the branch graph (they are not progressive,
 /// square-pixel I420, or the size is not an exact ratio [`Shrink`] takes).
-pub fn shrink_plan(
+fn shrink_plan(
     info: &gst_video::VideoInfo,
     size_caps: fn(&gst_video::VideoInfo) -> gst::Caps,
 ) -> Option<(Shrink, gst_video::VideoInfo)> {
@@ -570,7 +575,12 @@ fn install_frame_callback<S: FrameSink>(
                 let sink = sink.as_mut().ok_or(gst::FlowError::Flushing)?;
                 sink.frame(&frame)
                     .map_err(|(stage, reason)| fail(stage, reason))?;
-                lock(&shared).end_ns = stream_time.nseconds() + duration.unwrap_or(0);
+                let mut shared = lock(&shared);
+                shared.end_ns = stream_time.nseconds() + duration.unwrap_or(0);
+                shared.shrunk.clear();
+                shared
+                    .shrunk
+                    .extend(feeds.iter().map(|f| matches!(f.mode, Some((_, Some(_))))));
                 counter.store(index + 1, Ordering::SeqCst);
                 Ok(gst::FlowSuccess::Ok)
             })

@@ -59,10 +59,15 @@ pub fn proxy_branch(out: &Path) -> Branch {
 }
 
 /// What the proxy of a source decoded as `decoded` with sound `sound` was made with, recorded
-/// as the artefact's parameters: the profile, the graph as run, and who scaled the picture.
-pub fn proxy_params(sound: Sound, decoded: &gst_video::VideoInfo) -> serde_json::Value {
+/// as the artefact's parameters: the profile, the graph as run, and who scaled the picture
+/// (`shrunk`: bwv did, see [`pipeline::DecodeReport::shrunk`]).
+pub fn proxy_params(
+    sound: Sound,
+    decoded: &gst_video::VideoInfo,
+    shrunk: bool,
+) -> serde_json::Value {
     let (w, h) = target_size(decoded);
-    let scaling = if pipeline::shrink_plan(decoded, size_caps).is_some() {
+    let scaling = if shrunk {
         "area mean by bwv (exact ratio)"
     } else if (w, h) == (decoded.width(), decoded.height()) {
         "none"
