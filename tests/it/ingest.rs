@@ -7,21 +7,21 @@ use serde_json::Value;
 
 use crate::util::*;
 
-fn ingest_one(clip: Clip, name: &str) -> (tempfile::TempDir, String, Vec<Value>) {
+/// Makes `clip` as `dock/name` in a new folder and ingests it: (folder, recording id, its
+/// report line).
+fn ingest_clip(clip: Clip, name: &str) -> (tempfile::TempDir, String, Value) {
     let t = tempfile::tempdir().expect("tempdir");
     let dock = t.path().join("dock");
     std::fs::create_dir(&dock).expect("mkdir");
     make_clip(&dock.join(name), clip);
-    let (o, items) = ingest_json(&t.path().join("home"), &[&dock], &[]);
-    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["status"], "ingested");
-    let id = items[0]["id"].as_str().expect("id").to_owned();
-    (t, id, items)
+    let item = ingest_one(&t.path().join("home"), &dock);
+    assert_eq!(item["status"], "ingested");
+    let id = item["id"].as_str().expect("id").to_owned();
+    (t, id, item)
 }
 
 fn assert_hashes_match_ffmpeg(clip: Clip, name: &str) {
-    let (t, id, items) = ingest_one(clip, name);
+    let (t, id, item) = ingest_clip(clip, name);
     let ours = bwv_framehashes(&t.path().join("home"), &id);
     let theirs = ffmpeg_framehashes(&t.path().join("dock").join(name));
     assert!(!theirs.is_empty());
@@ -35,7 +35,7 @@ fn assert_hashes_match_ffmpeg(clip: Clip, name: &str) {
         ours.windows(2).all(|w| w[1].0 > w[0].0),
         "presentation order"
     );
-    assert_eq!(items[0]["frames"], ours.len() as u64);
+    assert_eq!(item["frames"], ours.len() as u64);
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn frame_hashes_equal_ffmpeg_h265() {
 
 #[test]
 fn outputs_are_recorded_and_proxy_is_valid() {
-    let (t, id, items) = ingest_one(
+    let (t, id, item) = ingest_clip(
         Clip {
             seconds: 12.0,
             ..Clip::h264(1920, 1080)
@@ -79,8 +79,8 @@ fn outputs_are_recorded_and_proxy_is_valid() {
         "long.mp4",
     );
     let home = t.path().join("home");
-    let arts = items[0]["artefacts"].as_array().expect("artefacts");
-    let kinds = texts(&items[0]["artefacts"], "kind");
+    let arts = item["artefacts"].as_array().expect("artefacts");
+    let kinds = texts(&item["artefacts"], "kind");
     assert_eq!(
         kinds,
         [
@@ -101,7 +101,7 @@ fn outputs_are_recorded_and_proxy_is_valid() {
             "{}",
             p.display()
         );
-        assert_eq!(a["parent_sha256"], items[0]["master_sha256"]);
+        assert_eq!(a["parent_sha256"], item["master_sha256"]);
     }
     let file = |kind: &str| {
         home.join(
@@ -206,14 +206,14 @@ fn outputs_are_recorded_and_proxy_is_valid() {
 
 #[test]
 fn proxy_without_audio_when_source_has_none() {
-    let (t, _, items) = ingest_one(
+    let (t, _, item) = ingest_clip(
         Clip {
             audio: false,
             ..Clip::h264(640, 360)
         },
         "silent.mp4",
     );
-    let proxy = proxy_of(&t.path().join("home"), &items[0]);
+    let proxy = proxy_of(&t.path().join("home"), &item);
     let o = run(Command::new("ffprobe")
         .args([
             "-v",
@@ -231,10 +231,10 @@ fn proxy_without_audio_when_source_has_none() {
 /// against the master shrunk to the same size by ffmpeg's area filter. A frame out of place
 /// (the test pattern moves and counts), a wrong plane or a shifted row falls far below.
 fn assert_proxy_shows_the_source(clip: Clip, name: &str, scaling: &str, min_psnr: f64) {
-    let (t, id, items) = ingest_one(clip, name);
+    let (t, id, item) = ingest_clip(clip, name);
     let home = t.path().join("home");
-    let proxy = proxy_of(&home, &items[0]);
-    let params = &proxy_artefact(&items[0])["params"];
+    let proxy = proxy_of(&home, &item);
+    let params = &proxy_artefact(&item)["params"];
     assert_eq!(params["scaling"], scaling, "{params}");
     let o = run(Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
@@ -326,8 +326,8 @@ fn proxy_of(home: &Path, item: &Value) -> std::path::PathBuf {
 
 #[test]
 fn proxy_carries_aac_sound_as_stored() {
-    let (t, _, items) = ingest_one(Clip::h264(640, 360), "aac.mp4");
-    let proxy = proxy_of(&t.path().join("home"), &items[0]);
+    let (t, _, item) = ingest_clip(Clip::h264(640, 360), "aac.mp4");
+    let proxy = proxy_of(&t.path().join("home"), &item);
     let master = audio_packets(&t.path().join("dock/aac.mp4"));
     let copied = audio_packets(&proxy);
     assert!(master.len() > 80, "two seconds of 48 kHz AAC");
@@ -340,7 +340,7 @@ fn proxy_carries_aac_sound_as_stored() {
         master.len()
     );
     assert_eq!(copied, master[..copied.len()], "packet for packet");
-    let graph = proxy_artefact(&items[0])["params"]["graph"]
+    let graph = proxy_artefact(&item)["params"]["graph"]
         .as_str()
         .unwrap_or_default();
     assert!(
@@ -352,14 +352,14 @@ fn proxy_carries_aac_sound_as_stored() {
 #[test]
 fn proxy_encodes_other_sound_as_aac() {
     // PCM in a QuickTime file, as some cameras record: raw sound needs no decoder.
-    let (t, _, items) = ingest_one(
+    let (t, _, item) = ingest_clip(
         Clip {
             audio_codec: "pcm_s16le",
             ..Clip::h264(640, 360)
         },
         "pcm.mov",
     );
-    let proxy = proxy_of(&t.path().join("home"), &items[0]);
+    let proxy = proxy_of(&t.path().join("home"), &item);
     let o = run(Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "a:0"])
         .args([
