@@ -1,9 +1,11 @@
 //! Per-frame SHA-256 throughput on a 1080p I420 frame, tight and with padded rows.
-//! Deterministic input; reports bytes per second (target: >= 1 GB/s on one core).
+//! Deterministic input; reports bytes per second (target: >= 1 GB/s on one core), one frame
+//! alone and two frames at once.
 //! Also the proxy's own shrink of the same frame to 720p (the work it takes from `videoscale`).
 
 use bwv::media::frame::{PlaneLayout, hash_planes};
 use bwv::media::scale::{PlaneIn, Shrink};
+use bwv::media::sha_pair;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn frame(
@@ -58,6 +60,16 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // Two frames' hashes at once, a block of each in turn (what ingest does): bytes of both.
+    let mut g = c.benchmark_group("frame_hash_1080p_i420_two_at_once");
+    g.throughput(Throughput::Bytes((2 * 1920 * 1080 * 3 / 2) as u64));
+    let (a, _, _) = frame(1920, 1080, 0);
+    let b: Vec<Vec<u8>> = a.iter().map(|p| p.iter().map(|x| !x).collect()).collect();
+    g.bench_function("tight", |bench| {
+        bench.iter(|| sha_pair::two(a.iter().map(Vec::as_slice), b.iter().map(Vec::as_slice)))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("proxy_shrink_1080p_to_720p_i420");

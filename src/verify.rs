@@ -415,16 +415,14 @@ fn check_deleted(home: &Home, rec: &Recording, logged: &[&Event], findings: &mut
 /// Collects frame hashes in memory (32 bytes a frame).
 #[derive(Debug, Default)]
 struct Rehash {
+    pairs: frame::PairHasher,
     hashes: Vec<Digest>,
 }
 
 impl FrameSink for Rehash {
     fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
-        let d = frame::hash_frame(f.video, f.layouts).ok_or((
-            Stage::FrameHash,
-            format!("frame {} is smaller than its format says", f.index),
-        ))?;
-        self.hashes.push(d);
+        let hashed = self.pairs.push(f).map_err(|r| (Stage::FrameHash, r))?;
+        self.hashes.extend(hashed.iter().map(|h| h.digest));
         Ok(())
     }
 }
@@ -455,7 +453,13 @@ fn deep_check(
         Rehash::default(),
         stall,
     ) {
-        Ok((_, sink)) => sink.hashes,
+        Ok((_, mut sink)) => match sink.pairs.finish() {
+            Ok(last) => {
+                sink.hashes.extend(last.map(|h| h.digest));
+                sink.hashes
+            }
+            Err(reason) => return fail(format!("re-decode failed: {reason}")),
+        },
         Err(e) => return fail(format!("re-decode failed: {}", e.reason())),
     };
     let mut tree = Frontier::new();

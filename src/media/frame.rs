@@ -4,11 +4,11 @@
 //! `row_bytes` per row (no stride padding), `rows` rows. This is what
 //! `ffmpeg -f framehash -hash sha256` computes for the decoder's native format.
 
+use super::pipeline::Frame;
+use super::sha_pair;
+use crate::digest::Digest;
 use gst_video::prelude::*;
 use gstreamer_video as gst_video;
-use sha2::{Digest as _, Sha256};
-
-use crate::digest::Digest;
 
 /// The tight size of one plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,14 +53,14 @@ pub fn plane_layouts(info: &gst_video::VideoInfo) -> Result<Vec<PlaneLayout>, St
         .collect()
 }
 
-/// SHA-256 over planes given as (data, stride) pairs, each hashed tightly per `layouts`.
-///
-/// Returns `None` if a plane is too short for its layout (a malformed buffer).
-pub fn hash_planes<'a>(
+/// A frame's tight bytes as runs: each plane's rows without their padding (a tight plane is one
+/// run), planes in order. `None` if a plane is missing or too short for its layout (a malformed
+/// buffer).
+fn runs<'a>(
     planes: impl IntoIterator<Item = (&'a [u8], usize)>,
     layouts: &[PlaneLayout],
-) -> Option<Digest> {
-    let mut hasher = Sha256::new();
+) -> Option<Vec<&'a [u8]>> {
+    let mut runs = Vec::new();
     let mut n = 0;
     for ((data, stride), layout) in planes.into_iter().zip(layouts) {
         n += 1;
@@ -74,21 +74,33 @@ pub fn hash_planes<'a>(
             return None;
         }
         if stride == layout.row_bytes {
-            hasher.update(&data[..needed]);
+            runs.push(&data[..needed]);
         } else {
-            for row in data.chunks(stride).take(layout.rows) {
-                hasher.update(&row[..layout.row_bytes]);
-            }
+            runs.extend(
+                data.chunks(stride)
+                    .take(layout.rows)
+                    .map(|row| &row[..layout.row_bytes]),
+            );
         }
     }
-    (n == layouts.len()).then(|| Digest(hasher.finalize().into()))
+    (n == layouts.len()).then_some(runs)
 }
 
-/// Hashes a mapped video frame with the given layouts.
-pub fn hash_frame(
-    frame: &gst_video::VideoFrameRef<&gstreamer::BufferRef>,
+/// SHA-256 over planes given as (data, stride) pairs, each hashed tightly per `layouts`.
+///
+/// Returns `None` if a plane is too short for its layout (a malformed buffer).
+pub fn hash_planes<'a>(
+    planes: impl IntoIterator<Item = (&'a [u8], usize)>,
     layouts: &[PlaneLayout],
 ) -> Option<Digest> {
+    runs(planes, layouts).map(sha_pair::one)
+}
+
+/// The runs of a mapped video frame with the given layouts.
+fn frame_runs<'a>(
+    frame: &'a gst_video::VideoFrameRef<&gstreamer::BufferRef>,
+    layouts: &[PlaneLayout],
+) -> Option<Vec<&'a [u8]>> {
     let strides = frame.plane_stride();
     let planes = (0..frame.n_planes())
         .map(|p| {
@@ -98,7 +110,99 @@ pub fn hash_frame(
             ))
         })
         .collect::<Option<Vec<_>>>()?;
-    hash_planes(planes, layouts)
+    runs(planes, layouts)
+}
+
+/// Hashes a mapped video frame with the given layouts.
+pub fn hash_frame(
+    frame: &gst_video::VideoFrameRef<&gstreamer::BufferRef>,
+    layouts: &[PlaneLayout],
+) -> Option<Digest> {
+    frame_runs(frame, layouts).map(sha_pair::one)
+}
+
+/// One frame's hash, as [`PairHasher`] hands them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hashed {
+    pub index: u64,
+    pub pts_ns: u64,
+    pub digest: Digest,
+}
+
+/// Hashes frames two at a time ([`sha_pair::two`], about 1.35x the speed of one after the
+/// other on one core): the first of each pair is held, by a reference to its buffer, until the
+/// second arrives. The hashes come out in frame order, each exactly [`hash_frame`]'s.
+#[derive(Debug, Default)]
+pub struct PairHasher {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    frame: gst_video::VideoFrame<gst_video::video_frame::Readable>,
+    layouts: Vec<PlaneLayout>,
+    index: u64,
+    pts_ns: u64,
+}
+
+fn malformed(index: u64) -> String {
+    format!("frame {index} is smaller than its format says")
+}
+
+impl PairHasher {
+    /// Takes a frame; returns the frames hashed now: none (this one is held), or the held one
+    /// and this one.
+    pub fn push(&mut self, f: &Frame<'_>) -> Result<Vec<Hashed>, String> {
+        let Some(held) = self.held.take() else {
+            let frame = gst_video::VideoFrame::from_buffer_readable(
+                f.video.buffer().to_owned(),
+                f.video.info(),
+            )
+            .map_err(|_| format!("frame {}: cannot map it again to hold it", f.index))?;
+            self.held = Some(Held {
+                frame,
+                layouts: f.layouts.to_vec(),
+                index: f.index,
+                pts_ns: f.pts_ns,
+            });
+            return Ok(Vec::new());
+        };
+        let first = held.frame.as_video_frame_ref();
+        let digests = match (
+            frame_runs(&first, &held.layouts),
+            frame_runs(f.video, f.layouts),
+        ) {
+            (Some(a), Some(b)) => sha_pair::two(a, b),
+            (None, _) => return Err(malformed(held.index)),
+            (_, None) => return Err(malformed(f.index)),
+        };
+        Ok(vec![
+            Hashed {
+                index: held.index,
+                pts_ns: held.pts_ns,
+                digest: digests[0],
+            },
+            Hashed {
+                index: f.index,
+                pts_ns: f.pts_ns,
+                digest: digests[1],
+            },
+        ])
+    }
+
+    /// Hashes the frame still held (the last of an odd count), if any.
+    pub fn finish(&mut self) -> Result<Option<Hashed>, String> {
+        let Some(held) = self.held.take() else {
+            return Ok(None);
+        };
+        let digest = hash_frame(&held.frame.as_video_frame_ref(), &held.layouts)
+            .ok_or_else(|| malformed(held.index))?;
+        Ok(Some(Hashed {
+            index: held.index,
+            pts_ns: held.pts_ns,
+            digest,
+        }))
+    }
 }
 
 /// An 8-bit I420 format of `width` x `height` with `like`'s frame rate, pixel aspect ratio,
@@ -173,6 +277,45 @@ mod tests {
                 rows: 480
             }
         );
+    }
+
+    #[test]
+    fn pairs_hash_each_frame_as_alone_in_order() {
+        // 34x18 I420 rows are padded to a stride of 36 (luma) and 20 (chroma).
+        let info = i420(34, 18);
+        let layouts = plane_layouts(&info).expect("layouts");
+        let buffers: Vec<gstreamer::Buffer> = (0..5u8)
+            .map(|i| {
+                let bytes: Vec<u8> = (0..info.size()).map(|j| (j as u8) ^ (i * 37)).collect();
+                gstreamer::Buffer::from_mut_slice(bytes)
+            })
+            .collect();
+        for count in 1..=buffers.len() {
+            let mut pairs = PairHasher::default();
+            let mut got = Vec::new();
+            let mut want = Vec::new();
+            for (i, b) in buffers[..count].iter().enumerate() {
+                let video =
+                    gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info).expect("map");
+                want.push(hash_frame(&video, &layouts).expect("alone"));
+                let f = Frame {
+                    index: i as u64,
+                    pts_ns: 1000 * i as u64,
+                    duration_ns: None,
+                    video: &video,
+                    layouts: &layouts,
+                };
+                got.extend(pairs.push(&f).expect("push"));
+            }
+            got.extend(pairs.finish().expect("finish"));
+            let indices: Vec<u64> = got.iter().map(|h| h.index).collect();
+            assert_eq!(indices, (0..count as u64).collect::<Vec<_>>());
+            assert!(got.iter().all(|h| h.pts_ns == 1000 * h.index));
+            let digests: Vec<Digest> = got.iter().map(|h| h.digest).collect();
+            assert_eq!(digests, want, "{count} frames");
+            // The frames differ, so the comparison above is not of one repeated value.
+            assert!(want.windows(2).all(|w| w[0] != w[1]));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod mp4time;
 pub mod pipeline;
 pub mod probe;
 pub mod scale;
+pub mod sha_pair;
 
 use crate::error::{Error, Result};
 

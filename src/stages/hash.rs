@@ -25,6 +25,7 @@ pub struct FrameHasher {
     hashes_path: PathBuf,
     times_path: PathBuf,
     tree: Frontier,
+    pairs: frame::PairHasher,
 }
 
 /// What the hasher produced.
@@ -55,27 +56,39 @@ impl FrameHasher {
             hashes_path: dir.join(HASHES_FILE),
             times_path: dir.join(TIMES_FILE),
             tree: Frontier::new(),
+            pairs: frame::PairHasher::default(),
         })
     }
 
-    /// Hashes one frame and records it.
-    pub fn push(&mut self, f: &Frame<'_>) -> std::result::Result<Digest, (Stage, String)> {
-        let digest = frame::hash_frame(f.video, f.layouts).ok_or((
-            Stage::FrameHash,
-            format!("frame {} is smaller than its format says", f.index),
-        ))?;
+    /// Takes one frame; it is hashed and recorded now or, as the first of a pair, with the next
+    /// one ([`frame::PairHasher`]).
+    pub fn push(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        let hashed = self.pairs.push(f).map_err(|r| (Stage::FrameHash, r))?;
+        hashed.iter().try_for_each(|h| self.record(h))
+    }
+
+    fn record(&mut self, h: &frame::Hashed) -> std::result::Result<(), (Stage, String)> {
         let write = |w: &mut BufWriter<File>, bytes: &[u8]| {
             w.write_all(bytes)
                 .map_err(|e| (Stage::FrameHash, format!("write: {e}")))
         };
-        write(&mut self.hashes, &digest.0)?;
-        write(&mut self.times, &f.pts_ns.to_le_bytes())?;
-        self.tree.push(&digest.0);
-        Ok(digest)
+        write(&mut self.hashes, &h.digest.0)?;
+        write(&mut self.times, &h.pts_ns.to_le_bytes())?;
+        self.tree.push(&h.digest.0);
+        Ok(())
     }
 
-    /// Flushes and fsyncs both files.
-    pub fn finish(self) -> Result<HashReport> {
+    /// Hashes the frame still held, then flushes and fsyncs both files.
+    pub fn finish(mut self) -> Result<HashReport> {
+        let path = self.hashes_path.clone();
+        let fail = |reason: String| Error::Media {
+            path: path.clone(),
+            stage: Stage::FrameHash,
+            reason,
+        };
+        if let Some(last) = self.pairs.finish().map_err(fail)? {
+            self.record(&last).map_err(|(_, r)| fail(r))?;
+        }
         for (w, p) in [
             (self.hashes, &self.hashes_path),
             (self.times, &self.times_path),

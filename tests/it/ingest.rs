@@ -48,6 +48,8 @@ fn frame_hashes_equal_ffmpeg_odd_size_with_stride_padding() {
     assert_hashes_match_ffmpeg(
         Clip {
             audio: false,
+            // 57 frames: an odd count leaves the last frame without a partner to be hashed with.
+            seconds: 1.9,
             ..Clip::h264(854, 480)
         },
         "odd.mp4",
