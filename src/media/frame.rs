@@ -4,11 +4,12 @@
 //! `row_bytes` per row (no stride padding), `rows` rows. This is what
 //! `ffmpeg -f framehash -hash sha256` computes for the decoder's native format.
 
+use gst_video::prelude::*;
+use gstreamer_video as gst_video;
+
 use super::pipeline::Frame;
 use super::sha_pair;
 use crate::digest::Digest;
-use gst_video::prelude::*;
-use gstreamer_video as gst_video;
 
 /// The tight size of one plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +130,7 @@ pub struct Hashed {
     pub digest: Digest,
 }
 
-/// Hashes frames two at a time ([`sha_pair::two`], about 1.35x the speed of one after the
+/// Hashes frames two at a time ([`sha_pair::two`], about 1.3x the speed of one after the
 /// other on one core): the first of each pair is held, by a reference to its buffer, until the
 /// second arrives. The hashes come out in frame order, each exactly [`hash_frame`]'s.
 #[derive(Debug, Default)]
