@@ -38,3 +38,6 @@ pub mod redact;
 pub mod synth;
 
 pub use error::{Error, Result, Stage};
+
+#[cfg(test)]
+mod testutil;

@@ -166,6 +166,7 @@ fn two_thirds(sums: &[u16], out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::noise;
 
     /// The mean of the input area under each output sample, by coverage weights in floating
     /// point, rounded half up: what the integer passes must equal exactly.
@@ -196,16 +197,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn noise(n: usize, seed: u32) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 24) as u8
-            })
-            .collect()
     }
 
     #[test]

@@ -125,19 +125,7 @@ pub fn two<'a, 'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic bytes (xorshift).
-    fn bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
+    use crate::testutil::noise;
 
     /// `data` cut into runs of the given lengths, cycling (the last run takes what is left).
     fn cut<'a>(data: &'a [u8], lens: &[usize]) -> Vec<&'a [u8]> {
@@ -175,7 +163,7 @@ mod tests {
     #[test]
     fn every_length_and_cut_equals_sha256() {
         // Lengths around each padding boundary, and runs that split blocks anywhere.
-        let data = bytes(1000, 7);
+        let data = noise(1000, 7);
         for len in (0..200).chain([447, 448, 511, 512, 513, 1000]) {
             let want = Digest::of(&data[..len]);
             for lens in [
@@ -193,7 +181,7 @@ mod tests {
 
     #[test]
     fn two_messages_equal_two_sha256s() {
-        let (a, b) = (bytes(5000, 3), bytes(5000, 11));
+        let (a, b) = (noise(5000, 3), noise(5000, 11));
         // Equal and unequal lengths, either one longer, empty ones, tight and cut.
         for (la, lb) in [
             (5000, 5000),

@@ -1,0 +1,12 @@
+//! Helpers shared by the unit tests.
+
+/// `n` deterministic, noise-like bytes from `seed` (a linear congruential generator's top bits).
+pub fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8
+        })
+        .collect()
+}
