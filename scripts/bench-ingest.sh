@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times `bwv ingest` against the one-command ffmpeg equivalent (SHA-256 of the file, per-frame
 # SHA-256, 720p H.264/AAC faststart proxy, a thumbnail every 10 s) on the same generated 1080p30
-# H.264+AAC clip, alternating runs (A B A B ...), and prints medians and the ratio.
+# H.264+AAC clip, alternating runs (A B A B ...), and prints medians, the ratio and its range over
+# the rounds. FLOOR=1 adds a third command to each round: ffmpeg decoding, scaling and x264 alone
+# (no hashing, sound or thumbnails), the floor both tools share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -21,13 +23,25 @@ ffmpeg_run() {
     -map 0:v:0 -map 0:a? -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -c:a aac -movflags +faststart proxy.mp4 \
     -map 0:v:0 -vf fps=1/10,scale=320:-2 thumb_%04d.jpg)
 }
+floor_run() {
+  ffmpeg -v error -nostdin -y -i "$CLIP" -an -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 \
+    -f mp4 /dev/null
+}
 timed() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }'; }
-a=(); b=()
+a=(); b=(); c=(); r=()
 for i in $(seq "$RUNS"); do
   a+=("$(timed bwv_run)"); b+=("$(timed ffmpeg_run)")
-  echo "run $i: bwv ${a[-1]} s, ffmpeg ${b[-1]} s"
+  r+=("$(awk -v a="${a[-1]}" -v b="${b[-1]}" 'BEGIN { printf "%.2f", b / a }')")
+  line="run $i: bwv ${a[-1]} s, ffmpeg ${b[-1]} s (${r[-1]}x)"
+  if [ "${FLOOR:-0}" = 1 ]; then c+=("$(timed floor_run)"); line+=", floor ${c[-1]} s"; fi
+  echo "$line"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
 echo "median: bwv ingest $ma s, ffmpeg equivalent $mb s"
+echo "rounds: ratio from $(printf '%s\n' "${r[@]}" | sort -g | head -1)x to $(printf '%s\n' "${r[@]}" | sort -g | tail -1)x"
+if [ ${#c[@]} -gt 0 ]; then
+  mc=$(median "${c[@]}")
+  awk -v a="$ma" -v c="$mc" 'BEGIN { printf "floor (ffmpeg decode, scale, x264 alone): %s s; bwv ingest takes %.0f %% more\n", c, (a / c - 1) * 100 }'
+fi
 awk -v a="$ma" -v b="$mb" 'BEGIN { printf "throughput ratio (ffmpeg time / bwv time): %.2fx  (target >= 1.5x)\n", b / a }'
