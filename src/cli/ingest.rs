@@ -37,7 +37,6 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     scan::check_dirs(&args.docks)?;
-    bwv::media::init()?;
     // The workers first: starting a thread waits for any library being loaded, and the warm-up
     // loads hundreds.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -45,11 +44,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         .thread_name(|i| format!("bwv-ingest-{i}"))
         .build()
         .context("cannot start worker threads")?;
-    // Detached: it only loads plugins ahead of the first file.
+    // Detached: it initialises GStreamer and loads plugins ahead of the first file, while this
+    // thread opens the store.
     drop(bwv::media::pipeline::warm_up(&[
         bwv::stages::transcode::PROXY_720P,
     ]));
     let (home, store) = super::open_store(config)?;
+    bwv::media::init()?;
     let _lock = home.lock()?;
     home.clear_leftovers()?;
 
