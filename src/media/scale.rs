@@ -3,8 +3,9 @@
 //! The proxy's usual shrinks are exact ratios, the same in both directions: 1080 lines to 720
 //! (2/3), 1440 to 720 (1/2), 2160 to 720 (1/3). For those each output sample is the mean of the
 //! input area it covers (a box filter: less aliasing than a 2-tap bilinear at 2/3, no ringing), in
-//! integers rounded to nearest. At 0.44 ms a 1080p frame it costs about a quarter of GStreamer's
-//! bilinear `videoscale`, and runs on the frame thread rather than the encoder's. Other ratios and
+//! integers rounded to nearest. At 0.23 ms a 1080p frame with AVX2 (0.45 ms without) it costs
+//! a seventh of GStreamer's bilinear `videoscale`, and runs on the frame thread rather than the
+//! encoder's. Other ratios and
 //! formats stay with `videoscale` in the proxy graph.
 
 /// A shrink ratio, output samples per input sample.
@@ -82,6 +83,28 @@ impl Shrink {
     /// Shrinks one plane into `dst` (rows `dst_stride` bytes apart). `false` if a buffer is too
     /// short for its stated size or the plane does not shrink exactly.
     pub fn plane(&mut self, src: PlaneIn<'_>, dst: &mut [u8], dst_stride: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // The crate's one unsafe block: calling a function compiled for AVX2.
+            // SAFETY: this CPU has AVX2 (checked just above).
+            #[allow(unsafe_code)]
+            return unsafe { self.plane_avx2(src, dst, dst_stride) };
+        }
+        self.plane_any(src, dst, dst_stride)
+    }
+
+    /// [`Self::plane`] compiled for AVX2: the same code, vectorised 16 samples wide instead of
+    /// 8, at half the time (0.23 ms a 1080p frame against 0.45, criterion).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn plane_avx2(&mut self, src: PlaneIn<'_>, dst: &mut [u8], dst_stride: usize) -> bool {
+        self.plane_any(src, dst, dst_stride)
+    }
+
+    /// [`Self::plane`] for whatever instruction set the caller is compiled for (inlined into
+    /// each).
+    #[inline(always)]
+    fn plane_any(&mut self, src: PlaneIn<'_>, dst: &mut [u8], dst_stride: usize) -> bool {
         let (p, q) = self.ratio.parts();
         let (w, h) = (src.width, src.height);
         let (ow, oh) = self.out_size(w, h);
@@ -140,6 +163,7 @@ impl Shrink {
 /// The horizontal 3-to-2 pass over vertical sums (weights 2,1 and 1,2 of 3): every output is
 /// the rounded mean of its 3x3-weighted area, /9 in all. Blocks of 24 sums go through a fixed-size
 /// array, which the compiler vectorises (twice the speed of the plain loop on x86-64).
+#[inline(always)]
 fn two_thirds(sums: &[u16], out: &mut [u8]) {
     let mut outs = out.chunks_exact_mut(16);
     let mut ins = sums.chunks_exact(24);
@@ -215,6 +239,28 @@ mod tests {
                 assert!(s.plane(plane, &mut dst, ow));
                 assert_eq!(dst, reference(&src, w, h, ow, oh), "{w}x{h} -> {ow}x{oh}");
             }
+        }
+    }
+
+    #[test]
+    fn wide_planes_equal_the_exact_area_mean_on_every_code_path() {
+        // Wide enough for the vectorised loops and their remainders, at every ratio: the path
+        // this CPU dispatches to (AVX2 where it has it) and the baseline build of the same code.
+        for (w, h, ow, oh) in [(1914, 9, 1276, 6), (1916, 6, 958, 3), (1914, 9, 638, 3)] {
+            let src = noise(w * h, 7);
+            let plane = PlaneIn {
+                data: &src,
+                stride: w,
+                width: w,
+                height: h,
+            };
+            let expected = reference(&src, w, h, ow, oh);
+            let mut s = Shrink::new(w * 2, h * 2, ow * 2, oh * 2).expect("supported");
+            let (mut fast, mut plain) = (vec![0u8; ow * oh], vec![0u8; ow * oh]);
+            assert!(s.plane(plane, &mut fast, ow));
+            assert!(s.plane_any(plane, &mut plain, ow));
+            assert_eq!(fast, expected, "{w}x{h} -> {ow}x{oh}, dispatched");
+            assert_eq!(plain, expected, "{w}x{h} -> {ow}x{oh}, baseline");
         }
     }
 
