@@ -5,8 +5,7 @@
 //! input area it covers (a box filter: less aliasing than a 2-tap bilinear at 2/3, no ringing), in
 //! integers rounded to nearest. At 0.23 ms a 1080p frame with AVX2 (0.45 ms without) it costs
 //! a seventh of GStreamer's bilinear `videoscale`, and runs on the frame thread rather than the
-//! encoder's. Other ratios and
-//! formats stay with `videoscale` in the proxy graph.
+//! encoder's. Other ratios and formats stay with `videoscale` in the proxy graph.
 
 /// A shrink ratio, output samples per input sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
