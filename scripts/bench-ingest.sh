@@ -16,18 +16,24 @@ ffmpeg -y -v error -nostdin -f lavfi -i "testsrc2=size=1920x1080:rate=30,noise=a
   -c:v libx264 -profile:v high -pix_fmt yuv420p -b:v 10M -c:a aac "$CLIP"
 echo "clip: 1920x1080 30 fps, ${SECONDS_OF_VIDEO} s, $(du -h "$CLIP" | cut -f1), $(nproc) CPUs"
 
+# The proxy's encode, shared by the ffmpeg command and the floor so that they cannot drift apart.
+PROXY_ENCODE=(-vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23)
 bwv_run() { rm -rf "$W/home"; "$BWV" --home "$W/home" ingest "$W/dock" >/dev/null 2>&1; }
 ffmpeg_run() {
   rm -rf "$W/ff"; mkdir -p "$W/ff"; (cd "$W/ff" && sha256sum "$CLIP" >/dev/null &&
   ffmpeg -v error -nostdin -y -i "$CLIP" -map 0:v:0 -f framehash -hash sha256 frames.txt \
-    -map 0:v:0 -map 0:a? -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -c:a aac -movflags +faststart proxy.mp4 \
+    -map 0:v:0 -map 0:a? "${PROXY_ENCODE[@]}" -c:a aac -movflags +faststart proxy.mp4 \
     -map 0:v:0 -vf fps=1/10,scale=320:-2 thumb_%04d.jpg)
 }
 floor_run() {
-  ffmpeg -v error -nostdin -y -i "$CLIP" -an -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 \
-    -f mp4 /dev/null
+  ffmpeg -v error -nostdin -y -i "$CLIP" -an "${PROXY_ENCODE[@]}" -f mp4 /dev/null
 }
-timed() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }'; }
+# A run that fails stops the bench: its time would mean nothing.
+timed() {
+  local s e; s=$(date +%s.%N)
+  "$@" || { echo "bench-ingest: $1 failed" >&2; return 1; }
+  e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }'
+}
 a=(); b=(); c=(); r=()
 for i in $(seq "$RUNS"); do
   a+=("$(timed bwv_run)"); b+=("$(timed ffmpeg_run)")
