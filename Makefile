@@ -1,5 +1,5 @@
 # bwv: the two quick-start targets are `make demo` and `make test` (each sets the machine up first).
-.PHONY: setup build demo test lint bench bench-ingest bench-compare bench-scaling eval-redact
+.PHONY: setup build demo test lint install bench bench-ingest bench-compare bench-scaling eval-redact
 
 setup:
 	./scripts/setup.sh
@@ -12,6 +12,15 @@ demo: build
 
 test: setup
 	cargo test --locked --all-targets
+
+# bwv on PATH with its models: PREFIX/bin/bwv and PREFIX/share/bwv/models (where bwv looks for
+# them from any folder). PREFIX=~/.local by default.
+PREFIX ?= $(HOME)/.local
+install: build
+	install -D -m 755 target/release/bwv "$(PREFIX)/bin/bwv"
+	install -d "$(PREFIX)/share/bwv/models"
+	install -m 644 models/centerface.onnx models/centerface-int8.onnx models/libonnxruntime.so.1.31.1 \
+		"$(PREFIX)/share/bwv/models/"
 
 lint:
 	cargo fmt --check

@@ -7,9 +7,16 @@
 The float model is prepared as bwv prepares it for ONNX Runtime (initializers dropped from the
 inputs, N/H/W made dynamic), moved to opset 13 (per-channel quantization), and its batch
 normalisations folded into the convolutions. Every convolution's weights are then quantized per
-output channel to int8 and its input activations to uint8 (QDQ format, which ONNX Runtime fuses
-into integer convolutions), except the output heads (heat, box size, offset, landmarks), which
-stay in float: their values become scores, and the size is exponentiated.
+output channel to 7 bits (int8 values in -64..64) and its input activations to uint8 (QDQ format,
+which ONNX Runtime fuses into integer convolutions), except the output heads (heat, box size,
+offset, landmarks), which stay in float: their values become scores, and the size is
+exponentiated.
+
+Why 7 bits (`reduce_range`): on AVX2, and AVX-512 without VNNI, ONNX Runtime multiplies uint8
+activations by int8 weights with vpmaddubsw, which sums each pair of products into an int16 with
+saturation. 2 * 255 * 64 fits; 2 * 255 * 127 does not, and with full 8-bit weights such machines
+computed other scores (and found other tracks) than VNNI machines, which sum in 32 bits. With 7
+bits every kernel computes the same integers; bwv refuses an 8-bit model with larger weights.
 
 Activation ranges (the minimum and maximum of each tensor over calibration frames) come from
 RANGES, so the output depends only on the model, RANGES and the pinned packages: setup checks
@@ -110,7 +117,7 @@ def main():
         quantize_static(
             str(tmp / "named.onnx"), args.out,
             Frames(args.calibrate) if args.calibrate else None,
-            quant_format=QuantFormat.QDQ, per_channel=True,
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             nodes_to_exclude=heads(m), calibrate_method=CalibrationMethod.MinMax,
             calibration_cache_path=str(ranges))

@@ -111,9 +111,32 @@ pub struct DetectorArgs {
     /// (by default they are searched for again, zoomed in, and kept if found there).
     #[arg(long)]
     no_recheck: bool,
-    /// Folder with the face model and ONNX Runtime (from scripts/setup.sh).
-    #[arg(long, env = "BWV_MODELS", default_value = "models")]
-    models: PathBuf,
+    /// Folder with the face model and ONNX Runtime (from scripts/setup.sh). Without it, bwv
+    /// looks beside its executable (models/), under its install prefix (share/bwv/models), and
+    /// in the source checkout it was built from.
+    #[arg(long, env = "BWV_MODELS")]
+    models: Option<PathBuf>,
+}
+
+/// The folders the models are looked for in, in order: the one named by --models or
+/// BWV_MODELS alone (a named folder is never passed over), else beside the executable, under
+/// its install prefix (`make install`), and in the checkout it was built from (`cargo install
+/// --path .` after setup).
+fn model_folders(named: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = named {
+        return vec![dir.to_owned()];
+    }
+    let mut folders = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(bin) = exe.parent()
+    {
+        folders.push(bin.join("models"));
+        if let Some(prefix) = bin.parent() {
+            folders.push(prefix.join("share/bwv/models"));
+        }
+    }
+    folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    folders
 }
 
 impl DetectorArgs {
@@ -130,7 +153,7 @@ impl DetectorArgs {
 
 /// Loads the model and engine and builds the detector; returns it with the model's hash.
 pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::digest::Digest)> {
-    let paths = ModelPaths::in_dir(&args.models);
+    let paths = ModelPaths::find(&model_folders(args.models.as_deref()))?;
     let runtime = match args.engine {
         EngineArg::Tract => None,
         EngineArg::Ort => Some(OrtRuntime::load(&paths.ort_lib)?),

@@ -13,6 +13,14 @@
 //! pinned tools and committed activation ranges (`scripts/detector/`): about 45 % less CPU per
 //! detection, the same faces found (measured in the README). Its hash is pinned too and recorded
 //! in every plan, as the float model's is.
+//!
+//! The 8-bit model gives the same results on every x86-64 CPU, because its integer arithmetic is
+//! exact on all of ONNX Runtime's kernels. With VNNI the products of uint8 activations and int8
+//! weights are summed in 32 bits; on AVX2 (and AVX-512 without VNNI) they are summed in pairs
+//! into 16 bits with saturation (`vpmaddubsw`), which is exact only while
+//! `2 * 255 * |w| <= 32767`. So the weights are quantized to 7 bits (|w| <= 64:
+//! [`INT8_WEIGHT_LIMIT`]), and [`ModelBytes::load`] refuses an 8-bit model with larger ones.
+//! With full 8-bit weights an AVX2 machine found other scores, and other tracks, than a VNNI one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,11 +38,17 @@ pub const MODEL_SHA256: &str = "09189deaaf8646c5c51a68447e3c744ea1e211798155d472
 pub const MODEL_FILE: &str = "centerface.onnx";
 /// SHA-256 of `centerface-int8.onnx` as `scripts/detector/quantize.py` derives it.
 pub const INT8_MODEL_SHA256: &str =
-    "0d1417c123cdcd70a7baffb4e0f5fa0b77afb179da2f5a67d019ce8af47e57d8";
+    "73b8198b81767713803d4f3a867a4497ff88d6ffb6d2b7c6b6df54b9d2b6763c";
 /// The 8-bit model's file name.
 pub const INT8_MODEL_FILE: &str = "centerface-int8.onnx";
 /// The ONNX Runtime library that matches `ort`'s `api-31`.
 pub const ORT_LIB_FILE: &str = "libonnxruntime.so.1.31.1";
+/// The largest weight magnitude of an 8-bit model: `2 * 255 * 64 = 32640` fits the 16-bit pair
+/// sums of ONNX Runtime's AVX2 kernels, so every kernel computes the same exact integers.
+pub const INT8_WEIGHT_LIMIT: i32 = 64;
+// vpmaddubsw sums two uint8 x int8 products into an int16, saturating: with the limit it never
+// saturates (with 8-bit weights, 2 * 255 * 127 = 64770, it would).
+const _: () = assert!(2 * 255 * INT8_WEIGHT_LIMIT <= i16::MAX as i32);
 
 /// Why the detector could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +61,16 @@ pub enum ModelError {
         /// Why it is unusable.
         reason: String,
     },
+    /// No folder looked in holds the face model.
+    #[error(
+        "face model {MODEL_FILE} not found; looked in: {} (run scripts/setup.sh, \
+         or name the folder with --models or BWV_MODELS)",
+        looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NotFound {
+        /// Every folder looked in, in order.
+        looked: Vec<PathBuf>,
+    },
     /// The model file is not the pinned one.
     #[error("{}: SHA-256 {found} is not the pinned {pinned}", path.display())]
     WrongModel {
@@ -56,6 +80,19 @@ pub enum ModelError {
         found: Digest,
         /// The hash it should have.
         pinned: &'static str,
+    },
+    /// An 8-bit model whose weights could overflow the 16-bit pair sums of ONNX Runtime's AVX2
+    /// kernels, so that its results would depend on the CPU.
+    #[error(
+        "{}: 8-bit weights up to {peak} in magnitude can overflow the 16-bit sums of AVX2 kernels \
+         (at most {INT8_WEIGHT_LIMIT} is exact on every CPU)",
+        path.display()
+    )]
+    Saturates {
+        /// The model file.
+        path: PathBuf,
+        /// The largest weight magnitude found.
+        peak: i32,
     },
     /// The engine cannot run these weights.
     #[error("{engine} runs the float model only; 8-bit weights need ONNX Runtime")]
@@ -170,15 +207,82 @@ impl ModelBytes {
                 pinned: weights.pinned(),
             });
         }
-        Ok(Self {
+        let model = Self {
             bytes,
             sha256,
             weights,
-        })
+        };
+        if weights == Weights::Int8 {
+            let peak = model.int8_weight_peak()?;
+            if peak > INT8_WEIGHT_LIMIT {
+                return Err(ModelError::Saturates {
+                    path: path.to_owned(),
+                    peak,
+                });
+            }
+        }
+        Ok(model)
+    }
+
+    /// The largest magnitude of the model's 8-bit (int8) initializers: its quantized weights.
+    pub fn int8_weight_peak(&self) -> Result<i32, ModelError> {
+        let proto = self.proto()?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| ModelError::Graph("no graph".into()))?;
+        Ok(int8_peak(&graph.initializer))
     }
 
     fn proto(&self) -> Result<pb::ModelProto, ModelError> {
         pb::ModelProto::decode(self.bytes.as_slice()).map_err(|e| ModelError::Graph(e.to_string()))
+    }
+}
+
+/// The largest magnitude among the values of the int8 tensors in `tensors` (0 if none).
+fn int8_peak(tensors: &[pb::TensorProto]) -> i32 {
+    const INT8: i32 = pb::tensor_proto::DataType::Int8 as i32;
+    tensors
+        .iter()
+        .filter(|t| t.data_type == INT8)
+        .flat_map(|t| {
+            // Stored as raw bytes, or one value per int32 (ONNX's int32_data for small types).
+            let raw = t.raw_data.iter().map(|&b| i32::from(b as i8));
+            raw.chain(t.int32_data.iter().copied())
+        })
+        .map(i32::abs)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The CPU's x86-64 extensions that choose the inference kernels (ONNX Runtime's and tract's),
+/// as every plan records them, e.g. `x86_64 sse4.1 avx2 fma avx512f avx512bw avx512vnni avxvnni`.
+pub fn cpu_features() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut s = String::from("x86_64");
+        macro_rules! add {
+            ($($f:tt),*) => {$(
+                if std::arch::is_x86_feature_detected!($f) {
+                    s.push(' ');
+                    s.push_str($f);
+                }
+            )*};
+        }
+        add!(
+            "sse4.1",
+            "avx2",
+            "fma",
+            "avx512f",
+            "avx512bw",
+            "avx512vnni",
+            "avxvnni"
+        );
+        s
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH.to_owned()
     }
 }
 
@@ -434,6 +538,18 @@ impl ModelPaths {
             ort_lib: dir.join(ORT_LIB_FILE),
         }
     }
+
+    /// The files in the first of `folders` that holds the face model (setup always fetches
+    /// it; the 8-bit model and ONNX Runtime are optional), or an error naming every folder.
+    pub fn find(folders: &[PathBuf]) -> Result<Self, ModelError> {
+        folders
+            .iter()
+            .map(|dir| Self::in_dir(dir))
+            .find(|paths| paths.model.is_file())
+            .ok_or_else(|| ModelError::NotFound {
+                looked: folders.to_vec(),
+            })
+    }
 }
 
 /// Loads the model with `weights` and an engine: ONNX Runtime when a runtime is given, else
@@ -455,4 +571,56 @@ pub fn load(
         None => Box::new(TractEngine::new(&model)?),
     };
     Ok((model, engine))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int8_tensor(raw: &[i8], int32: &[i32]) -> pb::TensorProto {
+        pb::TensorProto {
+            data_type: pb::tensor_proto::DataType::Int8 as i32,
+            raw_data: raw.iter().map(|&v| v as u8).collect(),
+            int32_data: int32.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_int8_peak_is_the_largest_weight_magnitude_however_stored() {
+        assert_eq!(int8_peak(&[]), 0);
+        assert_eq!(int8_peak(&[int8_tensor(&[3, -64, 10], &[])]), 64);
+        assert_eq!(int8_peak(&[int8_tensor(&[], &[5, -127])]), 127);
+        assert_eq!(
+            int8_peak(&[int8_tensor(&[1], &[]), int8_tensor(&[-128], &[])]),
+            128
+        );
+        // Other types (uint8 zero points, float heads) are not weights of the integer kernels.
+        let uint8 = pb::TensorProto {
+            data_type: pb::tensor_proto::DataType::Uint8 as i32,
+            raw_data: vec![255],
+            ..Default::default()
+        };
+        assert_eq!(int8_peak(&[uint8]), 0);
+    }
+
+    #[test]
+    fn models_are_found_in_the_first_folder_that_holds_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let [a, b, c] = ["a", "b", "c"].map(|n| dir.path().join(n));
+        for d in [&b, &c] {
+            std::fs::create_dir_all(d).expect("mkdir");
+            std::fs::write(d.join(MODEL_FILE), b"model").expect("write");
+        }
+        let found = ModelPaths::find(&[a.clone(), b.clone(), c.clone()]).expect("found");
+        assert_eq!(found.model, b.join(MODEL_FILE));
+        assert_eq!(found.ort_lib, b.join(ORT_LIB_FILE));
+        let err = ModelPaths::find(&[a.clone(), dir.path().join("d")])
+            .expect_err("none holds it")
+            .to_string();
+        for looked in [&a, &dir.path().join("d")] {
+            assert!(err.contains(&looked.display().to_string()), "{err}");
+        }
+        assert!(err.contains("scripts/setup.sh"), "{err}");
+    }
 }

@@ -83,6 +83,10 @@ pub struct Plan {
     pub model_sha256: Digest,
     /// Engine and version.
     pub engine: String,
+    /// The CPU's extensions that chose the engine's kernels ([`super::model::cpu_features`];
+    /// absent from older plans). The 8-bit model's detections are the same on every CPU.
+    #[serde(default)]
+    pub cpu: String,
     /// How it was made.
     pub settings: PlanSettings,
     /// Faces found, with a box for every frame each covers.
@@ -118,6 +122,7 @@ impl Plan {
             fps_den: fps.denom(),
             model_sha256,
             engine: detector.engine(),
+            cpu: super::model::cpu_features(),
             settings: PlanSettings {
                 detect: detector.settings().clone(),
                 ..settings.clone()

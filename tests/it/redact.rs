@@ -404,7 +404,7 @@ fn bad_requests_are_refused_and_nothing_is_written() {
 #[test]
 fn bench_measures_each_stage_on_generated_footage() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let o = run(Command::new(assert_cmd::cargo::cargo_bin!("bwv"))
+    let o = run(Command::new(bwv_bin())
         .current_dir(dir.path())
         .env("BWV_MODELS", models())
         .args(["bench", "--seconds", "1", "--json"]));
@@ -538,4 +538,89 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
     assert_eq!(fixed["settings"]["look_back"], false);
     assert_eq!(recorded(&fixed, "recheck_from"), 0.0);
     assert_eq!(recorded(&fixed, "scales"), serde_json::json!([0.5]));
+}
+
+/// The plan and the redacted copy are the same, bit for bit, on a CPU with AVX2 and FMA but
+/// neither AVX-512 nor VNNI, where ONNX Runtime's 8-bit kernels sum in 16 bits: QEMU emulates a
+/// Haswell running the same binary (the issue this answers: such a CPU found two tracks here).
+/// Only the CPU the plan records differs.
+#[test]
+fn the_same_plan_and_copy_on_a_cpu_without_avx512_or_vnni() {
+    let s = setup();
+    let redact_out = |mut cmd: Command, name: &str| {
+        let out = s.root.join(name);
+        let o = run(cmd
+            .env("BWV_MODELS", models())
+            .args(["redact", &s.id, "--out"])
+            .arg(&out));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let plan = s.root.join(name.replace(".mp4", ".plan.json"));
+        let mut plan: Value =
+            serde_json::from_str(&std::fs::read_to_string(plan).expect("plan")).expect("json");
+        let cpu = plan["cpu"].take();
+        (plan, cpu, sha256_hex(&out))
+    };
+    let (native, native_cpu, native_copy) = redact_out(bwv(&s.home), "native.mp4");
+    let (emulated, emulated_cpu, emulated_copy) =
+        redact_out(bwv_on_cpu(&s.home, "Haswell-v4"), "haswell.mp4");
+    let emulated_cpu = emulated_cpu.as_str().expect("cpu").to_owned();
+    assert!(
+        emulated_cpu.contains("avx2 fma")
+            && !emulated_cpu.contains("avx512")
+            && !emulated_cpu.contains("vnni"),
+        "the emulated CPU: {emulated_cpu}"
+    );
+    assert!(native_cpu.as_str().expect("cpu").contains("avx2"));
+    assert!(native["engine"].as_str().expect("engine").contains("int8"));
+    assert_eq!(native["tracks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(emulated, native, "plans on {emulated_cpu} and {native_cpu}");
+    assert_eq!(emulated_copy, native_copy);
+}
+
+/// Without --models or BWV_MODELS, an installed bwv (PREFIX/bin/bwv) finds its models under
+/// PREFIX/share/bwv/models from any folder; a named folder without them is an error naming it.
+#[test]
+fn an_installed_bwv_finds_its_models_from_any_folder() {
+    let s = setup();
+    let prefix = s.root.join("prefix");
+    let (bin, share) = (prefix.join("bin"), prefix.join("share/bwv/models"));
+    let elsewhere = s.root.join("elsewhere");
+    for d in [&bin, &share, &elsewhere] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::copy(bwv_bin(), bin.join("bwv")).expect("install bwv");
+    // Only the float model: without ONNX Runtime beside it the plan is tract's, which tells
+    // this folder from the checkout's (which has all three files).
+    std::fs::copy(
+        models().join("centerface.onnx"),
+        share.join("centerface.onnx"),
+    )
+    .expect("copy");
+    let installed = || {
+        let mut c = Command::new(bin.join("bwv"));
+        c.current_dir(&elsewhere)
+            .env("BWV_HOME", &s.home)
+            .env_remove("BWV_MODELS")
+            .args(["redact", &s.id, "--plan"]);
+        c
+    };
+    let o = run(installed().arg("plan.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(elsewhere.join("plan.json")).expect("plan"))
+            .expect("json");
+    assert!(
+        plan["engine"].as_str().expect("engine").contains("tract"),
+        "{plan}"
+    );
+
+    let missing = s.root.join("no-models-here");
+    let o = run(installed().arg("p2.json").arg("--models").arg(&missing));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("looked in: {}", missing.display())) && err.contains("setup.sh"),
+        "{err}"
+    );
+    assert!(!elsewhere.join("p2.json").exists());
 }

@@ -3,9 +3,25 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The bwv binary under test.
+pub fn bwv_bin() -> &'static Path {
+    assert_cmd::cargo::cargo_bin!("bwv")
+}
+
 /// A `bwv` command on a given store home, with a fixed clock.
 pub fn bwv(home: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("bwv"));
+    on_home(Command::new(bwv_bin()), home)
+}
+
+/// `bwv` run by QEMU's user-mode emulator as CPU model `cpu` (installed by scripts/setup.sh),
+/// e.g. `Haswell-v4`: AVX2 and FMA, no AVX-512 or VNNI, whatever this machine has.
+pub fn bwv_on_cpu(home: &Path, cpu: &str) -> Command {
+    let mut c = Command::new("qemu-x86_64");
+    c.args(["-cpu", cpu]).arg(bwv_bin());
+    on_home(c, home)
+}
+
+fn on_home(mut c: Command, home: &Path) -> Command {
     c.env("BWV_HOME", home)
         .env("BWV_NOW", "2026-11-21T12:00:00Z")
         .env_remove("BWV_CRASH_AT");
