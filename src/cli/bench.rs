@@ -242,26 +242,28 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     .rated(fps);
     let frames = total.frames;
     stages.extend([ingest, redact]);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    // Every figure names the CPU it came from: the detector's kernels differ with it.
+    let cpu = bwv::redact::model::cpu_features();
     if args.json {
         let v = serde_json::json!({
             "clip": clip, "frames": frames, "footage_seconds": footage,
             "width": media.map(|m| m.width), "height": media.map(|m| m.height),
-            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "cores": cores, "cpu": cpu,
             "stages": stages, "end_to_end": total, "redaction_quality": quality,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "clip {} ({}x{}, {:.1} s, {} frames) on {} core(s)",
+        "clip {} ({}x{}, {:.1} s, {} frames) on {cores} core(s), {cpu}",
         clip.display(),
         media.map_or(0, |m| m.width),
         media.map_or(0, |m| m.height),
         footage,
         frames,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
     );
     println!(
         "{:<9} {:>7} {:>8} {:>7} {:>10} {:>7} {:>8}",

@@ -261,6 +261,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                     t.id, t.first_frame, t.last_frame, t.detections, t.best_score
                 );
             }
+            if !plan.unmasked.is_empty() {
+                println!(
+                    "  {} region(s) scored just under the threshold and are not masked: check \
+                     them (\"unmasked\" in the plan; --box hides one that is a face)",
+                    plan.unmasked.len()
+                );
+            }
             match rendered {
                 Some(r) => r,
                 None => return Ok(ExitCode::SUCCESS),

@@ -442,6 +442,22 @@ impl DetectSettings {
     }
 }
 
+/// What [`Detector::detect_all`] found in a frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// Faces: detections over the threshold, after NMS.
+    pub faces: Vec<Detection>,
+    /// Candidates that scored from `recheck_from` up to the threshold and that no face covers:
+    /// not masked unless tracking covers them, so a reviewer should look at them.
+    pub doubtful: Vec<Detection>,
+}
+
+/// Whether `b`'s centre lies inside `a`.
+pub fn covers(a: &Detection, b: &Detection) -> bool {
+    let (cx, cy) = ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0);
+    (a.x0..=a.x1).contains(&cx) && (a.y0..=a.y1).contains(&cy)
+}
+
 /// Runs the passes over frames with one engine.
 pub struct Detector {
     engine: Box<dyn Engine>,
@@ -482,10 +498,20 @@ impl Detector {
     /// between `recheck_from` and the threshold get a second, closer look (see
     /// [`DetectSettings::recheck_from`]).
     pub fn detect(&mut self, src: &dyn RgbSource) -> Result<Vec<Detection>, ModelError> {
+        Ok(self.detect_all(src)?.faces)
+    }
+
+    /// [`Self::detect`], with the candidates that scored from `recheck_from` up to the
+    /// threshold and were not found on a closer look either: what a reviewer should check.
+    pub fn detect_all(&mut self, src: &dyn RgbSource) -> Result<Found, ModelError> {
         let passes = self.settings.passes(src.width(), src.height());
         let (threshold, from) = (self.settings.threshold, self.settings.recheck_from);
         if from <= 0.0 || from >= threshold {
-            return self.run(src, &passes, threshold, |_| true);
+            let faces = self.run(src, &passes, threshold, |_| true)?;
+            return Ok(Found {
+                faces,
+                doubtful: Vec::new(),
+            });
         }
         let found = self.run(src, &passes, from, |_| true)?;
         let (mut sure, maybe): (Vec<Detection>, Vec<Detection>) =
@@ -504,7 +530,12 @@ impl Detector {
             })?;
             sure.extend(again);
         }
-        Ok(nms(sure, self.settings.nms_iou))
+        let faces = nms(sure, self.settings.nms_iou);
+        let doubtful = maybe
+            .into_iter()
+            .filter(|m| !faces.iter().any(|f| covers(f, m)))
+            .collect();
+        Ok(Found { faces, doubtful })
     }
 
     /// Faces near `boxes` only: each box's neighbourhood (the box grown to [`NEAR`] times its

@@ -10,6 +10,7 @@ use crate::error::{Error, Result, Stage};
 use crate::home::Home;
 
 pub mod detect;
+pub mod doubt;
 pub mod eval;
 pub mod mask;
 pub mod model;
@@ -124,14 +125,14 @@ impl Redactor<'_> {
         let job = self.prepare(rec, out)?;
         let live = plan::LivePlan::new(detector, plan_settings, settings, rec);
         let done = render::encode(&job.source, live, settings, job.tmp.path(), self.stall)?;
-        let (tracks, tiles, detector) = done.masks.finish(done.decode.frames);
+        let (found, tiles, detector) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(
             rec,
             &done.decode,
             model_sha256,
             &detector,
             plan_settings,
-            tracks,
+            found,
         );
         self.log_planned(rec, &p)?;
         let report = render::report(&p, settings, done.decode.frames, done.masked);

@@ -11,6 +11,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
+use super::doubt::{self, Unmasked};
 use super::mask::Ellipse;
 use super::render::{MaskStyle, Masks, RenderSettings};
 use super::track::{Track, TrackBox, TrackSettings, Tracker};
@@ -91,6 +92,19 @@ pub struct Plan {
     pub settings: PlanSettings,
     /// Faces found, with a box for every frame each covers.
     pub tracks: Vec<Track>,
+    /// Regions where the detector scored something just under the threshold (from
+    /// `recheck_from`), not found on a closer look, and no track masks: for a reviewer to
+    /// check (absent from older plans).
+    #[serde(default)]
+    pub unmasked: Vec<Unmasked>,
+}
+
+/// What the detector and tracker found in a recording.
+pub(crate) struct Findings {
+    /// The tracks.
+    pub(crate) tracks: Vec<Track>,
+    /// The doubtful candidates no track masks.
+    pub(crate) unmasked: Vec<Unmasked>,
 }
 
 impl Plan {
@@ -108,7 +122,7 @@ impl Plan {
         model_sha256: Digest,
         detector: &Detector,
         settings: &PlanSettings,
-        tracks: Vec<Track>,
+        found: Findings,
     ) -> Self {
         let fps = decode.info.fps();
         Self {
@@ -127,7 +141,8 @@ impl Plan {
                 detect: detector.settings().clone(),
                 ..settings.clone()
             },
-            tracks,
+            tracks: found.tracks,
+            unmasked: found.unmasked,
         }
     }
 }
@@ -241,6 +256,8 @@ struct Planner {
     held: VecDeque<(u64, Vec<u8>)>,
     /// Buffers of copies no longer held, for reuse.
     spare: Vec<Vec<u8>>,
+    /// Candidates the detector was unsure of on whole-frame detections, in frame order.
+    doubtful: Vec<(u64, Detection)>,
 }
 
 impl Planner {
@@ -267,17 +284,20 @@ impl Planner {
             },
             held: VecDeque::new(),
             spare: Vec::new(),
+            doubtful: Vec::new(),
         }
     }
 
-    /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
-    fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
+    /// What was found in a recording of `frames` frames, the preview crops, and the detector.
+    fn finish(self, frames: u64) -> (Findings, Tiles, Detector) {
         let tiles = self
             .best
             .into_iter()
             .map(|(id, (_, _, t))| (id, t))
             .collect();
-        (self.tracker.finish(frames), tiles, self.detector)
+        let tracks = self.tracker.finish(frames);
+        let unmasked = doubt::unmasked(&self.doubtful, &tracks);
+        (Findings { tracks, unmasked }, tiles, self.detector)
     }
 
     /// Whether the detector runs on the whole of frame `index`.
@@ -304,7 +324,11 @@ impl Planner {
         if full || !self.confirm.is_empty() {
             let confirm = std::mem::take(&mut self.confirm);
             let dets = if full {
-                self.detector.detect(view)
+                self.detector.detect_all(view).map(|found| {
+                    let doubtful = found.doubtful.into_iter().map(|d| (index, d));
+                    self.doubtful.extend(doubtful);
+                    found.faces
+                })
             } else {
                 self.detector.detect_near(view, &confirm)
             }
@@ -417,8 +441,8 @@ pub fn make_plan(
     check_recording(rec)?;
     let planner = Planner::new(detector, settings, rec);
     let (report, planner) = pipeline::run(master, pipeline::Sound::None, &[], planner, stall)?;
-    let (tracks, tiles, detector) = planner.finish(report.frames);
-    let plan = Plan::new(rec, &report, model_sha256, &detector, settings, tracks);
+    let (found, tiles, detector) = planner.finish(report.frames);
+    let plan = Plan::new(rec, &report, model_sha256, &detector, settings, found);
     Ok((plan, tiles, detector))
 }
 
@@ -448,8 +472,8 @@ impl LivePlan {
         }
     }
 
-    /// The tracks of a recording of `frames` frames, the preview crops, and the detector.
-    pub(crate) fn finish(self, frames: u64) -> (Vec<Track>, Tiles, Detector) {
+    /// What was found in a recording of `frames` frames, the preview crops, and the detector.
+    pub(crate) fn finish(self, frames: u64) -> (Findings, Tiles, Detector) {
         self.planner.finish(frames)
     }
 }

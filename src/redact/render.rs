@@ -13,6 +13,7 @@ use gstreamer_video::{self as gst_video, prelude::VideoFrameExt as _};
 use serde::{Deserialize, Serialize};
 
 use super::detect::Yuv420;
+use super::doubt::Unmasked;
 use super::mask::{self, Ellipse, Mode, Plane};
 use super::plan::Plan;
 use super::track::{Track, TrackBox};
@@ -213,6 +214,9 @@ pub struct RenderReport {
     pub frames: u64,
     /// Frames with at least one mask.
     pub frames_masked: u64,
+    /// The plan's regions where the detector scored something just under the threshold and
+    /// no track masks it: for a reviewer to check (a manual box hides one that is a face).
+    pub unmasked: Vec<Unmasked>,
     /// Encoder graph used.
     pub encoder: String,
 }
@@ -235,8 +239,19 @@ impl RenderReport {
                     .join(", ")
             }
         };
+        let unmasked: String = self
+            .unmasked
+            .iter()
+            .map(|u| {
+                let [x, y, w, h] = u.region;
+                format!(
+                    "  frames {}-{} ({} detection frames) at {x},{y} {w}x{h}, best score {:.2} at frame {}\n",
+                    u.first_frame, u.last_frame, u.seen, u.best_score, u.best_frame
+                )
+            })
+            .collect();
         format!(
-            "redacted tracks: {}\nkept tracks: {}\nmanual boxes: {}\nframes: {} encoded, {} with a mask\nmode: {:?}, audio: {:?}\nplan: {}\n",
+            "redacted tracks: {}\nkept tracks: {}\nmanual boxes: {}\nframes: {} encoded, {} with a mask\nmode: {:?}, audio: {:?}\nplan: {}\nnot masked, scored just under the threshold (check these): {}\n{unmasked}",
             list(&self.redacted),
             list(&self.kept),
             if self.manual_box_frames.is_empty() {
@@ -248,7 +263,12 @@ impl RenderReport {
             self.frames_masked,
             self.settings.mode,
             self.settings.audio,
-            self.plan_sha256
+            self.plan_sha256,
+            if self.unmasked.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{} region(s)", self.unmasked.len())
+            }
         )
     }
 }
@@ -681,6 +701,7 @@ pub(crate) fn report(plan: &Plan, s: &RenderSettings, frames: u64, masked: u64) 
         manual_box_frames: manual_box_frames(s, (plan.fps_num, plan.fps_den), plan.frames),
         frames,
         frames_masked: masked,
+        unmasked: plan.unmasked.clone(),
         encoder: pipeline::graph_text(ENCODE_GRAPH),
     }
 }
