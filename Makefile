@@ -1,5 +1,5 @@
 # bwv: the two quick-start targets are `make demo` and `make test` (each sets the machine up first).
-.PHONY: setup build demo test lint install bench bench-ingest bench-compare bench-scaling eval-redact
+.PHONY: setup build demo test lint install bench bench-ingest bench-compare bench-scaling eval-redact eval-set
 
 setup:
 	./scripts/setup.sh
@@ -50,3 +50,12 @@ bench-scaling: build
 eval-redact: build
 	@test -n "$(CLIP)" -a -n "$(TRUTH)" || { echo "usage: make eval-redact CLIP=clip.mp4 TRUTH=clip.json"; exit 2; }
 	./target/release/bwv eval-redact "$(CLIP)" "$(TRUTH)" $(EVAL_ARGS)
+
+# Redaction on the evaluation set: make_clip.py composites of ../shared's development faces with
+# seeds no tuning used, as night infra-red, low light, motion blur, a rolled camera, small faces
+# and groups (scripts/eval_set.py); clips are kept in EVAL_DIR. Needs ../shared.
+EVAL_DIR ?= eval-set
+eval-set: build
+	test -x .venv-eval/bin/python || { python3 -m venv .venv-eval && \
+		.venv-eval/bin/pip install --quiet --disable-pip-version-check numpy==2.4.6 opencv-python-headless==5.1.0.95; }
+	.venv-eval/bin/python scripts/eval_set.py "$(EVAL_DIR)" --eval-args="$(EVAL_ARGS)"

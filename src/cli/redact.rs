@@ -111,6 +111,9 @@ pub struct DetectorArgs {
     /// (by default they are searched for again, zoomed in, and kept if found there).
     #[arg(long)]
     no_recheck: bool,
+    /// The lowest score of a small face that gets a second, closer look.
+    #[arg(long, default_value_t = DetectSettings::default().recheck_from)]
+    recheck_from: f32,
     /// Folder with the face model and ONNX Runtime (from scripts/setup.sh). Without it, bwv
     /// looks beside its executable (models/), under its install prefix (share/bwv/models), and
     /// in the source checkout it was built from.
@@ -171,9 +174,11 @@ pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::d
         scales: args.scales.clone(),
         ..DetectSettings::default()
     };
-    if args.no_recheck {
-        settings.recheck_from = 0.0;
-    }
+    settings.recheck_from = if args.no_recheck {
+        0.0
+    } else {
+        args.recheck_from
+    };
     Ok((Detector::new(engine, settings), model.sha256))
 }
 

@@ -558,6 +558,13 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
     assert_eq!(fixed["settings"]["look_back"], false);
     assert_eq!(recorded(&fixed, "recheck_from"), 0.0);
     assert_eq!(recorded(&fixed, "scales"), serde_json::json!([0.5]));
+    let lower = plan_to(
+        &home,
+        id,
+        &dir.path().join("c.json"),
+        &["--recheck-from", "0.05"],
+    );
+    assert_eq!(recorded(&lower, "recheck_from"), serde_json::json!(0.05));
 }
 
 /// The plan and the redacted copy are the same, bit for bit, on a CPU with AVX2 and FMA but
