@@ -78,7 +78,7 @@ pub enum RetentionCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// Policy file (default: HOME/policy.json, else the built-in 31 days).
+        /// Policy file, which must exist (default: HOME/policy.json, else the built-in 31 days).
         #[arg(long)]
         policy: Option<PathBuf>,
     },
@@ -211,7 +211,10 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
     } = command;
     let (home, store) = super::open_store(config)?;
     let _lock = home.lock()?;
-    let policy = Policy::load(&policy.unwrap_or_else(|| home.policy()))?;
+    let policy = match policy {
+        Some(path) => Policy::load(&path)?,
+        None => Policy::load_or_default(&home.policy())?,
+    };
     let report = retention::sweep(&home, &store, &policy, config.clock.now(), dry_run)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

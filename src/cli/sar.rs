@@ -112,7 +112,7 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
         SarCommand::Link { sar: id, recording } => {
             let s = open_sar(&store, &id)?;
             let rec = store.resolve(&recording)?;
-            sar::check_linkable(&s, &rec, &Policy::load(&home.policy())?)?;
+            sar::check_linkable(&s, &rec, &Policy::load_or_default(&home.policy())?)?;
             if holds_for(&store, &s.id)?
                 .iter()
                 .any(|m| m.recording == rec.id)

@@ -39,18 +39,47 @@ impl Default for Policy {
     }
 }
 
+/// The longest retention a policy may set: 100 years. Longer is a typing error, not a policy
+/// (and past this the expiry dates leave the calendar's range).
+pub const MAX_RETENTION_DAYS: u32 = 36_525;
+
 impl Policy {
-    /// Loads the policy file, or the defaults when it does not exist.
+    /// Loads the policy file at `path`, which must exist (a mistyped policy file must never
+    /// fall back to the default and delete footage the intended policy keeps).
     pub fn load(path: &Path) -> Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Log(format!(
-                    "{}: not a valid retention policy: {e}",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::io(path, Stage::Index, "read policy")(e)),
+        let bytes = std::fs::read(path).map_err(Error::io(path, Stage::Index, "read policy"))?;
+        let policy: Self = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Log(format!(
+                "{}: not a valid retention policy: {e}",
+                path.display()
+            ))
+        })?;
+        policy.check().map_err(|why| {
+            Error::Log(format!(
+                "{}: not a valid retention policy: {why}",
+                path.display()
+            ))
+        })?;
+        Ok(policy)
+    }
+
+    /// Loads the store's own policy file, or the defaults when the store has none.
+    pub fn load_or_default(path: &Path) -> Result<Self> {
+        if path.exists() {
+            Self::load(path)
+        } else {
+            Ok(Self::default())
+        }
+    }
+
+    /// Why the policy cannot be applied, if it cannot.
+    fn check(&self) -> std::result::Result<(), String> {
+        match self.retention_days {
+            0 => Err("retention_days is 0: every recording would be deleted at once".into()),
+            d if d > MAX_RETENTION_DAYS => Err(format!(
+                "retention_days {d} is more than {MAX_RETENTION_DAYS} (100 years)"
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -311,4 +340,48 @@ fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize
         sync_dir(&home.abs("derived"))?;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_file_must_exist_when_named_and_hold_a_usable_retention() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("policy.json");
+        // The store's own file may be absent: the default applies. A named one may not.
+        assert_eq!(
+            Policy::load_or_default(&path).expect("default"),
+            Policy::default()
+        );
+        let err = Policy::load(&path).expect_err("missing").to_string();
+        assert!(err.contains("policy.json"), "{err}");
+        let with = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            (Policy::load(&path), Policy::load_or_default(&path))
+        };
+        for (text, days) in [
+            (r#"{"retention_days": 1}"#, 1),
+            ("{}", 31),
+            (r#"{"retention_days": 36525}"#, 36_525),
+        ] {
+            let (named, home) = with(text);
+            assert_eq!(named.expect(text).retention_days, days);
+            assert_eq!(home.expect(text).retention_days, days);
+        }
+        for text in [
+            r#"{"retention_days": 0}"#,
+            r#"{"retention_days": 36526}"#,
+            r#"{"retention_days": 3000000}"#,
+            r#"{"retention_days": 4294967295}"#,
+            r#"{"retention_days": -1}"#,
+            r#"{"retention_dayz": 40}"#,
+        ] {
+            let (named, home) = with(text);
+            let err = named.expect_err(text).to_string();
+            assert!(err.contains("not a valid retention policy"), "{err}");
+            assert!(home.is_err(), "{text}");
+        }
+    }
 }

@@ -163,6 +163,32 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     assert_eq!(long["expired"], serde_json::json!([]));
     fs::remove_file(home.join("policy.json")).expect("rm policy");
 
+    // A mistyped policy file, or one that would delete everything at once, is an error and not
+    // the default: nothing is deleted.
+    let zero = home.join("zero.json");
+    fs::write(&zero, r#"{"retention_days": 0}"#).expect("policy");
+    for policy in [home.join("polcy.json"), zero] {
+        let o = at(
+            &home,
+            now,
+            &[
+                "retention",
+                "sweep",
+                "--policy",
+                policy.to_str().expect("utf-8"),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let name = policy
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(stderr(&o).contains(&name), "{}", stderr(&o));
+        assert!(files_of(&home, &ids[0]).0.exists());
+        assert_eq!(logged(&ids[0]), events_before);
+    }
+
     let swept: Value = json_at(&home, now, &["retention", "sweep", "--json"]);
     assert_eq!(swept["expired"].as_array().expect("expired").len(), 2);
     for id in [&ids[0], &ids[2]] {
