@@ -321,3 +321,20 @@ fn export_bundle_checks_offline_with_sha256sum_and_proofs() {
         .current_dir(&out));
     assert!(!o.status.success());
 }
+
+/// A reader that stops early (`bwv list | head`) ends bwv as it ends any Unix filter, by
+/// SIGPIPE, instead of a panic on the broken pipe; the store is untouched and verifies.
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let f = fixture();
+    for args in [&["list"][..], &["show", f.id.as_str()], &["list", "--json"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let o = run(bwv(&f.home).args(args).stdout(writer));
+        assert_eq!(o.status.signal(), Some(13), "{args:?}: {:?}", o.status);
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    let o = run(bwv(&f.home).arg("verify"));
+    assert!(o.status.success(), "{}", stdout(&o));
+}
