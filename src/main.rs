@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bwv: {e:#}");
+            eprintln!("bwv: {}", cli::shown(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::shown;
 use anyhow::{Context, Result};
 use bwv::config::Config;
 use bwv::custody::Store as _;
@@ -98,11 +99,11 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             println!(
                 "{what:<10} {} {} {frames}",
                 r.id.as_deref().unwrap_or("-"),
-                r.source.display()
+                shown(&r.source.to_string_lossy())
             );
         }
         if let Some(e) = &r.error {
-            eprintln!("bwv: {e}");
+            eprintln!("bwv: {}", shown(&e.to_string()));
         }
     }
     // Seal the batch: sign a checkpoint of the log (creating the key on first use).

@@ -141,3 +141,49 @@ fn open_store(config: &Config) -> Result<(Home, SqliteStore)> {
     let store = SqliteStore::open(&home.index(), Arc::clone(&config.clock))?;
     Ok((home, store))
 }
+
+/// Text from a file name, a sidecar or a user, made safe to print on a terminal: control
+/// characters (newlines, escape sequences, C1 codes), bidirectional overrides and line
+/// separators are shown escaped (`\n`, `\u{1b}`), so a name cannot forge lines of output or
+/// drive the terminal. JSON output escapes them already.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn names_cannot_forge_lines_or_drive_the_terminal() {
+        assert_eq!(shown("cam 1/clip é.mp4"), "cam 1/clip é.mp4");
+        assert_eq!(
+            shown("a.mp4\nbwv: verify ok\r\t"),
+            "a.mp4\\nbwv: verify ok\\r\\t"
+        );
+        assert_eq!(
+            shown("\u{1b}[2J\u{1b}]0;x\u{7}"),
+            "\\u{1b}[2J\\u{1b}]0;x\\u{7}"
+        );
+        assert_eq!(shown("x\u{9b}y\u{7f}"), "x\\u{9b}y\\u{7f}");
+        assert_eq!(shown("gpj.\u{202e}exe"), "gpj.\\u{202e}exe");
+        assert_eq!(shown("a\u{2028}b"), "a\\u{2028}b");
+    }
+}

@@ -58,7 +58,7 @@ impl Progress for Bars {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 bar.set_prefix(format!("#{}", item + 1));
-                bar.set_message(name);
+                bar.set_message(super::shown(&name).into_owned());
                 self.items().insert(item, bar);
             }
             ProgressEvent::Frames { item, done } => {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::shown;
 use anyhow::{Context, Result, bail};
 use bwv::config::Config;
 use bwv::custody::retention::{self, Mark, MarkKind, Policy};
@@ -158,7 +159,9 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
             let event = store.add_disclosure(&d, sar::disclosed_event(&d, actor))?;
             println!(
                 "disclosed {} ({sha}) under {} (event {})",
-                d.file_name, s.id, event.seq
+                shown(&d.file_name),
+                s.id,
+                event.seq
             );
         }
         SarCommand::Close { sar: id } => {
@@ -232,7 +235,7 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
                         .filter(|m| m.kind == MarkKind::Sar && m.reference == s.id)
                         .count(),
                     disclosures.iter().filter(|d| d.sar == s.id).count(),
-                    s.requester
+                    shown(&s.requester)
                 );
             }
         }

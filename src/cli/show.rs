@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::retention::MarkKind;
@@ -46,7 +47,13 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
                     Some(bwv::custody::event::Field::Text(r)) => r.as_str(),
                     _ => "",
                 };
-                println!("{}  event {}  {source}  {reason}", e.at, e.seq);
+                println!(
+                    "{}  event {}  {}  {}",
+                    e.at,
+                    e.seq,
+                    shown(source),
+                    shown(reason)
+                );
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -82,7 +89,7 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
             r.recorded_at,
             dur,
             frames,
-            r.source_name
+            shown(&r.source_name)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -134,11 +141,11 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         rec.status.as_str(),
         rec.reason
             .as_deref()
-            .map(|r| format!(" ({r})"))
+            .map(|r| format!(" ({})", shown(r)))
             .unwrap_or_default()
     );
     if let Some(d) = &rec.deletion {
-        println!("deleted        {} ({})", d.at, d.reason);
+        println!("deleted        {} ({})", d.at, shown(&d.reason));
     }
     for m in &marks {
         println!(
@@ -150,7 +157,7 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
             },
             m.kind.as_str(),
             m.reference,
-            m.placed_by,
+            shown(&m.placed_by),
             m.placed_at,
             m.released_at
                 .as_ref()
@@ -158,7 +165,7 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    println!("source         {}", rec.source_name);
+    println!("source         {}", shown(&rec.source_name));
     println!(
         "master         {} ({} bytes) {}",
         rec.master_sha256,
@@ -171,10 +178,10 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     );
     println!("ingested at    {}", rec.ingested_at);
     if let Some(o) = &rec.officer_id {
-        println!("officer        {o}");
+        println!("officer        {}", shown(o));
     }
     if let Some(d) = &rec.device_id {
-        println!("device         {d}");
+        println!("device         {}", shown(d));
     }
     if let Some(m) = &rec.media {
         println!(

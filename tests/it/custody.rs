@@ -338,3 +338,48 @@ fn a_closed_pipe_ends_a_listing_quietly() {
     let o = run(bwv(&f.home).arg("verify"));
     assert!(o.status.success(), "{}", stdout(&o));
 }
+
+/// A file name or a sidecar field with newlines and escape codes cannot forge lines of bwv's
+/// output or drive the terminal: printed escaped, kept exact in the index and in JSON.
+#[test]
+fn names_and_sidecars_are_printed_escaped() {
+    let (_dir, dock, home) = dock_and_home();
+    let name = "cam\nbwv: verify ok \u{1b}[2J.mp4";
+    make_clip(
+        &dock.join(name),
+        Clip {
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    let sidecar = serde_json::json!({"officer_id": "PC 1\u{1b}]0;pwned\u{7}", "device_id": "D\r9"});
+    fs::write(dock.join(format!("{name}.json")), sidecar.to_string()).expect("sidecar");
+    let o = run(bwv(&home).arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{:?}", stdout(&o));
+    assert!(!stdout(&o).contains('\u{1b}'), "{:?}", stdout(&o));
+    let id = {
+        let o = run(bwv(&home).args(["list", "--json"]));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v[0]["source_name"], name, "kept exact");
+        v[0]["id"].as_str().expect("id").to_owned()
+    };
+    for (args, lines) in [(vec!["list"], 2), (vec!["show", id.as_str()], 0)] {
+        let o = run(bwv(&home).args(&args));
+        let out = stdout(&o);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{7}'),
+            "{out:?}"
+        );
+        assert!(out.contains("cam\\nbwv: verify ok \\u{1b}[2J.mp4"), "{out}");
+        if lines > 0 {
+            assert_eq!(out.lines().count(), lines, "{out}");
+        } else {
+            assert!(
+                out.contains("PC 1\\u{1b}]0;pwned\\u{7}") && out.contains("D\\r9"),
+                "{out}"
+            );
+        }
+    }
+}
