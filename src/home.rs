@@ -26,7 +26,15 @@ pub struct HomeLock {
     _file: File,
 }
 
+/// The custody index's file name inside a home.
+pub const INDEX_FILE: &str = "index.sqlite";
+
 impl Home {
+    /// Whether `root` holds a store (its custody index).
+    pub fn exists(root: &Path) -> bool {
+        root.join(INDEX_FILE).is_file()
+    }
+
     /// A home at `root` (created with its sub-folders if missing).
     pub fn open(root: &Path) -> Result<Self> {
         let home = Self {
@@ -50,7 +58,7 @@ impl Home {
 
     /// The custody index file.
     pub fn index(&self) -> PathBuf {
-        self.root.join("index.sqlite")
+        self.root.join(INDEX_FILE)
     }
 
     /// The retention policy file (optional).

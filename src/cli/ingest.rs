@@ -50,7 +50,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     drop(bwv::media::pipeline::warm_up(&[
         bwv::stages::transcode::PROXY_720P,
     ]));
-    let (home, store) = super::open_store(config)?;
+    let (home, store) = super::create_store(config)?;
     bwv::media::init()?;
     let _lock = home.lock()?;
     home.clear_leftovers()?;

@@ -76,7 +76,7 @@ fn read(path: &Path) -> Result<String> {
 }
 
 pub fn init(config: &Config, args: InitArgs) -> Result<ExitCode> {
-    let (home, _store) = super::open_store(config)?;
+    let (home, _store) = super::create_store(config)?;
     let keys = LogKeys::new(home.keys());
     let (signer, created) = keys.load_or_create(args.origin.as_deref())?;
     let verb = if created { "created" } else { "already has" };

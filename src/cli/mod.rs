@@ -135,8 +135,22 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-/// Opens the store home and its index.
+/// Opens an existing store: every command but `ingest` and `init`, so that a mistyped --home
+/// or BWV_HOME is an error rather than a new, empty store.
 fn open_store(config: &Config) -> Result<(Home, SqliteStore)> {
+    if !Home::exists(&config.home) {
+        anyhow::bail!(
+            "no bwv store at {} (no {}): check --home or BWV_HOME; `bwv ingest` or `bwv init` \
+             makes a new one",
+            config.home.display(),
+            bwv::home::INDEX_FILE
+        );
+    }
+    create_store(config)
+}
+
+/// Opens the store home and its index, making them if they do not exist (`ingest`, `init`).
+fn create_store(config: &Config) -> Result<(Home, SqliteStore)> {
     let home = Home::open(&config.home)?;
     let store = SqliteStore::open(&home.index(), Arc::clone(&config.clock))?;
     Ok((home, store))

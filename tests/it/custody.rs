@@ -383,3 +383,33 @@ fn names_and_sidecars_are_printed_escaped() {
         }
     }
 }
+
+/// A mistyped --home is an error for every command that reads or changes a store, and no
+/// store appears there; only `ingest` and `init` make one.
+#[test]
+fn a_mistyped_home_is_an_error_not_a_new_store() {
+    let f = fixture();
+    let typo = f.root.join("hmoe");
+    for args in [
+        &["list"][..],
+        &["show", f.id.as_str()],
+        &["verify"],
+        &["log", "pubkey"],
+        &["sar", "list"],
+        &["retention", "sweep", "--dry-run"],
+        &["flag", f.id.as_str(), "--case", "C1", "--reason", "r"],
+    ] {
+        let o = run(bwv(&typo).args(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains(&format!("no bwv store at {}", typo.display())),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(!typo.exists(), "{args:?} made {}", typo.display());
+    }
+    let o = run(bwv(&typo).arg("init"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(bwv(&typo).arg("list"));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
