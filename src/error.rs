@@ -72,6 +72,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A dock entry that is not ingested: a symbolic link (bwv ingests the dock's own files,
+    /// never what a link points at, which may lie outside the dock or loop back into it).
+    #[error("{}: scan: {reason}", path.display())]
+    NotFollowed {
+        /// The entry.
+        path: PathBuf,
+        /// Why it is passed over.
+        reason: String,
+    },
     /// The item's content could not be processed (not media, no video, truncated, unsupported...).
     #[error("{}: {stage}: {reason}", path.display())]
     Media {

@@ -62,7 +62,7 @@ pub fn scratch_ingest(clip: &Path, progress: Arc<dyn Progress>) -> Result<Scratc
     bwv::media::init()?;
     let home = Home::open(&dir.path().join("home"))?;
     let store = SqliteStore::open(&home.index(), Arc::new(SystemClock))?;
-    let (items, _) = scan::scan(&[dock]);
+    let (items, _) = scan::scan(&[dock], &[]);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let settings = ingest::Settings::default();
     let reports = Ingest {

@@ -55,9 +55,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let _lock = home.lock()?;
     home.clear_leftovers()?;
 
-    let (items, scan_errors) = scan::scan(&args.docks);
+    let (items, scan_errors) = scan::scan(&args.docks, &[home.root().to_owned()]);
     for e in &scan_errors {
-        eprintln!("bwv: {e}");
+        eprintln!("bwv: {}", shown(&e.to_string()));
     }
     let settings = ingest::Settings {
         delete_source: args.delete_source,

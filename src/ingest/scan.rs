@@ -14,13 +14,16 @@ pub struct DockItem {
     pub sidecar: Option<PathBuf>,
 }
 
-/// Lists the files under `dirs` (recursively, in path order). Folders that cannot be listed are
-/// returned as errors; the files that could be listed are still returned.
-pub fn scan(dirs: &[PathBuf]) -> (Vec<DockItem>, Vec<Error>) {
+/// Lists the files under `dirs` (recursively, in path order), passing over the folders in
+/// `skip` (the store itself, should it lie inside a dock). Symbolic links are never followed:
+/// each is returned as an error naming its target, as are folders that cannot be listed; the
+/// files that could be listed are still returned.
+pub fn scan(dirs: &[PathBuf], skip: &[PathBuf]) -> (Vec<DockItem>, Vec<Error>) {
+    let skip: Vec<PathBuf> = skip.iter().filter_map(|d| d.canonicalize().ok()).collect();
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
-        walk(dir, &mut files, &mut errors);
+        walk(dir, &skip, &mut files, &mut errors);
     }
     files.sort();
     files.dedup();
@@ -49,7 +52,10 @@ fn is_sidecar(p: &Path, sorted: &[PathBuf]) -> bool {
         && sorted.binary_search(&p.with_extension("")).is_ok()
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
+fn walk(dir: &Path, skip: &[PathBuf], files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
+    if dir.canonicalize().is_ok_and(|c| skip.contains(&c)) {
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => return errors.push(Error::io(dir, Stage::Scan, "list folder")(e)),
@@ -63,12 +69,24 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
             }
         };
         let path = entry.path();
-        // Follow symlinks; anything that is not a folder is an item (a broken link or a
-        // special file then fails at the master stage with its own reason).
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-            walk(&path, files, errors);
-        } else {
-            files.push(path);
+        // The entry itself, not what a link points at. Anything that is neither a folder nor
+        // a link is an item (a special file then fails at the master stage with its reason).
+        match entry.file_type() {
+            Ok(t) if t.is_symlink() => {
+                let target = std::fs::read_link(&path)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(|e| format!("unreadable ({e})"));
+                errors.push(Error::NotFollowed {
+                    path,
+                    reason: format!(
+                        "a symbolic link (to {target}), not followed: bwv ingests the dock's own \
+                         files"
+                    ),
+                });
+            }
+            Ok(t) if t.is_dir() => walk(&path, skip, files, errors),
+            Ok(_) => files.push(path),
+            Err(e) => errors.push(Error::io(&path, Stage::Scan, "read entry type")(e)),
         }
     }
 }
@@ -100,7 +118,7 @@ mod tests {
         for f in ["a.mp4", "a.mp4.json", "notes.json", "cam7/b.mp4"] {
             std::fs::write(d.path().join(f), b"x").expect("write");
         }
-        let (items, errors) = scan(&[d.path().to_owned()]);
+        let (items, errors) = scan(&[d.path().to_owned()], &[]);
         assert!(errors.is_empty());
         let names: Vec<_> = items
             .iter()
@@ -116,5 +134,52 @@ mod tests {
         );
         assert_eq!(items[0].sidecar, Some(d.path().join("a.mp4.json")));
         assert_eq!(items[1].sidecar, None);
+    }
+
+    #[test]
+    fn links_are_not_followed_and_skipped_folders_not_walked() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (dock, outside, store) = (
+            d.path().join("dock"),
+            d.path().join("secret"),
+            d.path().join("dock/store"),
+        );
+        for dir in [&dock, &outside, &store] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        std::fs::write(outside.join("log.key"), b"key").expect("write");
+        std::fs::write(store.join("index.sqlite"), b"db").expect("write");
+        std::fs::write(dock.join("a.mp4"), b"x").expect("write");
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, dock.join(name)).expect("symlink")
+        };
+        link(&outside.join("log.key"), "e.mp4");
+        link(&outside, "out");
+        link(Path::new("."), "l1");
+        link(Path::new("l1"), "l2");
+        link(&dock.join("a.mp4"), "again.mp4");
+        let (items, errors) = scan(std::slice::from_ref(&dock), std::slice::from_ref(&store));
+        let paths: Vec<_> = items.iter().map(|i| i.path.clone()).collect();
+        assert_eq!(paths, [dock.join("a.mp4")]);
+        let mut named: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let text = e.to_string();
+                assert!(
+                    text.contains("symbolic link") && text.contains("not followed"),
+                    "{text}"
+                );
+                text.split(':').next().unwrap_or_default().to_owned()
+            })
+            .collect();
+        named.sort();
+        let expected: Vec<String> = ["again.mp4", "e.mp4", "l1", "l2", "out"]
+            .iter()
+            .map(|n| dock.join(n).display().to_string())
+            .collect();
+        assert_eq!(named, expected);
+        // Without the store to skip, its files are items like any other.
+        let (items, _) = scan(std::slice::from_ref(&dock), &[]);
+        assert!(items.iter().any(|i| i.path == store.join("index.sqlite")));
     }
 }

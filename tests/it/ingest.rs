@@ -967,3 +967,46 @@ fn sigkill_at_varied_points_never_loses_an_acknowledged_event() {
         "most runs must actually have been killed ({interrupted})"
     );
 }
+
+/// Links are not followed out of the dock (a link to the log's private key is not stored as a
+/// master), link loops end, and a store inside the dock does not ingest itself; each link is
+/// named on stderr and the exit code says items failed.
+#[test]
+fn links_and_the_store_inside_the_dock_are_not_ingested() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    let home = dock.join("store");
+    std::fs::create_dir_all(&dock).expect("mkdir");
+    make_clip(
+        &dock.join("cam.mp4"),
+        Clip {
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    let o = run(bwv(&home).arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = home.join("keys/log.key");
+    assert!(key.is_file());
+    std::os::unix::fs::symlink(&key, dock.join("e.mp4")).expect("symlink");
+    std::os::unix::fs::symlink(".", dock.join("l1")).expect("symlink");
+    std::os::unix::fs::symlink("l1", dock.join("l2")).expect("symlink");
+
+    let o = run(bwv(&home).arg("ingest").arg(&dock));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for name in ["e.mp4", "l1", "l2"] {
+        let line = format!("{}: scan: a symbolic link", dock.join(name).display());
+        assert!(stderr(&o).contains(&line), "{}", stderr(&o));
+    }
+    // The one clip, once: nothing from the store, nothing through a link.
+    assert!(
+        stderr(&o).contains("1 files: 0 ingested, 1 duplicate"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(bwv(&home).args(["list", "--json"]));
+    let recs: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(texts(&recs, "source_name"), ["cam.mp4"]);
+    let o = run(bwv(&home).arg("verify"));
+    assert!(o.status.success(), "{}", stdout(&o));
+}
