@@ -81,6 +81,15 @@ pub enum Error {
         /// Why it is passed over.
         reason: String,
     },
+    /// With `--delete-source`, a dock copy that is kept although its item was ingested: it
+    /// changed while it was read, or may still be being written.
+    #[error("{}: master: dock copy kept: {reason}", path.display())]
+    SourceKept {
+        /// The dock file.
+        path: PathBuf,
+        /// Why it is kept.
+        reason: String,
+    },
     /// The item's content could not be processed (not media, no video, truncated, unsupported...).
     #[error("{}: {stage}: {reason}", path.display())]
     Media {
@@ -177,6 +186,8 @@ impl Error {
             } => format!("{stage}: {op}: {source}"),
             Error::Media { stage, reason, .. } => format!("{stage}: {reason}"),
             Error::Sidecar { reason, .. } => format!("sidecar: {reason}"),
+            Error::NotFollowed { reason, .. } => format!("scan: {reason}"),
+            Error::SourceKept { reason, .. } => format!("master: dock copy kept: {reason}"),
             other => other.to_string(),
         }
     }

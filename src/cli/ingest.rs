@@ -25,9 +25,14 @@ pub struct Args {
     /// Print one JSON object per item on stdout.
     #[arg(long)]
     json: bool,
-    /// Remove each dock copy once its master is stored, fsynced, re-read, verified and recorded.
+    /// Remove each dock copy once its master is stored, fsynced, re-read, verified and recorded,
+    /// the item is ready (never quarantined content), and the copy is unchanged since it was
+    /// read and has not been written for --settle seconds (else it is kept and named).
     #[arg(long)]
     delete_source: bool,
+    /// Seconds a dock file must have gone unwritten before --delete-source removes it.
+    #[arg(long, default_value_t = bwv::ingest::DEFAULT_SETTLE.as_secs())]
+    settle: u64,
     /// Seconds without a decoded frame before a file counts as stalled.
     #[arg(long, default_value_t = bwv::media::pipeline::DEFAULT_STALL_TIMEOUT.as_secs())]
     stall_timeout: u64,
@@ -61,6 +66,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     }
     let settings = ingest::Settings {
         delete_source: args.delete_source,
+        settle: std::time::Duration::from_secs(args.settle),
         stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
         crash_at: args.crash_at,
         ..Default::default()
@@ -124,7 +130,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         counts[ItemStatus::Failed as usize],
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed > 0 || !scan_errors.is_empty() {
+    // An item can end ingested and still carry an error (a dock copy kept by --delete-source).
+    let noted = reports.iter().any(|r| r.error.is_some());
+    Ok(if failed > 0 || noted || !scan_errors.is_empty() {
         ExitCode::from(super::EXIT_ITEMS_FAILED)
     } else {
         ExitCode::SUCCESS

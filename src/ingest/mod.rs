@@ -13,7 +13,7 @@ pub mod sidecar;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -36,8 +36,11 @@ pub const ACTOR: &str = "bwv-ingest";
 /// Frozen ingest settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Remove dock copies once their master is stored and verified.
+    /// Remove dock copies once their master is stored and verified, the item is ready, and
+    /// the dock copy is unchanged since it was read and has not been written for `settle`.
     pub delete_source: bool,
+    /// How long a dock file must have gone unwritten before `delete_source` removes it.
+    pub settle: Duration,
     /// A pipeline with no new frame for this long is stalled.
     pub stall_timeout: Duration,
     /// Probe time limit in seconds.
@@ -53,6 +56,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             delete_source: false,
+            settle: DEFAULT_SETTLE,
             stall_timeout: pipeline::DEFAULT_STALL_TIMEOUT,
             probe_timeout_s: probe::DEFAULT_PROBE_TIMEOUT_S,
             thumbs: thumbs::Settings::default(),
@@ -60,6 +64,9 @@ impl Default for Settings {
         }
     }
 }
+
+/// Default settle time for `delete_source`.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
 /// How an item ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,17 +173,25 @@ impl Ingest<'_> {
         in_flight: &InFlight,
         report: &mut ItemReport,
     ) -> Result<()> {
+        // Nothing is preserved of a link or an unreadable file; the index still learns of it.
+        let unreadable = |e: Error| -> Result<()> {
+            let source = item.path.display().to_string();
+            let draft = EventDraft::new(EventKind::Unreadable, None, ACTOR)
+                .with("source_sha256", Digest::of(source.as_bytes()))
+                .with("reason", e.reason());
+            self.store.add_unreadable(&source, draft)?;
+            Err(e)
+        };
+        if let Some(target) = &item.link {
+            return unreadable(scan::not_followed(&item.path, target));
+        }
+        // The dock file as it was before it was read, to tell whether it changed meanwhile.
+        let seen = std::fs::metadata(&item.path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()));
         let stored = match master::store(self.home, &item.path) {
             Ok(m) => m,
-            Err(e) => {
-                // Nothing could be preserved; the index still learns of the attempt.
-                let source = item.path.display().to_string();
-                let draft = EventDraft::new(EventKind::Unreadable, None, ACTOR)
-                    .with("source_sha256", Digest::of(source.as_bytes()))
-                    .with("reason", e.reason());
-                self.store.add_unreadable(&source, draft)?;
-                return Err(e);
-            }
+            Err(e) => return unreadable(e),
         };
         report.master_sha256 = Some(stored.sha256);
         let _claim = in_flight.claim(stored.sha256);
@@ -190,7 +205,8 @@ impl Ingest<'_> {
                 let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR)
                     .with("master_sha256", stored.sha256);
                 self.store.append(draft)?;
-                return self.remove_source(item, &rec);
+                self.remove_source(item, &rec, seen, report);
+                return Ok(());
             }
             Some(rec) => (rec, probed()),
             None => {
@@ -205,7 +221,6 @@ impl Ingest<'_> {
         };
         report.id = Some(rec.id.clone());
         self.crash_point("recording-created");
-        self.remove_source(item, &rec)?;
 
         let result = probe.and_then(|p| self.process(index, &rec, &master_path, &p));
         match result {
@@ -231,6 +246,11 @@ impl Ingest<'_> {
                 )?;
                 report.artefacts = artefacts;
                 report.status = ItemStatus::Ingested;
+                let rec = Recording {
+                    status: Status::Ready,
+                    ..rec
+                };
+                self.remove_source(item, &rec, seen, report);
                 Ok(())
             }
             // The content is the problem: keep the master, quarantine it, say why.
@@ -312,10 +332,70 @@ impl Ingest<'_> {
         }
     }
 
-    /// With `--delete-source`: re-verify the stored master, then remove the dock copy and its sidecar.
-    fn remove_source(&self, item: &DockItem, rec: &Recording) -> Result<()> {
-        if !self.settings.delete_source {
+    /// With `--delete-source`, removes the dock copy and its sidecar when that is safe, else
+    /// notes on the report why the copy is kept (the item itself stays as it ended).
+    fn remove_source(
+        &self,
+        item: &DockItem,
+        rec: &Recording,
+        seen: Option<(u64, Option<SystemTime>)>,
+        report: &mut ItemReport,
+    ) {
+        if let Err(e) = self.try_remove_source(item, rec, seen) {
+            report.error = Some(e.to_string());
+        }
+    }
+
+    /// Removes the dock copy only when its recording is ready (quarantined content may be a
+    /// file still arriving, and is never removed), the copy has the size and modification time
+    /// it had before it was read and has not been written for the settle time, its bytes hash
+    /// to the master's SHA-256, and the stored master still does.
+    fn try_remove_source(
+        &self,
+        item: &DockItem,
+        rec: &Recording,
+        seen: Option<(u64, Option<SystemTime>)>,
+    ) -> Result<()> {
+        if !self.settings.delete_source || rec.status != Status::Ready {
             return Ok(());
+        }
+        let kept = |reason: String| Error::SourceKept {
+            path: item.path.clone(),
+            reason,
+        };
+        let now = std::fs::metadata(&item.path).map_err(Error::io(
+            &item.path,
+            Stage::Master,
+            "stat dock copy",
+        ))?;
+        let (size, modified) = (now.len(), now.modified().ok());
+        if seen != Some((size, modified)) || size != rec.master_size {
+            return Err(kept(format!(
+                "it changed while it was ingested ({} bytes before, {size} now; the master has \
+                 {}): ingest it again once it is complete",
+                seen.map_or("?".into(), |(s, _)| s.to_string()),
+                rec.master_size
+            )));
+        }
+        // File-system time, not the store's clock: the age of a write is what matters here.
+        let age = modified
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        if age < self.settings.settle {
+            return Err(kept(format!(
+                "written {:.0} s ago, under the {} s settle time (it may still be being \
+                 written): a later run removes it",
+                age.as_secs_f64(),
+                self.settings.settle.as_secs()
+            )));
+        }
+        let (dock_sha, _) =
+            hash_file(&item.path).map_err(Error::io(&item.path, Stage::Master, "re-read"))?;
+        if dock_sha != rec.master_sha256 {
+            return Err(kept(format!(
+                "its SHA-256 is now {dock_sha}, the master's {}",
+                rec.master_sha256
+            )));
         }
         master::verify(&self.home.abs(&rec.master_path), &rec.master_sha256)?;
         for p in std::iter::once(&item.path).chain(&item.sidecar) {

@@ -12,12 +12,15 @@ pub struct DockItem {
     pub path: PathBuf,
     /// Its `<file>.json` sidecar, if present.
     pub sidecar: Option<PathBuf>,
+    /// What it points at, when it is a symbolic link: never followed, recorded as unreadable.
+    pub link: Option<PathBuf>,
 }
 
 /// Lists the files under `dirs` (recursively, in path order), passing over the folders in
-/// `skip` (the store itself, should it lie inside a dock). Symbolic links are never followed:
-/// each is returned as an error naming its target, as are folders that cannot be listed; the
-/// files that could be listed are still returned.
+/// `skip` (the store itself, should it lie inside a dock). Symbolic links are never followed
+/// (they may lead out of the dock or loop back into it): each is an item with its `link`
+/// target, to be recorded as not ingested. Folders that cannot be listed are returned as
+/// errors; the files that could be listed are still returned.
 pub fn scan(dirs: &[PathBuf], skip: &[PathBuf]) -> (Vec<DockItem>, Vec<Error>) {
     let skip: Vec<PathBuf> = skip.iter().filter_map(|d| d.canonicalize().ok()).collect();
     let mut files = Vec::new();
@@ -27,14 +30,18 @@ pub fn scan(dirs: &[PathBuf], skip: &[PathBuf]) -> (Vec<DockItem>, Vec<Error>) {
     }
     files.sort();
     files.dedup();
+    let names: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     let items = files
-        .iter()
-        .filter(|p| !is_sidecar(p, &files))
-        .map(|p| {
-            let sidecar = sidecar_of(p);
+        .into_iter()
+        .filter(|(p, _)| !is_sidecar(p, &names))
+        .map(|(path, link)| {
+            let sidecar = sidecar_of(&path);
+            let sidecar =
+                (link.is_none() && names.binary_search(&sidecar).is_ok()).then_some(sidecar);
             DockItem {
-                path: p.clone(),
-                sidecar: files.binary_search(&sidecar).is_ok().then_some(sidecar),
+                path,
+                sidecar,
+                link,
             }
         })
         .collect();
@@ -52,7 +59,13 @@ fn is_sidecar(p: &Path, sorted: &[PathBuf]) -> bool {
         && sorted.binary_search(&p.with_extension("")).is_ok()
 }
 
-fn walk(dir: &Path, skip: &[PathBuf], files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
+/// Collects (path, link target if a symbolic link) under `dir`.
+fn walk(
+    dir: &Path,
+    skip: &[PathBuf],
+    files: &mut Vec<(PathBuf, Option<PathBuf>)>,
+    errors: &mut Vec<Error>,
+) {
     if dir.canonicalize().is_ok_and(|c| skip.contains(&c)) {
         return;
     }
@@ -69,25 +82,28 @@ fn walk(dir: &Path, skip: &[PathBuf], files: &mut Vec<PathBuf>, errors: &mut Vec
             }
         };
         let path = entry.path();
-        // The entry itself, not what a link points at. Anything that is neither a folder nor
-        // a link is an item (a special file then fails at the master stage with its reason).
+        // The entry itself, not what a link points at. Anything that is not a folder is an
+        // item (a special file then fails at the master stage with its own reason).
         match entry.file_type() {
             Ok(t) if t.is_symlink() => {
-                let target = std::fs::read_link(&path)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_else(|e| format!("unreadable ({e})"));
-                errors.push(Error::NotFollowed {
-                    path,
-                    reason: format!(
-                        "a symbolic link (to {target}), not followed: bwv ingests the dock's own \
-                         files"
-                    ),
-                });
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                files.push((path, Some(target)));
             }
             Ok(t) if t.is_dir() => walk(&path, skip, files, errors),
-            Ok(_) => files.push(path),
+            Ok(_) => files.push((path, None)),
             Err(e) => errors.push(Error::io(&path, Stage::Scan, "read entry type")(e)),
         }
+    }
+}
+
+/// Why a dock entry that is a symbolic link to `target` is not ingested.
+pub fn not_followed(path: &Path, target: &Path) -> Error {
+    Error::NotFollowed {
+        path: path.to_owned(),
+        reason: format!(
+            "a symbolic link (to {}), not followed: bwv ingests the dock's own files",
+            target.display()
+        ),
     }
 }
 
@@ -159,25 +175,30 @@ mod tests {
         link(Path::new("l1"), "l2");
         link(&dock.join("a.mp4"), "again.mp4");
         let (items, errors) = scan(std::slice::from_ref(&dock), std::slice::from_ref(&store));
-        let paths: Vec<_> = items.iter().map(|i| i.path.clone()).collect();
-        assert_eq!(paths, [dock.join("a.mp4")]);
-        let mut named: Vec<String> = errors
+        assert!(errors.is_empty(), "{errors:?}");
+        let found: Vec<(String, Option<PathBuf>)> = items
             .iter()
-            .map(|e| {
-                let text = e.to_string();
-                assert!(
-                    text.contains("symbolic link") && text.contains("not followed"),
-                    "{text}"
-                );
-                text.split(':').next().unwrap_or_default().to_owned()
+            .map(|i| {
+                let name = i.path.strip_prefix(&dock).expect("in the dock");
+                (name.display().to_string(), i.link.clone())
             })
             .collect();
-        named.sort();
-        let expected: Vec<String> = ["again.mp4", "e.mp4", "l1", "l2", "out"]
-            .iter()
-            .map(|n| dock.join(n).display().to_string())
-            .collect();
-        assert_eq!(named, expected);
+        assert_eq!(
+            found,
+            [
+                ("a.mp4".to_owned(), None),
+                ("again.mp4".to_owned(), Some(dock.join("a.mp4"))),
+                ("e.mp4".to_owned(), Some(outside.join("log.key"))),
+                ("l1".to_owned(), Some(PathBuf::from("."))),
+                ("l2".to_owned(), Some(PathBuf::from("l1"))),
+                ("out".to_owned(), Some(outside.clone())),
+            ]
+        );
+        let err = not_followed(&dock.join("e.mp4"), &outside.join("log.key")).to_string();
+        assert!(
+            err.contains("symbolic link") && err.contains("not followed"),
+            "{err}"
+        );
         // Without the store to skip, its files are items like any other.
         let (items, _) = scan(std::slice::from_ref(&dock), &[]);
         assert!(items.iter().any(|i| i.path == store.join("index.sqlite")));

@@ -493,7 +493,7 @@ fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> 
         ("truncated.mp4", "probe"),
         ("audio.m4a", "no video stream"),
         ("unsupported.mp4", "unsupported codec"),
-        ("dangling.mp4", "open"),
+        ("dangling.mp4", "symbolic link"),
         ("pipe.mp4", "not a regular file"),
     ]
 }
@@ -825,22 +825,37 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
     std::fs::write(dock.join("a.mp4.json"), r#"{"officer_id": "4711", "device_id": "CAM-9", "recorded_at": "2026-11-20T22:15:00+01:00", "shift": "night"}"#).expect("sidecar");
     std::fs::write(dock.join("broken.mp4"), b"not video").expect("write");
     let original = sha256_hex(&clip);
-
+    // Just written: under the settle time, the dock copy is kept and named; the item is
+    // ingested all the same.
     let (o, items) = ingest_json(&home, &[&dock], &["--delete-source"]);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "the broken file still counts as failed"
-    );
-    assert!(
-        files_under(&dock).is_empty(),
-        "both dock copies and the sidecar removed: {:?}",
-        files_under(&dock)
-    );
+    assert_eq!(o.status.code(), Some(2), "kept copies and the broken file");
+    assert!(clip.exists() && dock.join("a.mp4.json").exists());
     let good = items
         .iter()
         .find(|i| i["status"] == "ingested")
         .expect("ingested");
+    let why = good["error"].as_str().expect("why the copy is kept");
+    assert!(
+        why.contains("dock copy kept") && why.contains("settle time"),
+        "{why}"
+    );
+    // Unwritten for an hour: the duplicate's dock copy and its sidecar go; the broken file's
+    // stays (quarantined content may be a file still arriving).
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for f in ["a.mp4", "broken.mp4"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dock.join(f))
+            .expect("open");
+        file.set_modified(hour_ago).expect("set mtime");
+    }
+    let (o, _) = ingest_json(&home, &[&dock], &["--delete-source"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        files_under(&dock),
+        [dock.join("broken.mp4")],
+        "the clip and its sidecar removed, the quarantined file kept"
+    );
     let shown = show_json(&home, good["id"].as_str().expect("id"));
     let rec = &shown["recording"];
     assert_eq!(
@@ -852,7 +867,10 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
     assert_eq!(rec["officer_id"], "4711");
     assert_eq!(rec["extra"]["shift"], "night");
     let kinds = event_kinds(&shown);
-    assert_eq!(kinds, ["ingested", "source_removed", "processed"]);
+    assert_eq!(
+        kinds,
+        ["ingested", "processed", "duplicate", "source_removed"]
+    );
 }
 
 /// Kills `bwv ingest` with SIGKILL at varied moments, many times over one store. After every
@@ -998,12 +1016,16 @@ fn links_and_the_store_inside_the_dock_are_not_ingested() {
         let line = format!("{}: scan: a symbolic link", dock.join(name).display());
         assert!(stderr(&o).contains(&line), "{}", stderr(&o));
     }
-    // The one clip, once: nothing from the store, nothing through a link.
+    // The one clip, once: nothing from the store, nothing through a link; the links are on
+    // the record as not ingested.
     assert!(
-        stderr(&o).contains("1 files: 0 ingested, 1 duplicate"),
+        stderr(&o).contains("4 files: 0 ingested, 1 duplicate, 0 quarantined, 3 failed"),
         "{}",
         stderr(&o)
     );
+    let o = run(bwv(&home).args(["list", "--unreadable"]));
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+    assert!(stdout(&o).contains("not followed"), "{}", stdout(&o));
     let o = run(bwv(&home).args(["list", "--json"]));
     let recs: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(texts(&recs, "source_name"), ["cam.mp4"]);
