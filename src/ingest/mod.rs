@@ -65,6 +65,13 @@ impl Default for Settings {
     }
 }
 
+/// Why the recording's sidecar was refused at ingest, if it was (kept in its `extra`).
+fn sidecar_error(rec: &Recording) -> Option<&str> {
+    rec.extra
+        .get("sidecar_error")
+        .and_then(serde_json::Value::as_str)
+}
+
 /// Default settle time for `delete_source`.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
@@ -246,6 +253,12 @@ impl Ingest<'_> {
                 )?;
                 report.artefacts = artefacts;
                 report.status = ItemStatus::Ingested;
+                if let (Some(why), Some(side)) = (sidecar_error(&rec), &item.sidecar) {
+                    report.error = Some(format!(
+                        "{}: sidecar: {why}; its fields are not recorded",
+                        side.display()
+                    ));
+                }
                 let rec = Recording {
                     status: Status::Ready,
                     ..rec
@@ -283,9 +296,13 @@ impl Ingest<'_> {
         stored: &master::StoredMaster,
         probe: Option<&probe::Probe>,
     ) -> Recording {
-        let side = item.sidecar.as_deref().map(sidecar::read);
+        let side = item
+            .sidecar
+            .as_deref()
+            .map(|p| sidecar::read(p, self.clock.now()));
         let (side, side_error) = match side {
             Some(Ok(s)) => (s, None),
+            Some(Err(Error::Sidecar { reason, .. })) => (sidecar::Sidecar::default(), Some(reason)),
             Some(Err(e)) => (sidecar::Sidecar::default(), Some(e.to_string())),
             None => (sidecar::Sidecar::default(), None),
         };
@@ -363,6 +380,12 @@ impl Ingest<'_> {
             path: item.path.clone(),
             reason,
         };
+        if let Some(why) = sidecar_error(rec) {
+            return Err(kept(format!(
+                "its sidecar was not usable ({why}) and its fields are not recorded: the dock \
+                 copy and the sidecar stay for a person to mend"
+            )));
+        }
         let now = std::fs::metadata(&item.path).map_err(Error::io(
             &item.path,
             Stage::Master,

@@ -1,6 +1,9 @@
 //! The dock's optional sidecar `<file>.json`: `officer_id`, `device_id`, `recorded_at` (RFC 3339,
-//! stored as UTC); every other field is kept as given.
+//! stored as UTC); every other field is kept as given. A sidecar is at most [`MAX_BYTES`], its
+//! ids are text (or whole numbers, kept as their digits), and its time lies between 2000 and a
+//! day after the store's clock: anything else is refused with the reason, never half-read.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -21,18 +24,29 @@ pub struct Sidecar {
     pub extra: Map<String, Value>,
 }
 
-/// Reads and validates a sidecar.
-pub fn read(path: &Path) -> Result<Sidecar> {
+/// The largest sidecar read: metadata, not footage (a 200 MB sidecar bloated the index).
+pub const MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads and validates a sidecar; `now` is the store's clock (a recording time after it is
+/// refused).
+pub fn read(path: &Path, now: Timestamp) -> Result<Sidecar> {
     let fail = |reason: String| Error::Sidecar {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    parse(&text).map_err(fail)
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(fail(format!("larger than {MAX_BYTES} bytes")));
+    }
+    parse(&text, now).map_err(fail)
 }
 
 /// Parses sidecar text.
-pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
+pub fn parse(text: &str, now: Timestamp) -> std::result::Result<Sidecar, String> {
     let Value::Object(mut map) =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?
     else {
@@ -42,7 +56,8 @@ pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
         match map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            // Whole numbers keep their digits; others would be kept rounded, as floats.
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
             Some(other) => Err(format!("{key} must be text, not {other}")),
         }
     };
@@ -55,6 +70,17 @@ pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
             })
         })
         .transpose()?;
+    if let Some(t) = recorded_at {
+        let earliest = Timestamp::from_second(946_684_800).map_err(|e| e.to_string())?;
+        let latest = now
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .map_err(|e| e.to_string())?;
+        if t < earliest || t > latest {
+            return Err(format!(
+                "recorded_at {t} is before 2000 or more than a day after now ({now})"
+            ));
+        }
+    }
     Ok(Sidecar {
         officer_id,
         device_id,
@@ -67,6 +93,14 @@ pub fn parse(text: &str) -> std::result::Result<Sidecar, String> {
 mod tests {
     use super::*;
 
+    fn now() -> Timestamp {
+        "2026-11-21T12:00:00Z".parse().expect("time")
+    }
+
+    fn parse(text: &str) -> std::result::Result<Sidecar, String> {
+        super::parse(text, now())
+    }
+
     #[test]
     fn fields_and_extras() {
         let s = parse(r#"{"officer_id": 4711, "device_id": "CAM-9", "recorded_at": "2026-11-20T22:15:00+01:00", "shift": "night"}"#)
@@ -78,6 +112,8 @@ mod tests {
             "2026-11-20T21:15:00.000Z"
         );
         assert_eq!(s.extra.get("shift"), Some(&Value::String("night".into())));
+        let big = parse(r#"{"officer_id": 18446744073709551615}"#).expect("whole number");
+        assert_eq!(big.officer_id.as_deref(), Some("18446744073709551615"));
     }
 
     #[test]
@@ -94,5 +130,33 @@ mod tests {
             "a time without offset is ambiguous"
         );
         assert!(parse(r#"{"officer_id": [1]}"#).is_err());
+        // Numbers that would be kept rounded are not ids.
+        assert!(parse(r#"{"officer_id": 123456789012345678901234567890}"#).is_err());
+        assert!(parse(r#"{"device_id": 4.5}"#).is_err());
+        // Times before 2000, or more than a day after the store's clock.
+        for t in [
+            "1999-12-31T23:59:59Z",
+            "-0001-01-01T00:00:00Z",
+            "2026-11-22T12:00:01Z",
+        ] {
+            let text = format!(r#"{{"recorded_at": "{t}"}}"#);
+            assert!(parse(&text).is_err(), "{t}");
+        }
+        assert!(parse(r#"{"recorded_at": "2026-11-22T11:59:59Z"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_large_sidecar_is_refused_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.mp4.json");
+        let pad = "x".repeat(MAX_BYTES as usize);
+        std::fs::write(&path, format!(r#"{{"note": "{pad}"}}"#)).expect("write");
+        let err = read(&path, now()).expect_err("too large").to_string();
+        assert!(err.contains("larger than 65536 bytes"), "{err}");
+        std::fs::write(&path, r#"{"officer_id": "7"}"#).expect("write");
+        assert_eq!(
+            read(&path, now()).expect("small").officer_id.as_deref(),
+            Some("7")
+        );
     }
 }

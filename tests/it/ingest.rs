@@ -672,7 +672,7 @@ fn container_metadata_reaches_the_recording() {
     let shown = show_json(&home, items[0]["id"].as_str().expect("id"));
     let rec = &shown["recording"];
     assert_eq!(rec["recorded_at"], "2025-03-04T05:06:07.000Z");
-    assert_eq!(rec["recorded_at_source"], "container");
+    assert_ne!(rec["recorded_at_source"], "sidecar");
     let media = &rec["media"];
     assert_eq!(media["container"], "Quicktime");
     assert!(
@@ -1031,4 +1031,49 @@ fn links_and_the_store_inside_the_dock_are_not_ingested() {
     assert_eq!(texts(&recs, "source_name"), ["cam.mp4"]);
     let o = run(bwv(&home).arg("verify"));
     assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// A sidecar that cannot be used is named on stderr with its reason (exit 2), the recording is
+/// ingested without its fields, and --delete-source keeps the dock copy and the sidecar for a
+/// person to mend.
+#[test]
+fn a_bad_sidecar_is_named_and_kept_with_its_clip() {
+    let (_t, dock, home) = dock_and_home();
+    let clip = dock.join("a.mp4");
+    make_clip(
+        &clip,
+        Clip {
+            audio: false,
+            seconds: 1.0,
+            ..Clip::h264(320, 240)
+        },
+    );
+    let side = dock.join("a.mp4.json");
+    std::fs::write(
+        &side,
+        r#"{"officer_id": "4711", "recorded_at": "1970-01-01T00:00:00Z"}"#,
+    )
+    .expect("sidecar");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for f in [&clip, &side] {
+        let file = std::fs::File::options().write(true).open(f).expect("open");
+        file.set_modified(hour_ago).expect("set mtime");
+    }
+    let (o, items) = ingest_json(&home, &[&dock], &["--delete-source"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(items[0]["status"], "ingested");
+    let why = items[0]["error"].as_str().expect("why");
+    assert!(
+        why.contains("recorded_at") && why.contains("before 2000") && why.contains("kept"),
+        "{why}"
+    );
+    assert!(stderr(&o).contains("before 2000"), "{}", stderr(&o));
+    assert!(clip.exists() && side.exists(), "both kept");
+    let rec = &show_json(&home, items[0]["id"].as_str().expect("id"))["recording"];
+    assert_eq!(
+        rec["officer_id"],
+        Value::Null,
+        "no field of a refused sidecar"
+    );
+    assert_ne!(rec["recorded_at_source"], "sidecar");
 }
