@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::custody::event::Field;
 use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, Recording, Store};
 use crate::digest::{self, Digest};
 use crate::error::{Error, Result, Stage};
@@ -96,6 +97,7 @@ impl Redactor<'_> {
             )));
         }
         render::check(p, settings)?;
+        self.check_planned(rec, p)?;
         let job = self.prepare(rec, out)?;
         let masks = render::Planned::new(p, settings);
         let done = render::encode(&job.source, masks, settings, job.tmp.path(), self.stall)?;
@@ -138,6 +140,26 @@ impl Redactor<'_> {
         let report = render::report(&p, settings, done.decode.frames, done.masked);
         let rendered = self.keep(rec, &p, settings, report, job.tmp, out)?;
         Ok((p, tiles, rendered))
+    }
+
+    /// Only a plan whose hash the log holds as planned for `rec` is rendered: an edited plan
+    /// (a track removed, a box moved) would otherwise leave faces bare while citing a plan no
+    /// one made. Changes belong in the render's own settings (`--keep`, `--box`), which are
+    /// recorded.
+    fn check_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
+        let digest = Field::Text(p.digest().to_hex());
+        let planned = self.store.events(Some(&rec.id))?.into_iter().any(|e| {
+            e.kind == EventKind::RedactionPlanned && e.fields.get("plan_sha256") == Some(&digest)
+        });
+        if planned {
+            return Ok(());
+        }
+        Err(Error::Redact(format!(
+            "the plan (SHA-256 {}) was never logged as planned for recording {}: it was edited \
+             or made elsewhere. Plan again with --plan; keep or hide more with --keep and --box",
+            p.digest(),
+            rec.id
+        )))
     }
 
     /// Checks that `out` is new, describes the master for the render, and makes the temporary

@@ -359,7 +359,7 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
 #[test]
 fn bad_requests_are_refused_and_nothing_is_written() {
     let s = setup();
-    let (plan_path, _) = plan(&s);
+    let (plan_path, plan) = plan(&s);
     let out = s.root.join("x.mp4");
     let refuse = |args: &[&str], id: &str, why: &str| {
         let o = run(redact(&s.home).arg(id).args(args));
@@ -383,6 +383,22 @@ fn bad_requests_are_refused_and_nothing_is_written() {
         &["--out", out_arg, "--keep", "1"],
         &s.id,
         "tracks to keep are chosen from a plan",
+    );
+    // An edited plan (its one track removed: the face would be bare throughout) is not on the
+    // record, so it is not rendered.
+    let mut edited = plan.clone();
+    edited["tracks"] = serde_json::json!([]);
+    let edited_path = s.root.join("edited.json");
+    std::fs::write(&edited_path, edited.to_string()).expect("write");
+    refuse(
+        &[
+            "--render",
+            edited_path.to_str().expect("utf-8"),
+            "--out",
+            out_arg,
+        ],
+        &s.id,
+        "was never logged as planned",
     );
 
     // A plan for one recording cannot render another.
