@@ -25,6 +25,24 @@ pub const DEFAULT_PROBE_TIMEOUT_S: u64 = 15;
 /// Name of the bus message the pad probes post when every stream has shown its first buffer.
 const DONE: &str = "bwv-probe-done";
 
+/// The widest or tallest picture bwv decodes (8K is 7680 or 8192 wide).
+pub const MAX_SIDE: i32 = 8192;
+/// The most pixels a picture may have (8192x4320): a frame is decoded, copied and hashed
+/// whole, so a file claiming 16000x16000 would take gigabytes per job.
+pub const MAX_PIXELS: i64 = 8192 * 4320;
+
+/// Refuses a picture too large to process within a job's memory.
+fn check_size(w: i32, h: i32) -> std::result::Result<(), String> {
+    if w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE || i64::from(w) * i64::from(h) > MAX_PIXELS
+    {
+        return Err(format!(
+            "picture {w}x{h} is outside what bwv processes (at most {MAX_SIDE} on a side and \
+             {MAX_PIXELS} pixels, 8192x4320)"
+        ));
+    }
+    Ok(())
+}
+
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
@@ -282,6 +300,10 @@ impl Found {
                 ));
             }
         }
+        let size = |field: &str| video.structure(0).and_then(|s| s.get::<i32>(field).ok());
+        if let (Some(w), Some(h)) = (size("width"), size("height")) {
+            check_size(w, h)?;
+        }
         let fps = video
             .structure(0)
             .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
@@ -360,5 +382,33 @@ fn explain(message: &str, debug: Option<&str>) -> String {
         format!("truncated or incomplete recording (no index): {message}")
     } else {
         format!("cannot read as media: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_past_8k_are_refused() {
+        for (w, h) in [
+            (1920, 1080),
+            (3840, 2160),
+            (7680, 4320),
+            (8192, 4320),
+            (4320, 8192),
+        ] {
+            assert_eq!(check_size(w, h), Ok(()), "{w}x{h}");
+        }
+        for (w, h) in [
+            (8193, 64),
+            (64, 8193),
+            (8192, 4321),
+            (16000, 15992),
+            (0, 1080),
+        ] {
+            let err = check_size(w, h).expect_err("too large");
+            assert!(err.contains(&format!("{w}x{h}")), "{err}");
+        }
     }
 }

@@ -476,6 +476,21 @@ fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> 
     odd[at..at + 4].copy_from_slice(b"zzz1");
     std::fs::write(dock.join("unsupported.mp4"), odd).expect("write");
 
+    // Wider than 8K (cheap to make: 64 lines tall): refused before anything is decoded.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=size=8256x64:rate=30",
+        "-frames:v",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        dock.join("wide.mp4").to_str().expect("path"),
+    ]);
+
     std::os::unix::fs::symlink(scratch.join("gone.mp4"), dock.join("dangling.mp4"))
         .expect("symlink");
     let fifo = dock.join("pipe.mp4");
@@ -493,6 +508,7 @@ fn bad_inputs(dock: &Path, scratch: &Path) -> Vec<(&'static str, &'static str)> 
         ("truncated.mp4", "probe"),
         ("audio.m4a", "no video stream"),
         ("unsupported.mp4", "unsupported codec"),
+        ("wide.mp4", "picture 8256x64 is outside what bwv processes"),
         ("dangling.mp4", "symbolic link"),
         ("pipe.mp4", "not a regular file"),
     ]
@@ -546,6 +562,7 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
         "truncated.mp4",
         "audio.m4a",
         "unsupported.mp4",
+        "wide.mp4",
     ];
     for name in preserved {
         let r = recs
