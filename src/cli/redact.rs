@@ -182,6 +182,31 @@ pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::d
     Ok((Detector::new(engine, settings), model.sha256))
 }
 
+/// Writes a new file: never over an existing one (an output, a plan), nor through a link.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .with_context(|| format!("write {}", path.display()))
+}
+
+/// Refuses, before any work, files that exist (or links, even broken ones) or that name the
+/// same file twice (`--plan x.mp4 --out x.mp4`).
+fn check_new(paths: &[&Path]) -> Result<()> {
+    for (i, p) in paths.iter().enumerate() {
+        if p.symlink_metadata().is_ok() {
+            bail!("{} already exists; choose a new name", p.display());
+        }
+        if paths[..i].contains(p) {
+            bail!("{} is named twice; choose a different name", p.display());
+        }
+    }
+    Ok(())
+}
+
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let stem = p
         .file_stem()
@@ -212,6 +237,28 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         boxes: args.boxes.clone(),
         ..RenderSettings::default()
     };
+    // Every file this run writes, named and checked before any work.
+    let plan_files = args.render.is_none().then(|| {
+        let plan_path = args.plan.clone().unwrap_or_else(|| {
+            with_suffix(
+                args.out.as_deref().unwrap_or(Path::new("out")),
+                ".plan.json",
+            )
+        });
+        let preview = with_suffix(&plan_path, ".preview.jpg");
+        (plan_path, preview)
+    });
+    let report_files = args.out.as_deref().map(|o| {
+        (
+            with_suffix(o, ".report.json"),
+            with_suffix(o, ".report.txt"),
+        )
+    });
+    let mut new_files: Vec<&Path> = args.out.as_deref().into_iter().collect();
+    for (a, b) in plan_files.iter().chain(&report_files) {
+        new_files.extend([a.as_path(), b.as_path()]);
+    }
+    check_new(&new_files)?;
     let done = match (&args.render, &args.out) {
         (Some(path), Some(out)) => {
             let text = std::fs::read_to_string(path)
@@ -227,10 +274,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         (None, out) => {
             let settings = args.detector.plan_settings();
             let (detector, model_sha) = detector(&args.detector, threads)?;
-            let plan_path = args.plan.clone().unwrap_or_else(|| {
-                with_suffix(out.as_deref().unwrap_or(Path::new("out")), ".plan.json")
-            });
-            let preview = with_suffix(&plan_path, ".preview.jpg");
+            let Some((plan_path, preview)) = &plan_files else {
+                bail!("a plan is made only without --render");
+            };
             // With an output and no plan to read, one decode plans and renders.
             let (plan, tiles, rendered) = match out {
                 Some(out) => {
@@ -249,9 +295,11 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                     (plan, tiles, None)
                 }
             };
-            bwv::redact::plan::write_preview(&plan, &tiles, &preview)?;
-            std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
-                .with_context(|| format!("write {}", plan_path.display()))?;
+            bwv::redact::plan::write_preview(&plan, &tiles, preview)?;
+            write_new(
+                plan_path,
+                (serde_json::to_string_pretty(&plan)? + "\n").as_bytes(),
+            )?;
             println!(
                 "planned {}: {} track(s) over {} frames; plan {}, preview {}",
                 rec.id,
@@ -280,13 +328,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
     };
     let out = &done.out;
-    let report_json = with_suffix(out, ".report.json");
-    std::fs::write(
-        &report_json,
-        serde_json::to_string_pretty(&done.report)? + "\n",
-    )
-    .with_context(|| format!("write {}", report_json.display()))?;
-    let summary = with_suffix(out, ".report.txt");
+    let Some((report_json, summary)) = &report_files else {
+        bail!("a render has an output");
+    };
+    write_new(
+        report_json,
+        (serde_json::to_string_pretty(&done.report)? + "\n").as_bytes(),
+    )?;
     let text = format!(
         "bwv redaction of recording {}\noutput: {} ({} bytes, SHA-256 {})\n{}",
         rec.id,
@@ -295,7 +343,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         done.artefact.sha256,
         done.report.summary()
     );
-    std::fs::write(&summary, &text).with_context(|| format!("write {}", summary.display()))?;
+    write_new(summary, text.as_bytes())?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

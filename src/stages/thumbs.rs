@@ -259,8 +259,13 @@ pub fn contact_sheet(tiles: &[RgbImage], columns: u32) -> RgbImage {
 }
 
 /// Writes and fsyncs a JPEG.
+/// Writes `img` as a new JPEG file: never over an existing file, nor through a link.
 pub(crate) fn write_jpeg(img: &RgbImage, path: &Path, quality: u8) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(Error::io(path, Stage::Thumbnails, "create"))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io(path, Stage::Thumbnails, "create"))?;
     let mut w = std::io::BufWriter::new(file);
     JpegEncoder::new_with_quality(&mut w, quality)
         .encode_image(img)

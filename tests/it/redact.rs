@@ -384,6 +384,24 @@ fn bad_requests_are_refused_and_nothing_is_written() {
         &s.id,
         "tracks to keep are chosen from a plan",
     );
+    // The files a run writes are new files only, checked before any work: a link where the
+    // plan would go is not followed (its target keeps its bytes), and one name for two files
+    // is refused.
+    let precious = s.root.join("precious.txt");
+    std::fs::write(&precious, b"keep me").expect("write");
+    let link = s.root.join("linked.json");
+    std::os::unix::fs::symlink(&precious, &link).expect("symlink");
+    refuse(
+        &["--plan", link.to_str().expect("utf-8")],
+        &s.id,
+        "already exists",
+    );
+    assert_eq!(std::fs::read(&precious).expect("read"), b"keep me");
+    refuse(
+        &["--plan", out_arg, "--out", out_arg],
+        &s.id,
+        "is named twice",
+    );
     // An edited plan (its one track removed: the face would be bare throughout) is not on the
     // record, so it is not rendered.
     let mut edited = plan.clone();
