@@ -46,7 +46,7 @@ echo
 face=$($BWV --home "$DEMO/store" list --json | python3 -c 'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["source_name"] == "20261121_081500.mp4"))')
 echo "demo: bwv redact $face (detect and track faces, blur them, record it in the custody log)"
 $BWV --home "$DEMO/store" redact "$face" --out "$DEMO/redacted.mp4"
-echo "demo: redacted copy $DEMO/redacted.mp4, face preview $DEMO/redacted.plan.preview.jpg"
+echo "demo: redacted copy $DEMO/redacted.mp4, face preview (kept in the store) $DEMO/store/plans/$face/redacted.plan.preview.jpg"
 echo
 echo "demo: store at $DEMO/store (index.sqlite, masters/, derived/<id>/: proxy.mp4, contact_sheet.jpg, thumbnails, frame hashes)"
 echo "demo: contact sheet: $DEMO/store/derived/$first/contact_sheet.jpg"

@@ -71,6 +71,12 @@ impl Home {
         self.root.join("keys")
     }
 
+    /// Where `bwv redact REC --out FILE` keeps the plan and preview it makes for a recording:
+    /// inside the store, not beside the disclosure copy (the preview shows the faces unblurred).
+    pub fn plans(&self, recording: &str) -> PathBuf {
+        self.root.join("plans").join(recording)
+    }
+
     /// Scratch space for files being written.
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")

@@ -238,12 +238,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         ..RenderSettings::default()
     };
     // Every file this run writes, named and checked before any work.
+    // Without --plan, the plan and its preview (faces unblurred) go into the store, never
+    // beside the disclosure copy.
     let plan_files = args.render.is_none().then(|| {
         let plan_path = args.plan.clone().unwrap_or_else(|| {
-            with_suffix(
-                args.out.as_deref().unwrap_or(Path::new("out")),
-                ".plan.json",
-            )
+            let out = args.out.as_deref().unwrap_or(Path::new("out"));
+            let name = out.file_name().unwrap_or_default();
+            with_suffix(&home.plans(&rec.id).join(name), ".plan.json")
         });
         let preview = with_suffix(&plan_path, ".preview.jpg");
         (plan_path, preview)
@@ -295,6 +296,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                     (plan, tiles, None)
                 }
             };
+            if let Some(dir) = plan_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("create {}", dir.display()))?;
+            }
             bwv::redact::plan::write_preview(&plan, &tiles, preview)?;
             write_new(
                 plan_path,

@@ -316,7 +316,8 @@ pub fn sweep(
     Ok(report)
 }
 
-/// Removes a deleted recording's master and derived folder; returns how many files went.
+/// Removes a deleted recording's master, derived folder and kept plans (their previews show
+/// faces unblurred); returns how many files went.
 fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize> {
     let mut removed = 0;
     let master = home.abs(&rec.master_path);
@@ -338,6 +339,13 @@ fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize
     if derived.exists() {
         std::fs::remove_dir_all(&derived).map_err(Error::io(&derived, Stage::Output, "delete"))?;
         sync_dir(&home.abs("derived"))?;
+    }
+    let plans = home.plans(&rec.id);
+    if plans.exists() {
+        std::fs::remove_dir_all(&plans).map_err(Error::io(&plans, Stage::Output, "delete"))?;
+        if let Some(dir) = plans.parent() {
+            sync_dir(dir)?;
+        }
     }
     Ok(removed)
 }

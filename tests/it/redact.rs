@@ -213,9 +213,15 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     let one = redact_to("one.mp4", &[]);
     assert_eq!(sha256_hex(&one), sha256_hex(&a), "one pass = plan + render");
     let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    assert_eq!(read(s.root.join("one.plan.json")), read(plan_path.clone()));
+    // Its plan and preview (faces unblurred) are kept in the store, not beside the copy.
+    let kept_plans = s.home.join("plans").join(&s.id);
+    assert!(!s.root.join("one.plan.preview.jpg").exists());
     assert_eq!(
-        read(s.root.join("one.plan.preview.jpg")),
+        read(kept_plans.join("one.plan.json")),
+        read(plan_path.clone())
+    );
+    assert_eq!(
+        read(kept_plans.join("one.plan.preview.jpg")),
         read(preview.clone())
     );
     let boxed = ["--box", "20,30,100,60@0.5-1.2"];
@@ -572,7 +578,8 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
         .arg(&two));
     assert!(o.status.success(), "{}", stderr(&o));
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    assert_eq!(read(&dir.path().join("one.plan.json")), read(&planned));
+    let kept = home.join("plans").join(id).join("one.plan.json");
+    assert_eq!(read(&kept), read(&planned));
     assert_eq!(sha256_hex(&one), sha256_hex(&two));
     // Without looking back, it is found on 6 and its mask leads in over frames without it.
     // (Nor a second look at small faces, which changes nothing for this one.)
@@ -615,7 +622,7 @@ fn the_same_plan_and_copy_on_a_cpu_without_avx512_or_vnni() {
             .args(["redact", &s.id, "--out"])
             .arg(&out));
         assert!(o.status.success(), "{name}: {}", stderr(&o));
-        let plan = s.root.join(name.replace(".mp4", ".plan.json"));
+        let plan = (s.home.join("plans").join(&s.id)).join(name.replace(".mp4", ".plan.json"));
         let mut plan: Value =
             serde_json::from_str(&std::fs::read_to_string(plan).expect("plan")).expect("json");
         let cpu = plan["cpu"].take();

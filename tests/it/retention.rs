@@ -189,8 +189,15 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         assert_eq!(logged(&ids[0]), events_before);
     }
 
+    // Plans bwv redact kept in the store (their previews show faces) go with the footage.
+    let kept_plan = |id: &str| home.join("plans").join(id).join("x.plan.preview.jpg");
+    for id in [&ids[0], &ids[1]] {
+        fs::create_dir_all(kept_plan(id).parent().expect("folder")).expect("mkdir");
+        fs::write(kept_plan(id), b"faces").expect("write");
+    }
     let swept: Value = json_at(&home, now, &["retention", "sweep", "--json"]);
     assert_eq!(swept["expired"].as_array().expect("expired").len(), 2);
+    assert!(!kept_plan(&ids[0]).exists() && kept_plan(&ids[1]).exists());
     for id in [&ids[0], &ids[2]] {
         let (master, derived) = files_of(&home, id);
         assert!(!master.exists() && !derived.exists(), "{id} files deleted");
