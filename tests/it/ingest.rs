@@ -1,6 +1,6 @@
 //! Ingest: frame hashes against ffmpeg, outputs, bad input, duplicates, interruption.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -827,9 +827,9 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
     }
 }
 
-#[test]
-fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
-    let (_t, dock, home) = dock_and_home();
+/// A dock with one silent 1 s 320x240 clip, `a.mp4`: (temp folder, dock, home, clip).
+fn dock_with_a_clip() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let (t, dock, home) = dock_and_home();
     let clip = dock.join("a.mp4");
     make_clip(
         &clip,
@@ -839,6 +839,21 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
             ..Clip::h264(320, 240)
         },
     );
+    (t, dock, home, clip)
+}
+
+/// Dates the files' last write an hour back, past --delete-source's settle time.
+fn written_an_hour_ago(files: &[&Path]) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for f in files {
+        let file = std::fs::File::options().write(true).open(f).expect("open");
+        file.set_modified(hour_ago).expect("set mtime");
+    }
+}
+
+#[test]
+fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
+    let (_t, dock, home, clip) = dock_with_a_clip();
     std::fs::write(dock.join("a.mp4.json"), r#"{"officer_id": "4711", "device_id": "CAM-9", "recorded_at": "2026-11-20T22:15:00+01:00", "shift": "night"}"#).expect("sidecar");
     std::fs::write(dock.join("broken.mp4"), b"not video").expect("write");
     let original = sha256_hex(&clip);
@@ -858,14 +873,7 @@ fn delete_source_removes_the_dock_copy_only_after_the_master_is_safe() {
     );
     // Unwritten for an hour: the duplicate's dock copy and its sidecar go; the broken file's
     // stays (quarantined content may be a file still arriving).
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for f in ["a.mp4", "broken.mp4"] {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(dock.join(f))
-            .expect("open");
-        file.set_modified(hour_ago).expect("set mtime");
-    }
+    written_an_hour_ago(&[&clip, &dock.join("broken.mp4")]);
     let (o, _) = ingest_json(&home, &[&dock], &["--delete-source"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
@@ -1055,27 +1063,14 @@ fn links_and_the_store_inside_the_dock_are_not_ingested() {
 /// person to mend.
 #[test]
 fn a_bad_sidecar_is_named_and_kept_with_its_clip() {
-    let (_t, dock, home) = dock_and_home();
-    let clip = dock.join("a.mp4");
-    make_clip(
-        &clip,
-        Clip {
-            audio: false,
-            seconds: 1.0,
-            ..Clip::h264(320, 240)
-        },
-    );
+    let (_t, dock, home, clip) = dock_with_a_clip();
     let side = dock.join("a.mp4.json");
     std::fs::write(
         &side,
         r#"{"officer_id": "4711", "recorded_at": "1970-01-01T00:00:00Z"}"#,
     )
     .expect("sidecar");
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for f in [&clip, &side] {
-        let file = std::fs::File::options().write(true).open(f).expect("open");
-        file.set_modified(hour_ago).expect("set mtime");
-    }
+    written_an_hour_ago(&[&clip, &side]);
     let (o, items) = ingest_json(&home, &[&dock], &["--delete-source"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(items[0]["status"], "ingested");
