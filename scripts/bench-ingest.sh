@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 SECONDS_OF_VIDEO=${SECONDS_OF_VIDEO:-10}
 BWV=$PWD/target/release/bwv
+# Every action is recorded with who took it: the operator, else a name for this script.
+export BWV_ACTOR=${BWV_ACTOR:-${USER:-bench-ingest}}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 CLIP=$W/dock/clip.mp4; mkdir -p "$W/dock"
 ffmpeg -y -v error -nostdin -f lavfi -i "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t" \

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BWV=$PWD/target/release/bwv
+# Every action is recorded with who took it: the operator, else a name for this script.
+export BWV_ACTOR=${BWV_ACTOR:-${USER:-bench-scaling}}
 LENGTHS=${LENGTHS:-10 60 600}
 PARALLEL=${PARALLEL:-1 2 4}
 WORK=$(mktemp -d /tmp/bwv-scaling.XXXXXX)

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BWV=./target/release/bwv
+# Every action is recorded with who took it: the operator, else a name for this script.
+export BWV_ACTOR=${BWV_ACTOR:-${USER:-demo}}
 DEMO=${DEMO_DIR:-demo}
 rm -rf "$DEMO" && mkdir -p "$DEMO/dock/cam-0412" "$DEMO/dock/cam-0977" "$DEMO/dock/cam-1123"
 ff() { ffmpeg -y -v error -nostdin "$@"; }

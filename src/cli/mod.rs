@@ -88,7 +88,16 @@ enum Command {
 
 /// Parses the command line and runs the command.
 pub fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version answer (0); a usage error is fatal (1): 2 means that some
+            // items failed.
+            let code = u8::from(e.use_stderr());
+            e.print().context("print usage")?;
+            return Ok(ExitCode::from(code));
+        }
+    };
     let clock: Arc<dyn Clock> = match &cli.now {
         Some(t) => {
             Arc::new(FixedClock(t.parse().with_context(|| {
@@ -103,12 +112,24 @@ pub fn run() -> Result<ExitCode> {
         Command::Ingest(a) => a.jobs.unwrap_or_else(config::default_jobs).max(1),
         _ => 1,
     };
+    // Every action on a store is recorded with who took it: never a made-up name. Commands
+    // that touch no store (an offline proof check, benchmarks on their own footage) need none.
+    let offline = matches!(
+        cli.command,
+        Command::Bench(_)
+            | Command::EvalRedact(_)
+            | Command::Log(log::LogCommand::VerifyProof { .. })
+    );
     let actor = cli
         .actor
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .or_else(|| offline.then(|| "offline".to_owned()))
+        .context(
+            "who is acting? give --actor NAME or set BWV_ACTOR ($USER is not set either): \
+             every action is recorded with its actor",
+        )?;
     let config = Config {
         home,
         jobs,

@@ -413,3 +413,28 @@ fn a_mistyped_home_is_an_error_not_a_new_store() {
     let o = run(bwv(&typo).arg("list"));
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A usage error is fatal (exit 1), not "some items failed" (2); --help answers (0); and an
+/// action on the store with no actor named ($USER unset too) is refused rather than recorded
+/// as done by nobody in particular.
+#[test]
+fn usage_errors_exit_1_and_an_action_needs_an_actor() {
+    let f = fixture();
+    for args in [&["--no-such-flag"][..], &["list", "extra"], &["frobnicate"]] {
+        let o = run(bwv(&f.home).args(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(bwv(&f.home).arg("--help"));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Usage"), "{}", stdout(&o));
+    let o = run(bwv(&f.home)
+        .args(["show", f.id.as_str()])
+        .env_remove("BWV_ACTOR")
+        .env_remove("USER"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("who is acting?"), "{}", stderr(&o));
+    let o = run(bwv(&f.home)
+        .args(["show", f.id.as_str(), "--actor", "dc-99"])
+        .env_remove("USER"));
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -668,6 +668,7 @@ fn an_installed_bwv_finds_its_models_from_any_folder() {
         let mut c = Command::new(bin.join("bwv"));
         c.current_dir(&elsewhere)
             .env("BWV_HOME", &s.home)
+            .env("BWV_ACTOR", "test-officer")
             .env_remove("BWV_MODELS")
             .args(["redact", &s.id, "--plan"]);
         c

@@ -23,6 +23,7 @@ pub fn bwv_on_cpu(home: &Path, cpu: &str) -> Command {
 
 fn on_home(mut c: Command, home: &Path) -> Command {
     c.env("BWV_HOME", home)
+        .env("BWV_ACTOR", "test-officer")
         .env("BWV_NOW", "2026-11-21T12:00:00Z")
         .env_remove("BWV_CRASH_AT");
     c
