@@ -81,6 +81,15 @@ pub enum Error {
         /// Why it is passed over.
         reason: String,
     },
+    /// A dock file whose bytes are those of a recording deleted under the retention policy:
+    /// not stored again.
+    #[error("{}: master: {reason}", path.display())]
+    OfDeleted {
+        /// The dock file.
+        path: PathBuf,
+        /// Which recording, deleted when and why.
+        reason: String,
+    },
     /// With `--delete-source`, a dock copy that is kept although its item was ingested: it
     /// changed while it was read, or may still be being written.
     #[error("{}: master: dock copy kept: {reason}", path.display())]
@@ -187,6 +196,7 @@ impl Error {
             Error::Media { stage, reason, .. } => format!("{stage}: {reason}"),
             Error::Sidecar { reason, .. } => format!("sidecar: {reason}"),
             Error::NotFollowed { reason, .. } => format!("scan: {reason}"),
+            Error::OfDeleted { reason, .. } => format!("master: {reason}"),
             Error::SourceKept { reason, .. } => format!("master: dock copy kept: {reason}"),
             other => other.to_string(),
         }

@@ -206,6 +206,32 @@ impl Ingest<'_> {
         let master_path = self.home.abs(&stored.rel_path);
         let probed = || probe::probe(&master_path, self.settings.probe_timeout_s);
         let (rec, probe) = match self.store.recording_by_master(&stored.sha256)? {
+            // Deleted under retention: its footage stays deleted. The copy this run stored goes
+            // again; the attempt is on the record and the dock copy is left alone.
+            Some(rec) if rec.deletion.is_some() => {
+                std::fs::remove_file(&master_path).map_err(Error::io(
+                    &master_path,
+                    Stage::Master,
+                    "remove the copy again",
+                ))?;
+                if let Some(dir) = master_path.parent() {
+                    sync_dir(dir)?;
+                }
+                report.id = Some(rec.id.clone());
+                let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR)
+                    .with("master_sha256", stored.sha256)
+                    .with("stored", "no: the recording was deleted");
+                self.store.append(draft)?;
+                let when = rec.deletion.as_ref().map_or("", |d| d.at.as_str());
+                return Err(Error::OfDeleted {
+                    path: item.path.clone(),
+                    reason: format!(
+                        "the bytes of recording {}, deleted at {when} under the retention \
+                         policy: not stored again",
+                        rec.id
+                    ),
+                });
+            }
             Some(rec) if rec.status != Status::Processing => {
                 report.id = Some(rec.id.clone());
                 report.status = ItemStatus::Duplicate;

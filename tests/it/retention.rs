@@ -253,6 +253,25 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         .collect();
     assert_eq!(deleted.len(), 2);
 
+    // Docking the deleted footage again does not bring it back: named (exit 2), on the record,
+    // not stored; the footage kept stays a plain duplicate.
+    let dock = t.path().join("dock");
+    let o = at(&home, now, &["ingest", dock.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for id in [&ids[0], &ids[2]] {
+        assert!(!files_of(&home, id).0.exists(), "{id} stays deleted");
+        let line = format!("the bytes of recording {id}, deleted at");
+        assert!(stderr(&o).contains(&line), "{}", stderr(&o));
+        assert_eq!(
+            event_kinds(&show_json(&home, id))
+                .last()
+                .map(String::as_str),
+            Some("duplicate")
+        );
+    }
+    let o = at(&home, now, &["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
     // Deleted footage cannot be flagged; list shows it as deleted.
     let o = at(
         &home,
