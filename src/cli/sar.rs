@@ -9,7 +9,7 @@ use bwv::config::Config;
 use bwv::custody::retention::{self, Mark, MarkKind, Policy};
 use bwv::custody::sar::{self, Disclosure, Sar};
 use bwv::custody::sqlite::SqliteStore;
-use bwv::custody::{EventDraft, EventKind, Store};
+use bwv::custody::{ArtefactKind, EventDraft, EventKind, Store};
 use bwv::digest::hash_file;
 use jiff::civil::Date;
 
@@ -47,6 +47,10 @@ pub enum SarCommand {
         /// Who received it.
         #[arg(long = "to")]
         recipient: String,
+        /// Disclose a file that is not a redacted copy of the request's footage (the master, a
+        /// proxy, another file), and why: kept in the index, its hash in the log.
+        #[arg(long, value_name = "REASON")]
+        unredacted: Option<String>,
     },
     /// Close a request and release its holds.
     Close {
@@ -140,10 +144,36 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
             sar: id,
             file,
             recipient,
+            unredacted,
         } => {
             let s = open_sar(&store, &id)?;
             let (sha, size) =
                 hash_file(&file).with_context(|| format!("read {}", file.display()))?;
+            // A disclosure is a redacted copy bwv made of footage linked to this request,
+            // unless the officer says, with a reason, that this file goes out as it is.
+            let mut linked: Vec<String> = store
+                .marks(None)?
+                .into_iter()
+                .filter(|m| m.kind == MarkKind::Sar && m.reference == s.id)
+                .map(|m| m.recording)
+                .collect();
+            linked.dedup();
+            let mut redacted = false;
+            for rec in &linked {
+                redacted |= store
+                    .artefacts(rec)?
+                    .iter()
+                    .any(|a| a.kind == ArtefactKind::Redacted && a.sha256 == sha);
+            }
+            let unredacted = unredacted.filter(|r| !r.trim().is_empty());
+            if !redacted && unredacted.is_none() {
+                bail!(
+                    "{} (SHA-256 {sha}) is not a redacted copy of footage linked to {}: disclose \
+                     a copy bwv redact made, or give --unredacted REASON to disclose it as it is",
+                    shown(&file.display().to_string()),
+                    s.id
+                );
+            }
             let d = Disclosure {
                 sar: s.id.clone(),
                 file_sha256: sha,
@@ -155,6 +185,7 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
                 recipient,
                 disclosed_by: actor.to_owned(),
                 disclosed_at: String::new(),
+                unredacted_reason: if redacted { None } else { unredacted },
             };
             let event = store.add_disclosure(&d, sar::disclosed_event(&d, actor))?;
             println!(

@@ -51,6 +51,10 @@ pub struct Disclosure {
     pub disclosed_by: String,
     /// When (canonical UTC; set by the store).
     pub disclosed_at: String,
+    /// Why a file that is not a redacted copy of the request's footage was disclosed as it is
+    /// (index only; the event holds its SHA-256). None for a redacted copy.
+    #[serde(default)]
+    pub unredacted_reason: Option<String>,
 }
 
 /// The answer is due one calendar month after receipt: the same day number in the next month,
@@ -102,11 +106,15 @@ pub fn opened_event(sar: &Sar, actor: &str) -> EventDraft {
 
 /// The event for a disclosure (the recipient only as a hash).
 pub fn disclosed_event(d: &Disclosure, actor: &str) -> EventDraft {
-    EventDraft::new(EventKind::Disclosed, None, actor)
+    let draft = EventDraft::new(EventKind::Disclosed, None, actor)
         .with("sar", d.sar.as_str())
         .with("file_sha256", d.file_sha256)
         .with("file_size", d.file_size)
-        .with("recipient_sha256", Digest::of(d.recipient.as_bytes()))
+        .with("recipient_sha256", Digest::of(d.recipient.as_bytes()));
+    match &d.unredacted_reason {
+        Some(why) => draft.with("unredacted_reason_sha256", Digest::of(why.as_bytes())),
+        None => draft,
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,11 @@ CREATE TABLE unreadable_sources (
     source TEXT NOT NULL
 );
 "#,
+    // 6: why a file that is not a redacted copy of the request's footage was disclosed anyway
+    // (the event holds the reason's SHA-256).
+    r#"
+ALTER TABLE disclosures ADD COLUMN unredacted_reason TEXT;
+"#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -742,9 +747,9 @@ impl Store for SqliteStore {
         let at = clock::canonical(self.clock.now());
         self.with_tx(&format!("disclose under {}", d.sar), |tx| {
             tx.execute(
-                "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![d.sar, d.file_sha256.to_hex(), d.file_size as i64, d.file_name, d.recipient, d.disclosed_by, at],
+                "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![d.sar, d.file_sha256.to_hex(), d.file_size as i64, d.file_name, d.recipient, d.disclosed_by, at, d.unredacted_reason],
             )?;
             self.append_in(tx, event)
         })
@@ -754,7 +759,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let run = || -> rusqlite::Result<Vec<Disclosure>> {
             let mut stmt = conn.prepare(
-                "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at \
+                "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason \
                  FROM disclosures WHERE ?1 IS NULL OR sar_id = ?1 ORDER BY id",
             )?;
             stmt.query_map([sar], |row| {
@@ -766,6 +771,7 @@ impl Store for SqliteStore {
                     recipient: row.get(4)?,
                     disclosed_by: row.get(5)?,
                     disclosed_at: row.get(6)?,
+                    unredacted_reason: row.get(7)?,
                 })
             })?
             .collect()

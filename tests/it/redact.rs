@@ -358,6 +358,17 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         summary.contains(&format!("{} region(s)", unmasked.len())),
         "{summary}"
     );
+    // The redacted copy is what a subject access request discloses, with no reason needed.
+    let day = &shown["recording"]["recorded_at"].as_str().expect("time")[..10];
+    let a_path = a.to_str().expect("utf-8");
+    for args in [
+        &["sar", "open", "--requester", "R", "--received", day][..],
+        &["sar", "link", "SAR-1", s.id.as_str()],
+        &["sar", "disclose", "SAR-1", "--file", a_path, "--to", "R"],
+    ] {
+        let o = run(bwv(&s.home).args(args));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
     let o = run(bwv(&s.home).arg("verify"));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }

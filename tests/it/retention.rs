@@ -371,20 +371,28 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
     );
     assert_eq!(kept["kept_by_marks"], serde_json::json!([ids[1]]));
 
+    // The proxy shows every face: it is not disclosed without a reason for sending it as it is.
     let proxy = files_of(&home, &ids[1]).1.join("proxy.mp4");
-    let disclosed = ok(&at(
-        &home,
-        "2026-12-19T10:00:00Z",
-        &[
-            "sar",
-            "disclose",
-            "SAR-1",
-            "--file",
-            proxy.to_str().expect("utf-8"),
-            "--to",
-            "Jane Doe",
-        ],
-    ));
+    let disclose = |extra: &[&str]| {
+        let args = [
+            &["sar", "disclose", "SAR-1", "--file"][..],
+            &[proxy.to_str().expect("utf-8"), "--to", "Jane Doe"],
+            extra,
+        ]
+        .concat();
+        at(&home, "2026-12-19T10:00:00Z", &args)
+    };
+    let refused = disclose(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("is not a redacted copy of footage linked to SAR-1"),
+        "{}",
+        stderr(&refused)
+    );
+    let disclosed = ok(&disclose(&[
+        "--unredacted",
+        "only the requester is in view",
+    ]));
     assert!(disclosed.contains(&sha256_hex(&proxy)), "{disclosed}");
 
     let listed: Value = json_at(&home, "2026-12-21T09:00:00Z", &["sar", "list", "--json"]);
@@ -398,6 +406,11 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
         listed[0]["disclosures"][0]["disclosed_at"],
         "2026-12-19T10:00:00.000Z"
     );
+    assert_eq!(
+        listed[0]["disclosures"][0]["unredacted_reason"],
+        "only the requester is in view"
+    );
+    assert_eq!(listed[0]["disclosures"].as_array().map(Vec::len), Some(1));
 
     ok(&at(
         &home,
