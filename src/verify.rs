@@ -346,6 +346,16 @@ fn check_against_log(
             if int_field(e, "size") != i64::try_from(rec.master_size).ok() {
                 differs(format!("master size differs from event {}", e.seq));
             }
+            // Logged since session 11; older events lack it.
+            if let Some(logged) = text_field(e, "metadata_sha256")
+                && logged != rec.metadata_digest().to_hex()
+            {
+                differs(format!(
+                    "recording time, officer, device, file name or sidecar fields differ from \
+                     event {}",
+                    e.seq
+                ));
+            }
         }
     }
     if rec.status != Status::Ready {

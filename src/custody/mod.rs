@@ -134,6 +134,25 @@ pub struct Recording {
     pub deletion: Option<retention::Deletion>,
 }
 
+impl Recording {
+    /// SHA-256 of what ingest learnt about the recording besides its bytes (its time and where
+    /// that came from, officer, device, dock file name, ingest time, other sidecar fields), as
+    /// canonical JSON (keys sorted). The `ingested` event logs it, so `verify` finds an edited
+    /// time or officer in the index.
+    pub fn metadata_digest(&self) -> Digest {
+        let fields = serde_json::json!({
+            "recorded_at": self.recorded_at,
+            "recorded_at_source": self.recorded_at_source,
+            "officer_id": self.officer_id,
+            "device_id": self.device_id,
+            "source_name": self.source_name,
+            "ingested_at": self.ingested_at,
+            "extra": self.extra,
+        });
+        Digest::of(fields.to_string().as_bytes())
+    }
+}
+
 /// Kinds of derived file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -247,7 +247,8 @@ impl Ingest<'_> {
                 let rec = self.new_recording(item, &stored, probe.as_ref().ok());
                 let draft = EventDraft::new(EventKind::Ingested, Some(&rec.id), ACTOR)
                     .with("master_sha256", stored.sha256)
-                    .with("size", stored.size);
+                    .with("size", stored.size)
+                    .with("metadata_sha256", rec.metadata_digest());
                 self.store.create_recording(&rec, draft)?;
                 (rec, probe)
             }

@@ -229,6 +229,30 @@ fn index_row_disagrees_with_the_log() {
     expect_problem(&f, &[], "record_changed");
 }
 
+/// What ingest learnt besides the bytes (time, officer, file name, sidecar fields) is bound by
+/// the ingested event: an edit in the index is found.
+#[test]
+fn an_edited_time_officer_or_name_disagrees_with_the_log() {
+    for sql in [
+        "UPDATE recordings SET recorded_at = '2026-01-01T00:00:00.000Z'",
+        "UPDATE recordings SET officer_id = 'PC 99'",
+        "UPDATE recordings SET source_name = 'other.mp4'",
+        "UPDATE recordings SET extra = '{\"shift\": \"day\"}'",
+    ] {
+        let f = fixture();
+        let (code, _) = verify_json(&f.home, &[]);
+        assert_eq!(code, 0);
+        tamper_index(&f.home, sql);
+        let report = expect_problem(&f, &[], "record_changed");
+        assert!(
+            report
+                .to_string()
+                .contains("recording time, officer, device"),
+            "{sql}: {report}"
+        );
+    }
+}
+
 #[test]
 fn deep_verify_finds_rewritten_frame_hashes() {
     let f = fixture();
