@@ -112,20 +112,14 @@ pub fn run() -> Result<ExitCode> {
         Command::Ingest(a) => a.jobs.unwrap_or_else(config::default_jobs).max(1),
         _ => 1,
     };
-    // Every action on a store is recorded with who took it: never a made-up name. Commands
-    // that touch no store (an offline proof check, benchmarks on their own footage) need none.
-    let offline = matches!(
-        cli.command,
-        Command::Bench(_)
-            | Command::EvalRedact(_)
-            | Command::Log(log::LogCommand::VerifyProof { .. })
-    );
+    // Every action recorded in the log names who took it: never a made-up name. Commands that
+    // record no actor (listing, verifying, ingest under its own name) need none.
     let actor = cli
         .actor
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())
-        .or_else(|| offline.then(|| "offline".to_owned()))
+        .or_else(|| (!records_actor(&cli.command)).then(|| NO_ACTOR.to_owned()))
         .context(
             "who is acting? give --actor NAME or set BWV_ACTOR ($USER is not set either): \
              every action is recorded with its actor",
@@ -153,6 +147,24 @@ pub fn run() -> Result<ExitCode> {
         Command::Redact(args) => redact::run(&config, *args),
         Command::EvalRedact(args) => eval::run(&config, *args),
         Command::Bench(args) => bench::run(&config, *args),
+    }
+}
+
+/// The actor of a command that records none (never written to the log).
+const NO_ACTOR: &str = "(not recorded)";
+
+/// Whether the command records who acted, in an event or a row.
+fn records_actor(command: &Command) -> bool {
+    match command {
+        Command::Show(_)
+        | Command::Export(_)
+        | Command::Flag(_)
+        | Command::Unflag(_)
+        | Command::Hold(_)
+        | Command::Release(_)
+        | Command::Redact(_) => true,
+        Command::Sar(s) => !matches!(s, sar::SarCommand::List { .. }),
+        _ => false,
     }
 }
 

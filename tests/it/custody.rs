@@ -439,8 +439,8 @@ fn a_mistyped_home_is_an_error_not_a_new_store() {
 }
 
 /// A usage error is fatal (exit 1), not "some items failed" (2); --help answers (0); and an
-/// action on the store with no actor named ($USER unset too) is refused rather than recorded
-/// as done by nobody in particular.
+/// action that records its actor, with none named ($USER unset too), is refused rather than
+/// recorded as done by nobody in particular.
 #[test]
 fn usage_errors_exit_1_and_an_action_needs_an_actor() {
     let f = fixture();
@@ -457,6 +457,14 @@ fn usage_errors_exit_1_and_an_action_needs_an_actor() {
         .env_remove("USER"));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("who is acting?"), "{}", stderr(&o));
+    // Commands that record no actor need none.
+    for args in [&["list"][..], &["verify"], &["log", "pubkey"]] {
+        let o = run(bwv(&f.home)
+            .args(args)
+            .env_remove("BWV_ACTOR")
+            .env_remove("USER"));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
     let o = run(bwv(&f.home)
         .args(["show", f.id.as_str(), "--actor", "dc-99"])
         .env_remove("USER"));
