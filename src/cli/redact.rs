@@ -328,7 +328,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             }
             match rendered {
                 Some(r) => r,
-                None => return Ok(ExitCode::SUCCESS),
+                None => {
+                    super::seal(&home, &store)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
             }
         }
     };
@@ -350,5 +353,6 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     );
     write_new(summary, text.as_bytes())?;
     print!("{text}");
+    super::seal(&home, &store)?;
     Ok(ExitCode::SUCCESS)
 }

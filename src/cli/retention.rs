@@ -105,7 +105,7 @@ fn place(
     mref: &str,
     reason: &str,
 ) -> Result<ExitCode> {
-    let (_, store) = super::open_store(config)?;
+    let (home, store) = super::open_store(config)?;
     let rec = live(&store, reference)?;
     if store
         .marks(Some(&rec.id))?
@@ -145,6 +145,7 @@ fn place(
         mark.id,
         event.seq
     );
+    super::seal(&home, &store)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -154,7 +155,7 @@ fn lift(
     select: impl Fn(&Mark) -> bool,
     reason: &str,
 ) -> Result<ExitCode> {
-    let (_, store) = super::open_store(config)?;
+    let (home, store) = super::open_store(config)?;
     let rec = store.resolve(reference)?;
     let marks: Vec<Mark> = store
         .marks(Some(&rec.id))?
@@ -172,6 +173,7 @@ fn lift(
         rec.id,
         event.seq
     );
+    super::seal(&home, &store)?;
     Ok(ExitCode::SUCCESS)
 }
 

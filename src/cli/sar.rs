@@ -93,6 +93,7 @@ fn holds_for(store: &SqliteStore, sar: &str) -> Result<Vec<Mark>> {
 pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
     let actor = config.actor.as_str();
+    let lists = matches!(command, SarCommand::List { .. });
     match command {
         SarCommand::Open {
             requester,
@@ -270,6 +271,9 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
                 );
             }
         }
+    }
+    if !lists {
+        super::seal(&home, &store)?;
     }
     Ok(ExitCode::SUCCESS)
 }

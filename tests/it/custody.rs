@@ -209,6 +209,37 @@ fn removed_event() {
     expect_problem(&f, &[], "checkpoint_beyond_log");
 }
 
+/// A flag, a hold or a SAR step signs a checkpoint, as ingest does: erasing its event (with
+/// the index's triggers dropped) leaves a checkpoint past the log's end.
+#[test]
+fn erasing_a_flag_or_sar_event_is_found() {
+    for step in [
+        &["flag", "ID", "--case", "C-1", "--reason", "assault"][..],
+        &["hold", "ID", "--kind", "complaint", "--ref", "CMP-7"],
+        &[
+            "sar",
+            "open",
+            "--requester",
+            "R",
+            "--received",
+            "2026-11-21",
+        ],
+    ] {
+        let f = fixture();
+        let args: Vec<&str> = step
+            .iter()
+            .map(|a| if *a == "ID" { f.id.as_str() } else { a })
+            .collect();
+        let o = run(bwv(&f.home).args(&args));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        tamper_index(
+            &f.home,
+            "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)",
+        );
+        expect_problem(&f, &[], "checkpoint_beyond_log");
+    }
+}
+
 #[test]
 fn altered_checkpoint_signature() {
     let f = fixture();
