@@ -1,6 +1,6 @@
 //! What the detector was unsure of and nothing masks. A candidate that scored from
-//! `recheck_from` up to the threshold, was not found on a closer look either, and lies in no
-//! track's box is left sharp. A face the detector misses at every detection frame shows up here
+//! `recheck_from` up to the threshold, was not found on a closer look either, and whose centre
+//! no track's mask covers is left sharp. A face the detector misses at every detection frame shows up here
 //! instead of as a silent exposure: the plan and the redaction report list these candidates,
 //! grouped into regions over frame ranges, for a reviewer to check (and to hide with `--box`
 //! when one is a face).
@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::detect::{Detection, covers, iou};
-use super::mask::{DEFAULT_GROW, Ellipse, face_grow};
+use super::mask::{DEFAULT_GROW, Ellipse};
 use super::track::Track;
 
 /// A region where the detector scored something just under the threshold, on one or more
@@ -34,14 +34,17 @@ pub struct Unmasked {
 pub const REGION_GAP: u64 = 15;
 
 /// The regions of `candidates` (frame, detection; in frame order) whose centre no track's mask
-/// covers in their frame (the mask as drawn by default: an ellipse grown around the box).
-pub fn unmasked(candidates: &[(u64, Detection)], tracks: &[Track]) -> Vec<Unmasked> {
+/// covers in their frame: the mask as a render draws it by default ([`Ellipse::around_face`]
+/// in a frame of `size`).
+pub fn unmasked(
+    candidates: &[(u64, Detection)],
+    tracks: &[Track],
+    size: (f32, f32),
+) -> Vec<Unmasked> {
     let masked = |frame: u64, d: &Detection| {
         let (cx, cy) = ((d.x0 + d.x1) / 2.0, (d.y0 + d.y1) / 2.0);
         tracks.iter().filter_map(|t| t.box_at(frame)).any(|b| {
-            let grow = face_grow(DEFAULT_GROW, b.y1 - b.y0);
-            let e = Ellipse::around(b.x0, b.y0, b.x1, b.y1, grow);
-            ((cx - e.cx) / e.rx).powi(2) + ((cy - e.cy) / e.ry).powi(2) <= 1.0
+            Ellipse::around_face(b.x0, b.y0, b.x1, b.y1, DEFAULT_GROW, size).contains(cx, cy)
         })
     };
     // Each open region with its latest box.
@@ -132,7 +135,7 @@ mod tests {
         ];
         let mut sorted = candidates.to_vec();
         sorted.sort_by_key(|(f, _)| *f);
-        let regions = unmasked(&sorted, &[track]);
+        let regions = unmasked(&sorted, &[track], (1920.0, 1080.0));
         let brief: Vec<_> = regions
             .iter()
             .map(|r| (r.first_frame, r.last_frame, r.seen, r.best_frame, r.region))

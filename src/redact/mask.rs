@@ -111,6 +111,18 @@ impl Ellipse {
         }
     }
 
+    /// Whether the point (`x`, `y`) lies inside (or on) the ellipse.
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        if self.rx <= 0.0 || self.ry <= 0.0 {
+            return false;
+        }
+        let (dx, dy) = (
+            ((x - self.cx) / self.rx).abs(),
+            ((y - self.cy) / self.ry).abs(),
+        );
+        dx.powf(self.power) + dy.powf(self.power) <= 1.0
+    }
+
     /// The same ellipse on a plane subsampled by `sub` (2 for 4:2:0 chroma).
     fn on_plane(&self, sub: f32) -> Self {
         Self {
@@ -410,5 +422,25 @@ mod tests {
         // Row 7: dy = (7.5 - 10) / 3, half width 5·sqrt(1 - dy²) = 2.76, so centres in
         // [7.24, 12.76]: columns 7..=12.
         assert_eq!(e.row_span(7, 100), Some((7, 13)));
+    }
+
+    #[test]
+    fn contains_agrees_with_the_pixels_masked() {
+        for power in [2.0, EDGE_POWER] {
+            let e = Ellipse {
+                cx: 20.3,
+                cy: 15.8,
+                rx: 9.4,
+                ry: 12.1,
+                power,
+            };
+            for y in 0..40 {
+                for x in 0..50 {
+                    let masked = e.row_span(y, 50).is_some_and(|(a, b)| (a..b).contains(&x));
+                    let inside = e.contains(x as f32 + 0.5, y as f32 + 0.5);
+                    assert_eq!(masked, inside, "pixel {x},{y} at power {power}");
+                }
+            }
+        }
     }
 }

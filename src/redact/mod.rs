@@ -147,17 +147,18 @@ impl Redactor<'_> {
     /// one made. Changes belong in the render's own settings (`--keep`, `--box`), which are
     /// recorded.
     fn check_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
-        let digest = Field::Text(p.digest().to_hex());
+        let digest = p.digest();
+        let logged = Field::Text(digest.to_hex());
         let planned = self.store.events(Some(&rec.id))?.into_iter().any(|e| {
-            e.kind == EventKind::RedactionPlanned && e.fields.get("plan_sha256") == Some(&digest)
+            e.kind == EventKind::RedactionPlanned && e.fields.get("plan_sha256") == Some(&logged)
         });
         if planned {
             return Ok(());
         }
         Err(Error::Redact(format!(
-            "the plan (SHA-256 {}) was never logged as planned for recording {}: it was edited \
-             or made elsewhere. Plan again with --plan; keep or hide more with --keep and --box",
-            p.digest(),
+            "the plan (SHA-256 {digest}) was never logged as planned for recording {}: it was \
+             edited or made elsewhere. Plan again with --plan; keep or hide more with --keep and \
+             --box",
             rec.id
         )))
     }

@@ -258,6 +258,8 @@ struct Planner {
     spare: Vec<Vec<u8>>,
     /// Candidates the detector was unsure of on whole-frame detections, in frame order.
     doubtful: Vec<(u64, Detection)>,
+    /// Frame size (from ingest's record), for the masks the doubtful are checked against.
+    size: (f32, f32),
 }
 
 impl Planner {
@@ -265,10 +267,15 @@ impl Planner {
     fn new(detector: Detector, settings: &PlanSettings, rec: &Recording) -> Self {
         let frames = rec.media.as_ref().map_or(0, |m| m.frames);
         let mut tracker = Tracker::new(settings.tracking);
-        if let Some(m) = &rec.media {
-            tracker = tracker.in_frame(m.width as f32, m.height as f32);
+        let size = rec
+            .media
+            .as_ref()
+            .map(|m| (m.width as f32, m.height as f32));
+        if let Some((w, h)) = size {
+            tracker = tracker.in_frame(w, h);
         }
         Self {
+            size: size.unwrap_or_default(),
             detector,
             every: settings.detect_every.max(1),
             confirm_new: settings.confirm_new,
@@ -296,7 +303,7 @@ impl Planner {
             .map(|(id, (_, _, t))| (id, t))
             .collect();
         let tracks = self.tracker.finish(frames);
-        let unmasked = doubt::unmasked(&self.doubtful, &tracks);
+        let unmasked = doubt::unmasked(&self.doubtful, &tracks, self.size);
         (Findings { tracks, unmasked }, tiles, self.detector)
     }
 
