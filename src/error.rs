@@ -143,9 +143,21 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The custody log refused an operation (for example signing a log that fails its audit).
+    /// The request names something the store does not hold (a SAR, an event, a checkpoint).
+    #[error("{0}")]
+    NotFound(String),
+    /// The store's state refuses the request: the recording was deleted, the SAR is closed, the
+    /// mark is already placed or no longer active. Nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is unusable (a policy out of range, a date past the calendar, an
+    /// output folder in use, a checkpoint from elsewhere). Nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The custody record fails a check: a rewritten or missing event, a fork, a file that no
+    /// longer has its recorded hash. Run `bwv verify`.
     #[error("custody log: {0}")]
-    Log(String),
+    Integrity(String),
     /// The face model or its engine failed.
     #[error(transparent)]
     Model(#[from] crate::redact::model::ModelError),
@@ -155,6 +167,64 @@ pub enum Error {
     /// GStreamer could not be initialised or lacks a required element.
     #[error("GStreamer: {0}")]
     Gstreamer(String),
+}
+
+/// What kind of failure an error is, for callers that answer with a code rather than a
+/// sentence: the CLI's exit status, the service's HTTP status, a worker's retry decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request is unusable as given; asking again unchanged fails again.
+    Invalid,
+    /// It names something that does not exist.
+    NotFound,
+    /// The store's current state refuses it (deleted, closed, already done).
+    Conflict,
+    /// The custody record fails a check: evidence of tampering or damage.
+    Integrity,
+    /// A resource is in use or short (the store's lock, the database, disk space): try again
+    /// later.
+    Busy,
+    /// The machine or a component failed (I/O, the database, GStreamer, the model).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable name used in JSON errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The `bwv` command's exit status for a fatal error of this kind (2 is kept for "some
+    /// items of a batch failed").
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Invalid => 1,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Conflict => 4,
+            ErrorKind::Integrity => 5,
+            ErrorKind::Busy => 6,
+            ErrorKind::Internal => 7,
+        }
+    }
+
+    /// The HTTP status a service answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::Invalid => 422,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Integrity | ErrorKind::Internal => 500,
+            ErrorKind::Busy => 503,
+        }
+    }
 }
 
 /// Result with the library's error.
@@ -187,6 +257,40 @@ impl Error {
         }
     }
 
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { source, .. } => io_kind(source),
+            Error::Index { source, .. } => match source.downcast_ref::<rusqlite::Error>() {
+                Some(e) => match e.sqlite_error_code() {
+                    Some(
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked,
+                    ) => ErrorKind::Busy,
+                    Some(rusqlite::ErrorCode::DiskFull) => ErrorKind::Busy,
+                    // A rule the database enforces itself (a trigger, a unique index) refused
+                    // the change.
+                    Some(rusqlite::ErrorCode::ConstraintViolation) => ErrorKind::Conflict,
+                    Some(
+                        rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase,
+                    ) => ErrorKind::Integrity,
+                    _ => ErrorKind::Internal,
+                },
+                None => ErrorKind::Internal,
+            },
+            Error::NotFollowed { .. }
+            | Error::Media { .. }
+            | Error::Sidecar { .. }
+            | Error::AmbiguousRecording(_)
+            | Error::Invalid(_)
+            | Error::Redact(_) => ErrorKind::Invalid,
+            Error::UnknownRecording(_) | Error::NotFound(_) => ErrorKind::NotFound,
+            Error::OfDeleted { .. } | Error::Conflict(_) => ErrorKind::Conflict,
+            Error::SourceKept { .. } | Error::Locked(_) => ErrorKind::Busy,
+            Error::Integrity(_) => ErrorKind::Integrity,
+            Error::Key { .. } | Error::Model(_) | Error::Gstreamer(_) => ErrorKind::Internal,
+        }
+    }
+
     /// The error's message without the item prefix (for events and JSON reports).
     pub fn reason(&self) -> String {
         match self {
@@ -200,5 +304,17 @@ impl Error {
             Error::SourceKept { reason, .. } => format!("master: dock copy kept: {reason}"),
             other => other.to_string(),
         }
+    }
+}
+
+/// Out of space or quota is worth retrying once space is freed; other I/O failures are not.
+fn io_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::WouldBlock => {
+            ErrorKind::Busy
+        }
+        io::ErrorKind::NotFound => ErrorKind::NotFound,
+        io::ErrorKind::AlreadyExists => ErrorKind::Conflict,
+        _ => ErrorKind::Internal,
     }
 }

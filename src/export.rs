@@ -128,7 +128,7 @@ fn copy_checked(src: &Path, dest: &Path, expected: Option<&Digest>) -> Result<(D
     output.sync_all().map_err(io(dest, "fsync"))?;
     if let Some(want) = expected.filter(|w| **w != sha) {
         let _ = fs::remove_file(dest);
-        return Err(Error::Log(format!(
+        return Err(Error::Integrity(format!(
             "{} has changed since it was recorded (index {want}, now {sha}); run `bwv verify`",
             src.display()
         )));
@@ -150,7 +150,7 @@ pub fn export(
 ) -> Result<Manifest> {
     let rec = store.resolve(reference)?;
     if let Some(d) = &rec.deletion {
-        return Err(Error::Log(format!(
+        return Err(Error::Conflict(format!(
             "recording {} was deleted at {} ({}); only its hashes remain (bwv show)",
             rec.id, d.at, d.reason
         )));
@@ -161,7 +161,7 @@ pub fn export(
             .next()
             .is_some()
     {
-        return Err(Error::Log(format!(
+        return Err(Error::Invalid(format!(
             "{} is not empty; choose a new folder",
             out.display()
         )));
@@ -184,7 +184,7 @@ pub fn export(
             FileSpec::Artefact(kind) => {
                 let found: Vec<&Artefact> = artefacts.iter().filter(|a| a.kind == *kind).collect();
                 if found.is_empty() {
-                    return Err(Error::Log(format!(
+                    return Err(Error::NotFound(format!(
                         "recording {} has no {} (status {})",
                         rec.id,
                         kind.as_str(),

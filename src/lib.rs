@@ -29,6 +29,8 @@ pub mod batch;
 pub mod ingest;
 // Re-hash files, cross-check the index with the log, audit checkpoints, re-decode (deep).
 pub mod verify;
+// Workflows on the custody record for the CLI, the service and workers.
+pub mod ops;
 // Disclosure bundles: files, manifest, per-event proofs, key, README.
 pub mod export;
 // Face redaction: detector model and engines, detection, tracking, masks, plan and render.
@@ -37,7 +39,7 @@ pub mod redact;
 // Synthetic footage with known faces, for benchmarks and evaluation.
 pub mod synth;
 
-pub use error::{Error, Result, Stage};
+pub use error::{Error, ErrorKind, Result, Stage};
 
 #[cfg(test)]
 mod testutil;

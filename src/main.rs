@@ -1,5 +1,7 @@
-//! The `bwv` command: parse, build a Config, run, exit with 0 (all ok), 1 (fatal) or 2 (some
-//! items failed, each named on stderr and in the custody index).
+//! The `bwv` command: parse, build a Config, run, exit with 0 (all ok), 2 (some items failed,
+//! each named on stderr and in the custody index) or the kind of a fatal error
+//! ([`bwv::ErrorKind::exit_code`]: 1 invalid, 3 not found, 4 conflict, 5 integrity, 6 busy,
+//! 7 internal).
 
 mod cli;
 
@@ -11,7 +13,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("bwv: {}", cli::shown(&format!("{e:#}")));
-            ExitCode::from(1)
+            // The library's errors say what kind of failure they are; any other (a file the
+            // command line named, a usage check) is the caller's to correct: 1.
+            let kind = e.chain().find_map(|c| c.downcast_ref::<bwv::Error>());
+            ExitCode::from(kind.map_or(1, |k| k.kind().exit_code()))
         }
     }
 }

@@ -189,15 +189,6 @@ fn create_store(config: &Config) -> Result<(Home, SqliteStore)> {
     Ok((home, store))
 }
 
-/// Signs a checkpoint of the log after a command that appended events (flags, holds, SARs,
-/// redactions; ingest signs one per batch and export one per bundle), so that its events
-/// cannot later be erased unnoticed: a checkpoint past the log's end is a finding of verify.
-fn seal(home: &Home, store: &SqliteStore) -> Result<()> {
-    let (signer, _) = bwv::custody::keys::LogKeys::new(home.keys()).load_or_create(None)?;
-    bwv::custody::log::sign_checkpoint(store, &signer)?;
-    Ok(())
-}
-
 /// Text from a file name, a sidecar or a user, made safe to print on a terminal: control
 /// characters (newlines, escape sequences, C1 codes), bidirectional overrides and line
 /// separators are shown escaped (`\n`, `\u{1b}`), so a name cannot forge lines of output or

@@ -329,7 +329,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             match rendered {
                 Some(r) => r,
                 None => {
-                    super::seal(&home, &store)?;
+                    bwv::ops::Ops::new(&home, &store, &config.actor).seal()?;
                     return Ok(ExitCode::SUCCESS);
                 }
             }
@@ -353,6 +353,6 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     );
     write_new(summary, text.as_bytes())?;
     print!("{text}");
-    super::seal(&home, &store)?;
+    bwv::ops::Ops::new(&home, &store, &config.actor).seal()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use super::shown;
+use anyhow::Result;
 use bwv::config::Config;
-use bwv::custody::retention::{self, Mark, MarkKind, Policy};
-use bwv::custody::sqlite::SqliteStore;
-use bwv::custody::{Recording, Store};
+use bwv::custody::retention::MarkKind;
+use bwv::ops::{Ops, Which};
 
 #[derive(Debug, clap::Args)]
 pub struct FlagArgs {
@@ -19,6 +19,9 @@ pub struct FlagArgs {
     /// Why it is evidence.
     #[arg(long)]
     reason: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +34,9 @@ pub struct UnflagArgs {
     /// Why it is no longer evidence.
     #[arg(long)]
     reason: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Hold kinds a user may place (evidence is `flag`).
@@ -66,6 +72,9 @@ pub struct HoldArgs {
     /// Why (free text, kept in the index; only its hash is logged).
     #[arg(long, default_value = "")]
     reason: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -84,54 +93,28 @@ pub enum RetentionCommand {
     },
 }
 
-/// The recording, refusing one whose files were deleted.
-fn live(store: &SqliteStore, reference: &str) -> Result<Recording> {
-    let rec = store.resolve(reference)?;
-    if let Some(d) = &rec.deletion {
-        bail!(
-            "recording {} was deleted at {} ({})",
-            rec.id,
-            d.at,
-            d.reason
-        );
-    }
-    Ok(rec)
-}
-
-fn place(
+fn placed(
     config: &Config,
     reference: &str,
     kind: MarkKind,
-    mref: &str,
+    mark_ref: &str,
     reason: &str,
+    json: bool,
 ) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let rec = live(&store, reference)?;
-    if store
-        .marks(Some(&rec.id))?
-        .iter()
-        .any(|m| m.is_active() && m.kind == kind && m.reference == mref)
-    {
-        bail!(
-            "recording {} already has an active {} mark for {mref:?}",
-            rec.id,
-            kind.as_str()
-        );
-    }
-    let mark = Mark {
-        id: 0,
-        recording: rec.id.clone(),
-        kind,
-        reference: mref.to_owned(),
-        reason: reason.to_owned(),
-        placed_by: config.actor.clone(),
-        placed_at: String::new(),
-        released_at: None,
-        released_by: None,
-        release_reason: None,
+    let ops = Ops::new(&home, &store, &config.actor);
+    let (mark, event) = if kind == MarkKind::Evidence {
+        ops.flag(reference, mark_ref, reason)?
+    } else {
+        ops.hold(reference, kind, mark_ref, reason)?
     };
-    let event = retention::mark_event(kind, &rec.id, mref, reason, &config.actor);
-    let (mark, event) = store.add_mark(&mark, event)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"mark": mark, "event": event}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{} {}: {} {} (mark {}, event {})",
         if kind == MarkKind::Evidence {
@@ -139,70 +122,75 @@ fn place(
         } else {
             "held"
         },
-        rec.id,
+        mark.recording,
         kind.as_str(),
-        mark.reference,
+        shown(&mark.reference),
         mark.id,
         event.seq
     );
-    super::seal(&home, &store)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn lift(
     config: &Config,
     reference: &str,
-    select: impl Fn(&Mark) -> bool,
+    which: &Which,
     reason: &str,
+    json: bool,
 ) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let rec = store.resolve(reference)?;
-    let marks: Vec<Mark> = store
-        .marks(Some(&rec.id))?
-        .into_iter()
-        .filter(|m| m.is_active() && select(m))
-        .collect();
-    let Some(event) = retention::release_event(&marks, reason, &config.actor) else {
-        bail!("recording {} has no matching active flag or hold", rec.id);
-    };
-    let ids: Vec<u64> = marks.iter().map(|m| m.id).collect();
-    let event = store.release_marks(&ids, &config.actor, reason, event)?;
+    let released = Ops::new(&home, &store, &config.actor).release(reference, which, reason)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&released)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "released {} mark(s) on {} (event {})",
-        ids.len(),
-        rec.id,
-        event.seq
+        released.marks.len(),
+        released.recording,
+        released.event.seq
     );
-    super::seal(&home, &store)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn flag(config: &Config, a: FlagArgs) -> Result<ExitCode> {
-    place(config, &a.recording, MarkKind::Evidence, &a.case, &a.reason)
+    placed(
+        config,
+        &a.recording,
+        MarkKind::Evidence,
+        &a.case,
+        &a.reason,
+        a.json,
+    )
 }
 
 pub fn unflag(config: &Config, a: UnflagArgs) -> Result<ExitCode> {
-    let case = a.case.clone();
     lift(
         config,
         &a.recording,
-        move |m| m.kind == MarkKind::Evidence && case.as_ref().is_none_or(|c| *c == m.reference),
+        &Which::Flags { case: a.case },
         &a.reason,
+        a.json,
     )
 }
 
 pub fn hold(config: &Config, a: HoldArgs) -> Result<ExitCode> {
-    place(config, &a.recording, a.kind.into(), &a.reference, &a.reason)
+    placed(
+        config,
+        &a.recording,
+        a.kind.into(),
+        &a.reference,
+        &a.reason,
+        a.json,
+    )
 }
 
 pub fn release(config: &Config, a: HoldArgs) -> Result<ExitCode> {
-    let (kind, reference) = (MarkKind::from(a.kind), a.reference.clone());
-    lift(
-        config,
-        &a.recording,
-        move |m| m.kind == kind && m.reference == reference,
-        &a.reason,
-    )
+    let which = Which::Hold {
+        kind: a.kind.into(),
+        reference: a.reference,
+    };
+    lift(config, &a.recording, &which, &a.reason, a.json)
 }
 
 pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
@@ -212,12 +200,12 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
         policy,
     } = command;
     let (home, store) = super::open_store(config)?;
-    let _lock = home.lock()?;
-    let policy = match policy {
-        Some(path) => Policy::load(&path)?,
-        None => Policy::load_or_default(&home.policy())?,
-    };
-    let report = retention::sweep(&home, &store, &policy, config.clock.now(), dry_run)?;
+    let report = Ops::new(&home, &store, &config.actor).sweep(
+        policy.as_deref(),
+        config.clock.now(),
+        dry_run,
+    )?;
+    let policy = &report.policy;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);

@@ -6,7 +6,8 @@ use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::retention::MarkKind;
-use bwv::custody::{ArtefactKind, EventDraft, EventKind, Store};
+use bwv::custody::{ArtefactKind, Store};
+use bwv::ops::Ops;
 use bwv::stages::hash;
 
 #[derive(Debug, clap::Args)]
@@ -97,13 +98,12 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
 
 pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let rec = store.resolve(&args.recording)?;
-    let artefacts = store.artefacts(&rec.id)?;
     // Every look at a recording is itself on the record.
-    store.append(
-        EventDraft::new(EventKind::Accessed, Some(&rec.id), &config.actor)
-            .with("action", if args.frames { "show_frames" } else { "show" }),
+    let (rec, _) = Ops::new(&home, &store, &config.actor).access(
+        &args.recording,
+        if args.frames { "show_frames" } else { "show" },
     )?;
+    let artefacts = store.artefacts(&rec.id)?;
     if args.frames {
         let path = |kind| {
             artefacts

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use bwv::config::Config;
 use bwv::custody::keys::{self, LogKeys};
-use bwv::custody::{EventDraft, EventKind, Store};
+use bwv::ops::{Ops, VERIFY_ACTOR};
 use bwv::verify::{self, Options};
 
 #[derive(Debug, clap::Args)]
@@ -62,26 +62,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
     let report = verify::verify(&home, &store, &verifier, &opts)?;
     let problems = report.log.findings.len() + report.findings.len();
-    let subject = args
-        .recording
-        .as_ref()
-        .and_then(|_| report.recordings.first())
-        .map(|r| r.id.as_str());
-    store.append(
-        EventDraft::new(EventKind::Verified, subject, "bwv-verify")
-            .with(
-                "scope",
-                if args.recording.is_some() {
-                    "recording"
-                } else {
-                    "all"
-                },
-            )
-            .with("deep", u64::from(args.deep))
-            .with("recordings", report.recordings.len() as u64)
-            .with("log_size", report.log.size)
-            .with("log_root", report.log.root)
-            .with("problems", problems as u64),
+    Ops::new(&home, &store, VERIFY_ACTOR).record_verified(
+        &report,
+        args.recording.is_some(),
+        args.deep,
     )?;
 
     if args.json {

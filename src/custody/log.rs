@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use super::merkle::{Frontier, leaf_hash};
 use super::proof::{self, ProofError};
-use super::{Event, LogRow, Store, StoredCheckpoint};
+use super::{Event, LogRow, LogView, Store, StoredCheckpoint};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -216,8 +216,22 @@ pub fn audit(
     verifier: &NoteVerifier,
     extra: &[(String, String)],
 ) -> Result<LogAudit> {
+    let mut out = None;
+    store.read_log(&mut |view| {
+        out = Some(audit_view(view, verifier, extra)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Integrity("the log could not be read".into()))
+}
+
+/// [`audit`] over one consistent view of the log.
+fn audit_view(
+    view: &dyn LogView,
+    verifier: &NoteVerifier,
+    extra: &[(String, String)],
+) -> Result<LogAudit> {
     let mut findings = Vec::new();
-    let stored = store.checkpoints()?;
+    let stored = view.checkpoints()?;
     let targets = targets(&stored, extra, verifier, &mut findings);
     let mut roots_at: BTreeMap<u64, Digest> = targets
         .iter()
@@ -225,7 +239,7 @@ pub fn audit(
         .collect();
     let mut tree = Frontier::new();
     let mut expected = 0u64;
-    store.log_rows(0..u64::MAX, &mut |row| {
+    view.rows(0..u64::MAX, &mut |row| {
         if row.seq != expected {
             findings.push(LogFinding::EventsMissing {
                 from: expected,
@@ -257,7 +271,7 @@ pub fn audit(
             });
         }
     }
-    let head = store.log_head()?;
+    let head = view.head()?;
     if head.size() != size || head.root() != root {
         findings.push(LogFinding::HeadMismatch {
             head_size: head.size(),
@@ -285,7 +299,7 @@ pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(Stored
     let report = audit(store, &signer.verifier(), &[])?;
     if let Some(first) = report.findings.first() {
         let more = report.findings.len() - 1;
-        return Err(Error::Log(format!(
+        return Err(Error::Integrity(format!(
             "refusing to sign a checkpoint: {first}{}",
             if more > 0 {
                 format!(" (and {more} more; run `bwv verify`)")
@@ -295,7 +309,7 @@ pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(Stored
         )));
     }
     if report.size == 0 {
-        return Err(Error::Log(
+        return Err(Error::Conflict(
             "the log is empty; there is nothing to sign".into(),
         ));
     }
@@ -308,7 +322,9 @@ pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(Stored
         size: report.size,
         root: report.root,
     };
-    let note = cp.sign(signer).map_err(|e| Error::Log(e.to_string()))?;
+    let note = cp
+        .sign(signer)
+        .map_err(|e| Error::Integrity(e.to_string()))?;
     Ok((store.add_checkpoint(cp.size, &cp.root, &note)?, true))
 }
 
@@ -320,9 +336,9 @@ pub fn latest_checkpoint(
     let stored = store
         .checkpoints()?
         .pop()
-        .ok_or_else(|| Error::Log("no checkpoint yet; run `bwv log checkpoint`".into()))?;
+        .ok_or_else(|| Error::NotFound("no checkpoint yet; run `bwv log checkpoint`".into()))?;
     let cp = Checkpoint::open(&stored.note, verifier)
-        .map_err(|e| Error::Log(format!("latest checkpoint {}: {e}", stored.size)))?;
+        .map_err(|e| Error::Integrity(format!("latest checkpoint {}: {e}", stored.size)))?;
     Ok((cp, stored.note))
 }
 
@@ -330,7 +346,7 @@ pub fn latest_checkpoint(
 fn leaves_for(store: &dyn Store, cp: &Checkpoint) -> Result<Vec<Digest>> {
     let leaves = store.leaf_hashes(cp.size)?;
     if leaves.len() as u64 != cp.size || proof::subtree_root(&leaves) != cp.root {
-        return Err(Error::Log(format!(
+        return Err(Error::Integrity(format!(
             "the stored log does not match checkpoint {} (run `bwv verify`)",
             cp.size
         )));
@@ -407,7 +423,7 @@ pub fn prove(
 ) -> Result<InclusionProof> {
     prove_many(store, verifier, &[seq], checkpoint)?
         .pop()
-        .ok_or_else(|| Error::Log(format!("event {seq} is missing")))
+        .ok_or_else(|| Error::NotFound(format!("event {seq} is missing")))
 }
 
 /// Inclusion proofs of several events against one checkpoint, reading and checking the log's
@@ -420,13 +436,13 @@ pub fn prove_many(
 ) -> Result<Vec<InclusionProof>> {
     let (cp, note) = match checkpoint {
         Some(note) => (
-            Checkpoint::open(note, verifier).map_err(|e| Error::Log(e.to_string()))?,
+            Checkpoint::open(note, verifier).map_err(|e| Error::Invalid(e.to_string()))?,
             note.to_owned(),
         ),
         None => latest_checkpoint(store, verifier)?,
     };
     if let Some(seq) = seqs.iter().find(|s| **s >= cp.size) {
-        return Err(Error::Log(format!(
+        return Err(Error::Invalid(format!(
             "event {seq} is not covered by checkpoint {} (run `bwv log checkpoint`)",
             cp.size
         )));
@@ -439,10 +455,10 @@ pub fn prove_many(
                 event = Some(row.canonical);
                 Ok(())
             })?;
-            let bytes = event.ok_or_else(|| Error::Log(format!("event {seq} is missing")))?;
+            let bytes = event.ok_or_else(|| Error::NotFound(format!("event {seq} is missing")))?;
             let leaf = leaf_hash(&bytes);
             if leaf != leaves[seq as usize] {
-                return Err(Error::Log(format!(
+                return Err(Error::Integrity(format!(
                     "event {seq} was rewritten (run `bwv verify`)"
                 )));
             }
@@ -451,8 +467,8 @@ pub fn prove_many(
                 tree_size: cp.size,
                 leaf_hash: leaf,
                 path: proof::inclusion_proof(&leaves, seq)
-                    .map_err(|e| Error::Log(e.to_string()))?,
-                event: String::from_utf8(bytes).map_err(|e| Error::Log(e.to_string()))?,
+                    .map_err(|e| Error::Integrity(e.to_string()))?,
+                event: String::from_utf8(bytes).map_err(|e| Error::Integrity(e.to_string()))?,
                 checkpoint: note.clone(),
             })
         })
@@ -465,17 +481,17 @@ pub fn consistency(
     verifier: &NoteVerifier,
     old: &str,
 ) -> Result<ConsistencyProof> {
-    let old_cp = Checkpoint::open(old, verifier).map_err(|e| Error::Log(e.to_string()))?;
+    let old_cp = Checkpoint::open(old, verifier).map_err(|e| Error::Invalid(e.to_string()))?;
     let (new_cp, new_note) = latest_checkpoint(store, verifier)?;
     if old_cp.size > new_cp.size {
-        return Err(Error::Log(format!(
+        return Err(Error::Invalid(format!(
             "checkpoint {} is newer than the log's latest checkpoint {}",
             old_cp.size, new_cp.size
         )));
     }
     let leaves = leaves_for(store, &new_cp)?;
     if proof::subtree_root(&leaves[..old_cp.size as usize]) != old_cp.root {
-        return Err(Error::Log(format!(
+        return Err(Error::Integrity(format!(
             "the log is not an extension of checkpoint {}: it has forked",
             old_cp.size
         )));
@@ -484,7 +500,7 @@ pub fn consistency(
         old_size: old_cp.size,
         new_size: new_cp.size,
         path: proof::consistency_proof(&leaves, old_cp.size)
-            .map_err(|e| Error::Log(e.to_string()))?,
+            .map_err(|e| Error::Integrity(e.to_string()))?,
         old_checkpoint: old.to_owned(),
         new_checkpoint: new_note,
     })

@@ -282,6 +282,21 @@ pub struct StoredCheckpoint {
     pub signed_at: String,
 }
 
+/// The log as of one moment: checkpoints, tree head and rows read in one snapshot, so a check
+/// of one against the others is not confused by events appended meanwhile.
+pub trait LogView {
+    /// Every stored checkpoint, smallest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+    /// The stored tree head.
+    fn head(&self) -> Result<merkle::Frontier>;
+    /// Visits the stored log rows with sequence numbers in `range`, in order (streaming).
+    fn rows(
+        &self,
+        range: std::ops::Range<u64>,
+        visit: &mut dyn FnMut(LogRow) -> Result<()>,
+    ) -> Result<()>;
+}
+
 /// The custody index. Implementations must make each method atomic: a change and its events
 /// commit together or not at all, and events are never updated or deleted.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -309,14 +324,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         range: std::ops::Range<u64>,
         visit: &mut dyn FnMut(LogRow) -> Result<()>,
     ) -> Result<()>;
+    /// Runs `read` on a consistent view of the log (one read transaction).
+    fn read_log(&self, read: &mut dyn FnMut(&dyn LogView) -> Result<()>) -> Result<()>;
     /// The stored leaf hashes of the first `size` events.
     fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>>;
     /// Every stored checkpoint, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
-    /// Stores a signed checkpoint.
+    /// Stores a signed checkpoint; one already stored for the same size and root is returned
+    /// as it is (concurrent signers), one with another root is an integrity error.
     fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint>;
     /// Places a flag or hold (its `id`, `placed_at` and release fields are assigned here) with
-    /// its event, to which the store adds a `mark_id` field.
+    /// its event, to which the store adds a `mark_id` field. Refused, changing nothing, when the
+    /// recording was deleted, the same mark is already active, or a SAR hold names a closed SAR.
     fn add_mark(
         &self,
         mark: &retention::Mark,
@@ -340,15 +359,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn open_sar(&self, sar: &sar::Sar, event: EventDraft) -> Result<(sar::Sar, Event)>;
     /// Every SAR, oldest first.
     fn sars(&self) -> Result<Vec<sar::Sar>>;
-    /// Closes an open SAR, releasing `holds` (the mark ids), with the given events in order.
+    /// Closes an open SAR and releases every active hold placed for it, in one transaction;
+    /// `events` drafts the events to append, in order, from the holds released. Returns the
+    /// holds and the events.
     fn close_sar(
         &self,
         id: &str,
         by: &str,
-        holds: &[u64],
-        events: Vec<EventDraft>,
-    ) -> Result<Vec<Event>>;
-    /// Records a disclosure (its `disclosed_at` is assigned here) with its event.
+        events: &dyn Fn(&[retention::Mark]) -> Vec<EventDraft>,
+    ) -> Result<(Vec<retention::Mark>, Vec<Event>)>;
+    /// Records a disclosure (its `disclosed_at` is assigned here) with its event; refused unless
+    /// the SAR is open.
     fn add_disclosure(&self, d: &sar::Disclosure, event: EventDraft) -> Result<Event>;
     /// The disclosures made under one SAR, or all, oldest first.
     fn disclosures(&self, sar: Option<&str>) -> Result<Vec<sar::Disclosure>>;
@@ -357,11 +378,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event>;
     /// Every unreadable dock file's event and path, oldest first.
     fn unreadable_sources(&self) -> Result<Vec<(Event, String)>>;
-    /// Records a recording's deletion with its tombstone event (the files go afterwards).
+    /// Records a recording's deletion with its tombstone event (the files go afterwards), unless
+    /// an active flag or hold keeps it (`None`, nothing changed): decided inside the writing
+    /// transaction, so a mark placed at any moment before the commit is honoured.
     fn mark_deleted(
         &self,
         id: &str,
         deletion: &retention::Deletion,
         event: EventDraft,
-    ) -> Result<Event>;
+    ) -> Result<Option<Event>>;
 }

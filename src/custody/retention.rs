@@ -49,13 +49,13 @@ impl Policy {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(Error::io(path, Stage::Index, "read policy"))?;
         let policy: Self = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Log(format!(
+            Error::Invalid(format!(
                 "{}: not a valid retention policy: {e}",
                 path.display()
             ))
         })?;
         policy.check().map_err(|why| {
-            Error::Log(format!(
+            Error::Invalid(format!(
                 "{}: not a valid retention policy: {why}",
                 path.display()
             ))
@@ -92,9 +92,9 @@ impl Policy {
     pub fn expires_at(&self, recorded_at: &str) -> Result<Timestamp> {
         let t: Timestamp = recorded_at
             .parse()
-            .map_err(|e| Error::Log(format!("recorded_at {recorded_at:?}: {e}")))?;
+            .map_err(|e| Error::Integrity(format!("recorded_at {recorded_at:?}: {e}")))?;
         t.checked_add((i64::from(self.retention_days) * 24).hours())
-            .map_err(|e| Error::Log(format!("expiry of {recorded_at}: {e}")))
+            .map_err(|e| Error::Invalid(format!("expiry of {recorded_at}: {e}")))
     }
 }
 
@@ -303,7 +303,11 @@ pub fn sweep(
             if let Some(m) = &rec.media {
                 event = event.with("frame_hash_root", m.frame_hash_root);
             }
-            store.mark_deleted(&rec.id, &deletion, event)?;
+            if store.mark_deleted(&rec.id, &deletion, event)?.is_none() {
+                // Flagged or held since the marks above were read.
+                report.kept_by_marks.push(rec.id.clone());
+                continue;
+            }
             files_removed = remove_files(home, store, &rec)?;
         }
         report.expired.push(Expired {

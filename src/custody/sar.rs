@@ -63,7 +63,7 @@ pub struct Disclosure {
 pub fn deadline(received: Date) -> Result<Date> {
     received
         .checked_add(1.month())
-        .map_err(|e| Error::Log(format!("deadline for {received}: {e}")))
+        .map_err(|e| Error::Invalid(format!("deadline for {received}: {e}")))
 }
 
 /// Whether a SAR is past its deadline on `today` and still open.
@@ -91,7 +91,7 @@ pub fn check_linkable(sar: &Sar, rec: &Recording, policy: &Policy) -> Result<()>
             deletion.at, deletion.reason
         )
     };
-    Err(Error::Log(format!(
+    Err(Error::Conflict(format!(
         "cannot link recording {} to {}: {why}",
         rec.id, sar.id
     )))

@@ -1,22 +1,29 @@
 //! The embedded custody index: SQLite in WAL mode with `synchronous=FULL`, foreign keys on, and
 //! triggers that refuse any UPDATE or DELETE of the event log.
+//!
+//! Every write is one transaction that takes the write lock when it begins (`BEGIN IMMEDIATE`),
+//! so what it reads to decide stays true until it commits, and a concurrent writer waits rather
+//! than failing with `SQLITE_BUSY_SNAPSHOT` halfway. The retention rules are also kept by the
+//! database itself (migration 7): a flagged or held recording cannot be marked deleted, a deleted
+//! one cannot be flagged or held, a mark cannot be placed twice, a closed SAR takes no new holds
+//! or disclosures.
 
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::merkle::Frontier;
 use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
-    Artefact, ArtefactKind, Event, EventDraft, LogRow, Outcome, Recording, Status, Store,
+    Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Recording, Status, Store,
     StoredCheckpoint, TimeSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stage};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -134,7 +141,44 @@ CREATE TABLE unreadable_sources (
     r#"
 ALTER TABLE disclosures ADD COLUMN unredacted_reason TEXT;
 "#,
+    // 7: the retention rules, enforced by the database whatever the caller checked before.
+    r#"
+CREATE UNIQUE INDEX marks_one_active ON marks(recording_id, kind, reference)
+    WHERE released_at IS NULL;
+CREATE TRIGGER marks_not_on_deleted BEFORE INSERT ON marks
+    WHEN (SELECT deletion FROM recordings WHERE id = NEW.recording_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'the recording was deleted: it cannot be flagged or held'); END;
+CREATE TRIGGER marks_not_for_closed_sar BEFORE INSERT ON marks
+    WHEN NEW.kind = 'sar' AND EXISTS
+        (SELECT 1 FROM sars WHERE id = NEW.reference AND closed_at IS NOT NULL)
+    BEGIN SELECT RAISE(ABORT, 'the SAR is closed: it holds no more footage'); END;
+CREATE TRIGGER recordings_keep_marked BEFORE UPDATE OF deletion ON recordings
+    WHEN NEW.deletion IS NOT NULL AND EXISTS
+        (SELECT 1 FROM marks WHERE recording_id = NEW.id AND released_at IS NULL)
+    BEGIN SELECT RAISE(ABORT, 'a flagged or held recording is never deleted'); END;
+CREATE TRIGGER recordings_deletion_final BEFORE UPDATE OF deletion ON recordings
+    WHEN OLD.deletion IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a deletion is final'); END;
+CREATE TRIGGER disclosures_under_open_sar BEFORE INSERT ON disclosures
+    WHEN NOT EXISTS (SELECT 1 FROM sars WHERE id = NEW.sar_id AND closed_at IS NULL)
+    BEGIN SELECT RAISE(ABORT, 'disclosures are recorded under an open SAR'); END;
+"#,
 ];
+
+/// Why a write transaction did not commit: the database failed, or a rule checked inside the
+/// transaction refused the change.
+enum TxFail {
+    Db(rusqlite::Error),
+    Refused(Error),
+}
+
+impl From<rusqlite::Error> for TxFail {
+    fn from(e: rusqlite::Error) -> Self {
+        TxFail::Db(e)
+    }
+}
+
+type TxResult<T> = std::result::Result<T, TxFail>;
 
 /// SQLite-backed [`Store`].
 #[derive(Debug)]
@@ -147,6 +191,21 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) the index at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         let ctx = || format!("open {}", path.display());
+        // Switching a new database to WAL needs it to itself and fails at once, without waiting,
+        // when another process does the same: processes starting together on a new store take
+        // turns through this lock (held only while opening).
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".setup-lock");
+        let lock_path = std::path::PathBuf::from(lock_path);
+        let setup = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path, Stage::Index, "open"))?;
+        setup
+            .lock()
+            .map_err(Error::io(&lock_path, Stage::Index, "lock"))?;
         let mut conn = Connection::open(path).map_err(Error::index(ctx()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::index(ctx()))?;
@@ -172,37 +231,56 @@ impl SqliteStore {
 
     /// Appends an event and advances the stored tree head in the caller's transaction: the
     /// next sequence number is the head's size, so sequence numbers stay contiguous.
-    fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> rusqlite::Result<Event> {
+    fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> TxResult<Event> {
         let mut head = read_head(tx)?;
         let next = head.size();
         let event = Event::from_draft(draft, next, clock::canonical(self.clock.now()));
         let leaf = event.leaf_hash();
         tx.execute(
             "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![next as i64, event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &leaf.0[..]],
+            params![sql_int(next), event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &leaf.0[..]],
         )?;
         head.push_leaf_hash(leaf);
         write_head(tx, &head)?;
         Ok(event)
     }
 
+    /// Runs `f` in a write transaction that holds the write lock from its start, committing
+    /// only if it succeeds (a refusal or failure rolls everything back).
     fn with_tx<T>(
         &self,
         context: &str,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(Error::index(context))?;
-        let out = f(&tx).map_err(Error::index(context))?;
-        tx.commit().map_err(Error::index(context))?;
-        Ok(out)
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::index(context))?;
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit().map_err(Error::index(context))?;
+                Ok(out)
+            }
+            Err(TxFail::Db(e)) => Err(Error::index(context)(e)),
+            Err(TxFail::Refused(e)) => Err(e),
+        }
     }
 }
 
+/// Applies the migrations not yet run. Each runs in a write transaction that re-reads the
+/// schema version once it holds the lock, so processes opening a new store at the same moment
+/// apply each migration once between them.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
-        let tx = conn.transaction()?;
+    if done >= MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if done > i as i64 {
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
@@ -212,7 +290,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 /// Creates the tree head from the events when it is missing (a store made before it existed).
 fn init_head(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM log_head)", [], |r| r.get(0))?;
     if !exists {
         let mut head = Frontier::new();
@@ -237,7 +315,8 @@ fn read_head(conn: &Connection) -> rusqlite::Result<Frontier> {
         .chunks_exact(32)
         .map(|c| Digest(c.try_into().expect("chunks are 32 bytes")))
         .collect();
-    Frontier::from_peaks(size as u64, peaks)
+    let size = u64::try_from(size).map_err(|_| conversion_error(0, "negative tree size"))?;
+    Frontier::from_peaks(size, peaks)
         .ok_or_else(|| conversion_error(1, "tree head peaks do not fit its size"))
 }
 
@@ -246,7 +325,7 @@ fn write_head(conn: &Connection, head: &Frontier) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO log_head (id, size, peaks) VALUES (0, ?1, ?2) \
          ON CONFLICT (id) DO UPDATE SET size = excluded.size, peaks = excluded.peaks",
-        params![head.size() as i64, peaks],
+        params![sql_int(head.size()), peaks],
     )?;
     Ok(())
 }
@@ -263,7 +342,7 @@ fn insert_artefact(tx: &Transaction<'_>, id: &str, a: &Artefact) -> rusqlite::Re
         a.kind.as_str(),
         a.path,
         a.sha256.to_hex(),
-        a.size as i64,
+        sql_int(a.size),
         a.parent_sha256.to_hex(),
         a.tool,
         a.tool_version,
@@ -323,7 +402,7 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
     Ok(Recording {
         id: row.get(0)?,
         master_sha256: digest_col(row, 1)?,
-        master_size: row.get::<_, i64>(2)? as u64,
+        master_size: u64_col(row, 2)?,
         master_path: row.get(3)?,
         source_name: row.get(4)?,
         status: Status::parse(&status).ok_or_else(|| conversion_error(5, "unknown status"))?,
@@ -358,11 +437,100 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
     })
 }
 
+/// The marks selected by `filter` (an SQL `WHERE` clause with one parameter), oldest first.
+fn query_marks(
+    conn: &Connection,
+    filter: &str,
+    param: impl rusqlite::ToSql,
+) -> rusqlite::Result<Vec<Mark>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, recording_id, kind, reference, reason, placed_by, placed_at, \
+         released_at, released_by, release_reason FROM marks {filter} ORDER BY id"
+    ))?;
+    stmt.query_map([param], |row| {
+        let kind: String = row.get(2)?;
+        Ok(Mark {
+            id: u64_col(row, 0)?,
+            recording: row.get(1)?,
+            kind: MarkKind::parse(&kind).ok_or_else(|| conversion_error(2, "unknown mark kind"))?,
+            reference: row.get(3)?,
+            reason: row.get(4)?,
+            placed_by: row.get(5)?,
+            placed_at: row.get(6)?,
+            released_at: row.get(7)?,
+            released_by: row.get(8)?,
+            release_reason: row.get(9)?,
+        })
+    })?
+    .collect()
+}
+
+/// A non-negative integer column (a negative one, which only an edited index holds, is an
+/// error rather than a huge number).
+fn u64_col(row: &Row<'_>, col: usize) -> rusqlite::Result<u64> {
+    u64::try_from(row.get::<_, i64>(col)?)
+        .map_err(|_| conversion_error(col, "a count or size is negative"))
+}
+
 fn time_source_name(t: TimeSource) -> &'static str {
     match t {
         TimeSource::Sidecar => "sidecar",
         TimeSource::Container => "container",
         TimeSource::FileTime => "file_time",
+    }
+}
+
+/// The log read through one connection (or one transaction of it).
+struct View<'c>(&'c Connection);
+
+impl LogView for View<'_> {
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let run = || -> rusqlite::Result<Vec<StoredCheckpoint>> {
+            let mut stmt = self
+                .0
+                .prepare("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")?;
+            stmt.query_map([], |row| {
+                Ok(StoredCheckpoint {
+                    size: u64_col(row, 0)?,
+                    root: blob_digest(row, 1)?,
+                    note: row.get(2)?,
+                    signed_at: row.get(3)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read checkpoints"))
+    }
+
+    fn head(&self) -> Result<Frontier> {
+        read_head(self.0).map_err(Error::index("read the log's tree head"))
+    }
+
+    fn rows(&self, range: Range<u64>, visit: &mut dyn FnMut(LogRow) -> Result<()>) -> Result<()> {
+        let mut stmt = self
+            .0
+            .prepare(
+                "SELECT seq, at, kind, recording_id, canonical, leaf_hash FROM events \
+                 WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )
+            .map_err(Error::index("read the log"))?;
+        let mut rows = stmt
+            .query([sql_int(range.start), sql_int(range.end)])
+            .map_err(Error::index("read the log"))?;
+        while let Some(row) = rows.next().map_err(Error::index("read the log"))? {
+            let read = || -> rusqlite::Result<LogRow> {
+                Ok(LogRow {
+                    seq: u64_col(row, 0)?,
+                    at: row.get(1)?,
+                    kind: row.get(2)?,
+                    recording: row.get(3)?,
+                    canonical: row.get(4)?,
+                    leaf_hash: row.get(5)?,
+                })
+            };
+            visit(read().map_err(Error::index("read the log"))?)?;
+        }
+        Ok(())
     }
 }
 
@@ -385,7 +553,7 @@ impl Store for SqliteStore {
                 params![
                     rec.id,
                     rec.master_sha256.to_hex(),
-                    rec.master_size as i64,
+                    sql_int(rec.master_size),
                     rec.master_path,
                     rec.source_name,
                     rec.status.as_str(),
@@ -483,7 +651,7 @@ impl Store for SqliteStore {
                         .ok_or_else(|| conversion_error(0, "unknown artefact kind"))?,
                     path: row.get(1)?,
                     sha256: digest_col(row, 2)?,
-                    size: row.get::<_, i64>(3)? as u64,
+                    size: u64_col(row, 3)?,
                     parent_sha256: digest_col(row, 4)?,
                     tool: row.get(5)?,
                     tool_version: row.get(6)?,
@@ -508,7 +676,7 @@ impl Store for SqliteStore {
     }
 
     fn log_head(&self) -> Result<Frontier> {
-        read_head(&self.conn()).map_err(Error::index("read the log's tree head"))
+        View(&self.conn()).head()
     }
 
     fn log_rows(
@@ -516,31 +684,17 @@ impl Store for SqliteStore {
         range: Range<u64>,
         visit: &mut dyn FnMut(LogRow) -> Result<()>,
     ) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT seq, at, kind, recording_id, canonical, leaf_hash FROM events \
-                 WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
-            )
+        View(&self.conn()).rows(range, visit)
+    }
+
+    fn read_log(&self, read: &mut dyn FnMut(&dyn LogView) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn();
+        // A deferred transaction that only reads: under WAL its snapshot stays fixed from its
+        // first read to its end, whatever other connections commit.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(Error::index("read the log"))?;
-        let mut rows = stmt
-            .query([sql_int(range.start), sql_int(range.end)])
-            .map_err(Error::index("read the log"))?;
-        while let Some(row) = rows.next().map_err(Error::index("read the log"))? {
-            let leaf_hash: Vec<u8> = row.get(5).map_err(Error::index("read the log"))?;
-            let read = || -> rusqlite::Result<LogRow> {
-                Ok(LogRow {
-                    seq: row.get::<_, i64>(0)? as u64,
-                    at: row.get(1)?,
-                    kind: row.get(2)?,
-                    recording: row.get(3)?,
-                    canonical: row.get(4)?,
-                    leaf_hash,
-                })
-            };
-            visit(read().map_err(Error::index("read the log"))?)?;
-        }
-        Ok(())
+        read(&View(&tx))
     }
 
     fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>> {
@@ -548,7 +702,7 @@ impl Store for SqliteStore {
         let run = || -> rusqlite::Result<Vec<Digest>> {
             let mut stmt =
                 conn.prepare("SELECT leaf_hash FROM events WHERE seq < ?1 ORDER BY seq")?;
-            stmt.query_map([size as i64], |row| blob_digest(row, 0))?
+            stmt.query_map([sql_int(size)], |row| blob_digest(row, 0))?
                 .collect()
         };
         run().map_err(Error::index("read leaf hashes"))
@@ -557,6 +711,62 @@ impl Store for SqliteStore {
     fn add_mark(&self, mark: &Mark, event: EventDraft) -> Result<(Mark, Event)> {
         let placed_at = clock::canonical(self.clock.now());
         self.with_tx(&format!("mark {}", mark.recording), |tx| {
+            let refuse = |why: String| Err(TxFail::Refused(Error::Conflict(why)));
+            let deletion: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT deletion FROM recordings WHERE id = ?1",
+                    [&mark.recording],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match deletion {
+                None => {
+                    return Err(TxFail::Refused(Error::UnknownRecording(
+                        mark.recording.clone(),
+                    )));
+                }
+                Some(Some(d)) => {
+                    let d: Deletion = serde_json::from_str(&d).map_err(|e| {
+                        TxFail::Db(rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        ))
+                    })?;
+                    return refuse(format!(
+                        "recording {} was deleted at {} ({}): it cannot be flagged or held",
+                        mark.recording, d.at, d.reason
+                    ));
+                }
+                Some(None) => {}
+            }
+            let placed: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM marks WHERE recording_id = ?1 AND kind = ?2 \
+                 AND reference = ?3 AND released_at IS NULL)",
+                params![mark.recording, mark.kind.as_str(), mark.reference],
+                |r| r.get(0),
+            )?;
+            if placed {
+                return refuse(format!(
+                    "recording {} already has an active {} mark for {:?}",
+                    mark.recording,
+                    mark.kind.as_str(),
+                    mark.reference
+                ));
+            }
+            if mark.kind == MarkKind::Sar {
+                let closed: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sars WHERE id = ?1 AND closed_at IS NOT NULL)",
+                    [&mark.reference],
+                    |r| r.get(0),
+                )?;
+                if closed {
+                    return refuse(format!(
+                        "{} is closed: it holds no more footage",
+                        mark.reference
+                    ));
+                }
+            }
             tx.execute(
                 "INSERT INTO marks (recording_id, kind, reference, reason, placed_by, placed_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -569,7 +779,8 @@ impl Store for SqliteStore {
                     placed_at
                 ],
             )?;
-            let id = tx.last_insert_rowid() as u64;
+            let id = u64::try_from(tx.last_insert_rowid())
+                .map_err(|_| conversion_error(0, "negative mark id"))?;
             let event = self.append_in(tx, event.with("mark_id", id))?;
             let stored = Mark {
                 id,
@@ -591,56 +802,31 @@ impl Store for SqliteStore {
         event: EventDraft,
     ) -> Result<Event> {
         let at = clock::canonical(self.clock.now());
-        let out = self.with_tx("release marks", |tx| {
-            // Check every mark before changing any, so a refusal commits nothing.
+        self.with_tx("release marks", |tx| {
             for id in ids {
-                let active: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM marks WHERE id = ?1 AND released_at IS NULL)",
-                    [*id as i64],
-                    |r| r.get(0),
+                // A mark already released (or never placed) refuses the whole release.
+                let n = tx.execute(
+                    "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 \
+                     WHERE id = ?1 AND released_at IS NULL",
+                    params![sql_int(*id), at, by, reason],
                 )?;
-                if !active {
-                    return Ok(Err(*id));
+                if n != 1 {
+                    return Err(TxFail::Refused(Error::Conflict(format!(
+                        "mark {id} is not active"
+                    ))));
                 }
             }
-            for id in ids {
-                tx.execute(
-                    "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 WHERE id = ?1",
-                    params![*id as i64, at, by, reason],
-                )?;
-            }
-            self.append_in(tx, event).map(Ok)
-        })?;
-        out.map_err(|id| Error::Log(format!("mark {id} is not active")))
+            self.append_in(tx, event)
+        })
     }
 
     fn marks(&self, recording: Option<&str>) -> Result<Vec<Mark>> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<Mark>> {
-            let mut stmt = conn.prepare(
-                "SELECT id, recording_id, kind, reference, reason, placed_by, placed_at, \
-                 released_at, released_by, release_reason FROM marks \
-                 WHERE ?1 IS NULL OR recording_id = ?1 ORDER BY id",
-            )?;
-            stmt.query_map([recording], |row| {
-                let kind: String = row.get(2)?;
-                Ok(Mark {
-                    id: row.get::<_, i64>(0)? as u64,
-                    recording: row.get(1)?,
-                    kind: MarkKind::parse(&kind)
-                        .ok_or_else(|| conversion_error(2, "unknown mark kind"))?,
-                    reference: row.get(3)?,
-                    reason: row.get(4)?,
-                    placed_by: row.get(5)?,
-                    placed_at: row.get(6)?,
-                    released_at: row.get(7)?,
-                    released_by: row.get(8)?,
-                    release_reason: row.get(9)?,
-                })
-            })?
-            .collect()
-        };
-        run().map_err(Error::index("read marks"))
+        query_marks(
+            &self.conn(),
+            "WHERE ?1 IS NULL OR recording_id = ?1",
+            recording,
+        )
+        .map_err(Error::index("read marks"))
     }
 
     fn add_artefact(&self, id: &str, a: &Artefact, event: EventDraft) -> Result<Event> {
@@ -715,9 +901,8 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         by: &str,
-        holds: &[u64],
-        events: Vec<EventDraft>,
-    ) -> Result<Vec<Event>> {
+        events: &dyn Fn(&[Mark]) -> Vec<EventDraft>,
+    ) -> Result<(Vec<Mark>, Vec<Event>)> {
         let at = clock::canonical(self.clock.now());
         self.with_tx(&format!("close {id}"), |tx| {
             let n = tx.execute(
@@ -725,31 +910,47 @@ impl Store for SqliteStore {
                 params![id, at, by],
             )?;
             if n != 1 {
-                return Ok(None);
+                return Err(TxFail::Refused(Error::Conflict(format!(
+                    "{id} is not an open SAR"
+                ))));
             }
-            for mark in holds {
-                tx.execute(
-                    "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 \
-                     WHERE id = ?1 AND released_at IS NULL",
-                    params![*mark as i64, at, by, format!("{id} closed")],
-                )?;
-            }
-            events
+            // The holds are read under the write lock: one linked a moment ago is released too.
+            let holds = query_marks(
+                tx,
+                "WHERE kind = 'sar' AND reference = ?1 AND released_at IS NULL",
+                id,
+            )?;
+            tx.execute(
+                "UPDATE marks SET released_at = ?2, released_by = ?3, release_reason = ?4 \
+                 WHERE kind = 'sar' AND reference = ?1 AND released_at IS NULL",
+                params![id, at, by, format!("{id} closed")],
+            )?;
+            let appended = events(&holds)
                 .into_iter()
                 .map(|e| self.append_in(tx, e))
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map(Some)
-        })?
-        .ok_or_else(|| Error::Log(format!("{id} is not an open SAR")))
+                .collect::<TxResult<Vec<_>>>()?;
+            Ok((holds, appended))
+        })
     }
 
     fn add_disclosure(&self, d: &Disclosure, event: EventDraft) -> Result<Event> {
         let at = clock::canonical(self.clock.now());
         self.with_tx(&format!("disclose under {}", d.sar), |tx| {
+            let open: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sars WHERE id = ?1 AND closed_at IS NULL)",
+                [&d.sar],
+                |r| r.get(0),
+            )?;
+            if !open {
+                return Err(TxFail::Refused(Error::Conflict(format!(
+                    "{} is not an open SAR",
+                    d.sar
+                ))));
+            }
             tx.execute(
                 "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![d.sar, d.file_sha256.to_hex(), d.file_size as i64, d.file_name, d.recipient, d.disclosed_by, at, d.unredacted_reason],
+                params![d.sar, d.file_sha256.to_hex(), sql_int(d.file_size), d.file_name, d.recipient, d.disclosed_by, at, d.unredacted_reason],
             )?;
             self.append_in(tx, event)
         })
@@ -766,7 +967,7 @@ impl Store for SqliteStore {
                 Ok(Disclosure {
                     sar: row.get(0)?,
                     file_sha256: digest_col(row, 1)?,
-                    file_size: row.get::<_, i64>(2)? as u64,
+                    file_size: u64_col(row, 2)?,
                     file_name: row.get(3)?,
                     recipient: row.get(4)?,
                     disclosed_by: row.get(5)?,
@@ -784,7 +985,7 @@ impl Store for SqliteStore {
             let e = self.append_in(tx, event)?;
             tx.execute(
                 "INSERT INTO unreadable_sources (seq, source) VALUES (?1, ?2)",
-                params![e.seq as i64, source],
+                params![sql_int(e.seq), source],
             )?;
             Ok(e)
         })
@@ -803,53 +1004,76 @@ impl Store for SqliteStore {
         run().map_err(Error::index("read unreadable sources"))
     }
 
-    fn mark_deleted(&self, id: &str, deletion: &Deletion, event: EventDraft) -> Result<Event> {
+    fn mark_deleted(
+        &self,
+        id: &str,
+        deletion: &Deletion,
+        event: EventDraft,
+    ) -> Result<Option<Event>> {
         let text = serde_json::to_string(deletion).expect("deletion serialises");
         self.with_tx(&format!("delete {id}"), |tx| {
+            // Decided under the write lock: a flag or hold placed since the caller looked keeps
+            // the recording.
+            let marked: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM marks WHERE recording_id = ?1 AND released_at IS NULL)",
+                [id],
+                |r| r.get(0),
+            )?;
+            if marked {
+                return Ok(None);
+            }
             let n = tx.execute(
                 "UPDATE recordings SET deletion = ?2 WHERE id = ?1 AND deletion IS NULL",
                 params![id, text],
             )?;
             if n != 1 {
-                return Ok(None);
+                return Err(TxFail::Refused(Error::Conflict(format!(
+                    "recording {id} is already deleted or unknown"
+                ))));
             }
             self.append_in(tx, event).map(Some)
-        })?
-        .ok_or_else(|| Error::Log(format!("recording {id} is already deleted or unknown")))
+        })
     }
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<StoredCheckpoint>> {
-            let mut stmt =
-                conn.prepare("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")?;
-            stmt.query_map([], |row| {
-                Ok(StoredCheckpoint {
-                    size: row.get::<_, i64>(0)? as u64,
-                    root: blob_digest(row, 1)?,
-                    note: row.get(2)?,
-                    signed_at: row.get(3)?,
-                })
-            })?
-            .collect()
-        };
-        run().map_err(Error::index("read checkpoints"))
+        View(&self.conn()).checkpoints()
     }
 
     fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint> {
         let signed_at = clock::canonical(self.clock.now());
         self.with_tx(&format!("store checkpoint {size}"), |tx| {
-            tx.execute(
-                "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4)",
-                params![size as i64, &root.0[..], note, signed_at],
-            )?;
-            Ok(())
-        })?;
-        Ok(StoredCheckpoint {
-            size,
-            root: *root,
-            note: note.to_owned(),
-            signed_at,
+            // Two processes may sign the same tree at once: the first stored stays, and the
+            // second must agree with its root.
+            let stored: Option<(Vec<u8>, String, String)> = tx
+                .query_row(
+                    "SELECT root, note, signed_at FROM checkpoints WHERE size = ?1",
+                    [sql_int(size)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            match stored {
+                Some((r, note, signed_at)) if r == root.0 => Ok(StoredCheckpoint {
+                    size,
+                    root: *root,
+                    note,
+                    signed_at,
+                }),
+                Some(_) => Err(TxFail::Refused(Error::Integrity(format!(
+                    "checkpoint {size} is already stored with another root: the log has forked"
+                )))),
+                None => {
+                    tx.execute(
+                        "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![sql_int(size), &root.0[..], note, signed_at],
+                    )?;
+                    Ok(StoredCheckpoint {
+                        size,
+                        root: *root,
+                        note: note.to_owned(),
+                        signed_at: signed_at.clone(),
+                    })
+                }
+            }
         })
     }
 }
@@ -946,6 +1170,100 @@ mod tests {
         assert!(matches!(s.resolve("ffff"), Err(Error::UnknownRecording(_))));
         assert!(matches!(s.resolve("%"), Err(Error::UnknownRecording(_))));
         assert_eq!(s.recordings().expect("list").len(), 2);
+    }
+
+    #[test]
+    fn the_database_itself_keeps_the_retention_rules() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        for (id, b) in [("aaaa0001", b"a"), ("bbbb0002", b"b")] {
+            s.create_recording(
+                &recording(id, Digest::of(b)),
+                EventDraft::new(EventKind::Ingested, Some(id), "t"),
+            )
+            .expect("create");
+        }
+        let conn = s.conn();
+        let refused = |sql: &str, why: &str| {
+            let err = conn.execute_batch(sql).expect_err(sql).to_string();
+            assert!(err.contains(why), "{sql}: {err}");
+        };
+        let mark = |rec: &str, reference: &str| {
+            format!(
+                "INSERT INTO marks (recording_id, kind, reference, reason, placed_by, placed_at) \
+                 VALUES ('{rec}', 'complaint', '{reference}', 'r', 'p', 't')"
+            )
+        };
+        conn.execute_batch(&mark("aaaa0001", "C-1"))
+            .expect("first mark");
+        refused(&mark("aaaa0001", "C-1"), "UNIQUE");
+        conn.execute_batch(&mark("aaaa0001", "C-2"))
+            .expect("another reference");
+        refused(
+            "UPDATE recordings SET deletion = '{}' WHERE id = 'aaaa0001'",
+            "never deleted",
+        );
+        conn.execute_batch("UPDATE recordings SET deletion = '{}' WHERE id = 'bbbb0002'")
+            .expect("unmarked footage may be deleted");
+        refused(&mark("bbbb0002", "C-1"), "was deleted");
+        refused(
+            "UPDATE recordings SET deletion = NULL WHERE id = 'bbbb0002'",
+            "final",
+        );
+        conn.execute_batch(
+            "INSERT INTO sars (n, id, requester, received, deadline, opened_by, opened_at, closed_at) \
+             VALUES (1, 'SAR-1', 'J', '2026-11-01', '2026-12-01', 'p', 't', 't')",
+        )
+        .expect("a closed SAR");
+        refused(
+            "INSERT INTO marks (recording_id, kind, reference, reason, placed_by, placed_at) \
+             VALUES ('aaaa0001', 'sar', 'SAR-1', 'r', 'p', 't')",
+            "closed",
+        );
+        refused(
+            "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at) \
+             VALUES ('SAR-1', 'x', 1, 'f', 'r', 'p', 't')",
+            "open SAR",
+        );
+    }
+
+    #[test]
+    fn processes_opening_a_new_store_at_once_migrate_it_once() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let start = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| {
+                        start.wait();
+                        store(dir.path());
+                    });
+                }
+            });
+            let s = store(dir.path());
+            let version: i64 = s
+                .conn()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .expect("version");
+            assert_eq!(version, MIGRATIONS.len() as i64);
+            assert_eq!(s.log_head().expect("head").size(), 0);
+        }
+    }
+
+    #[test]
+    fn a_negative_size_in_an_edited_index_is_an_error_not_a_huge_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        s.create_recording(
+            &recording("abcd1234", Digest::of(b"a")),
+            EventDraft::new(EventKind::Ingested, Some("abcd1234"), "t"),
+        )
+        .expect("create");
+        s.conn()
+            .execute_batch("UPDATE recordings SET master_size = -1")
+            .expect("edit");
+        let err = s.resolve("abcd1234").expect_err("refused").to_string();
+        assert!(err.contains("negative"), "{err}");
     }
 
     #[test]

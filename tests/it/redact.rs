@@ -378,9 +378,16 @@ fn bad_requests_are_refused_and_nothing_is_written() {
     let s = setup();
     let (plan_path, plan) = plan(&s);
     let out = s.root.join("x.mp4");
+    // Refused with exit 1 (invalid request), but 3 for a recording that does not exist.
     let refuse = |args: &[&str], id: &str, why: &str| {
         let o = run(redact(&s.home).arg(id).args(args));
-        assert_eq!(o.status.code(), Some(1), "{args:?} must fail");
+        let code = if id == "ffffffff" { 3 } else { 1 };
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?} must fail: {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
         assert!(!out.exists(), "{args:?} wrote output");
     };

@@ -118,7 +118,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
             "closed",
         ],
     ));
-    // Releasing again: nothing active.
+    // Releasing again: nothing active, a conflict (4).
     assert_eq!(
         at(
             &home,
@@ -136,7 +136,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         )
         .status
         .code(),
-        Some(1)
+        Some(4)
     );
 
     let logged = |id: &str| -> usize {
@@ -167,7 +167,8 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     // the default: nothing is deleted.
     let zero = home.join("zero.json");
     fs::write(&zero, r#"{"retention_days": 0}"#).expect("policy");
-    for policy in [home.join("polcy.json"), zero] {
+    // A missing file is "not found" (3), an unusable one "invalid" (1).
+    for (policy, code) in [(home.join("polcy.json"), 3), (zero, 1)] {
         let o = at(
             &home,
             now,
@@ -178,7 +179,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
                 policy.to_str().expect("utf-8"),
             ],
         );
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
         let name = policy
             .file_name()
             .expect("name")
@@ -272,13 +273,13 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     let o = at(&home, now, &["verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 
-    // Deleted footage cannot be flagged; list shows it as deleted.
+    // Deleted footage cannot be flagged (a conflict, 4); list shows it as deleted.
     let o = at(
         &home,
         now,
         &["flag", &ids[0], "--case", "X", "--reason", "late"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4));
     assert!(stderr(&o).contains("was deleted"), "{}", stderr(&o));
     let listed = list_json(&home);
     assert!(listed.iter().filter(|r| r["deletion"].is_object()).count() == 2);
@@ -341,7 +342,7 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
         "2026-11-21T09:06:00Z",
         &["sar", "link", "SAR-1", &ids[0]],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4));
     assert!(
         stderr(&o).contains("more than 31 days after"),
         "{}",
@@ -360,7 +361,7 @@ fn subject_access_request_holds_discloses_and_refuses_deleted_footage() {
         )
         .status
         .code(),
-        Some(1)
+        Some(4)
     );
 
     // Past its 31 days, the linked footage is kept by the SAR hold.

@@ -1,0 +1,148 @@
+//! Evidence flags, holds and the retention sweep.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::Ops;
+use crate::custody::Event;
+use crate::custody::retention::{self, Mark, MarkKind, Policy, SweepReport};
+use crate::error::{Error, Result};
+
+/// Which active marks a release lifts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// Evidence flags: for one case, or every case.
+    Flags {
+        /// The case, or all.
+        case: Option<String>,
+    },
+    /// Holds of one kind and reference.
+    Hold {
+        /// The hold's kind (not evidence).
+        kind: MarkKind,
+        /// Its reference.
+        reference: String,
+    },
+}
+
+impl Which {
+    fn selects(&self, m: &Mark) -> bool {
+        match self {
+            Which::Flags { case } => {
+                m.kind == MarkKind::Evidence && case.as_ref().is_none_or(|c| *c == m.reference)
+            }
+            Which::Hold { kind, reference } => m.kind == *kind && m.reference == *reference,
+        }
+    }
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Released {
+    /// The recording.
+    pub recording: String,
+    /// The marks released (as they were before).
+    pub marks: Vec<Mark>,
+    /// The release event.
+    pub event: Event,
+}
+
+impl Ops<'_> {
+    /// Flags a recording as evidence in `case`: retention never deletes it while flagged.
+    pub fn flag(&self, reference: &str, case: &str, reason: &str) -> Result<(Mark, Event)> {
+        self.place(reference, MarkKind::Evidence, case, reason)
+    }
+
+    /// Holds a recording for a SAR, complaint, misconduct case or another purpose.
+    pub fn hold(
+        &self,
+        reference: &str,
+        kind: MarkKind,
+        hold_ref: &str,
+        reason: &str,
+    ) -> Result<(Mark, Event)> {
+        if kind == MarkKind::Evidence {
+            return Err(Error::Invalid(
+                "evidence is a flag, not a hold: flag the recording with its case".into(),
+            ));
+        }
+        self.place(reference, kind, hold_ref, reason)
+    }
+
+    /// Places a mark. The store refuses it inside its transaction if the recording was deleted
+    /// or the same mark is active (whatever this process saw before).
+    pub(super) fn place(
+        &self,
+        reference: &str,
+        kind: MarkKind,
+        mark_ref: &str,
+        reason: &str,
+    ) -> Result<(Mark, Event)> {
+        let rec = self.store.resolve(reference)?;
+        let mark = Mark {
+            id: 0,
+            recording: rec.id.clone(),
+            kind,
+            reference: mark_ref.to_owned(),
+            reason: reason.to_owned(),
+            placed_by: self.actor.to_owned(),
+            placed_at: String::new(),
+            released_at: None,
+            released_by: None,
+            release_reason: None,
+        };
+        let event = retention::mark_event(kind, &rec.id, mark_ref, reason, self.actor);
+        let placed = self.store.add_mark(&mark, event)?;
+        self.seal()?;
+        Ok(placed)
+    }
+
+    /// Releases the active marks on a recording that `which` selects; at least one must match.
+    pub fn release(&self, reference: &str, which: &Which, reason: &str) -> Result<Released> {
+        let rec = self.store.resolve(reference)?;
+        let marks: Vec<Mark> = self
+            .store
+            .marks(Some(&rec.id))?
+            .into_iter()
+            .filter(|m| m.is_active() && which.selects(m))
+            .collect();
+        let Some(event) = retention::release_event(&marks, reason, self.actor) else {
+            return Err(Error::Conflict(format!(
+                "recording {} has no matching active flag or hold",
+                rec.id
+            )));
+        };
+        let ids: Vec<u64> = marks.iter().map(|m| m.id).collect();
+        let event = self.store.release_marks(&ids, self.actor, reason, event)?;
+        self.seal()?;
+        Ok(Released {
+            recording: rec.id,
+            marks,
+            event,
+        })
+    }
+
+    /// Deletes the recordings past the retention period with no active flag or hold (or, with
+    /// `dry_run`, lists them), under the policy file named, else the store's own, else the
+    /// default. Holds the store's writer lock while it runs. A flag or hold placed while it
+    /// runs keeps its recording: the store decides each deletion inside its transaction.
+    pub fn sweep(
+        &self,
+        policy: Option<&Path>,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Result<SweepReport> {
+        let _lock = self.home.lock()?;
+        let policy = match policy {
+            Some(path) => Policy::load(path)?,
+            None => Policy::load_or_default(&self.home.policy())?,
+        };
+        let report = retention::sweep(self.home, self.store, &policy, now, dry_run)?;
+        if !dry_run && !report.expired.is_empty() {
+            self.seal()?;
+        }
+        Ok(report)
+    }
+}
