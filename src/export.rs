@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::custody::checkpoint::NoteSigner;
+use crate::custody::checkpoint::LogSigner;
 use crate::custody::log::{self, ProofDoc};
 use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, MediaInfo, Store};
 use crate::digest::{self, Digest};
@@ -142,7 +142,7 @@ fn copy_checked(src: &Path, dest: &Path, expected: Option<&Digest>) -> Result<(D
 pub fn export(
     home: &Home,
     store: &dyn Store,
-    signer: &NoteSigner,
+    signer: &dyn LogSigner,
     reference: &str,
     files: &[FileSpec],
     out: &Path,
@@ -245,7 +245,7 @@ pub fn export(
             .with("files", exported.len() as u64)
             .with("export_set", Digest::of(set.as_bytes())),
     )?;
-    let (cp, _) = log::sign_checkpoint(store, signer)?;
+    let (cp, _) = log::sign_checkpoint(store, signer, log::AuditScope::SinceLatest)?;
     let verifier = signer.verifier();
 
     let logged = store.events(Some(&rec.id))?;
@@ -279,7 +279,7 @@ pub fn export(
         artefacts,
         files: exported,
         events,
-        log_origin: signer.name().to_owned(),
+        log_origin: signer.verifier().name().to_owned(),
         checkpoint_size: cp.size,
         checkpoint_root: cp.root,
         exported_at: last,

@@ -72,7 +72,7 @@ pub fn scratch_ingest(clip: &Path, progress: Arc<dyn Progress>) -> Result<Scratc
         settings: &settings,
         progress,
     }
-    .run(&items, &pool, &|_| {});
+    .run(&items, &pool, &|_| {})?;
     let Some(id) = reports
         .first()
         .and_then(|r| r.id.clone())

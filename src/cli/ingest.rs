@@ -50,15 +50,14 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         .thread_name(|i| format!("bwv-ingest-{i}"))
         .build()
         .context("cannot start worker threads")?;
-    // Detached: it initialises GStreamer and loads plugins ahead of the first file, while this
-    // thread opens the store.
-    drop(bwv::media::pipeline::warm_up(&[
-        bwv::stages::transcode::PROXY_720P,
-    ]));
+    // It initialises GStreamer and loads plugins ahead of the first file, while this thread
+    // opens the store; it is waited for when this function returns.
+    let _warm = bwv::media::pipeline::warm_up(&[bwv::stages::transcode::PROXY_720P]);
     let (home, store) = super::create_store(config)?;
     bwv::media::init()?;
-    let _lock = home.lock()?;
-    home.clear_leftovers()?;
+    // Shared with other ingests, refused while a sweep runs.
+    let _lock = home.lock_shared()?;
+    home.clear_abandoned()?;
 
     let (items, scan_errors) = scan::scan(&args.docks, &[home.root().to_owned()]);
     for e in &scan_errors {
@@ -89,7 +88,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             println!("{line}");
         }
     };
-    let reports = ingest.run(&items, &pool, &print_json);
+    let reports = ingest.run(&items, &pool, &print_json)?;
     bars.finish();
 
     let mut counts = [0usize; 4];
@@ -115,7 +114,11 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     // Seal the batch: sign a checkpoint of the log (creating the key on first use).
     let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
     if store.log_head()?.size() > 0 {
-        let (cp, _) = bwv::custody::log::sign_checkpoint(&store, &signer)?;
+        let (cp, _) = bwv::custody::log::sign_checkpoint(
+            &store,
+            &signer,
+            bwv::custody::log::AuditScope::SinceLatest,
+        )?;
         if !args.json {
             eprintln!("bwv: log checkpoint signed at size {}", cp.size);
         }

@@ -100,7 +100,7 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
         LogCommand::Checkpoint(out) => {
             let (store, keys) = open()?;
             let (signer, _) = keys.load_or_create(None)?;
-            let (cp, new) = log::sign_checkpoint(&store, &signer)?;
+            let (cp, new) = log::sign_checkpoint(&store, &signer, log::AuditScope::Full)?;
             if !new {
                 eprintln!("bwv: log unchanged since checkpoint {}", cp.size);
             }

@@ -174,16 +174,42 @@ impl NoteSigner {
 
     /// Signs `text` (which must be valid note text) and returns the whole note.
     pub fn sign(&self, text: &str) -> Result<String, NoteError> {
-        check_text(text)?;
-        let sig = self.key.sign(text.as_bytes());
-        let mut blob = self.id.to_vec();
-        blob.extend_from_slice(&sig.to_bytes());
-        Ok(format!(
-            "{text}\n{SIG_PREFIX}{} {}\n",
-            self.name,
-            B64.encode(blob)
-        ))
+        sign_note(self, text)
     }
+}
+
+/// What signs the log's checkpoints: the key file in the store today ([`NoteSigner`]), a KMS or
+/// HSM that holds the Ed25519 key and never lets it out later. The note around the signature is
+/// built here, the same for every signer.
+pub trait LogSigner: Send + Sync + std::fmt::Debug {
+    /// The verifier of what it signs (its name is the log's origin).
+    fn verifier(&self) -> NoteVerifier;
+    /// The Ed25519 signature of `message`.
+    fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], NoteError>;
+}
+
+impl LogSigner for NoteSigner {
+    fn verifier(&self) -> NoteVerifier {
+        NoteSigner::verifier(self)
+    }
+
+    fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], NoteError> {
+        Ok(self.key.sign(message).to_bytes())
+    }
+}
+
+/// Signs `text` (which must be valid note text) with `signer` and returns the whole note.
+pub fn sign_note(signer: &dyn LogSigner, text: &str) -> Result<String, NoteError> {
+    check_text(text)?;
+    let verifier = signer.verifier();
+    let sig = signer.sign_bytes(text.as_bytes())?;
+    let mut blob = verifier.id.to_vec();
+    blob.extend_from_slice(&sig);
+    Ok(format!(
+        "{text}\n{SIG_PREFIX}{} {}\n",
+        verifier.name,
+        B64.encode(blob)
+    ))
 }
 
 fn check_text(text: &str) -> Result<(), NoteError> {
@@ -349,8 +375,8 @@ impl Checkpoint {
     }
 
     /// Signs the checkpoint as a note.
-    pub fn sign(&self, signer: &NoteSigner) -> Result<String, NoteError> {
-        signer.sign(&self.body())
+    pub fn sign(&self, signer: &dyn LogSigner) -> Result<String, NoteError> {
+        sign_note(signer, &self.body())
     }
 
     /// Verifies a signed checkpoint note and parses it; its origin must be the key's name.

@@ -218,4 +218,32 @@ mod tests {
         assert_eq!(back, e);
         assert_eq!(back.leaf_hash(), e.leaf_hash());
     }
+
+    /// Golden vectors made without bwv (`tests/vectors/canonical_events.py`): non-ASCII text,
+    /// control characters, U+2028/U+2029, a bidi override, integer extremes, key order. Each
+    /// parses, serialises back to exactly its bytes, and has its leaf hash, so a serde_json
+    /// upgrade that changed the canonical form could not make stored events look rewritten.
+    #[test]
+    fn canonical_bytes_match_the_golden_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/canonical_events.json"))
+                .expect("vector file");
+        let vectors = doc["vectors"].as_array().expect("vectors");
+        assert_eq!(vectors.len(), 6);
+        for v in vectors {
+            let name = v["name"].as_str().expect("name");
+            let hex = v["canonical_hex"].as_str().expect("hex");
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex byte"))
+                .collect();
+            let event: Event = serde_json::from_slice(&bytes).expect(name);
+            assert_eq!(event.canonical_bytes(), bytes, "{name}");
+            assert_eq!(
+                event.leaf_hash().to_hex(),
+                v["leaf_hash"].as_str().expect("leaf hash"),
+                "{name}"
+            );
+        }
+    }
 }

@@ -47,6 +47,22 @@ impl LogKeys {
     /// Loads the signing key, creating it (named `origin`, or a random `bwv/<hex>` name) if the
     /// store has none. Returns the key and whether it was created now.
     pub fn load_or_create(&self, origin: Option<&str>) -> Result<(NoteSigner, bool)> {
+        fs::create_dir_all(&self.dir).map_err(Error::io(
+            &self.dir,
+            Stage::Index,
+            "create folder",
+        ))?;
+        // Processes starting together on a new store make one key between them: the first
+        // creates it under this lock, the others then load it.
+        let lock_path = self.dir.join(".lock");
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path, Stage::Index, "open lock"))?;
+        lock.lock()
+            .map_err(Error::io(&lock_path, Stage::Index, "lock"))?;
         if self.exists() {
             let signer = self.signer()?;
             if let Some(o) = origin.filter(|o| *o != signer.name()) {
@@ -71,11 +87,6 @@ impl LogKeys {
         };
         let signer = NoteSigner::generate(&name)
             .map_err(|e| key_error(&self.signer_path(), e.to_string()))?;
-        fs::create_dir_all(&self.dir).map_err(Error::io(
-            &self.dir,
-            Stage::Index,
-            "create folder",
-        ))?;
         // The private key is written last and with create_new, so an existing key is never
         // overwritten; a public key left by an interrupted first run is simply replaced.
         write_new(

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use super::checkpoint::{Checkpoint, LogSigner, NoteError, NoteVerifier};
 use super::merkle::{Frontier, leaf_hash};
 use super::proof::{self, ProofError};
 use super::{Event, LogRow, LogView, Store, StoredCheckpoint};
@@ -216,20 +216,27 @@ pub fn audit(
     verifier: &NoteVerifier,
     extra: &[(String, String)],
 ) -> Result<LogAudit> {
-    let mut out = None;
-    store.read_log(&mut |view| {
-        out = Some(audit_view(view, verifier, extra)?);
-        Ok(())
-    })?;
-    out.ok_or_else(|| Error::Integrity("the log could not be read".into()))
+    read_log(store, &mut |view| {
+        audit_view(view, verifier, extra).map(|(a, _)| a)
+    })
 }
 
-/// [`audit`] over one consistent view of the log.
+/// Runs `read` on one consistent view of the log and returns its result.
+fn read_log<T>(store: &dyn Store, read: &mut dyn FnMut(&dyn LogView) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.read_log(&mut |view| {
+        out = Some(read(view)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Integrity("the store did not read its log".into()))
+}
+
+/// [`audit`] over one consistent view of the log; also returns the tree it derived.
 fn audit_view(
     view: &dyn LogView,
     verifier: &NoteVerifier,
     extra: &[(String, String)],
-) -> Result<LogAudit> {
+) -> Result<(LogAudit, Frontier)> {
     let mut findings = Vec::new();
     let stored = view.checkpoints()?;
     let targets = targets(&stored, extra, verifier, &mut findings);
@@ -238,20 +245,10 @@ fn audit_view(
         .map(|t| (t.checkpoint.size, Digest([0; 32])))
         .collect();
     let mut tree = Frontier::new();
-    let mut expected = 0u64;
-    view.rows(0..u64::MAX, &mut |row| {
-        if row.seq != expected {
-            findings.push(LogFinding::EventsMissing {
-                from: expected,
-                to: row.seq.saturating_sub(1),
-            });
-        }
-        expected = row.seq + 1;
-        tree.push_leaf_hash(check_row(&row, &mut findings));
+    extend(view, &mut tree, &mut findings, &mut |tree| {
         if let Some(root) = roots_at.get_mut(&tree.size()) {
             *root = tree.root();
         }
-        Ok(())
     })?;
     let (size, root) = (tree.size(), tree.root());
     for t in &targets {
@@ -271,32 +268,122 @@ fn audit_view(
             });
         }
     }
-    let head = view.head()?;
-    if head.size() != size || head.root() != root {
-        findings.push(LogFinding::HeadMismatch {
-            head_size: head.size(),
-            log_size: size,
-        });
-    }
+    check_head(view, &tree, &mut findings)?;
     let latest_checkpoint = targets
         .iter()
         .filter(|t| t.source.starts_with("index"))
         .map(|t| t.checkpoint.size)
         .max();
-    Ok(LogAudit {
+    let audit = LogAudit {
         size,
         root,
         checkpoints_checked: targets.len(),
         latest_checkpoint,
         findings,
+    };
+    Ok((audit, tree))
+}
+
+/// Pushes every stored event from `tree.size()` on onto `tree`, checking each row and that
+/// none is missing; `after_each` sees the tree after each event.
+fn extend(
+    view: &dyn LogView,
+    tree: &mut Frontier,
+    findings: &mut Vec<LogFinding>,
+    after_each: &mut dyn FnMut(&Frontier),
+) -> Result<()> {
+    let mut expected = tree.size();
+    view.rows(expected..u64::MAX, &mut |row| {
+        if row.seq != expected {
+            findings.push(LogFinding::EventsMissing {
+                from: expected,
+                to: row.seq.saturating_sub(1),
+            });
+        }
+        expected = row.seq + 1;
+        tree.push_leaf_hash(check_row(&row, findings));
+        after_each(tree);
+        Ok(())
     })
 }
 
-/// Signs a checkpoint of the whole log, but only after the log passes its audit (which re-derives
-/// the root from the stored events and checks it against every earlier checkpoint). Returns the
-/// checkpoint and whether it is new (an unchanged log keeps its latest checkpoint).
-pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(StoredCheckpoint, bool)> {
-    let report = audit(store, &signer.verifier(), &[])?;
+/// Checks the incrementally kept tree head against the tree derived from the events.
+fn check_head(view: &dyn LogView, tree: &Frontier, findings: &mut Vec<LogFinding>) -> Result<()> {
+    let head = view.head()?;
+    if head.size() != tree.size() || head.root() != tree.root() {
+        findings.push(LogFinding::HeadMismatch {
+            head_size: head.size(),
+            log_size: tree.size(),
+        });
+    }
+    Ok(())
+}
+
+/// How much of the log a signer re-checks before it signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditScope {
+    /// Every event from the first, against every stored checkpoint (`bwv log checkpoint`).
+    Full,
+    /// The events after the latest checkpoint, continuing from the tree frontier stored with it
+    /// (once its signature and root are checked): what each command that appends events signs
+    /// with, in time proportional to what it appended. The earlier events were checked when
+    /// that checkpoint was signed, and `bwv verify` re-checks them all. Falls back to `Full`
+    /// when the latest checkpoint has no usable frontier.
+    SinceLatest,
+}
+
+/// The audit of the events after the latest checkpoint, or `None` when that checkpoint has no
+/// frontier (stored before frontiers were kept) or it does not match its signed root.
+fn audit_since_latest(
+    view: &dyn LogView,
+    verifier: &NoteVerifier,
+) -> Result<Option<(LogAudit, Frontier)>> {
+    let Some(latest) = view.latest_checkpoint()? else {
+        return Ok(None);
+    };
+    let Ok(signed) = Checkpoint::open(&latest.note, verifier) else {
+        return Ok(None);
+    };
+    let Some(mut tree) = latest
+        .peaks
+        .and_then(|p| Frontier::from_peaks(latest.size, p))
+        .filter(|t| t.size() == signed.size && t.root() == signed.root)
+    else {
+        return Ok(None);
+    };
+    let mut findings = Vec::new();
+    extend(view, &mut tree, &mut findings, &mut |_| {})?;
+    check_head(view, &tree, &mut findings)?;
+    let audit = LogAudit {
+        size: tree.size(),
+        root: tree.root(),
+        checkpoints_checked: 1,
+        latest_checkpoint: Some(signed.size),
+        findings,
+    };
+    Ok(Some((audit, tree)))
+}
+
+/// Signs a checkpoint of the whole log, but only after the log passes its audit over `scope`
+/// (which re-derives the root from the stored events and checks it against the earlier
+/// checkpoints). Returns the checkpoint and whether it is new (an unchanged log keeps its
+/// latest checkpoint).
+pub fn sign_checkpoint(
+    store: &dyn Store,
+    signer: &dyn LogSigner,
+    scope: AuditScope,
+) -> Result<(StoredCheckpoint, bool)> {
+    let verifier = signer.verifier();
+    let (report, tree) = read_log(store, &mut |view| {
+        let since = match scope {
+            AuditScope::SinceLatest => audit_since_latest(view, &verifier)?,
+            AuditScope::Full => None,
+        };
+        match since {
+            Some(done) => Ok(done),
+            None => audit_view(view, &verifier, &[]),
+        }
+    })?;
     if let Some(first) = report.findings.first() {
         let more = report.findings.len() - 1;
         return Err(Error::Integrity(format!(
@@ -313,19 +400,19 @@ pub fn sign_checkpoint(store: &dyn Store, signer: &NoteSigner) -> Result<(Stored
             "the log is empty; there is nothing to sign".into(),
         ));
     }
-    let latest = store.checkpoints()?.pop();
+    let latest = store.latest_checkpoint()?;
     if let Some(cp) = latest.filter(|c| c.size == report.size) {
         return Ok((cp, false));
     }
     let cp = Checkpoint {
-        origin: signer.name().to_owned(),
+        origin: verifier.name().to_owned(),
         size: report.size,
         root: report.root,
     };
     let note = cp
         .sign(signer)
         .map_err(|e| Error::Integrity(e.to_string()))?;
-    Ok((store.add_checkpoint(cp.size, &cp.root, &note)?, true))
+    Ok((store.add_checkpoint(&tree, &note)?, true))
 }
 
 /// The latest stored checkpoint, verified.
@@ -334,8 +421,7 @@ pub fn latest_checkpoint(
     verifier: &NoteVerifier,
 ) -> Result<(Checkpoint, String)> {
     let stored = store
-        .checkpoints()?
-        .pop()
+        .latest_checkpoint()?
         .ok_or_else(|| Error::NotFound("no checkpoint yet; run `bwv log checkpoint`".into()))?;
     let cp = Checkpoint::open(&stored.note, verifier)
         .map_err(|e| Error::Integrity(format!("latest checkpoint {}: {e}", stored.size)))?;
@@ -572,6 +658,7 @@ mod tests {
 
     use super::*;
     use crate::clock::FixedClock;
+    use crate::custody::checkpoint::NoteSigner;
     use crate::custody::sqlite::SqliteStore;
     use crate::custody::{EventDraft, EventKind};
 
@@ -609,9 +696,17 @@ mod tests {
     fn signed_store(dir: &Path) -> SqliteStore {
         let store = open(dir);
         append(&store, 4);
-        assert!(sign_checkpoint(&store, &signer()).expect("sign").1);
+        assert!(
+            sign_checkpoint(&store, &signer(), AuditScope::Full)
+                .expect("sign")
+                .1
+        );
         append(&store, 2);
-        assert!(sign_checkpoint(&store, &signer()).expect("sign").1);
+        assert!(
+            sign_checkpoint(&store, &signer(), AuditScope::Full)
+                .expect("sign")
+                .1
+        );
         store
     }
 
@@ -626,7 +721,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = signed_store(dir.path());
         let v = signer().verifier();
-        let (again, new) = sign_checkpoint(&store, &signer()).expect("sign");
+        let (again, new) = sign_checkpoint(&store, &signer(), AuditScope::Full).expect("sign");
         assert!(!new, "an unchanged log keeps its checkpoint");
         assert_eq!(again.size, 6);
         assert_eq!(store.log_head().expect("head").root(), again.root);
@@ -673,6 +768,52 @@ mod tests {
     }
 
     #[test]
+    fn signing_after_a_checkpoint_audits_only_the_events_since() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = signed_store(dir.path());
+        // The checkpoint keeps the tree's frontier, from which the next audit continues.
+        let latest = store
+            .latest_checkpoint()
+            .expect("read")
+            .expect("a checkpoint");
+        assert_eq!(latest.peaks.as_ref().map(Vec::len), Some(2), "6 = 4 + 2");
+        append(&store, 3);
+        let (cp, new) = sign_checkpoint(&store, &signer(), AuditScope::SinceLatest).expect("sign");
+        assert!(new);
+        // The same size and root a full audit derives.
+        let full = audit(&store, &signer().verifier(), &[]).expect("audit");
+        assert_eq!((cp.size, cp.root), (full.size, full.root));
+        assert_eq!(full.findings, vec![]);
+
+        // An event after the latest checkpoint is checked: a rewritten one refuses the signing.
+        append(&store, 1);
+        tamper(
+            dir.path(),
+            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 9",
+        );
+        let err = sign_checkpoint(&open(dir.path()), &signer(), AuditScope::SinceLatest)
+            .expect_err("refuses");
+        assert!(err.to_string().contains("event 9 was rewritten"), "{err}");
+    }
+
+    #[test]
+    fn a_checkpoint_frontier_that_does_not_match_its_root_is_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        signed_store(dir.path());
+        // An edited frontier (and an edited earlier event, which it would hide): the signer
+        // falls back to the full audit and finds the edit.
+        tamper(
+            dir.path(),
+            "UPDATE checkpoints SET peaks = zeroblob(64) WHERE size = 6; \
+             UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
+        );
+        let store = open(dir.path());
+        append(&store, 1);
+        let err = sign_checkpoint(&store, &signer(), AuditScope::SinceLatest).expect_err("refuses");
+        assert!(err.to_string().contains("event 2 was rewritten"), "{err}");
+    }
+
+    #[test]
     fn rewritten_event_without_fixing_its_hash() {
         let dir = tempfile::tempdir().expect("tempdir");
         signed_store(dir.path());
@@ -686,7 +827,8 @@ mod tests {
                 .any(|x| matches!(x, LogFinding::EventRewritten { seq: 2, .. })),
             "{f:?}"
         );
-        let err = sign_checkpoint(&open(dir.path()), &signer()).expect_err("refuses");
+        let err =
+            sign_checkpoint(&open(dir.path()), &signer(), AuditScope::Full).expect_err("refuses");
         assert!(err.to_string().contains("refusing to sign"), "{err}");
     }
 

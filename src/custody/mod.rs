@@ -280,6 +280,9 @@ pub struct StoredCheckpoint {
     pub note: String,
     /// When it was signed (canonical UTC).
     pub signed_at: String,
+    /// The tree's frontier at `size` (its perfect-subtree roots), from which the next
+    /// checkpoint's audit continues; `None` for checkpoints stored before it was kept.
+    pub peaks: Option<Vec<Digest>>,
 }
 
 /// The log as of one moment: checkpoints, tree head and rows read in one snapshot, so a check
@@ -287,6 +290,8 @@ pub struct StoredCheckpoint {
 pub trait LogView {
     /// Every stored checkpoint, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+    /// The largest stored checkpoint.
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
     /// The stored tree head.
     fn head(&self) -> Result<merkle::Frontier>;
     /// Visits the stored log rows with sequence numbers in `range`, in order (streaming).
@@ -330,9 +335,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>>;
     /// Every stored checkpoint, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
-    /// Stores a signed checkpoint; one already stored for the same size and root is returned
-    /// as it is (concurrent signers), one with another root is an integrity error.
-    fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint>;
+    /// The largest stored checkpoint.
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+    /// Stores a signed checkpoint of `tree` (its size, root and frontier); one already stored
+    /// for the same size and root is returned as it is (concurrent signers), one with another
+    /// root is an integrity error.
+    fn add_checkpoint(&self, tree: &merkle::Frontier, note: &str) -> Result<StoredCheckpoint>;
     /// Places a flag or hold (its `id`, `placed_at` and release fields are assigned here) with
     /// its event, to which the store adds a `mark_id` field. Refused, changing nothing, when the
     /// recording was deleted, the same mark is already active, or a SAR hold names a closed SAR.

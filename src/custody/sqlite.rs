@@ -163,6 +163,11 @@ CREATE TRIGGER disclosures_under_open_sar BEFORE INSERT ON disclosures
     WHEN NOT EXISTS (SELECT 1 FROM sars WHERE id = NEW.sar_id AND closed_at IS NULL)
     BEGIN SELECT RAISE(ABORT, 'disclosures are recorded under an open SAR'); END;
 "#,
+    // 8: each checkpoint keeps the tree's frontier at its size, so signing the next one audits
+    // only the events since.
+    r#"
+ALTER TABLE checkpoints ADD COLUMN peaks BLOB CHECK (peaks IS NULL OR length(peaks) % 32 = 0);
+"#,
 ];
 
 /// Why a write transaction did not commit: the database failed, or a rule checked inside the
@@ -306,15 +311,21 @@ fn init_head(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// 32-byte digests packed end to end (a trailing partial digest, which the schema's checks
+/// rule out, is dropped).
+fn digests(bytes: &[u8]) -> Vec<Digest> {
+    bytes
+        .chunks_exact(32)
+        .map(|c| Digest(c.try_into().expect("chunks are 32 bytes")))
+        .collect()
+}
+
 fn read_head(conn: &Connection) -> rusqlite::Result<Frontier> {
     let (size, peaks): (i64, Vec<u8>) =
         conn.query_row("SELECT size, peaks FROM log_head WHERE id = 0", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let peaks = peaks
-        .chunks_exact(32)
-        .map(|c| Digest(c.try_into().expect("chunks are 32 bytes")))
-        .collect();
+    let peaks = digests(&peaks);
     let size = u64::try_from(size).map_err(|_| conversion_error(0, "negative tree size"))?;
     Frontier::from_peaks(size, peaks)
         .ok_or_else(|| conversion_error(1, "tree head peaks do not fit its size"))
@@ -483,23 +494,35 @@ fn time_source_name(t: TimeSource) -> &'static str {
 /// The log read through one connection (or one transaction of it).
 struct View<'c>(&'c Connection);
 
-impl LogView for View<'_> {
-    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+impl View<'_> {
+    fn query_checkpoints(&self, order_limit: &str) -> Result<Vec<StoredCheckpoint>> {
         let run = || -> rusqlite::Result<Vec<StoredCheckpoint>> {
-            let mut stmt = self
-                .0
-                .prepare("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")?;
+            let mut stmt = self.0.prepare(&format!(
+                "SELECT size, root, note, signed_at, peaks FROM checkpoints {order_limit}"
+            ))?;
             stmt.query_map([], |row| {
+                let peaks: Option<Vec<u8>> = row.get(4)?;
                 Ok(StoredCheckpoint {
                     size: u64_col(row, 0)?,
                     root: blob_digest(row, 1)?,
                     note: row.get(2)?,
                     signed_at: row.get(3)?,
+                    peaks: peaks.map(|p| digests(&p)),
                 })
             })?
             .collect()
         };
         run().map_err(Error::index("read checkpoints"))
+    }
+}
+
+impl LogView for View<'_> {
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.query_checkpoints("ORDER BY size")
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        Ok(self.query_checkpoints("ORDER BY size DESC LIMIT 1")?.pop())
     }
 
     fn head(&self) -> Result<Frontier> {
@@ -1039,41 +1062,41 @@ impl Store for SqliteStore {
         View(&self.conn()).checkpoints()
     }
 
-    fn add_checkpoint(&self, size: u64, root: &Digest, note: &str) -> Result<StoredCheckpoint> {
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        View(&self.conn()).latest_checkpoint()
+    }
+
+    fn add_checkpoint(&self, tree: &Frontier, note: &str) -> Result<StoredCheckpoint> {
+        let (size, root) = (tree.size(), tree.root());
+        let peaks: Vec<u8> = tree.peaks().iter().flat_map(|d| d.0).collect();
         let signed_at = clock::canonical(self.clock.now());
         self.with_tx(&format!("store checkpoint {size}"), |tx| {
             // Two processes may sign the same tree at once: the first stored stays, and the
             // second must agree with its root.
-            let stored: Option<(Vec<u8>, String, String)> = tx
-                .query_row(
-                    "SELECT root, note, signed_at FROM checkpoints WHERE size = ?1",
-                    [sql_int(size)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            match stored {
-                Some((r, note, signed_at)) if r == root.0 => Ok(StoredCheckpoint {
-                    size,
-                    root: *root,
-                    note,
-                    signed_at,
-                }),
-                Some(_) => Err(TxFail::Refused(Error::Integrity(format!(
-                    "checkpoint {size} is already stored with another root: the log has forked"
-                )))),
-                None => {
-                    tx.execute(
-                        "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![sql_int(size), &root.0[..], note, signed_at],
-                    )?;
-                    Ok(StoredCheckpoint {
-                        size,
-                        root: *root,
-                        note: note.to_owned(),
-                        signed_at: signed_at.clone(),
-                    })
-                }
+            if let Some(stored) = View(tx)
+                .query_checkpoints(&format!("WHERE size = {} LIMIT 1", sql_int(size)))
+                .map_err(TxFail::Refused)?
+                .pop()
+            {
+                return if stored.root == root {
+                    Ok(stored)
+                } else {
+                    Err(TxFail::Refused(Error::Integrity(format!(
+                        "checkpoint {size} is already stored with another root: the log has forked"
+                    ))))
+                };
             }
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, signed_at, peaks) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sql_int(size), &root.0[..], note, signed_at, peaks],
+            )?;
+            Ok(StoredCheckpoint {
+                size,
+                root,
+                note: note.to_owned(),
+                signed_at: signed_at.clone(),
+                peaks: Some(tree.peaks().to_vec()),
+            })
         })
     }
 }

@@ -20,9 +20,10 @@ pub struct StoredMaster {
     pub rel_path: String,
 }
 
-/// Copies `src` into the store. If the same bytes are already stored, the stored copy is
-/// re-verified and kept, and the new copy discarded.
-pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
+/// Copies `src` into the store, by way of a temporary file in `scratch` (a folder in the store,
+/// on its file system). If the same bytes are already stored, the stored copy is re-verified
+/// and kept, and the new copy discarded.
+pub fn store(home: &Home, scratch: &Path, src: &Path) -> Result<StoredMaster> {
     // Check the type before opening: opening a FIFO or device could block or never end.
     let meta = fs::metadata(src).map_err(Error::io(src, Stage::Master, "open"))?;
     if !meta.is_file() {
@@ -31,9 +32,8 @@ pub fn store(home: &Home, src: &Path) -> Result<StoredMaster> {
         ));
     }
     let mut input = File::open(src).map_err(Error::io(src, Stage::Master, "open"))?;
-    let tmp_dir = home.tmp();
-    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(Error::io(
-        &tmp_dir,
+    let mut tmp = tempfile::NamedTempFile::new_in(scratch).map_err(Error::io(
+        scratch,
         Stage::Master,
         "create",
     ))?;

@@ -10,9 +10,8 @@ pub mod master;
 pub mod scan;
 pub mod sidecar;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -133,27 +132,28 @@ pub struct Ingest<'a> {
 }
 
 impl Ingest<'_> {
-    /// Ingests `items` on `pool`; `done` sees each report as soon as its item's events are
-    /// committed; the returned reports are in item order.
+    /// Ingests `items` on `pool`, working in a scratch folder of its own; `done` sees each
+    /// report as soon as its item's events are committed; the returned reports are in item
+    /// order. Fails only if the scratch folder cannot be made.
     pub fn run(
         &self,
         items: &[DockItem],
         pool: &rayon::ThreadPool,
         done: &(dyn Fn(&ItemReport) + Sync),
-    ) -> Vec<ItemReport> {
+    ) -> Result<Vec<ItemReport>> {
+        let scratch = self.home.scratch()?;
         self.progress
             .event(ProgressEvent::Batch { items: items.len() });
-        let in_flight = InFlight::default();
-        crate::batch::run(pool, items, |i, item| {
-            let report = self.item(i, item, &in_flight);
+        Ok(crate::batch::run(pool, items, |i, item| {
+            let report = self.item(i, item, scratch.path());
             self.progress.event(ProgressEvent::Finished { item: i });
             done(&report);
             report
-        })
+        }))
     }
 
     /// Ingests one dock file. Never panics on bad input; the report carries any error.
-    fn item(&self, index: usize, item: &DockItem, in_flight: &InFlight) -> ItemReport {
+    fn item(&self, index: usize, item: &DockItem, scratch: &Path) -> ItemReport {
         let mut report = ItemReport {
             source: item.path.clone(),
             id: None,
@@ -164,7 +164,7 @@ impl Ingest<'_> {
             artefacts: Vec::new(),
             error: None,
         };
-        if let Err(e) = self.try_item(index, item, in_flight, &mut report) {
+        if let Err(e) = self.try_item(index, item, scratch, &mut report) {
             if report.status != ItemStatus::Quarantined {
                 report.status = ItemStatus::Failed;
             }
@@ -177,7 +177,7 @@ impl Ingest<'_> {
         &self,
         index: usize,
         item: &DockItem,
-        in_flight: &InFlight,
+        scratch: &Path,
         report: &mut ItemReport,
     ) -> Result<()> {
         // Nothing is preserved of a link or an unreadable file; the index still learns of it.
@@ -196,12 +196,15 @@ impl Ingest<'_> {
         let seen = std::fs::metadata(&item.path)
             .ok()
             .map(|m| (m.len(), m.modified().ok()));
-        let stored = match master::store(self.home, &item.path) {
+        let stored = match master::store(self.home, scratch, &item.path) {
             Ok(m) => m,
             Err(e) => return unreadable(e),
         };
         report.master_sha256 = Some(stored.sha256);
-        let _claim = in_flight.claim(stored.sha256);
+        // Dock copies of the same bytes (in this run or another process's) are taken one after
+        // the other: the later one finds the recording the first made and reports a
+        // duplicate, instead of both creating or resuming it at once.
+        let _claim = self.home.claim(&stored.sha256)?;
         self.crash_point("master-stored");
         let master_path = self.home.abs(&stored.rel_path);
         let probed = || probe::probe(&master_path, self.settings.probe_timeout_s);
@@ -256,7 +259,7 @@ impl Ingest<'_> {
         report.id = Some(rec.id.clone());
         self.crash_point("recording-created");
 
-        let result = probe.and_then(|p| self.process(index, &rec, &master_path, &p));
+        let result = probe.and_then(|p| self.process(index, &rec, &master_path, &p, scratch));
         match result {
             Ok((media, artefacts)) => {
                 let draft = EventDraft::new(EventKind::Processed, Some(&rec.id), ACTOR)
@@ -467,8 +470,9 @@ impl Ingest<'_> {
         rec: &Recording,
         master: &Path,
         probe: &probe::Probe,
+        scratch: &Path,
     ) -> Result<(MediaInfo, Vec<Artefact>)> {
-        let work = self.home.tmp().join(&rec.id);
+        let work = scratch.join(&rec.id);
         if work.exists() {
             std::fs::remove_dir_all(&work).map_err(Error::io(&work, Stage::Output, "clear"))?;
         }
@@ -579,41 +583,6 @@ impl Ingest<'_> {
             frame_hash_root: hashes.root,
         };
         Ok((media, artefacts))
-    }
-}
-
-/// The masters this run is ingesting. Dock copies of the same bytes are taken one after the
-/// other: the later one then finds the recording the first made and reports a duplicate,
-/// instead of both creating (or resuming, and clearing the other's work folder) at once.
-#[derive(Debug, Default)]
-struct InFlight {
-    busy: Mutex<HashSet<Digest>>,
-    freed: Condvar,
-}
-
-/// A master claimed by one item until this is dropped.
-struct Claim<'a> {
-    set: &'a InFlight,
-    sha256: Digest,
-}
-
-impl InFlight {
-    /// Waits until no other item holds `sha256`, then holds it.
-    fn claim(&self, sha256: Digest) -> Claim<'_> {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        while busy.contains(&sha256) {
-            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
-        }
-        busy.insert(sha256);
-        Claim { set: self, sha256 }
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut busy = self.set.busy.lock().unwrap_or_else(|p| p.into_inner());
-        busy.remove(&self.sha256);
-        self.set.freed.notify_all();
     }
 }
 

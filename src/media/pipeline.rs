@@ -150,7 +150,8 @@ const FIRST_FRAME: [&str; 4] = ["avdec_h264", "qtdemux", "h264parse", "aacparse"
 
 /// Loads, on a background thread, every plugin the decode graph and the branch graph files
 /// `branches` (e.g. the proxy's) use, so the first pipeline need not wait for them; returns at
-/// once, with the thread's handle (joining it is optional).
+/// once. Keep the returned guard until the work is done: dropping it waits for the thread, so
+/// the process never exits while a plugin is half loaded (which can abort it inside GLib).
 ///
 /// GStreamer loads a plugin when an element of it is first made. libav, which holds the
 /// decoders and the AAC encoder, registers several hundred elements as it loads: 0.1–0.35 s of
@@ -159,12 +160,12 @@ const FIRST_FRAME: [&str; 4] = ["avdec_h264", "qtdemux", "h264parse", "aacparse"
 /// the store, the master copy and the probe. A pipeline built meanwhile waits only for what is
 /// left (GStreamer loads each plugin once, under a lock). The plugins on the way to the first
 /// decoded frame come first ([`FIRST_FRAME`]).
-pub fn warm_up(branches: &[&str]) -> Option<std::thread::JoinHandle<()>> {
+pub fn warm_up(branches: &[&str]) -> WarmUp {
     let graphs: Vec<String> = branches
         .iter()
         .map(|b| branch_text(b, Sound::Decoded))
         .collect();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("bwv-warm-up".into())
         .spawn(move || {
             if crate::media::init().is_err() {
@@ -181,7 +182,20 @@ pub fn warm_up(branches: &[&str]) -> Option<std::thread::JoinHandle<()>> {
                 let _ = gst::parse::bin_from_description(graph, false);
             }
         })
-        .ok()
+        .ok();
+    WarmUp(thread)
+}
+
+/// The plugin warm-up thread; dropping this waits for it to end.
+#[derive(Debug)]
+pub struct WarmUp(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for WarmUp {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[derive(Default)]

@@ -48,7 +48,7 @@ impl<'a> Ops<'a> {
     /// end is a finding of `verify`.
     pub fn seal(&self) -> Result<()> {
         let (signer, _) = LogKeys::new(self.home.keys()).load_or_create(None)?;
-        log::sign_checkpoint(self.store, &signer)?;
+        log::sign_checkpoint(self.store, &signer, log::AuditScope::SinceLatest)?;
         Ok(())
     }
 

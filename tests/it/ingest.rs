@@ -580,8 +580,9 @@ fn bad_input_is_kept_quarantined_reported_and_the_batch_goes_on() {
         assert_eq!(kinds, ["ingested", "quarantined"], "{name}");
     }
     assert_eq!(recs.len(), preserved.len() + 1);
-    assert!(
-        files_under(&home.join("tmp")).is_empty(),
+    assert_eq!(
+        scratch_left(&home),
+        Vec::<String>::new(),
         "no work files left behind"
     );
 
@@ -787,8 +788,9 @@ fn an_ingest_killed_at_any_stage_is_completed_by_the_next_run() {
             2,
             "{point}: no lost or extra master"
         );
-        assert!(
-            files_under(&home.join("tmp")).is_empty(),
+        assert_eq!(
+            scratch_left(&home),
+            Vec::<String>::new(),
             "{point}: no orphan work files"
         );
         let derived: Vec<_> = std::fs::read_dir(home.join("derived"))
@@ -1004,6 +1006,8 @@ fn sigkill_at_varied_points_never_loses_an_acknowledged_event() {
             "run {run_no}: verify after re-run: {}",
             stdout(&o)
         );
+        // The killed runs' scratch folders went with the complete run.
+        assert_eq!(scratch_left(&home), Vec::<String>::new(), "run {run_no}");
     }
     assert!(
         interrupted >= 4,
@@ -1088,4 +1092,81 @@ fn a_bad_sidecar_is_named_and_kept_with_its_clip() {
         "no field of a refused sidecar"
     );
     assert_ne!(rec["recorded_at_source"], "sidecar");
+}
+
+/// What is left in the store's `tmp/` besides its lock file.
+fn scratch_left(home: &Path) -> Vec<String> {
+    std::fs::read_dir(home.join("tmp"))
+        .expect("tmp")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".guard")
+        .collect()
+}
+
+/// Two `bwv ingest` runs started together on a store that does not exist yet: both succeed,
+/// each clip is stored and processed once (the one both docks hold is a duplicate for one of
+/// them), and the store verifies with one log key.
+#[test]
+fn ingests_started_together_share_a_new_store_and_store_each_clip_once() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let home = t.path().join("home");
+    let docks: Vec<PathBuf> = ["a", "b"].iter().map(|d| t.path().join(d)).collect();
+    for (i, dock) in docks.iter().enumerate() {
+        std::fs::create_dir(dock).expect("mkdir");
+        make_clip(
+            &dock.join(format!("own{i}.mp4")),
+            Clip {
+                seconds: 1.0,
+                audio: false,
+                ..Clip::h264(320 + 32 * i as u32, 240)
+            },
+        );
+    }
+    make_clip(
+        &docks[0].join("shared.mp4"),
+        Clip {
+            seconds: 1.0,
+            audio: false,
+            ..Clip::h264(416, 240)
+        },
+    );
+    std::fs::copy(docks[0].join("shared.mp4"), docks[1].join("shared.mp4")).expect("copy");
+
+    let children: Vec<_> = docks
+        .iter()
+        .map(|dock| {
+            bwv(&home)
+                .args(["ingest", "--json", "--jobs", "2"])
+                .arg(dock)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut items = Vec::new();
+    for child in children {
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{}", stderr(&o));
+        items.extend(
+            stdout(&o)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("JSON line")),
+        );
+    }
+    let count = |s: &str| items.iter().filter(|i| i["status"] == s).count();
+    assert_eq!((count("ingested"), count("duplicate")), (3, 1), "{items:?}");
+    let listed = list_json(&home);
+    assert_eq!(listed.len(), 3);
+    for rec in &listed {
+        let kinds = event_kinds(&show_json(&home, rec["id"].as_str().expect("id")));
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "processed").count(),
+            1,
+            "{kinds:?}"
+        );
+    }
+    let o = run(bwv(&home).arg("verify"));
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(scratch_left(&home), Vec::<String>::new());
 }
