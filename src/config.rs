@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::custody::IndexLocation;
 
 /// Default store home when neither `--home` nor `BWV_HOME` is given.
 pub const DEFAULT_HOME: &str = "./bwv-data";
@@ -13,6 +14,8 @@ pub const DEFAULT_HOME: &str = "./bwv-data";
 pub struct Config {
     /// Store home folder (absolute).
     pub home: PathBuf,
+    /// The custody index (default: `HOME/index.sqlite`).
+    pub index: IndexLocation,
     /// Items processed in parallel.
     pub jobs: usize,
     /// Time source.

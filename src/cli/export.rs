@@ -43,10 +43,11 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         args.files.iter().map(|f| spec(f)).collect::<Result<_>>()?
     };
     let (home, store) = super::open_store(config)?;
+    let store = store.as_ref();
     let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
     let m = export::export(
         &home,
-        &store,
+        store,
         &signer,
         &args.recording,
         &files,

@@ -8,7 +8,6 @@ use std::time::Instant;
 use super::shown;
 use anyhow::{Context, Result};
 use bwv::config::Config;
-use bwv::custody::Store as _;
 use bwv::custody::keys::LogKeys;
 use bwv::ingest::{self, Ingest, ItemStatus, scan};
 
@@ -54,6 +53,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     // opens the store; it is waited for when this function returns.
     let _warm = bwv::media::pipeline::warm_up(&[bwv::stages::transcode::PROXY_720P]);
     let (home, store) = super::create_store(config)?;
+    let store = store.as_ref();
     bwv::media::init()?;
     // Shared with other ingests, refused while a sweep runs.
     let _lock = home.lock_shared()?;
@@ -74,7 +74,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let ingest = Ingest {
         home: &home,
-        store: &store,
+        store,
         clock: config.clock.as_ref(),
         settings: &settings,
         progress: bars.clone(),
@@ -115,7 +115,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
     if store.log_head()?.size() > 0 {
         let (cp, _) = bwv::custody::log::sign_checkpoint(
-            &store,
+            store,
             &signer,
             bwv::custody::log::AuditScope::SinceLatest,
         )?;

@@ -100,7 +100,7 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
         LogCommand::Checkpoint(out) => {
             let (store, keys) = open()?;
             let (signer, _) = keys.load_or_create(None)?;
-            let (cp, new) = log::sign_checkpoint(&store, &signer, log::AuditScope::Full)?;
+            let (cp, new) = log::sign_checkpoint(store.as_ref(), &signer, log::AuditScope::Full)?;
             if !new {
                 eprintln!("bwv: log unchanged since checkpoint {}", cp.size);
             }
@@ -113,7 +113,7 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
         } => {
             let (store, keys) = open()?;
             let note = checkpoint.as_deref().map(read).transpose()?;
-            let proof = log::prove(&store, &keys.verifier()?, seq, note.as_deref())?;
+            let proof = log::prove(store.as_ref(), &keys.verifier()?, seq, note.as_deref())?;
             emit(&out, &pretty(&ProofDoc::Inclusion(proof))?)?;
         }
         LogCommand::Consistency {
@@ -121,7 +121,8 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
             out,
         } => {
             let (store, keys) = open()?;
-            let proof = log::consistency(&store, &keys.verifier()?, &read(&old_checkpoint)?)?;
+            let proof =
+                log::consistency(store.as_ref(), &keys.verifier()?, &read(&old_checkpoint)?)?;
             emit(&out, &pretty(&ProofDoc::Consistency(proof))?)?;
         }
         LogCommand::VerifyProof {

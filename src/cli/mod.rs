@@ -19,7 +19,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use bwv::clock::{Clock, FixedClock, SystemClock};
 use bwv::config::{self, Config};
-use bwv::custody::sqlite::SqliteStore;
+use bwv::custody::{IndexLocation, Store, open_index};
 use bwv::home::Home;
 use clap::{Parser, Subcommand};
 
@@ -39,6 +39,9 @@ struct Cli {
     /// Who is acting (recorded with flags, holds and other actions). Default: $USER.
     #[arg(long, global = true, env = "BWV_ACTOR")]
     actor: Option<String>,
+    /// The custody index: sqlite:PATH or a path (default HOME/index.sqlite).
+    #[arg(long, global = true, env = "BWV_INDEX")]
+    index: Option<String>,
     /// Fix the clock at this UTC instant (RFC 3339); for tests and reproducible runs.
     #[arg(long, global = true, env = "BWV_NOW", hide = true)]
     now: Option<String>,
@@ -124,8 +127,13 @@ pub fn run() -> Result<ExitCode> {
             "who is acting? give --actor NAME or set BWV_ACTOR ($USER is not set either): \
              every action is recorded with its actor",
         )?;
+    let index = match &cli.index {
+        Some(text) => IndexLocation::parse(text)?,
+        None => IndexLocation::Sqlite(home.join(bwv::home::INDEX_FILE)),
+    };
     let config = Config {
         home,
+        index,
         jobs,
         clock,
         actor,
@@ -170,22 +178,22 @@ fn records_actor(command: &Command) -> bool {
 
 /// Opens an existing store: every command but `ingest` and `init`, so that a mistyped --home
 /// or BWV_HOME is an error rather than a new, empty store.
-fn open_store(config: &Config) -> Result<(Home, SqliteStore)> {
-    if !Home::exists(&config.home) {
+fn open_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
+    if !config.index.exists() {
         anyhow::bail!(
-            "no bwv store at {} (no {}): check --home or BWV_HOME; `bwv ingest` or `bwv init` \
-             makes a new one",
+            "no bwv store at {} (no index {}): check --home, BWV_HOME, --index or BWV_INDEX; \
+             `bwv ingest` or `bwv init` makes a new one",
             config.home.display(),
-            bwv::home::INDEX_FILE
+            config.index
         );
     }
     create_store(config)
 }
 
 /// Opens the store home and its index, making them if they do not exist (`ingest`, `init`).
-fn create_store(config: &Config) -> Result<(Home, SqliteStore)> {
+fn create_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
     let home = Home::open(&config.home)?;
-    let store = SqliteStore::open(&home.index(), Arc::clone(&config.clock))?;
+    let store = open_index(&config.index, Arc::clone(&config.clock))?;
     Ok((home, store))
 }
 

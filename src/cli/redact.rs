@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use bwv::config::Config;
-use bwv::custody::Store;
 use bwv::redact::Redactor;
 use bwv::redact::detect::{DetectSettings, Detector};
 use bwv::redact::mask::Mode;
@@ -220,12 +219,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         bail!("say what to do: --plan OUT.json, or --out FILE (with --render PLAN to use a plan)");
     }
     let (home, store) = super::open_store(config)?;
+    let store = store.as_ref();
     let rec = store.resolve(&args.recording)?;
     bwv::redact::plan::check_recording(&rec)?;
     bwv::media::init()?;
     let redactor = Redactor {
         home: &home,
-        store: &store,
+        store,
         actor: &config.actor,
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
     };
@@ -329,7 +329,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
             match rendered {
                 Some(r) => r,
                 None => {
-                    bwv::ops::Ops::new(&home, &store, &config.actor).seal()?;
+                    bwv::ops::Ops::new(&home, store, &config.actor).seal()?;
                     return Ok(ExitCode::SUCCESS);
                 }
             }
@@ -353,6 +353,6 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     );
     write_new(summary, text.as_bytes())?;
     print!("{text}");
-    bwv::ops::Ops::new(&home, &store, &config.actor).seal()?;
+    bwv::ops::Ops::new(&home, store, &config.actor).seal()?;
     Ok(ExitCode::SUCCESS)
 }

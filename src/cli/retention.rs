@@ -102,7 +102,8 @@ fn placed(
     json: bool,
 ) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let ops = Ops::new(&home, &store, &config.actor);
+    let store = store.as_ref();
+    let ops = Ops::new(&home, store, &config.actor);
     let (mark, event) = if kind == MarkKind::Evidence {
         ops.flag(reference, mark_ref, reason)?
     } else {
@@ -139,7 +140,8 @@ fn lift(
     json: bool,
 ) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let released = Ops::new(&home, &store, &config.actor).release(reference, which, reason)?;
+    let store = store.as_ref();
+    let released = Ops::new(&home, store, &config.actor).release(reference, which, reason)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&released)?);
         return Ok(ExitCode::SUCCESS);
@@ -200,7 +202,8 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
         policy,
     } = command;
     let (home, store) = super::open_store(config)?;
-    let report = Ops::new(&home, &store, &config.actor).sweep(
+    let store = store.as_ref();
+    let report = Ops::new(&home, store, &config.actor).sweep(
         policy.as_deref(),
         config.clock.now(),
         dry_run,

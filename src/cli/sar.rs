@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
-use bwv::custody::Store;
 use bwv::custody::retention::MarkKind;
 use bwv::custody::sar;
 use bwv::ops::{Ops, SarRequest};
@@ -78,7 +77,8 @@ pub enum SarCommand {
 
 pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
-    let ops = Ops::new(&home, &store, &config.actor);
+    let store = store.as_ref();
+    let ops = Ops::new(&home, store, &config.actor);
     let print = |value: serde_json::Value, text: String| -> Result<()> {
         if json_wanted(&command) {
             println!("{}", serde_json::to_string_pretty(&value)?);

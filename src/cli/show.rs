@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
+use bwv::custody::ArtefactKind;
 use bwv::custody::retention::MarkKind;
-use bwv::custody::{ArtefactKind, Store};
 use bwv::ops::Ops;
 use bwv::stages::hash;
 
@@ -34,6 +34,7 @@ pub struct ShowArgs {
 
 pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
     let (_, store) = super::open_store(config)?;
+    let store = store.as_ref();
     if args.unreadable {
         let rows = store.unreadable_sources()?;
         if args.json {
@@ -98,8 +99,9 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
 
 pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
+    let store = store.as_ref();
     // Every look at a recording is itself on the record.
-    let (rec, _) = Ops::new(&home, &store, &config.actor).access(
+    let (rec, _) = Ops::new(&home, store, &config.actor).access(
         &args.recording,
         if args.frames { "show_frames" } else { "show" },
     )?;

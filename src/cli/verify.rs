@@ -32,6 +32,7 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
+    let store = store.as_ref();
     let verifier = match &args.key {
         Some(k) => keys::read_verifier(k)?,
         None => {
@@ -60,9 +61,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         checkpoints,
         stall_timeout: None,
     };
-    let report = verify::verify(&home, &store, &verifier, &opts)?;
+    let report = verify::verify(&home, store, &verifier, &opts)?;
     let problems = report.log.findings.len() + report.findings.len();
-    Ops::new(&home, &store, VERIFY_ACTOR).record_verified(
+    Ops::new(&home, store, VERIFY_ACTOR).record_verified(
         &report,
         args.recording.is_some(),
         args.deep,

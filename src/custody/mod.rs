@@ -16,8 +16,71 @@ use serde::{Deserialize, Serialize};
 
 pub use event::{Event, EventDraft, EventKind, Field};
 
+use crate::clock::Clock;
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Where a custody index lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexLocation {
+    /// An SQLite file (`sqlite:PATH`, or a plain path): the embedded default.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (`postgres://...`), the scale-out backend.
+    Postgres(String),
+}
+
+impl IndexLocation {
+    /// Parses `sqlite:PATH`, `postgres://...` / `postgresql://...`, or a plain path.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        let path = text.strip_prefix("sqlite:").unwrap_or(text);
+        if path.is_empty() || path.contains("://") {
+            return Err(Error::Invalid(format!(
+                "{text:?} is not an index location: give sqlite:PATH, a path, or postgres://..."
+            )));
+        }
+        Ok(Self::Sqlite(path.into()))
+    }
+
+    /// Whether an index is there (a server's database is taken to exist; opening says if not).
+    pub fn exists(&self) -> bool {
+        match self {
+            Self::Sqlite(path) => path.is_file(),
+            Self::Postgres(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for IndexLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            // The URL may hold a password: show only its scheme and host part.
+            Self::Postgres(url) => {
+                let rest = url.split_once("://").map_or("", |(_, r)| r);
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                write!(f, "postgres://{host}")
+            }
+        }
+    }
+}
+
+/// Opens (creating and migrating if needed) the index at `location`, behind the [`Store`]
+/// trait: callers never name a backend.
+pub fn open_index(
+    location: &IndexLocation,
+    clock: std::sync::Arc<dyn Clock>,
+) -> Result<Box<dyn Store>> {
+    match location {
+        IndexLocation::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path, clock)?)),
+        IndexLocation::Postgres(_) => Err(Error::Invalid(format!(
+            "{location}: this build of bwv has no PostgreSQL backend yet (the scale-out issue); \
+             use an SQLite index"
+        ))),
+    }
+}
 
 /// Where a recording is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,4 +458,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         deletion: &retention::Deletion,
         event: EventDraft,
     ) -> Result<Option<Event>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_locations_parse_and_never_show_a_password() {
+        assert_eq!(
+            IndexLocation::parse("sqlite:/srv/bwv/index.sqlite").expect("sqlite"),
+            IndexLocation::Sqlite("/srv/bwv/index.sqlite".into())
+        );
+        assert_eq!(
+            IndexLocation::parse("index.sqlite").expect("path"),
+            IndexLocation::Sqlite("index.sqlite".into())
+        );
+        let pg = IndexLocation::parse("postgres://bwv:s3cret@db.example:5432/bwv").expect("pg");
+        assert_eq!(pg.to_string(), "postgres://db.example:5432/bwv");
+        for bad in ["", "sqlite:", "mysql://x/y"] {
+            let e = IndexLocation::parse(bad).expect_err(bad);
+            assert_eq!(e.kind(), crate::ErrorKind::Invalid, "{bad}");
+        }
+        let clock = std::sync::Arc::new(crate::clock::SystemClock);
+        let e = open_index(&pg, clock).expect_err("no backend yet");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
 }
