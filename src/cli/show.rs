@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
-use bwv::custody::ArtefactKind;
 use bwv::custody::retention::MarkKind;
+use bwv::custody::{ArtefactKind, PageRequest, RecordingQuery};
 use bwv::ops::Ops;
 use bwv::stages::hash;
 
@@ -18,6 +18,42 @@ pub struct ListArgs {
     /// List the dock files that could not be read at all (no master), with their log events.
     #[arg(long)]
     unreadable: bool,
+    /// Only this officer's recordings.
+    #[arg(long)]
+    officer: Option<String>,
+    /// Only this camera's recordings.
+    #[arg(long)]
+    device: Option<String>,
+    /// Recorded at or after (RFC 3339 instant, or a UTC date YYYY-MM-DD).
+    #[arg(long, value_parser = instant)]
+    from: Option<jiff::Timestamp>,
+    /// Recorded before (RFC 3339 instant, or a UTC date YYYY-MM-DD).
+    #[arg(long, value_parser = instant)]
+    to: Option<jiff::Timestamp>,
+    /// Only recordings flagged as evidence in this case.
+    #[arg(long = "case")]
+    case: Option<String>,
+    /// Only recordings with an active evidence flag.
+    #[arg(long)]
+    flagged: bool,
+    /// At most this many (then a cursor for the next page is printed on stderr).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Continue after this cursor (from the previous page).
+    #[arg(long, requires = "limit")]
+    after: Option<String>,
+}
+
+/// An instant from RFC 3339 text or a date (its midnight, UTC).
+fn instant(text: &str) -> std::result::Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    text.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| format!("{text:?} is neither an RFC 3339 instant nor a date YYYY-MM-DD"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,7 +96,32 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let recs = store.recordings()?;
+    let query = RecordingQuery {
+        officer: args.officer,
+        device: args.device,
+        recorded_from: args.from,
+        recorded_to: args.to,
+        case: args.case,
+        flagged: args.flagged.then_some(true),
+        deleted: None,
+    };
+    let mut page = PageRequest {
+        after: args.after,
+        limit: args.limit.unwrap_or(PageRequest::MAX_LIMIT),
+    };
+    let mut recs = Vec::new();
+    loop {
+        let found = store.search_recordings(&query, &page)?;
+        recs.extend(found.items);
+        match found.next {
+            Some(next) if args.limit.is_some() => {
+                eprintln!("bwv: more recordings follow: add --after {next}");
+                break;
+            }
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&recs)?);
         return Ok(ExitCode::SUCCESS);

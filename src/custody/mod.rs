@@ -348,6 +348,62 @@ pub struct StoredCheckpoint {
     pub peaks: Option<Vec<Digest>>,
 }
 
+/// One page of a listing: the items after `after` (the previous page's `next`, an opaque
+/// cursor), at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// Where the previous page ended, if this is not the first.
+    pub after: Option<String>,
+    /// Largest number of items (at most [`PageRequest::MAX_LIMIT`]; 0 means the default, 100).
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// The most items one page may hold.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The first page of `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+
+    /// The limit to apply (the default for 0, capped at the maximum).
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => 100,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// A page of items and the cursor of the next page (`None` on the last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// The `after` of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// Which recordings a search returns (every condition given must hold).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RecordingQuery {
+    /// Officer id, exactly.
+    pub officer: Option<String>,
+    /// Camera id, exactly.
+    pub device: Option<String>,
+    /// Recorded at or after this instant.
+    pub recorded_from: Option<jiff::Timestamp>,
+    /// Recorded before this instant.
+    pub recorded_to: Option<jiff::Timestamp>,
+    /// Flagged as evidence in this case (an active flag).
+    pub case: Option<String>,
+    /// With (`true`) or without (`false`) an active evidence flag.
+    pub flagged: Option<bool>,
+    /// Deleted under retention (`true`) or not (`false`).
+    pub deleted: Option<bool>,
+}
+
 /// The log as of one moment: checkpoints, tree head and rows read in one snapshot, so a check
 /// of one against the others is not confused by events appended meanwhile.
 pub trait LogView {
@@ -378,6 +434,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn append(&self, event: EventDraft) -> Result<Event>;
     /// All recordings, oldest ingest first.
     fn recordings(&self) -> Result<Vec<Recording>>;
+    /// A page of the recordings that `query` selects, oldest ingest first.
+    fn search_recordings(
+        &self,
+        query: &RecordingQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Recording>>;
+    /// A page of the events about one recording, or of all events, in sequence order.
+    fn events_page(&self, recording: Option<&str>, page: &PageRequest) -> Result<Page<Event>>;
+    /// A page of the marks on one recording, or of all marks, oldest first.
+    fn marks_page(
+        &self,
+        recording: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<retention::Mark>>;
+    /// A page of the SARs, oldest first.
+    fn sars_page(&self, page: &PageRequest) -> Result<Page<sar::Sar>>;
     /// The recording named by an id or unique id prefix.
     fn resolve(&self, reference: &str) -> Result<Recording>;
     /// A recording's derived files.

@@ -104,6 +104,28 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         now,
         &["hold", &ids[2], "--kind", "complaint", "--ref", "CO-1"],
     ));
+    // Searches: by case, by recording time, a page at a time.
+    let listed = |args: &[&str]| -> Vec<String> {
+        let v: Value = json_at(&home, now, &[&["list", "--json"][..], args].concat());
+        texts(&v, "id").into_iter().map(str::to_owned).collect()
+    };
+    assert_eq!(listed(&["--case", "OP-ALPHA/17"]), [ids[1].clone()]);
+    assert_eq!(listed(&["--flagged"]), [ids[1].clone()]);
+    assert_eq!(
+        listed(&["--from", "2026-10-02", "--to", "2026-10-03T08:00:00Z"]),
+        [ids[1].clone()]
+    );
+    let first = at(&home, now, &["list", "--json", "--limit", "3"]);
+    let cursor = stderr(&first)
+        .split("--after ")
+        .nth(1)
+        .map(|c| c.trim().to_owned())
+        .expect("a cursor for the next page");
+    let page: Value = serde_json::from_str(&stdout(&first)).expect("json");
+    let mut paged: Vec<String> = texts(&page, "id").into_iter().map(str::to_owned).collect();
+    paged.extend(listed(&["--limit", "3", "--after", &cursor]));
+    assert_eq!(paged, listed(&[]));
+    assert_eq!(paged.len(), 4);
     ok(&at(
         &home,
         now,
