@@ -8,8 +8,8 @@ use std::time::Instant;
 use super::shown;
 use anyhow::{Context, Result};
 use bwv::config::Config;
-use bwv::custody::keys::LogKeys;
 use bwv::ingest::{self, Ingest, ItemStatus, scan};
+use bwv::ops::Ops;
 
 use super::progress::Bars;
 
@@ -112,16 +112,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
     }
     // Seal the batch: sign a checkpoint of the log (creating the key on first use).
-    let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
-    if store.log_head()?.size() > 0 {
-        let (cp, _) = bwv::custody::log::sign_checkpoint(
-            store,
-            &signer,
-            bwv::custody::log::AuditScope::SinceLatest,
-        )?;
-        if !args.json {
-            eprintln!("bwv: log checkpoint signed at size {}", cp.size);
-        }
+    if let Some(cp) = Ops::new(&home, store, bwv::ingest::ACTOR).seal()?
+        && !args.json
+    {
+        eprintln!("bwv: log checkpoint signed at size {}", cp.size);
     }
     let failed = counts[ItemStatus::Quarantined as usize] + counts[ItemStatus::Failed as usize];
     eprintln!(

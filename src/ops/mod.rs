@@ -14,7 +14,7 @@ pub use marks::{Released, Which};
 pub use sar::SarRequest;
 
 use crate::custody::keys::LogKeys;
-use crate::custody::{Event, EventDraft, EventKind, Recording, Store, log};
+use crate::custody::{Event, EventDraft, EventKind, Recording, Store, StoredCheckpoint, log};
 use crate::error::Result;
 use crate::home::Home;
 use crate::verify::Report;
@@ -43,13 +43,17 @@ impl<'a> Ops<'a> {
         self.actor
     }
 
-    /// Signs a checkpoint covering every event so far (an unchanged log keeps its latest), so
-    /// the events an operation appended cannot be erased unnoticed: a checkpoint past the log's
-    /// end is a finding of `verify`.
-    pub fn seal(&self) -> Result<()> {
+    /// Signs a checkpoint covering every event so far (an unchanged log keeps its latest;
+    /// an empty log has none), creating the log's key on first use, so the events an operation
+    /// appended cannot be erased unnoticed: a checkpoint past the log's end is a finding of
+    /// `verify`. Audits only the events since the latest checkpoint.
+    pub fn seal(&self) -> Result<Option<StoredCheckpoint>> {
         let (signer, _) = LogKeys::new(self.home.keys()).load_or_create(None)?;
-        log::sign_checkpoint(self.store, &signer, log::AuditScope::SinceLatest)?;
-        Ok(())
+        if self.store.log_head()?.size() == 0 {
+            return Ok(None);
+        }
+        let (cp, _) = log::sign_checkpoint(self.store, &signer, log::AuditScope::SinceLatest)?;
+        Ok(Some(cp))
     }
 
     /// The recording named by `reference`, with an `accessed` event recording that the actor
