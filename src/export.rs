@@ -170,6 +170,9 @@ pub fn export(
         fs::create_dir_all(out.join(dir)).map_err(io(&out.join(dir), "create folder"))?;
     }
     let artefacts = store.artefacts(&rec.id)?;
+    // Stored objects are read where they are (a local store) or fetched here (a remote one).
+    let scratch = home.scratch()?;
+    let stored = |key: &str| home.blobs().local(key, scratch.path());
 
     // Sources: (bundle name, kind, path, expected hash).
     let mut sources: Vec<(String, String, PathBuf, Option<Digest>)> = Vec::new();
@@ -178,7 +181,7 @@ pub fn export(
             FileSpec::Master => sources.push((
                 rec.source_name.clone(),
                 "master".into(),
-                home.abs(&rec.master_path),
+                stored(&rec.master_path)?,
                 Some(rec.master_sha256),
             )),
             FileSpec::Artefact(kind) => {
@@ -196,12 +199,7 @@ pub fn export(
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_else(|| kind.as_str().to_owned());
-                    sources.push((
-                        name,
-                        kind.as_str().into(),
-                        home.abs(&a.path),
-                        Some(a.sha256),
-                    ));
+                    sources.push((name, kind.as_str().into(), stored(&a.path)?, Some(a.sha256)));
                 }
             }
             FileSpec::External(p) => sources.push((

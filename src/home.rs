@@ -18,13 +18,18 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use crate::blobs::{Blobs, LocalBlobs};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
 
-/// A store home folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A store home folder, and the object store its masters and derived files are kept in (the
+/// folder itself by default).
+#[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    blobs: Arc<dyn Blobs>,
 }
 
 /// Holds the store's lock (shared or exclusive) until dropped.
@@ -66,6 +71,7 @@ impl Home {
     pub fn open(root: &Path) -> Result<Self> {
         let home = Self {
             root: root.to_owned(),
+            blobs: Arc::new(LocalBlobs::new(root)),
         };
         for dir in [
             home.root.clone(),
@@ -81,6 +87,11 @@ impl Home {
     /// The home folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where masters and derived files are kept.
+    pub fn blobs(&self) -> &dyn Blobs {
+        self.blobs.as_ref()
     }
 
     /// The custody index file.

@@ -19,8 +19,10 @@ pub mod custody;
 pub mod media;
 // Consumers of the one decode: frame hashes, thumbnails, proxy transcode.
 pub mod stages;
-// The store's folder layout and writer lock.
+// The store's folder layout, locks and scratch folders.
 pub mod home;
+// Masters and derived files behind one trait (a local folder; an object store later).
+pub mod blobs;
 // Progress reported as data.
 pub mod progress;
 // Parallel items on a caller-supplied pool.

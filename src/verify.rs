@@ -11,7 +11,7 @@ use crate::custody::checkpoint::NoteVerifier;
 use crate::custody::log::{self, LogAudit};
 use crate::custody::merkle::Frontier;
 use crate::custody::{Artefact, ArtefactKind, Event, EventKind, Field, Recording, Status, Store};
-use crate::digest::{Digest, hash_file};
+use crate::digest::Digest;
 use crate::error::{Result, Stage};
 use crate::home::Home;
 use crate::media::frame;
@@ -192,6 +192,12 @@ pub fn verify(
             by_recording.entry(id).or_default().push(e);
         }
     }
+    // Where a remote object store's masters are fetched to be re-decoded.
+    let scratch = if opts.deep {
+        Some(home.scratch()?)
+    } else {
+        None
+    };
     let mut checked = Vec::new();
     for rec in &recordings {
         let artefacts = store.artefacts(&rec.id)?;
@@ -218,8 +224,11 @@ pub fn verify(
             check(a.kind.as_str(), &a.path, &a.sha256);
         }
         let mut frames_redecoded = None;
-        if opts.deep && master_ok && rec.status == Status::Ready {
-            frames_redecoded = deep_check(home, rec, &artefacts, opts, &mut findings);
+        if let Some(scratch) = scratch.as_ref().filter(|_| master_ok)
+            && rec.status == Status::Ready
+        {
+            frames_redecoded =
+                deep_check(home, scratch.path(), rec, &artefacts, opts, &mut findings);
         }
         checked.push(Checked {
             id: rec.id.clone(),
@@ -245,28 +254,12 @@ fn unrecorded_masters(
 ) -> Result<()> {
     let claimed: std::collections::HashSet<&str> =
         recordings.iter().map(|r| r.master_path.as_str()).collect();
-    let root = home.abs("masters");
-    let read = |dir: &std::path::Path| {
-        std::fs::read_dir(dir).map_err(crate::error::Error::io(dir, Stage::Master, "list"))
-    };
-    let mut paths = Vec::new();
-    for shard in read(&root)? {
-        let shard = shard.map_err(crate::error::Error::io(&root, Stage::Master, "list"))?;
-        if !shard.path().is_dir() {
-            continue;
-        }
-        for file in read(&shard.path())? {
-            let file = file.map_err(crate::error::Error::io(&root, Stage::Master, "list"))?;
-            let rel = format!(
-                "masters/{}/{}",
-                shard.file_name().to_string_lossy(),
-                file.file_name().to_string_lossy()
-            );
-            if !claimed.contains(rel.as_str()) {
-                paths.push(rel);
-            }
-        }
-    }
+    let mut paths: Vec<String> = home
+        .blobs()
+        .list("masters/")?
+        .into_iter()
+        .filter(|key| !claimed.contains(key.as_str()))
+        .collect();
     paths.sort();
     findings.extend(
         paths
@@ -285,10 +278,9 @@ fn check_file(
     expected: &Digest,
     findings: &mut Vec<Finding>,
 ) -> bool {
-    let abs = home.abs(path);
-    match hash_file(&abs) {
-        Ok((actual, _)) if actual == *expected => true,
-        Ok((actual, _)) => {
+    match home.blobs().hash(path) {
+        Ok(Some((actual, _))) if actual == *expected => true,
+        Ok(Some((actual, _))) => {
             findings.push(Finding::ChangedFile {
                 recording: rec.id.clone(),
                 what: what.to_owned(),
@@ -298,7 +290,7 @@ fn check_file(
             });
             false
         }
-        Err(_) => {
+        Ok(None) | Err(_) => {
             findings.push(Finding::MissingFile {
                 recording: rec.id.clone(),
                 what: what.to_owned(),
@@ -412,8 +404,16 @@ fn check_deleted(home: &Home, rec: &Recording, logged: &[&Event], findings: &mut
             detail: "marked deleted, but the log has no matching deleted event".into(),
         });
     }
-    for path in [rec.master_path.clone(), Home::derived_rel(&rec.id)] {
-        if home.abs(&path).exists() {
+    // Anything still stored (or that cannot be checked) is a finding.
+    let blobs = home.blobs();
+    let derived = Home::derived_rel(&rec.id);
+    let master_left = !matches!(blobs.exists(&rec.master_path), Ok(false));
+    let derived_left = !matches!(blobs.list(&format!("{derived}/")), Ok(keys) if keys.is_empty());
+    for (left, path) in [
+        (master_left, rec.master_path.clone()),
+        (derived_left, derived),
+    ] {
+        if left {
             findings.push(Finding::NotDeleted {
                 recording: rec.id.clone(),
                 path,
@@ -440,6 +440,7 @@ impl FrameSink for Rehash {
 /// Re-decodes the master and compares every frame hash with the stored list and the root.
 fn deep_check(
     home: &Home,
+    scratch: &std::path::Path,
     rec: &Recording,
     artefacts: &[Artefact],
     opts: &Options,
@@ -452,7 +453,11 @@ fn deep_check(
         });
         None
     };
-    let master = home.abs(&rec.master_path);
+    let local = |key: &str| home.blobs().local(key, scratch);
+    let master = match local(&rec.master_path) {
+        Ok(path) => path,
+        Err(e) => return fail(format!("master: {}", e.reason())),
+    };
     let stall = opts
         .stall_timeout
         .unwrap_or(pipeline::DEFAULT_STALL_TIMEOUT);
@@ -491,7 +496,8 @@ fn deep_check(
         find(ArtefactKind::FrameHashes),
         find(ArtefactKind::FrameTimes),
     ) {
-        match hash::read_frames(&home.abs(&h.path), &home.abs(&t.path)) {
+        let files = local(&h.path).and_then(|hashes| Ok((hashes, local(&t.path)?)));
+        match files.and_then(|(hashes, times)| hash::read_frames(&hashes, &times)) {
             Ok(stored) => {
                 if stored.len() != hashes.len() {
                     return fail(format!(

@@ -168,15 +168,10 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     )?;
     let artefacts = store.artefacts(&rec.id)?;
     if args.frames {
-        let path = |kind| {
-            artefacts
-                .iter()
-                .find(|a| a.kind == kind)
-                .map(|a| home.abs(&a.path))
-        };
+        let key = |kind| artefacts.iter().find(|a| a.kind == kind).map(|a| &a.path);
         let (Some(hashes), Some(times)) = (
-            path(ArtefactKind::FrameHashes),
-            path(ArtefactKind::FrameTimes),
+            key(ArtefactKind::FrameHashes),
+            key(ArtefactKind::FrameTimes),
         ) else {
             anyhow::bail!(
                 "recording {} has no frame hashes (status {})",
@@ -184,8 +179,11 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
                 rec.status.as_str()
             );
         };
+        let scratch = home.scratch()?;
+        let local = |key: &str| home.blobs().local(key, scratch.path());
+        let frames = hash::read_frames(&local(hashes)?, &local(times)?)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        for (i, pts, h) in hash::read_frames(&hashes, &times)? {
+        for (i, pts, h) in frames {
             use std::io::Write;
             writeln!(out, "{i} {pts} {h}")?;
         }

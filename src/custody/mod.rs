@@ -3,6 +3,8 @@
 //! interchangeable. Changes and the events that describe them commit in one transaction.
 
 pub mod checkpoint;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod event;
 pub mod keys;
 pub mod log;

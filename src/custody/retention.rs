@@ -320,30 +320,15 @@ pub fn sweep(
     Ok(report)
 }
 
-/// Removes a deleted recording's master, derived folder and kept plans (their previews show
-/// faces unblurred); returns how many files went.
+/// Removes a deleted recording's master, derived files and kept plans (their previews show
+/// faces unblurred); returns how many of its recorded files went.
 fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize> {
-    let mut removed = 0;
-    let master = home.abs(&rec.master_path);
-    if master.exists() {
-        std::fs::remove_file(&master).map_err(Error::io(&master, Stage::Output, "delete"))?;
-        removed += 1;
-        if let Some(dir) = master.parent() {
-            sync_dir(dir)?;
-        }
-    }
+    let blobs = home.blobs();
+    let mut removed = usize::from(blobs.delete(&rec.master_path)?);
     for a in store.artefacts(&rec.id)? {
-        let p = home.abs(&a.path);
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(Error::io(&p, Stage::Output, "delete"))?;
-            removed += 1;
-        }
+        removed += usize::from(blobs.delete(&a.path)?);
     }
-    let derived = home.abs(&Home::derived_rel(&rec.id));
-    if derived.exists() {
-        std::fs::remove_dir_all(&derived).map_err(Error::io(&derived, Stage::Output, "delete"))?;
-        sync_dir(&home.abs("derived"))?;
-    }
+    blobs.delete_prefix(&format!("{}/", Home::derived_rel(&rec.id)))?;
     let plans = home.plans(&rec.id);
     if plans.exists() {
         std::fs::remove_dir_all(&plans).map_err(Error::io(&plans, Stage::Output, "delete"))?;

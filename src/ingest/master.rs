@@ -1,13 +1,13 @@
-//! Storing the native master: one read that both copies and hashes, fsync, rename into the
-//! content-addressed store, fsync the folder, make it read-only.
+//! Storing the native master: one read that both copies (into the job's scratch folder) and
+//! hashes, then the object store takes it, write-once and content-addressed
+//! ([`crate::blobs::Blobs::put_once`]: fsync, read-only, published without replacing).
 
 use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::digest::{CopyError, Digest, hash_copy, hash_file};
+use crate::digest::{CopyError, Digest, hash_copy};
 use crate::error::{Error, Result, Stage};
-use crate::home::{Home, sync_dir};
+use crate::home::Home;
 
 /// A master in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,51 +41,16 @@ pub fn store(home: &Home, scratch: &Path, src: &Path) -> Result<StoredMaster> {
         CopyError::Read(e) => Error::io(src, Stage::Master, "read")(e),
         CopyError::Write(e) => Error::io(tmp.path(), Stage::Master, "write")(e),
     })?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(Error::io(tmp.path(), Stage::Master, "fsync"))?;
+    // Same name means same bytes: a copy stored before (by another item of the batch or
+    // another run) is re-read and kept, unless it was damaged.
     let rel_path = Home::master_rel(&sha256);
-    let dest = home.abs(&rel_path);
-    let dir = dest.parent().unwrap_or(home.root()).to_owned();
-    fs::create_dir_all(&dir).map_err(Error::io(&dir, Stage::Master, "create folder"))?;
-
-    // Same name means same bytes, unless the stored copy was damaged: check before trusting it.
-    // (Another item of the batch holding the same bytes may store it first: then the rename
-    // finds it there.)
-    if dest.exists() {
-        verify(&dest, &sha256)?;
-    } else {
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o444))
-            .map_err(Error::io(tmp.path(), Stage::Master, "make read-only"))?;
-        match tmp.persist_noclobber(&dest) {
-            Ok(_) => sync_dir(&dir)?,
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                verify(&dest, &sha256)?
-            }
-            Err(e) => {
-                return Err(Error::io(&dest, Stage::Master, "rename into store")(
-                    e.error,
-                ));
-            }
-        }
-    }
+    let (_, staged) = tmp
+        .keep()
+        .map_err(|e| Error::io(scratch, Stage::Master, "keep")(e.error))?;
+    home.blobs().put_once(&rel_path, &staged, &sha256)?;
     Ok(StoredMaster {
         sha256,
         size,
         rel_path,
     })
-}
-
-/// Re-reads a stored file and checks its SHA-256.
-pub fn verify(path: &Path, expected: &Digest) -> Result<()> {
-    let (actual, _) = hash_file(path).map_err(Error::io(path, Stage::Master, "re-read"))?;
-    if &actual != expected {
-        return Err(Error::Media {
-            path: path.to_owned(),
-            stage: Stage::Master,
-            reason: format!("stored master changed: SHA-256 is {actual}, index says {expected}"),
-        });
-    }
-    Ok(())
 }

@@ -206,20 +206,13 @@ impl Ingest<'_> {
         // duplicate, instead of both creating or resuming it at once.
         let _claim = self.home.claim(&stored.sha256)?;
         self.crash_point("master-stored");
-        let master_path = self.home.abs(&stored.rel_path);
+        let master_path = self.home.blobs().local(&stored.rel_path, scratch)?;
         let probed = || probe::probe(&master_path, self.settings.probe_timeout_s);
         let (rec, probe) = match self.store.recording_by_master(&stored.sha256)? {
             // Deleted under retention: its footage stays deleted. The copy this run stored goes
             // again; the attempt is on the record and the dock copy is left alone.
             Some(rec) if rec.deletion.is_some() => {
-                std::fs::remove_file(&master_path).map_err(Error::io(
-                    &master_path,
-                    Stage::Master,
-                    "remove the copy again",
-                ))?;
-                if let Some(dir) = master_path.parent() {
-                    sync_dir(dir)?;
-                }
+                self.home.blobs().delete(&stored.rel_path)?;
                 report.id = Some(rec.id.clone());
                 let draft = EventDraft::new(EventKind::Duplicate, Some(&rec.id), ACTOR)
                     .with("master_sha256", stored.sha256)
@@ -450,7 +443,17 @@ impl Ingest<'_> {
                 rec.master_sha256
             )));
         }
-        master::verify(&self.home.abs(&rec.master_path), &rec.master_sha256)?;
+        match self.home.blobs().hash(&rec.master_path)? {
+            Some((sha, _)) if sha == rec.master_sha256 => {}
+            found => {
+                return Err(Error::Integrity(format!(
+                    "{}: the stored master no longer holds SHA-256 {} (found {:?}): dock copy kept",
+                    rec.master_path,
+                    rec.master_sha256,
+                    found.map(|(sha, _)| sha.to_hex())
+                )));
+            }
+        }
         for p in std::iter::once(&item.path).chain(&item.sidecar) {
             std::fs::remove_file(p).map_err(Error::io(p, Stage::Master, "remove dock copy"))?;
         }
@@ -502,17 +505,7 @@ impl Ingest<'_> {
         let thumbs = sink.thumbs.finish()?;
         crate::stages::fsync(&proxy_path, Stage::Transcode)?;
 
-        // Publish the finished folder in one rename (replacing one a crashed run published but
-        // never recorded).
         let rel = Home::derived_rel(&rec.id);
-        let dest = self.home.abs(&rel);
-        if dest.exists() {
-            std::fs::remove_dir_all(&dest).map_err(Error::io(&dest, Stage::Output, "replace"))?;
-        }
-        std::fs::rename(&work, &dest).map_err(Error::io(&dest, Stage::Output, "publish"))?;
-        sync_dir(&self.home.abs("derived"))?;
-        self.crash_point("published");
-
         let version = tool_version();
         let thumb_params = self.settings.thumbs.params();
         let mut files: Vec<(ArtefactKind, PathBuf, serde_json::Value)> = vec![
@@ -547,11 +540,9 @@ impl Ingest<'_> {
         let artefacts = files
             .into_iter()
             .map(|(kind, work_path, params)| {
-                let name = file_name(&work_path);
-                let path = format!("{rel}/{name}");
-                let abs = self.home.abs(&path);
+                let path = format!("{rel}/{}", file_name(&work_path));
                 let (sha256, size) =
-                    hash_file(&abs).map_err(Error::io(&abs, Stage::Output, "hash"))?;
+                    hash_file(&work_path).map_err(Error::io(&work_path, Stage::Output, "hash"))?;
                 Ok(Artefact {
                     kind,
                     path,
@@ -564,6 +555,10 @@ impl Ingest<'_> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Publish the finished folder whole (replacing one a crashed run published but never
+        // recorded).
+        self.home.blobs().publish_dir(&format!("{rel}/"), &work)?;
+        self.crash_point("published");
 
         let fps = decoded.info.fps();
         let media = MediaInfo {

@@ -47,6 +47,9 @@ pub struct Rendered {
 struct RenderJob {
     source: render::Source,
     tmp: tempfile::NamedTempFile,
+    /// Where the master was fetched to, if the object store is remote, and where the store's
+    /// copy of the render is staged.
+    scratch: crate::home::Scratch,
 }
 
 impl Redactor<'_> {
@@ -59,7 +62,8 @@ impl Redactor<'_> {
         model_sha256: Digest,
         settings: &plan::PlanSettings,
     ) -> Result<(plan::Plan, plan::Tiles, detect::Detector)> {
-        let master = self.home.abs(&rec.master_path);
+        let scratch = self.home.scratch()?;
+        let master = self.home.blobs().local(&rec.master_path, scratch.path())?;
         let (p, tiles, detector) =
             plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
         self.log_planned(rec, &p)?;
@@ -102,7 +106,7 @@ impl Redactor<'_> {
         let masks = render::Planned::new(p, settings);
         let done = render::encode(&job.source, masks, settings, job.tmp.path(), self.stall)?;
         let report = render::report(p, settings, done.decode.frames, done.masked);
-        self.keep(rec, p, settings, report, job.tmp, out)
+        self.keep(rec, p, settings, report, job, out)
     }
 
     /// Plans and renders in one decode of the master, every face redacted: the plan, preview
@@ -138,7 +142,7 @@ impl Redactor<'_> {
         );
         self.log_planned(rec, &p)?;
         let report = render::report(&p, settings, done.decode.frames, done.masked);
-        let rendered = self.keep(rec, &p, settings, report, job.tmp, out)?;
+        let rendered = self.keep(rec, &p, settings, report, job, out)?;
         Ok((p, tiles, rendered))
     }
 
@@ -179,8 +183,9 @@ impl Redactor<'_> {
                 && (container.contains("Quicktime") || container.contains("MP4"));
             (format!("{codec} audio out of {container}"), copyable)
         });
+        let scratch = self.home.scratch()?;
         let source = render::Source {
-            master: self.home.abs(&rec.master_path),
+            master: self.home.blobs().local(&rec.master_path, scratch.path())?,
             sound,
             created: rec
                 .recorded_at
@@ -196,7 +201,11 @@ impl Redactor<'_> {
             .suffix(".mp4")
             .tempfile_in(parent)
             .map_err(Error::io(parent, Stage::Redact, "create"))?;
-        Ok(RenderJob { source, tmp })
+        Ok(RenderJob {
+            source,
+            tmp,
+            scratch,
+        })
     }
 
     /// Keeps a content-named, read-only copy of the render in the store, records it with its
@@ -207,15 +216,17 @@ impl Redactor<'_> {
         p: &plan::Plan,
         settings: &render::RenderSettings,
         report: render::RenderReport,
-        tmp: tempfile::NamedTempFile,
+        job: RenderJob,
         out: &Path,
     ) -> Result<Rendered> {
-        // The store's copy, content-named and read-only, copied and hashed in one read.
-        let dir = self.home.abs(&Home::derived_rel(&rec.id));
-        let mut copy = tempfile::Builder::new()
-            .prefix(".redacted-")
-            .tempfile_in(&dir)
-            .map_err(Error::io(&dir, Stage::Redact, "create"))?;
+        let (tmp, scratch) = (job.tmp, job.scratch.path());
+        // The store's copy, content-named and read-only, staged (copied and hashed in one
+        // read) and then handed to the object store; an identical earlier render stays.
+        let mut copy = tempfile::NamedTempFile::new_in(scratch).map_err(Error::io(
+            scratch,
+            Stage::Redact,
+            "create",
+        ))?;
         let source = std::fs::File::open(tmp.path()).map_err(Error::io(
             tmp.path(),
             Stage::Redact,
@@ -230,21 +241,10 @@ impl Redactor<'_> {
             Home::derived_rel(&rec.id),
             &sha.to_hex()[..16]
         );
-        let kept = self.home.abs(&rel);
-        // An identical earlier render is already there; the copy is then simply dropped.
-        if !kept.exists() {
-            copy.as_file()
-                .sync_all()
-                .map_err(Error::io(copy.path(), Stage::Redact, "fsync"))?;
-            std::fs::set_permissions(
-                copy.path(),
-                std::os::unix::fs::PermissionsExt::from_mode(0o444),
-            )
-            .map_err(Error::io(copy.path(), Stage::Redact, "make read-only"))?;
-            copy.persist_noclobber(&kept)
-                .map_err(|e| Error::io(&kept, Stage::Redact, "publish")(e.error))?;
-            crate::home::sync_dir(&dir)?;
-        }
+        let (_, staged) = copy
+            .keep()
+            .map_err(|e| Error::io(scratch, Stage::Redact, "keep")(e.error))?;
+        self.home.blobs().put_once(&rel, &staged, &sha)?;
 
         let redacted: Vec<u32> = report.redacted.iter().map(|t| t.id).collect();
         let artefact = Artefact {
