@@ -293,6 +293,11 @@ pub fn sweep(
                 policy_sha256: policy.digest(),
             };
             let artefacts = store.artefacts(&rec.id)?;
+            // Every file is named inside the store before anything is marked deleted (an
+            // edited index pointing elsewhere stops the sweep here, with nothing changed).
+            for key in std::iter::once(&rec.master_path).chain(artefacts.iter().map(|a| &a.path)) {
+                home.blobs().exists(key)?;
+            }
             let mut event = EventDraft::new(EventKind::Deleted, Some(&rec.id), SWEEP_ACTOR)
                 .with("master_sha256", rec.master_sha256)
                 .with("master_size", rec.master_size)

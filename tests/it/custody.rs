@@ -510,3 +510,32 @@ fn usage_errors_exit_1_and_an_action_needs_an_actor() {
         .env_remove("USER"));
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// An index edited to point a master outside the store (issue: the sweep deleted whatever the
+/// path named): the sweep refuses with an integrity error (exit 5) and the file outside stays;
+/// verify names the recording.
+#[test]
+fn a_master_path_edited_to_leave_the_store_is_refused() {
+    let f = fixture();
+    let outside = f.root.join("outside.txt");
+    fs::write(&outside, b"not the store's").expect("write");
+    tamper_index(
+        &f.home,
+        &format!(
+            "UPDATE recordings SET master_path = '../outside.txt', \
+             recorded_at = '2026-01-01T00:00:00.000Z' WHERE id = '{}'",
+            f.id
+        ),
+    );
+    let o = run(bwv(&f.home).args(["retention", "sweep"]));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a path inside the store"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(&outside).expect("still there"), b"not the store's");
+    let (code, report) = verify_json(&f.home, &[]);
+    assert_eq!(code, 2);
+    assert!(report.to_string().contains(&f.id), "{report}");
+}
