@@ -423,6 +423,30 @@ pub trait LogView {
     ) -> Result<()>;
 }
 
+/// The steps of one append inside a backend's write transaction; [`append_in`] puts them
+/// together the same way for every backend.
+pub trait LogTx {
+    /// The tree head as this transaction sees it.
+    fn head(&self) -> Result<merkle::Frontier>;
+    /// Inserts the event row (its sequence number is the head's size) with its leaf hash.
+    fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()>;
+    /// Stores the new tree head.
+    fn set_head(&self, head: &merkle::Frontier) -> Result<()>;
+}
+
+/// Appends an event in the caller's write transaction: the next sequence number is the
+/// stored head's size (so sequence numbers stay contiguous), and the head advances by the
+/// event's leaf hash in the same transaction, so appending never rehashes the log.
+pub fn append_in(tx: &dyn LogTx, draft: EventDraft, at: String) -> Result<Event> {
+    let mut head = tx.head()?;
+    let event = Event::from_draft(draft, head.size(), at);
+    let leaf = event.leaf_hash();
+    tx.insert_event(&event, &leaf)?;
+    head.push_leaf_hash(leaf);
+    tx.set_head(&head)?;
+    Ok(event)
+}
+
 /// The custody index. Implementations must make each method atomic: a change and its events
 /// commit together or not at all, and events are never updated or deleted.
 pub trait Store: Send + Sync + std::fmt::Debug {

@@ -291,20 +291,10 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an event and advances the stored tree head in the caller's transaction: the
-    /// next sequence number is the head's size, so sequence numbers stay contiguous.
+    /// Appends an event in the caller's transaction (see [`super::append_in`]).
     fn append_in(&self, tx: &Transaction<'_>, draft: EventDraft) -> TxResult<Event> {
-        let mut head = read_head(tx)?;
-        let next = head.size();
-        let event = Event::from_draft(draft, next, clock::canonical(self.clock.now()));
-        let leaf = event.leaf_hash();
-        tx.execute(
-            "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![sql_int(next), event.at, event.kind.as_str(), event.recording, event.canonical_bytes(), &leaf.0[..]],
-        )?;
-        head.push_leaf_hash(leaf);
-        write_head(tx, &head)?;
-        Ok(event)
+        super::append_in(&SqliteLog(tx), draft, clock::canonical(self.clock.now()))
+            .map_err(TxFail::Refused)
     }
 
     /// Runs `f` in a write transaction that holds the write lock from its start, committing
@@ -592,6 +582,39 @@ fn time_source_name(t: TimeSource) -> &'static str {
         TimeSource::Sidecar => "sidecar",
         TimeSource::Container => "container",
         TimeSource::FileTime => "file_time",
+    }
+}
+
+/// The append steps on an SQLite write transaction.
+struct SqliteLog<'t>(&'t Transaction<'t>);
+
+impl super::LogTx for SqliteLog<'_> {
+    fn head(&self) -> Result<Frontier> {
+        read_head(self.0).map_err(Error::index("read the log's tree head"))
+    }
+
+    fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO events (seq, at, kind, recording_id, canonical, leaf_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    sql_int(event.seq),
+                    event.at,
+                    event.kind.as_str(),
+                    event.recording,
+                    event.canonical_bytes(),
+                    &leaf.0[..]
+                ])
+            })
+            .map(|_| ())
+            .map_err(Error::index(format!("append event {}", event.seq)))
+    }
+
+    fn set_head(&self, head: &Frontier) -> Result<()> {
+        write_head(self.0, head).map_err(Error::index("write the log's tree head"))
     }
 }
 
