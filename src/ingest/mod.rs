@@ -196,8 +196,14 @@ impl Ingest<'_> {
         let seen = std::fs::metadata(&item.path)
             .ok()
             .map(|m| (m.len(), m.modified().ok()));
-        let stored = match master::store(self.home, scratch, &item.path) {
+        let stored = match self
+            .fault_point(&item.path, "master")
+            .and_then(|()| master::store(self.home, scratch, &item.path))
+        {
             Ok(m) => m,
+            // Out of space or quota: nothing is wrong with the file, and nothing was stored;
+            // the next run tries again.
+            Err(e) if e.kind() == crate::ErrorKind::Busy => return Err(e),
             Err(e) => return unreadable(e),
         };
         report.master_sha256 = Some(stored.sha256);
@@ -252,7 +258,10 @@ impl Ingest<'_> {
         report.id = Some(rec.id.clone());
         self.crash_point("recording-created");
 
-        let result = probe.and_then(|p| self.process(index, &rec, &master_path, &p, scratch));
+        let result = probe.and_then(|p| {
+            self.fault_point(&item.path, "decode")?;
+            self.process(index, &rec, &master_path, &p, scratch)
+        });
         match result {
             Ok((media, artefacts)) => {
                 let draft = EventDraft::new(EventKind::Processed, Some(&rec.id), ACTOR)
@@ -289,8 +298,9 @@ impl Ingest<'_> {
                 self.remove_source(item, &rec, seen, report);
                 Ok(())
             }
-            // The content is the problem: keep the master, quarantine it, say why.
-            Err(Error::Media { stage, reason, .. }) => {
+            // The content is the problem: keep the master, quarantine it, say why. (A full disk
+            // under GStreamer is not: it falls through and stays to be retried.)
+            Err(Error::Media { stage, reason, .. }) if !out_of_space(&reason) => {
                 let why = format!("{stage}: {reason}");
                 let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
                     .with("master_sha256", rec.master_sha256)
@@ -369,6 +379,27 @@ impl Ingest<'_> {
     fn crash_point(&self, name: &str) {
         if self.settings.crash_at.as_deref() == Some(name) {
             std::process::abort();
+        }
+    }
+
+    /// Testing aid: `crash_at = "enospc:master"` or `"enospc:decode"` fails that stage as a
+    /// full disk does (the copy's write fails; GStreamer's file sink reports the OS error).
+    fn fault_point(&self, item: &Path, stage: &str) -> Result<()> {
+        let Some(point) = self.settings.crash_at.as_deref() else {
+            return Ok(());
+        };
+        match point.strip_prefix("enospc:") {
+            Some("master") if stage == "master" => Err(Error::io(item, Stage::Master, "write")(
+                std::io::Error::from(std::io::ErrorKind::StorageFull),
+            )),
+            Some("decode") if stage == "decode" => Err(Error::Media {
+                path: item.to_owned(),
+                stage: Stage::Transcode,
+                reason: "Could not write to resource: Error while writing to file: No space \
+                         left on device"
+                    .into(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -579,6 +610,14 @@ impl Ingest<'_> {
         };
         Ok((media, artefacts))
     }
+}
+
+/// Whether a media failure was the machine running out of space (GStreamer reports the OS
+/// error's text) rather than anything about the file.
+fn out_of_space(reason: &str) -> bool {
+    ["No space left on device", "Disk quota exceeded"]
+        .iter()
+        .any(|m| reason.contains(m))
 }
 
 /// bwv and GStreamer versions, recorded with every artefact.

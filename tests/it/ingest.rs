@@ -1170,3 +1170,49 @@ fn ingests_started_together_share_a_new_store_and_store_each_clip_once() {
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(scratch_left(&home), Vec::<String>::new());
 }
+
+/// A full disk is the machine's problem, not the file's: running out of space while the master
+/// is copied records nothing (no `unreadable` event), and while it is decoded leaves the
+/// recording `processing`, not quarantined; either way the item fails (exit 2) and the next run
+/// ingests it. (`BWV_CRASH_AT=enospc:...` makes the stage fail as a full disk does.)
+#[test]
+fn a_full_disk_leaves_the_item_to_retry() {
+    for (point, recorded) in [("master", false), ("decode", true)] {
+        let (_t, dock, home) = dock_and_home();
+        make_clip(
+            &dock.join("cam.mp4"),
+            Clip {
+                seconds: 1.0,
+                audio: false,
+                ..Clip::h264(320, 240)
+            },
+        );
+        let o = run(bwv(&home)
+            .args(["ingest", "--json"])
+            .arg(&dock)
+            .env("BWV_CRASH_AT", format!("enospc:{point}")));
+        assert_eq!(o.status.code(), Some(2), "{point}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cam.mp4") && stderr(&o).contains("space"),
+            "{point}: {}",
+            stderr(&o)
+        );
+        let listed = list_json(&home);
+        assert_eq!(listed.len(), usize::from(recorded), "{point}");
+        if let Some(rec) = listed.first() {
+            assert_eq!(rec["status"], "processing", "{point}");
+        }
+        let unreadable: Value = serde_json::from_str(&stdout(&run(bwv(&home).args([
+            "list",
+            "--unreadable",
+            "--json",
+        ]))))
+        .expect("json");
+        assert_eq!(unreadable, serde_json::json!([]), "{point}");
+
+        let item = ingest_one(&home, &dock);
+        assert_eq!(item["status"], "ingested", "{point}: {item}");
+        let kinds = event_kinds(&show_json(&home, item["id"].as_str().expect("id")));
+        assert_eq!(kinds, ["ingested", "processed"], "{point}");
+    }
+}
