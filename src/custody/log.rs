@@ -8,9 +8,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, LogSigner, NoteError, NoteVerifier};
-use super::merkle::{Frontier, leaf_hash};
+use super::merkle::{Frontier, leaf_hash, node_hash};
 use super::proof::{self, ProofError};
-use super::{Event, LogRow, LogView, Store, StoredCheckpoint};
+use super::{Event, LogRow, LogView, STORED_NODE_LEVEL, Store, StoredCheckpoint};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -428,16 +428,47 @@ pub fn latest_checkpoint(
     Ok((cp, stored.note))
 }
 
-/// Reads the first `cp.size` leaf hashes and checks they hash to the checkpoint's root.
-fn leaves_for(store: &dyn Store, cp: &Checkpoint) -> Result<Vec<Digest>> {
-    let leaves = store.leaf_hashes(cp.size)?;
-    if leaves.len() as u64 != cp.size || proof::subtree_root(&leaves) != cp.root {
-        return Err(Error::Integrity(format!(
-            "the stored log does not match checkpoint {} (run `bwv verify`)",
-            cp.size
-        )));
+/// The roots of the log's subtrees, read from the stored perfect-subtree roots and, below
+/// [`STORED_NODE_LEVEL`], from the leaf hashes (a node not kept is rebuilt from its halves).
+struct Tree<'v> {
+    view: &'v dyn LogView,
+}
+
+impl Tree<'_> {
+    fn perfect(&self, level: u32, index: u64) -> Result<Digest> {
+        if level >= STORED_NODE_LEVEL {
+            if let Some(root) = self.view.node(level, index)? {
+                return Ok(root);
+            }
+            let left = self.perfect(level - 1, index * 2)?;
+            let right = self.perfect(level - 1, index * 2 + 1)?;
+            return Ok(node_hash(&left.0, &right.0));
+        }
+        let start = index << level;
+        let leaves = self.view.leaves(start..start + (1 << level))?;
+        if leaves.len() as u64 != 1 << level {
+            return Err(Error::Integrity(format!(
+                "events {start}..{} are missing from the log (run `bwv verify`)",
+                start + (1 << level)
+            )));
+        }
+        Ok(proof::subtree_root(&leaves))
     }
-    Ok(leaves)
+
+    fn root(&self, range: proof::Range) -> Result<Digest> {
+        proof::range_root(range, &mut |level, index| self.perfect(level, index))
+    }
+
+    /// Checks that the stored log hashes to the checkpoint's root.
+    fn check(&self, cp: &Checkpoint) -> Result<()> {
+        if self.root((0, cp.size))? != cp.root {
+            return Err(Error::Integrity(format!(
+                "the stored log does not match checkpoint {} (run `bwv verify`)",
+                cp.size
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A self-contained inclusion proof: the event's canonical bytes, its audit path, and the signed
@@ -533,32 +564,46 @@ pub fn prove_many(
             cp.size
         )));
     }
-    let leaves = leaves_for(store, &cp)?;
-    seqs.iter()
-        .map(|&seq| {
-            let mut event = None;
-            store.log_rows(seq..seq + 1, &mut |row| {
-                event = Some(row.canonical);
-                Ok(())
-            })?;
-            let bytes = event.ok_or_else(|| Error::NotFound(format!("event {seq} is missing")))?;
-            let leaf = leaf_hash(&bytes);
-            if leaf != leaves[seq as usize] {
-                return Err(Error::Integrity(format!(
-                    "event {seq} was rewritten (run `bwv verify`)"
-                )));
-            }
-            Ok(InclusionProof {
-                leaf_index: seq,
-                tree_size: cp.size,
-                leaf_hash: leaf,
-                path: proof::inclusion_proof(&leaves, seq)
-                    .map_err(|e| Error::Integrity(e.to_string()))?,
-                event: String::from_utf8(bytes).map_err(|e| Error::Integrity(e.to_string()))?,
-                checkpoint: note.clone(),
+    read_log(store, &mut |view| {
+        let tree = Tree { view };
+        tree.check(&cp)?;
+        seqs.iter()
+            .map(|&seq| {
+                let mut row = None;
+                view.rows(seq..seq + 1, &mut |r| {
+                    row = Some(r);
+                    Ok(())
+                })?;
+                let row = row.ok_or_else(|| Error::NotFound(format!("event {seq} is missing")))?;
+                let leaf = leaf_hash(&row.canonical);
+                if row.leaf_hash != leaf.0 {
+                    return Err(Error::Integrity(format!(
+                        "event {seq} was rewritten (run `bwv verify`)"
+                    )));
+                }
+                let path = proof::inclusion_ranges(cp.size, seq)
+                    .map_err(|e| Error::Integrity(e.to_string()))?
+                    .into_iter()
+                    .map(|range| tree.root(range))
+                    .collect::<Result<Vec<_>>>()?;
+                // Stored nodes are never trusted alone: the proof must lead to the signed root.
+                proof::verify_inclusion(seq, cp.size, &leaf, &path, &cp.root).map_err(|e| {
+                    Error::Integrity(format!(
+                        "the proof of event {seq} does not check ({e}): run `bwv verify`"
+                    ))
+                })?;
+                Ok(InclusionProof {
+                    leaf_index: seq,
+                    tree_size: cp.size,
+                    leaf_hash: leaf,
+                    path,
+                    event: String::from_utf8(row.canonical)
+                        .map_err(|e| Error::Integrity(e.to_string()))?,
+                    checkpoint: note.clone(),
+                })
             })
-        })
-        .collect()
+            .collect()
+    })
 }
 
 /// Builds the consistency proof from `old` (a signed note) to the latest stored checkpoint.
@@ -575,18 +620,28 @@ pub fn consistency(
             old_cp.size, new_cp.size
         )));
     }
-    let leaves = leaves_for(store, &new_cp)?;
-    if proof::subtree_root(&leaves[..old_cp.size as usize]) != old_cp.root {
-        return Err(Error::Integrity(format!(
-            "the log is not an extension of checkpoint {}: it has forked",
-            old_cp.size
-        )));
-    }
+    let path = read_log(store, &mut |view| {
+        let tree = Tree { view };
+        tree.check(&new_cp)?;
+        let path = proof::consistency_ranges(old_cp.size, new_cp.size)
+            .map_err(|e| Error::Integrity(e.to_string()))?
+            .into_iter()
+            .map(|range| tree.root(range))
+            .collect::<Result<Vec<_>>>()?;
+        if proof::verify_consistency(old_cp.size, new_cp.size, &old_cp.root, &new_cp.root, &path)
+            .is_err()
+        {
+            return Err(Error::Integrity(format!(
+                "the log is not an extension of checkpoint {}: it has forked",
+                old_cp.size
+            )));
+        }
+        Ok(path)
+    })?;
     Ok(ConsistencyProof {
         old_size: old_cp.size,
         new_size: new_cp.size,
-        path: proof::consistency_proof(&leaves, old_cp.size)
-            .map_err(|e| Error::Integrity(e.to_string()))?,
+        path,
         old_checkpoint: old.to_owned(),
         new_checkpoint: new_note,
     })
@@ -681,8 +736,9 @@ mod tests {
     fn tamper(dir: &Path, sql: &str) {
         let conn = rusqlite::Connection::open(dir.join("index.sqlite")).expect("raw open");
         conn.execute_batch(
-            "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; \
-             DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+            "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete; \
+             DROP TRIGGER IF EXISTS checkpoints_no_update; \
+             DROP TRIGGER IF EXISTS checkpoints_no_delete;",
         )
         .expect("drop triggers");
         conn.execute_batch(sql).expect("tamper");
@@ -811,6 +867,47 @@ mod tests {
         append(&store, 1);
         let err = sign_checkpoint(&store, &signer(), AuditScope::SinceLatest).expect_err("refuses");
         assert!(err.to_string().contains("event 2 was rewritten"), "{err}");
+    }
+
+    #[test]
+    fn proofs_over_a_larger_log_read_stored_subtrees_and_never_trust_them_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        append(&store, 700);
+        sign_checkpoint(&store, &signer(), AuditScope::Full).expect("sign");
+        let v = signer().verifier();
+        let count = |dir: &Path| -> i64 {
+            rusqlite::Connection::open(dir.join("index.sqlite"))
+                .expect("open")
+                .query_row("SELECT COUNT(*) FROM tree_nodes", [], |r| r.get(0))
+                .expect("count")
+        };
+        // 700 leaves: two perfect subtrees of 256 and one of 512.
+        assert_eq!(count(dir.path()), 3);
+        for seq in [0, 255, 256, 511, 699] {
+            let p = prove(&store, &v, seq, None).expect("prove");
+            assert_eq!(p.verify(&v, None).expect("verifies").seq, seq);
+        }
+        let first = store.checkpoints().expect("cps")[0].note.clone();
+        append(&store, 300);
+        sign_checkpoint(&store, &signer(), AuditScope::SinceLatest).expect("sign");
+        let c = consistency(&store, &v, &first).expect("consistency");
+        assert_eq!(c.verify(&v).expect("verifies").1.size, 1000);
+
+        // A stored subtree edited: the proof that would use it is refused, not handed out.
+        tamper(
+            dir.path(),
+            "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 8 AND idx = 1",
+        );
+        let err = prove(&open(dir.path()), &v, 10, None).expect_err("refused");
+        assert_eq!(err.kind(), crate::ErrorKind::Integrity, "{err}");
+        // Subtrees lost (a log from before they were kept): opening the store rebuilds them.
+        tamper(dir.path(), "DELETE FROM tree_nodes");
+        let store = open(dir.path());
+        // 1000 leaves: three subtrees of 256, one of 512.
+        assert_eq!(count(dir.path()), 4);
+        let p = prove(&store, &v, 10, None).expect("prove");
+        assert!(p.verify(&v, None).is_ok());
     }
 
     #[test]

@@ -66,19 +66,31 @@ impl Frontier {
 
     /// Appends a leaf given its leaf hash (already `leaf_hash`ed).
     pub fn push_leaf_hash(&mut self, leaf: Digest) {
+        self.push_leaf_hash_with(leaf, &mut |_, _, _| {});
+    }
+
+    /// Appends a leaf, telling `completed` of every perfect subtree it completes above the
+    /// leaves: `(level, index, root)` for the subtree of leaves
+    /// `[index << level, (index + 1) << level)`, smallest first.
+    pub fn push_leaf_hash_with(
+        &mut self,
+        leaf: Digest,
+        completed: &mut dyn FnMut(u32, u64, Digest),
+    ) {
         let mut node = leaf;
         // Each trailing 1 bit of the old size is a same-sized peak that merges with the new node.
-        let mut merges = self.size.trailing_ones();
-        while merges > 0 {
+        let merges = self.size.trailing_ones();
+        let end = self.size + 1;
+        for level in 1..=merges {
             let left = self
                 .peaks
                 .pop()
                 .expect("a set bit of size always has a peak");
             node = node_hash(&left.0, &node.0);
-            merges -= 1;
+            completed(level, (end >> level) - 1, node);
         }
         self.peaks.push(node);
-        self.size += 1;
+        self.size = end;
     }
 
     /// Appends a leaf given its data.

@@ -421,6 +421,11 @@ pub trait LogView {
         range: std::ops::Range<u64>,
         visit: &mut dyn FnMut(LogRow) -> Result<()>,
     ) -> Result<()>;
+    /// The stored leaf hashes of the events with sequence numbers in `range`, in order.
+    fn leaves(&self, range: std::ops::Range<u64>) -> Result<Vec<Digest>>;
+    /// The stored root of the perfect subtree `(level, index)` (level at least
+    /// [`STORED_NODE_LEVEL`]), if kept.
+    fn node(&self, level: u32, index: u64) -> Result<Option<Digest>>;
 }
 
 /// The steps of one append inside a backend's write transaction; [`append_in`] puts them
@@ -432,7 +437,13 @@ pub trait LogTx {
     fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()>;
     /// Stores the new tree head.
     fn set_head(&self, head: &merkle::Frontier) -> Result<()>;
+    /// Stores the root of the perfect subtree of leaves `[index << level, (index + 1) << level)`.
+    fn insert_node(&self, level: u32, index: u64, root: &Digest) -> Result<()>;
 }
+
+/// The smallest perfect subtree whose root the log keeps (2^8 = 256 leaves). Proofs are built
+/// from these and at most a few hundred leaf hashes, so their cost grows with log n, not n.
+pub const STORED_NODE_LEVEL: u32 = 8;
 
 /// Appends an event in the caller's write transaction: the next sequence number is the
 /// stored head's size (so sequence numbers stay contiguous), and the head advances by the
@@ -442,7 +453,15 @@ pub fn append_in(tx: &dyn LogTx, draft: EventDraft, at: String) -> Result<Event>
     let event = Event::from_draft(draft, head.size(), at);
     let leaf = event.leaf_hash();
     tx.insert_event(&event, &leaf)?;
-    head.push_leaf_hash(leaf);
+    let mut completed = Vec::new();
+    head.push_leaf_hash_with(leaf, &mut |level, index, root| {
+        if level >= STORED_NODE_LEVEL {
+            completed.push((level, index, root));
+        }
+    });
+    for (level, index, root) in completed {
+        tx.insert_node(level, index, &root)?;
+    }
     tx.set_head(&head)?;
     Ok(event)
 }
@@ -492,8 +511,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Runs `read` on a consistent view of the log (one read transaction).
     fn read_log(&self, read: &mut dyn FnMut(&dyn LogView) -> Result<()>) -> Result<()>;
-    /// The stored leaf hashes of the first `size` events.
-    fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>>;
     /// Every stored checkpoint, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     /// The largest stored checkpoint.

@@ -53,27 +53,31 @@ pub fn subtree_root(leaves: &[Digest]) -> Digest {
 }
 
 /// Largest power of two strictly less than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
-    1usize << (usize::BITS - 1 - (n - 1).leading_zeros())
+fn split(n: u64) -> u64 {
+    1u64 << (u64::BITS - 1 - (n - 1).leading_zeros())
 }
 
-/// The inclusion proof (audit path) of leaf `index` in the tree of all `leaves`.
-pub fn inclusion_proof(leaves: &[Digest], index: u64) -> Result<Vec<Digest>, ProofError> {
-    let size = leaves.len() as u64;
+/// A range of leaves `[start, end)` whose RFC 6962 root is one hash of a proof.
+pub type Range = (u64, u64);
+
+/// The leaf ranges whose roots make up the inclusion proof (audit path) of leaf `index` in a
+/// tree of `size` leaves, bottom-up. Every range is a subtree of the RFC 6962 tree: its start is
+/// a multiple of the power of two at or above its length.
+pub fn inclusion_ranges(size: u64, index: u64) -> Result<Vec<Range>, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
     let mut path = Vec::new();
-    let (mut lo, mut hi, m) = (0usize, leaves.len(), index as usize);
+    let (mut lo, mut hi) = (0u64, size);
     // Walk down from the root, remembering the sibling subtree at each level; reverse at the end
     // so the path is bottom-up.
     while hi - lo > 1 {
         let k = split(hi - lo);
-        if m - lo < k {
-            path.push(subtree_root(&leaves[lo + k..hi]));
+        if index - lo < k {
+            path.push((lo + k, hi));
             hi = lo + k;
         } else {
-            path.push(subtree_root(&leaves[lo..lo + k]));
+            path.push((lo, lo + k));
             lo += k;
         }
     }
@@ -81,34 +85,76 @@ pub fn inclusion_proof(leaves: &[Digest], index: u64) -> Result<Vec<Digest>, Pro
     Ok(path)
 }
 
-/// The consistency proof from the first `old_size` leaves to all `leaves` (RFC 6962 §2.1.2).
-pub fn consistency_proof(leaves: &[Digest], old_size: u64) -> Result<Vec<Digest>, ProofError> {
-    let new = leaves.len() as u64;
-    if old_size == 0 || old_size > new {
-        return Err(ProofError::BadSizes { old: old_size, new });
+/// The leaf ranges whose roots make up the consistency proof from `old_size` to `new_size`
+/// leaves (RFC 6962 §2.1.2), bottom-up.
+pub fn consistency_ranges(old_size: u64, new_size: u64) -> Result<Vec<Range>, ProofError> {
+    if old_size == 0 || old_size > new_size {
+        return Err(ProofError::BadSizes {
+            old: old_size,
+            new: new_size,
+        });
     }
     let mut out = Vec::new();
-    subproof(old_size as usize, leaves, true, &mut out);
+    subproof(old_size, (0, new_size), true, &mut out);
     Ok(out)
 }
 
-/// SUBPROOF(m, D[n], b) from RFC 6962 §2.1.2, appending bottom-up.
-fn subproof(m: usize, leaves: &[Digest], whole: bool, out: &mut Vec<Digest>) {
-    let n = leaves.len();
+/// SUBPROOF(m, D[lo:hi], b) from RFC 6962 §2.1.2, appending bottom-up.
+fn subproof(m: u64, (lo, hi): Range, whole: bool, out: &mut Vec<Range>) {
+    let n = hi - lo;
     if m == n {
         if !whole {
-            out.push(subtree_root(leaves));
+            out.push((lo, hi));
         }
         return;
     }
     let k = split(n);
     if m <= k {
-        subproof(m, &leaves[..k], whole, out);
-        out.push(subtree_root(&leaves[k..]));
+        subproof(m, (lo, lo + k), whole, out);
+        out.push((lo + k, hi));
     } else {
-        subproof(m - k, &leaves[k..], false, out);
-        out.push(subtree_root(&leaves[..k]));
+        subproof(m - k, (lo + k, hi), false, out);
+        out.push((lo, lo + k));
     }
+}
+
+/// The root of each range over a list of leaf hashes.
+fn roots(leaves: &[Digest], ranges: Vec<Range>) -> Vec<Digest> {
+    ranges
+        .into_iter()
+        .map(|(a, b)| subtree_root(&leaves[a as usize..b as usize]))
+        .collect()
+}
+
+/// The inclusion proof (audit path) of leaf `index` in the tree of all `leaves`.
+pub fn inclusion_proof(leaves: &[Digest], index: u64) -> Result<Vec<Digest>, ProofError> {
+    Ok(roots(leaves, inclusion_ranges(leaves.len() as u64, index)?))
+}
+
+/// The consistency proof from the first `old_size` leaves to all `leaves` (RFC 6962 §2.1.2).
+pub fn consistency_proof(leaves: &[Digest], old_size: u64) -> Result<Vec<Digest>, ProofError> {
+    Ok(roots(
+        leaves,
+        consistency_ranges(old_size, leaves.len() as u64)?,
+    ))
+}
+
+/// The RFC 6962 root of the leaves `[start, end)` of a subtree-shaped range (its start a
+/// multiple of the power of two at or above its length, as every proof range is), from the
+/// roots of perfect subtrees: `perfect(level, index)` is the root of leaves
+/// `[index << level, (index + 1) << level)`.
+pub fn range_root<E>(
+    (start, end): Range,
+    perfect: &mut dyn FnMut(u32, u64) -> Result<Digest, E>,
+) -> Result<Digest, E> {
+    let n = end - start;
+    if n.is_power_of_two() && start % n == 0 {
+        return perfect(n.trailing_zeros(), start >> n.trailing_zeros());
+    }
+    let k = split(n);
+    let left = range_root((start, start + k), perfect)?;
+    let right = range_root((start + k, end), perfect)?;
+    Ok(node_hash(&left.0, &right.0))
 }
 
 /// Verifies that `leaf` is at `index` in the tree of `size` leaves with `root` (RFC 9162
@@ -454,5 +500,49 @@ mod tests {
                 prop_assert!(verify_consistency(old as u64, new as u64, &r1, &forked_root, &p).is_err());
             }
         }
+    }
+
+    /// Every proof range's root, put together from perfect subtrees as the store does, is the
+    /// root of its leaves; and the completed subtrees an append reports are those roots.
+    #[test]
+    fn proof_ranges_are_built_from_perfect_subtrees() {
+        let leaves: Vec<Digest> = (0..300u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let mut perfect = |level: u32, index: u64| -> Result<Digest, ()> {
+            let start = (index << level) as usize;
+            Ok(subtree_root(&leaves[start..start + (1 << level)]))
+        };
+        for size in 1..=leaves.len() as u64 {
+            for index in [0, size / 3, size - 1] {
+                let ranges = inclusion_ranges(size, index).expect("in range");
+                let built: Vec<Digest> = ranges
+                    .iter()
+                    .map(|r| range_root(*r, &mut perfect).expect("root"))
+                    .collect();
+                assert_eq!(
+                    built,
+                    inclusion_proof(&leaves[..size as usize], index).expect("proof")
+                );
+            }
+            let old = size.div_ceil(2);
+            let built: Vec<Digest> = consistency_ranges(old, size)
+                .expect("sizes")
+                .iter()
+                .map(|r| range_root(*r, &mut perfect).expect("root"))
+                .collect();
+            assert_eq!(
+                built,
+                consistency_proof(&leaves[..size as usize], old).expect("proof")
+            );
+        }
+        let mut tree = Frontier::new();
+        let mut reported = 0;
+        for leaf in &leaves {
+            tree.push_leaf_hash_with(*leaf, &mut |level, index, root| {
+                reported += 1;
+                assert_eq!(Ok(root), perfect(level, index), "{level}/{index}");
+            });
+        }
+        // 300 leaves complete 150 + 75 + 37 + 18 + 9 + 4 + 2 + 1 perfect subtrees.
+        assert_eq!(reported, 296);
     }
 }

@@ -168,6 +168,17 @@ CREATE TRIGGER disclosures_under_open_sar BEFORE INSERT ON disclosures
     r#"
 ALTER TABLE checkpoints ADD COLUMN peaks BLOB CHECK (peaks IS NULL OR length(peaks) % 32 = 0);
 "#,
+    // 9: roots of the log's perfect subtrees of 256 leaves and more, so proofs read O(log n)
+    // hashes. Derived from the events (filled in at open for an older log) and never trusted
+    // alone: every proof built from them is verified against its signed checkpoint.
+    r#"
+CREATE TABLE tree_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Why a write transaction did not commit: the database failed, or a rule checked inside the
@@ -252,6 +263,7 @@ impl SqliteStore {
             .map_err(Error::index(ctx()))?;
         migrate(&mut conn).map_err(Error::index(format!("migrate {}", path.display())))?;
         init_head(&mut conn).map_err(Error::index(format!("log head {}", path.display())))?;
+        fill_nodes(&mut conn).map_err(Error::index(format!("tree nodes {}", path.display())))?;
         Ok(Self {
             conn: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
@@ -616,6 +628,55 @@ impl super::LogTx for SqliteLog<'_> {
     fn set_head(&self, head: &Frontier) -> Result<()> {
         write_head(self.0, head).map_err(Error::index("write the log's tree head"))
     }
+
+    fn insert_node(&self, level: u32, index: u64, root: &Digest) -> Result<()> {
+        insert_node(self.0, level, index, root)
+            .map_err(Error::index(format!("store tree node {level}/{index}")))
+    }
+}
+
+fn insert_node(conn: &Connection, level: u32, index: u64, root: &Digest) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash",
+    )?
+    .execute(params![level, sql_int(index), &root.0[..]])?;
+    Ok(())
+}
+
+/// How many perfect-subtree roots a log of `size` leaves keeps.
+fn nodes_kept(size: u64) -> u64 {
+    (super::STORED_NODE_LEVEL..64)
+        .map(|level| size >> level)
+        .sum()
+}
+
+/// Stores the perfect-subtree roots of a log that has fewer than it should (one made before
+/// they were kept, or loaded in bulk), from its leaf hashes.
+fn fill_nodes(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let size = read_head(&tx)?.size();
+    let kept: i64 = tx.query_row("SELECT COUNT(*) FROM tree_nodes", [], |r| r.get(0))?;
+    if u64::try_from(kept).ok() == Some(nodes_kept(size)) {
+        return Ok(());
+    }
+    let mut tree = Frontier::new();
+    let mut completed = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT leaf_hash FROM events WHERE seq < ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([sql_int(size)])?;
+        while let Some(row) = rows.next()? {
+            tree.push_leaf_hash_with(blob_digest(row, 0)?, &mut |level, index, root| {
+                if level >= super::STORED_NODE_LEVEL {
+                    completed.push((level, index, root));
+                }
+            });
+            for (level, index, root) in completed.drain(..) {
+                insert_node(&tx, level, index, &root)?;
+            }
+        }
+    }
+    tx.commit()
 }
 
 /// The log read through one connection (or one transaction of it).
@@ -654,6 +715,29 @@ impl LogView for View<'_> {
 
     fn head(&self) -> Result<Frontier> {
         read_head(self.0).map_err(Error::index("read the log's tree head"))
+    }
+
+    fn leaves(&self, range: Range<u64>) -> Result<Vec<Digest>> {
+        let run = || -> rusqlite::Result<Vec<Digest>> {
+            let mut stmt = self.0.prepare_cached(
+                "SELECT leaf_hash FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
+            stmt.query_map([sql_int(range.start), sql_int(range.end)], |row| {
+                blob_digest(row, 0)
+            })?
+            .collect()
+        };
+        run().map_err(Error::index("read leaf hashes"))
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Option<Digest>> {
+        self.0
+            .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![level, sql_int(index)], |row| blob_digest(row, 0))
+                    .optional()
+            })
+            .map_err(Error::index(format!("read tree node {level}/{index}")))
     }
 
     fn rows(&self, range: Range<u64>, visit: &mut dyn FnMut(LogRow) -> Result<()>) -> Result<()> {
@@ -948,17 +1032,6 @@ impl Store for SqliteStore {
             .unchecked_transaction()
             .map_err(Error::index("read the log"))?;
         read(&View(&tx))
-    }
-
-    fn leaf_hashes(&self, size: u64) -> Result<Vec<Digest>> {
-        let conn = self.read()?;
-        let run = || -> rusqlite::Result<Vec<Digest>> {
-            let mut stmt =
-                conn.prepare("SELECT leaf_hash FROM events WHERE seq < ?1 ORDER BY seq")?;
-            stmt.query_map([sql_int(size)], |row| blob_digest(row, 0))?
-                .collect()
-        };
-        run().map_err(Error::index("read leaf hashes"))
     }
 
     fn add_mark(&self, mark: &Mark, event: EventDraft) -> Result<(Mark, Event)> {
