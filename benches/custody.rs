@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use bwv::custody::event::{Event, EventDraft, EventKind};
-use bwv::custody::merkle::{Frontier, leaf_hash};
 use bwv::custody::proof::{consistency_proof, inclusion_proof, verify_inclusion};
 use bwv::digest::Digest;
+use bwv::merkle::{Frontier, leaf_hash};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// A `processed` event as ingest writes it.

@@ -12,9 +12,9 @@ use bwv::custody::Store;
 use bwv::custody::checkpoint::NoteSigner;
 use bwv::custody::event::{Event, EventDraft, EventKind};
 use bwv::custody::log::{self, AuditScope};
-use bwv::custody::merkle::Frontier;
 use bwv::custody::sqlite::SqliteStore;
 use bwv::digest::Digest;
+use bwv::merkle::Frontier;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 const AT: &str = "2026-11-21T12:00:00.000Z";

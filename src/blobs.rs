@@ -12,8 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, hash_file};
+use crate::durable::sync_dir;
 use crate::error::{Error, Result, Stage};
-use crate::home::sync_dir;
 
 /// A store of objects by key.
 pub trait Blobs: Send + Sync + std::fmt::Debug {

@@ -160,7 +160,7 @@ pub enum Error {
     Integrity(String),
     /// The face model or its engine failed.
     #[error(transparent)]
-    Model(#[from] crate::redact::model::ModelError),
+    Model(Box<dyn std::error::Error + Send + Sync>),
     /// A redaction request is not valid (wrong plan, unknown track, unusable recording).
     #[error("redact: {0}")]
     Redact(String),

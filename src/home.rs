@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use crate::blobs::{Blobs, LocalBlobs};
 use crate::digest::Digest;
+pub use crate::durable::sync_dir;
 use crate::error::{Error, Result, Stage};
 
 /// A store home folder, and the object store its masters and derived files are kept in (the
@@ -244,13 +245,6 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .write(true)
         .open(path)
         .map_err(Error::io(path, Stage::Index, "open lock"))
-}
-
-/// fsyncs a directory so renames and creations inside it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(dir, Stage::Output, "fsync folder"))
 }
 
 #[cfg(test)]

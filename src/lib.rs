@@ -11,6 +11,10 @@ pub mod digest;
 pub mod clock;
 // Typed errors naming item, stage and reason.
 pub mod error;
+// RFC 6962 Merkle hashing (the custody log and each recording's frame hashes).
+pub mod merkle;
+// fsync of folders, so renames and creations are durable.
+pub mod durable;
 // Validated configuration.
 pub mod config;
 // The custody index: store trait, SQLite backend, event log, Merkle hashing.
@@ -37,9 +41,6 @@ pub mod ops;
 pub mod export;
 // Face redaction: detector model and engines, detection, tracking, masks, plan and render.
 pub mod redact;
-
-// Synthetic footage with known faces, for benchmarks and evaluation.
-pub mod synth;
 
 pub use error::{Error, ErrorKind, Result, Stage};
 

@@ -9,13 +9,13 @@ use serde::Serialize;
 
 use crate::custody::checkpoint::NoteVerifier;
 use crate::custody::log::{self, LogAudit};
-use crate::custody::merkle::Frontier;
 use crate::custody::{Artefact, ArtefactKind, Event, EventKind, Field, Recording, Status, Store};
 use crate::digest::Digest;
 use crate::error::{Result, Stage};
 use crate::home::Home;
 use crate::media::frame;
 use crate::media::pipeline::{self, Frame, FrameSink};
+use crate::merkle::Frontier;
 use crate::stages::hash;
 
 /// What to verify.

@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::synth::{self, ClipSpec};
 use anyhow::{Context, Result, bail};
 use bwv::config::Config;
 use bwv::progress::NoProgress;
 use bwv::redact::Redactor;
 use bwv::redact::render::RenderSettings;
-use bwv::synth::{self, ClipSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 

@@ -10,6 +10,7 @@ mod redact;
 mod retention;
 mod sar;
 mod show;
+mod synth;
 mod verify;
 
 use std::path::PathBuf;

@@ -332,7 +332,7 @@ fn retention_rules_hold_in_the_transaction(open: Open<'_>) {
 fn checkpoints_are_stored_once_per_size(open: Open<'_>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = open(dir.path());
-    let mut tree = super::merkle::Frontier::new();
+    let mut tree = crate::merkle::Frontier::new();
     for i in 0..5u8 {
         tree.push(&[i]);
     }
@@ -340,7 +340,7 @@ fn checkpoints_are_stored_once_per_size(open: Open<'_>) {
     let again = s.add_checkpoint(&tree, "note two").expect("same tree");
     assert_eq!(again.note, first.note);
     assert_eq!(again.peaks.as_deref(), Some(tree.peaks()));
-    let mut other = super::merkle::Frontier::new();
+    let mut other = crate::merkle::Frontier::new();
     for i in 10..15u8 {
         other.push(&[i]);
     }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::custody::merkle;
 use crate::digest::Digest;
+use crate::merkle;
 
 /// Canonical format version written in every event.
 pub const EVENT_FORMAT_VERSION: u32 = 1;

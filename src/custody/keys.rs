@@ -96,7 +96,7 @@ impl LogKeys {
             true,
         )?;
         write_new(&self.signer_path(), &signer.encode(), 0o600, false)?;
-        crate::home::sync_dir(&self.dir)?;
+        crate::durable::sync_dir(&self.dir)?;
         Ok((signer, true))
     }
 

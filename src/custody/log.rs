@@ -8,11 +8,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, LogSigner, NoteError, NoteVerifier};
-use super::merkle::{Frontier, leaf_hash, node_hash};
 use super::proof::{self, ProofError};
 use super::{Event, LogRow, LogView, STORED_NODE_LEVEL, Store, StoredCheckpoint};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::merkle::{Frontier, leaf_hash, node_hash};
 
 /// A problem found in the log. Each names what a court would need to know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,12 +3,12 @@
 //! interchangeable. Changes and the events that describe them commit in one transaction.
 
 pub mod checkpoint;
+
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod event;
 pub mod keys;
 pub mod log;
-pub mod merkle;
 pub mod proof;
 pub mod retention;
 pub mod sar;
@@ -21,6 +21,7 @@ pub use event::{Event, EventDraft, EventKind, Field};
 use crate::clock::Clock;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::merkle;
 
 /// Where a custody index lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@
 //!   (for example leaf 0 with path [l1, x] fits both size 3 and size 4), so the size and root must
 //!   come from a signed checkpoint, never from the proof itself.
 
-use super::merkle::{Frontier, node_hash};
 use crate::digest::Digest;
+use crate::merkle::{Frontier, node_hash};
 
 /// Why a proof was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -265,7 +265,7 @@ pub fn verify_consistency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::custody::merkle::leaf_hash;
+    use crate::merkle::leaf_hash;
     use proptest::prelude::*;
     use serde_json::Value;
 

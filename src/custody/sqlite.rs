@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use super::merkle::Frontier;
 use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
@@ -24,6 +23,7 @@ use super::{
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
+use crate::merkle::Frontier;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[

@@ -24,6 +24,7 @@ use crate::custody::{
 use crate::digest::{Digest, hash_file};
 use crate::error::{Error, Result, Stage};
 use crate::home::{Home, sync_dir};
+use crate::media::tool_version;
 use crate::media::{self, pipeline, probe};
 use crate::progress::{Progress, ProgressEvent};
 use crate::stages::{hash, thumbs, transcode};
@@ -618,15 +619,6 @@ fn out_of_space(reason: &str) -> bool {
     ["No space left on device", "Disk quota exceeded"]
         .iter()
         .any(|m| reason.contains(m))
-}
-
-/// bwv and GStreamer versions, recorded with every artefact.
-pub fn tool_version() -> String {
-    format!(
-        "bwv {}; GStreamer {}",
-        env!("CARGO_PKG_VERSION"),
-        media::gstreamer_version()
-    )
 }
 
 fn file_name(p: &Path) -> String {

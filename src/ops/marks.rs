@@ -6,9 +6,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Ops;
-use crate::custody::Event;
-use crate::custody::retention::{self, Mark, MarkKind, Policy, SweepReport};
-use crate::error::{Error, Result};
+use crate::custody::retention::{
+    self, Deletion, Expired, Mark, MarkKind, Policy, SWEEP_ACTOR, SweepReport,
+};
+use crate::custody::{Event, EventDraft, EventKind, Recording, Store, artefact_set_digest};
+use crate::durable::sync_dir;
+use crate::error::{Error, Result, Stage};
+use crate::home::Home;
 
 /// Which active marks a release lifts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,10 +143,104 @@ impl Ops<'_> {
             Some(path) => Policy::load(path)?,
             None => Policy::load_or_default(&self.home.policy())?,
         };
-        let report = retention::sweep(self.home, self.store, &policy, now, dry_run)?;
+        let report = sweep(self.home, self.store, &policy, now, dry_run)?;
         if !dry_run && !report.expired.is_empty() {
             self.seal()?;
         }
         Ok(report)
     }
+}
+
+/// Deletes every recording past its retention period that has no active mark (or, with
+/// `dry_run`, only lists them). Call while holding the store's writer lock.
+fn sweep(
+    home: &Home,
+    store: &dyn Store,
+    policy: &Policy,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<SweepReport> {
+    let marks = store.marks(None)?;
+    let mut report = SweepReport {
+        dry_run,
+        policy: policy.clone(),
+        expired: Vec::new(),
+        kept_by_marks: Vec::new(),
+        finished: Vec::new(),
+    };
+    for rec in store.recordings()? {
+        if rec.deletion.is_some() {
+            if !dry_run && remove_files(home, store, &rec)? > 0 {
+                report.finished.push(rec.id.clone());
+            }
+            continue;
+        }
+        let expires = policy.expires_at(&rec.recorded_at)?;
+        if expires > now {
+            continue;
+        }
+        if marks.iter().any(|m| m.recording == rec.id && m.is_active()) {
+            report.kept_by_marks.push(rec.id.clone());
+            continue;
+        }
+        let mut files_removed = 0;
+        if !dry_run {
+            let deletion = Deletion {
+                at: crate::clock::canonical(now),
+                reason: format!(
+                    "retention: {} days after recording with no evidence flag or hold",
+                    policy.retention_days
+                ),
+                policy_sha256: policy.digest(),
+            };
+            let artefacts = store.artefacts(&rec.id)?;
+            // Every file is named inside the store before anything is marked deleted (an
+            // edited index pointing elsewhere stops the sweep here, with nothing changed).
+            for key in std::iter::once(&rec.master_path).chain(artefacts.iter().map(|a| &a.path)) {
+                home.blobs().exists(key)?;
+            }
+            let mut event = EventDraft::new(EventKind::Deleted, Some(&rec.id), SWEEP_ACTOR)
+                .with("master_sha256", rec.master_sha256)
+                .with("master_size", rec.master_size)
+                .with("artefact_set", artefact_set_digest(&artefacts))
+                .with("reason", "retention")
+                .with("retention_days", u64::from(policy.retention_days))
+                .with("policy_sha256", deletion.policy_sha256);
+            if let Some(m) = &rec.media {
+                event = event.with("frame_hash_root", m.frame_hash_root);
+            }
+            if store.mark_deleted(&rec.id, &deletion, event)?.is_none() {
+                // Flagged or held since the marks above were read.
+                report.kept_by_marks.push(rec.id.clone());
+                continue;
+            }
+            files_removed = remove_files(home, store, &rec)?;
+        }
+        report.expired.push(Expired {
+            id: rec.id.clone(),
+            recorded_at: rec.recorded_at.clone(),
+            expired_at: crate::clock::canonical(expires),
+            files_removed,
+        });
+    }
+    Ok(report)
+}
+
+/// Removes a deleted recording's master, derived files and kept plans (their previews show
+/// faces unblurred); returns how many of its recorded files went.
+fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize> {
+    let blobs = home.blobs();
+    let mut removed = usize::from(blobs.delete(&rec.master_path)?);
+    for a in store.artefacts(&rec.id)? {
+        removed += usize::from(blobs.delete(&a.path)?);
+    }
+    blobs.delete_prefix(&format!("{}/", Home::derived_rel(&rec.id)))?;
+    let plans = home.plans(&rec.id);
+    if plans.exists() {
+        std::fs::remove_dir_all(&plans).map_err(Error::io(&plans, Stage::Output, "delete"))?;
+        if let Some(dir) = plans.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(removed)
 }

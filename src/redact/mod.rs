@@ -254,7 +254,7 @@ impl Redactor<'_> {
             size,
             parent_sha256: rec.master_sha256,
             tool: "bwv redact".into(),
-            tool_version: crate::ingest::tool_version(),
+            tool_version: crate::media::tool_version(),
             params: serde_json::json!({
                 "plan_sha256": report.plan_sha256,
                 "model_sha256": p.model_sha256,

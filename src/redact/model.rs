@@ -50,6 +50,12 @@ pub const INT8_WEIGHT_LIMIT: i32 = 64;
 // saturates (with 8-bit weights, 2 * 255 * 127 = 64770, it would).
 const _: () = assert!(2 * 255 * INT8_WEIGHT_LIMIT <= i16::MAX as i32);
 
+impl From<ModelError> for crate::Error {
+    fn from(e: ModelError) -> Self {
+        crate::Error::Model(Box::new(e))
+    }
+}
+
 /// Why the detector could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

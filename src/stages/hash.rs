@@ -6,11 +6,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::custody::merkle::Frontier;
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
 use crate::media::frame;
 use crate::media::pipeline::Frame;
+use crate::merkle::Frontier;
 
 /// File name of the frame-hash list inside a recording's derived folder.
 pub const HASHES_FILE: &str = "frames.sha256";

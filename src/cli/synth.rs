@@ -4,7 +4,7 @@
 //! through it and leaving again, each on its own cycle, nearer ones passing in front of farther
 //! ones (a face less than 60 % in view is left out of the truth). Encoded with
 //! `pipelines/synth-clip.gst` (H.264 High + AAC, MP4), with the per-frame ground truth in the
-//! sidecar format that [`crate::redact::eval::Truth`] reads. The same size, rate and length give
+//! sidecar format that [`bwv::redact::eval::Truth`] reads. The same size, rate and length give
 //! the same bytes.
 
 use std::path::Path;
@@ -16,14 +16,14 @@ use gstreamer_video as gst_video;
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::error::{Error, Result, Stage};
-use crate::media::pipeline;
+use bwv::error::{Error, Result, Stage};
+use bwv::media::pipeline;
 
 /// The encode graph.
-pub const SYNTH_GRAPH: &str = include_str!("../pipelines/synth-clip.gst");
+pub const SYNTH_GRAPH: &str = include_str!("../../pipelines/synth-clip.gst");
 
 /// The portrait, and its face box `[x, y, w, h]`.
-const PORTRAIT: &[u8] = include_bytes!("../testdata/faces/astronaut.jpg");
+const PORTRAIT: &[u8] = include_bytes!("../../testdata/faces/astronaut.jpg");
 const PORTRAIT_FACE: [u32; 4] = [175, 53, 100, 128];
 
 /// Face heights in pixels at 1080 lines (scaled with the frame height).
@@ -330,7 +330,7 @@ pub fn make_clip(
     progress: &dyn Fn(u64),
     stall: Duration,
 ) -> Result<Truth> {
-    crate::media::init()?;
+    bwv::media::init()?;
     let fail = |reason: String| Error::Media {
         path: out.to_owned(),
         stage: Stage::Output,
@@ -436,7 +436,7 @@ pub fn make_clip(
         return Err(e);
     }
     // A fixed creation time in the headers, so equal specs give equal bytes.
-    crate::media::mp4time::stamp(out, 1_795_000_000).map_err(|e| fail(e.to_string()))?;
+    bwv::media::mp4time::stamp(out, 1_795_000_000).map_err(|e| fail(e.to_string()))?;
     Ok(Truth {
         width: spec.width,
         height: spec.height,
