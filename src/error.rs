@@ -159,8 +159,15 @@ pub enum Error {
     #[error("custody log: {0}")]
     Integrity(String),
     /// The face model or its engine failed.
-    #[error(transparent)]
-    Model(Box<dyn std::error::Error + Send + Sync>),
+    #[error("{source}")]
+    Model {
+        /// What kind of failure (a model not found is the setup's, a run that fails the
+        /// engine's).
+        kind: ErrorKind,
+        /// The model's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A redaction request is not valid (wrong plan, unknown track, unusable recording).
     #[error("redact: {0}")]
     Redact(String),
@@ -287,7 +294,8 @@ impl Error {
             Error::OfDeleted { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::SourceKept { .. } | Error::Locked(_) => ErrorKind::Busy,
             Error::Integrity(_) => ErrorKind::Integrity,
-            Error::Key { .. } | Error::Model(_) | Error::Gstreamer(_) => ErrorKind::Internal,
+            Error::Model { kind, .. } => *kind,
+            Error::Key { .. } | Error::Gstreamer(_) => ErrorKind::Internal,
         }
     }
 

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use bwv::config::Config;
-use bwv::redact::Redactor;
+use bwv::ops::{Ops, RedactRequest};
 use bwv::redact::detect::{DetectSettings, Detector};
 use bwv::redact::mask::Mode;
 use bwv::redact::model::{self, ModelPaths, OrtRuntime, Weights};
-use bwv::redact::plan::{Plan, PlanSettings};
+use bwv::redact::plan::PlanSettings;
 use bwv::redact::render::{Audio, ManualBox, RenderSettings};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -154,7 +154,10 @@ impl DetectorArgs {
 }
 
 /// Loads the model and engine and builds the detector; returns it with the model's hash.
-pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::digest::Digest)> {
+pub fn detector(
+    args: &DetectorArgs,
+    threads: usize,
+) -> bwv::Result<(Detector, bwv::digest::Digest)> {
     let paths = ModelPaths::find(&model_folders(args.models.as_deref()))?;
     let runtime = match args.engine {
         EngineArg::Tract => None,
@@ -181,178 +184,53 @@ pub fn detector(args: &DetectorArgs, threads: usize) -> Result<(Detector, bwv::d
     Ok((Detector::new(engine, settings), model.sha256))
 }
 
-/// Writes a new file: never over an existing one (an output, a plan), nor through a link.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .with_context(|| format!("write {}", path.display()))
-}
-
-/// Refuses, before any work, files that exist (or links, even broken ones) or that name the
-/// same file twice (`--plan x.mp4 --out x.mp4`).
-fn check_new(paths: &[&Path]) -> Result<()> {
-    for (i, p) in paths.iter().enumerate() {
-        if p.symlink_metadata().is_ok() {
-            bail!("{} already exists; choose a new name", p.display());
-        }
-        if paths[..i].contains(p) {
-            bail!("{} is named twice; choose a different name", p.display());
-        }
-    }
-    Ok(())
-}
-
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let stem = p
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    p.with_file_name(format!("{stem}{suffix}"))
-}
-
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
-    if args.plan.is_none() && args.out.is_none() {
-        bail!("say what to do: --plan OUT.json, or --out FILE (with --render PLAN to use a plan)");
-    }
     let (home, store) = super::open_store(config)?;
-    let store = store.as_ref();
-    let rec = store.resolve(&args.recording)?;
-    bwv::redact::plan::check_recording(&rec)?;
-    bwv::media::init()?;
-    let redactor = Redactor {
-        home: &home,
-        store,
-        actor: &config.actor,
+    let request = RedactRequest {
+        recording: args.recording,
+        plan: args.plan,
+        render: args.render,
+        out: args.out,
+        plan_settings: args.detector.plan_settings(),
+        render_settings: RenderSettings {
+            mode: args.mode.into(),
+            keep: args.keep,
+            audio: args.audio,
+            boxes: args.boxes,
+            ..RenderSettings::default()
+        },
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
     };
     let threads = bwv::config::default_jobs();
-    let render_settings = RenderSettings {
-        mode: args.mode.into(),
-        keep: args.keep.clone(),
-        audio: args.audio.clone(),
-        boxes: args.boxes.clone(),
-        ..RenderSettings::default()
-    };
-    // Every file this run writes, named and checked before any work.
-    // Without --plan, the plan and its preview (faces unblurred) go into the store, never
-    // beside the disclosure copy.
-    let plan_files = args.render.is_none().then(|| {
-        let plan_path = args.plan.clone().unwrap_or_else(|| {
-            let out = args.out.as_deref().unwrap_or(Path::new("out"));
-            let name = out.file_name().unwrap_or_default();
-            with_suffix(&home.plans(&rec.id).join(name), ".plan.json")
-        });
-        let preview = with_suffix(&plan_path, ".preview.jpg");
-        (plan_path, preview)
-    });
-    let report_files = args.out.as_deref().map(|o| {
-        (
-            with_suffix(o, ".report.json"),
-            with_suffix(o, ".report.txt"),
-        )
-    });
-    let mut new_files: Vec<&Path> = args.out.as_deref().into_iter().collect();
-    for (a, b) in plan_files.iter().chain(&report_files) {
-        new_files.extend([a.as_path(), b.as_path()]);
-    }
-    check_new(&new_files)?;
-    let done = match (&args.render, &args.out) {
-        (Some(path), Some(out)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("read {}", path.display()))?;
-            let plan: Plan = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a bwv redaction plan", path.display()))?;
-            if plan.format != bwv::redact::plan::PLAN_FORMAT {
-                bail!("{}: unknown plan format {:?}", path.display(), plan.format);
-            }
-            redactor.render(&rec, &plan, &render_settings, out)?
-        }
-        (Some(_), None) => bail!("--render needs --out FILE"),
-        (None, out) => {
-            let settings = args.detector.plan_settings();
-            let (detector, model_sha) = detector(&args.detector, threads)?;
-            let Some((plan_path, preview)) = &plan_files else {
-                bail!("a plan is made only without --render");
-            };
-            // With an output and no plan to read, one decode plans and renders.
-            let (plan, tiles, rendered) = match out {
-                Some(out) => {
-                    let (plan, tiles, rendered) = redactor.plan_and_render(
-                        &rec,
-                        detector,
-                        model_sha,
-                        &settings,
-                        &render_settings,
-                        out,
-                    )?;
-                    (plan, tiles, Some(rendered))
-                }
-                None => {
-                    let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, &settings)?;
-                    (plan, tiles, None)
-                }
-            };
-            if let Some(dir) = plan_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("create {}", dir.display()))?;
-            }
-            bwv::redact::plan::write_preview(&plan, &tiles, preview)?;
-            write_new(
-                plan_path,
-                (serde_json::to_string_pretty(&plan)? + "\n").as_bytes(),
-            )?;
+    let mut load = || detector(&args.detector, threads);
+    let done = Ops::new(&home, store.as_ref(), &config.actor).redact(&request, &mut load)?;
+    let rec = &done.recording;
+    if let Some(p) = &done.planned {
+        let plan = &p.plan;
+        println!(
+            "planned {}: {} track(s) over {} frames; plan {}, preview {}",
+            rec.id,
+            plan.tracks.len(),
+            plan.frames,
+            p.path.display(),
+            p.preview.display()
+        );
+        for t in &plan.tracks {
             println!(
-                "planned {}: {} track(s) over {} frames; plan {}, preview {}",
-                rec.id,
-                plan.tracks.len(),
-                plan.frames,
-                plan_path.display(),
-                preview.display()
+                "  track #{:<3} frames {:>6}-{:<6} detected in {:>5} best score {:.2}",
+                t.id, t.first_frame, t.last_frame, t.detections, t.best_score
             );
-            for t in &plan.tracks {
-                println!(
-                    "  track #{:<3} frames {:>6}-{:<6} detected in {:>5} best score {:.2}",
-                    t.id, t.first_frame, t.last_frame, t.detections, t.best_score
-                );
-            }
-            if !plan.unmasked.is_empty() {
-                println!(
-                    "  {} region(s) scored just under the threshold and are not masked: check \
-                     them (\"unmasked\" in the plan; --box hides one that is a face)",
-                    plan.unmasked.len()
-                );
-            }
-            match rendered {
-                Some(r) => r,
-                None => {
-                    bwv::ops::Ops::new(&home, store, &config.actor).seal()?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
         }
-    };
-    let out = &done.out;
-    let Some((report_json, summary)) = &report_files else {
-        bail!("a render has an output");
-    };
-    write_new(
-        report_json,
-        (serde_json::to_string_pretty(&done.report)? + "\n").as_bytes(),
-    )?;
-    let text = format!(
-        "bwv redaction of recording {}\noutput: {} ({} bytes, SHA-256 {})\n{}",
-        rec.id,
-        out.display(),
-        done.artefact.size,
-        done.artefact.sha256,
-        done.report.summary()
-    );
-    write_new(summary, text.as_bytes())?;
-    print!("{text}");
-    bwv::ops::Ops::new(&home, store, &config.actor).seal()?;
+        if !plan.unmasked.is_empty() {
+            println!(
+                "  {} region(s) scored just under the threshold and are not masked: check \
+                 them (\"unmasked\" in the plan; --box hides one that is a face)",
+                plan.unmasked.len()
+            );
+        }
+    }
+    if let Some(r) = &done.rendered {
+        print!("{}", r.summary);
+    }
     Ok(ExitCode::SUCCESS)
 }

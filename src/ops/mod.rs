@@ -8,9 +8,11 @@
 //! a [`kind`](crate::Error::kind) a caller maps to an exit or HTTP status.
 
 mod marks;
+mod redact;
 mod sar;
 
 pub use marks::{Released, Which};
+pub use redact::{Planned, RedactOutcome, RedactRequest, RenderedCopy};
 pub use sar::SarRequest;
 
 use crate::custody::keys::LogKeys;

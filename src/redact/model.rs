@@ -52,7 +52,17 @@ const _: () = assert!(2 * 255 * INT8_WEIGHT_LIMIT <= i16::MAX as i32);
 
 impl From<ModelError> for crate::Error {
     fn from(e: ModelError) -> Self {
-        crate::Error::Model(Box::new(e))
+        let kind = match e {
+            ModelError::Missing { .. } | ModelError::NotFound { .. } => crate::ErrorKind::NotFound,
+            ModelError::WrongModel { .. } | ModelError::Saturates { .. } => {
+                crate::ErrorKind::Integrity
+            }
+            _ => crate::ErrorKind::Internal,
+        };
+        crate::Error::Model {
+            kind,
+            source: Box::new(e),
+        }
     }
 }
 

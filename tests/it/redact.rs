@@ -703,7 +703,8 @@ fn an_installed_bwv_finds_its_models_from_any_folder() {
 
     let missing = s.root.join("no-models-here");
     let o = run(installed().arg("p2.json").arg("--models").arg(&missing));
-    assert_eq!(o.status.code(), Some(1));
+    // Not found (3): the named folder holds no model.
+    assert_eq!(o.status.code(), Some(3));
     let err = stderr(&o);
     assert!(
         err.contains(&format!("looked in: {}", missing.display())) && err.contains("setup.sh"),
