@@ -5,26 +5,27 @@ setup:
 	./scripts/setup.sh
 
 build: setup
-	cargo build --release --locked
+	cargo build --release --locked --workspace
 
 demo: build
 	./scripts/demo.sh
 
 test: setup
-	cargo test --locked --all-targets
+	cargo test --locked --workspace --all-targets
 
 # bwv on PATH with its models: PREFIX/bin/bwv and PREFIX/share/bwv/models (where bwv looks for
 # them from any folder). PREFIX=~/.local by default.
 PREFIX ?= $(HOME)/.local
 install: build
 	install -D -m 755 target/release/bwv "$(PREFIX)/bin/bwv"
+	install -D -m 755 target/release/bwv-verify-proof "$(PREFIX)/bin/bwv-verify-proof"
 	install -d "$(PREFIX)/share/bwv/models"
 	install -m 644 models/centerface.onnx models/centerface-int8.onnx models/libonnxruntime.so.1.31.1 \
 		"$(PREFIX)/share/bwv/models/"
 
 lint:
-	cargo fmt --check
-	cargo clippy --locked --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # Micro-benchmarks (criterion): per-frame hashing; detector input, CenterFace decode + NMS, masks;
 # event serialisation, Merkle append, proofs over a million events.

@@ -325,9 +325,10 @@ What is here
 Check the files (any machine with coreutils)
     sha256sum -c SHA256SUMS
 
-Check that each event is in the signed custody log (the bwv binary; no database needed)
-    bwv log verify-proof {first} --key log.pub --checkpoint checkpoint.txt
-    for p in proofs/*.json; do bwv log verify-proof \"$p\" --key log.pub --checkpoint checkpoint.txt; done
+Check that each event is in the signed custody log (bwv-verify-proof, a small program with no
+video libraries or database, from the bwv-proof crate; `bwv log verify-proof` does the same)
+    bwv-verify-proof {first} --key log.pub --checkpoint checkpoint.txt
+    for p in proofs/*.json; do bwv-verify-proof \"$p\" --key log.pub --checkpoint checkpoint.txt; done
 
 Each proof holds the event's exact bytes (canonical JSON), its leaf hash SHA-256(0x00 || bytes), and
 the audit path to the checkpoint's root (RFC 6962/9162). The master's SHA-256 above appears in the

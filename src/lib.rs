@@ -5,14 +5,13 @@
 //! in an append-only custody index. The library holds no process-wide state: callers pass the
 //! store, the clock, the thread pool and a progress sink.
 
-// SHA-256 digests and hex.
-pub mod digest;
+// SHA-256 digests and hex, and RFC 6962 Merkle hashing (the custody log and each recording's
+// frame hashes): from bwv-proof, the offline-checkable core.
+pub use bwv_proof::{digest, merkle};
 // UTC time behind a Clock that tests can fix.
 pub mod clock;
 // Typed errors naming item, stage and reason.
 pub mod error;
-// RFC 6962 Merkle hashing (the custody log and each recording's frame hashes).
-pub mod merkle;
 // fsync of folders, so renames and creations are durable.
 pub mod durable;
 // Validated configuration.

@@ -2,14 +2,12 @@
 //! [`Store`] trait so the embedded SQLite backend and a future PostgreSQL backend are
 //! interchangeable. Changes and the events that describe them commit in one transaction.
 
-pub mod checkpoint;
-
+// Canonical events, signed checkpoints and proofs: from bwv-proof, which checks them offline.
+pub use bwv_proof::{checkpoint, event, proof};
 #[cfg(test)]
 pub(crate) mod conformance;
-pub mod event;
 pub mod keys;
 pub mod log;
-pub mod proof;
 pub mod retention;
 pub mod sar;
 pub mod sqlite;

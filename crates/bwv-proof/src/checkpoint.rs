@@ -398,7 +398,7 @@ mod tests {
     use serde_json::Value;
 
     fn notes() -> Vec<Value> {
-        let v: Value = serde_json::from_str(include_str!("../../testdata/rfc6962_vectors.json"))
+        let v: Value = serde_json::from_str(include_str!("../../../testdata/rfc6962_vectors.json"))
             .expect("vector file is JSON");
         v["signed_notes"]["items"]
             .as_array()
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn real_rekor_checkpoint_verifies() {
-        let v: Value = serde_json::from_str(include_str!("../../testdata/rfc6962_vectors.json"))
+        let v: Value = serde_json::from_str(include_str!("../../../testdata/rfc6962_vectors.json"))
             .expect("vector file is JSON");
         let item = v["real_world"]["items"]
             .as_array()

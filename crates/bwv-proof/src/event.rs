@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn canonical_bytes_match_the_golden_vectors() {
         let doc: serde_json::Value =
-            serde_json::from_str(include_str!("../../tests/vectors/canonical_events.json"))
+            serde_json::from_str(include_str!("../../../tests/vectors/canonical_events.json"))
                 .expect("vector file");
         let vectors = doc["vectors"].as_array().expect("vectors");
         assert_eq!(vectors.len(), 6);

@@ -270,7 +270,7 @@ mod tests {
     use serde_json::Value;
 
     fn vectors() -> Value {
-        serde_json::from_str(include_str!("../../testdata/rfc6962_vectors.json"))
+        serde_json::from_str(include_str!("../../../testdata/rfc6962_vectors.json"))
             .expect("vector file is JSON")
     }
 

@@ -123,7 +123,7 @@ mod tests {
     use serde_json::Value;
 
     fn vectors() -> Value {
-        let text = include_str!("../testdata/rfc6962_vectors.json");
+        let text = include_str!("../../../testdata/rfc6962_vectors.json");
         serde_json::from_str(text).expect("vector file is JSON")
     }
 
