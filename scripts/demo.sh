@@ -42,8 +42,9 @@ echo "demo: bwv verify (re-hash everything, check the index against the signed l
 $BWV --home "$DEMO/store" verify
 $BWV --home "$DEMO/store" log pubkey > "$DEMO/log.pub"
 $BWV --home "$DEMO/store" log prove 0 -o "$DEMO/proof-0.json"
-echo "demo: offline check of event 0 with only the proof and the public key:"
-$BWV log verify-proof "$DEMO/proof-0.json" --key "$DEMO/log.pub"
+echo "demo: offline check of event 0 with only the proof and the public key (bwv-verify-proof:"
+echo "      no video libraries, no database; bwv log verify-proof does the same):"
+./target/release/bwv-verify-proof "$DEMO/proof-0.json" --key "$DEMO/log.pub"
 echo
 face=$($BWV --home "$DEMO/store" list --json | python3 -c 'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["source_name"] == "20261121_081500.mp4"))')
 echo "demo: bwv redact $face (detect and track faces, blur them, record it in the custody log)"

@@ -326,3 +326,40 @@ fn io_kind(e: &io::Error) -> ErrorKind {
         _ => ErrorKind::Internal,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_distinct_exit_codes_and_resource_errors_are_busy() {
+        let all = [
+            ErrorKind::Invalid,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::Integrity,
+            ErrorKind::Busy,
+            ErrorKind::Internal,
+        ];
+        let codes: std::collections::HashSet<u8> = all.iter().map(|k| k.exit_code()).collect();
+        assert_eq!(codes.len(), all.len());
+        assert!(
+            !codes.contains(&0) && !codes.contains(&2),
+            "0 is success, 2 failed items"
+        );
+        let io = |kind: io::ErrorKind| Error::io("/x", Stage::Master, "write")(kind.into()).kind();
+        assert_eq!(io(io::ErrorKind::StorageFull), ErrorKind::Busy);
+        assert_eq!(io(io::ErrorKind::NotFound), ErrorKind::NotFound);
+        assert_eq!(io(io::ErrorKind::PermissionDenied), ErrorKind::Internal);
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert_eq!(Error::index("x")(busy).kind(), ErrorKind::Busy);
+        let refused = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER),
+            Some("a flagged or held recording is never deleted".into()),
+        );
+        assert_eq!(Error::index("x")(refused).kind(), ErrorKind::Conflict);
+    }
+}
