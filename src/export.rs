@@ -169,7 +169,13 @@ pub fn export(
     for dir in ["files", "proofs"] {
         fs::create_dir_all(out.join(dir)).map_err(io(&out.join(dir), "create folder"))?;
     }
-    let artefacts = store.artefacts(&rec.id)?;
+    // A superseded redacted copy is never bundled again.
+    let superseded = store.superseded(&rec.id)?;
+    let artefacts: Vec<Artefact> = store
+        .artefacts(&rec.id)?
+        .into_iter()
+        .filter(|a| !superseded.contains(&a.path))
+        .collect();
     // Stored objects are read where they are (a local store) or fetched here (a remote one).
     let scratch = home.scratch()?;
     let stored = |key: &str| home.blobs().local(key, scratch.path());

@@ -78,6 +78,9 @@ enum Command {
     Retention(retention::RetentionCommand),
     /// Redact faces for disclosure: plan (detect, track, preview), then render keeping the requester.
     Redact(Box<redact::Args>),
+    /// Supersede a redacted copy (a mistake found, a better render made): it is no longer
+    /// exported or disclosed.
+    Supersede(redact::SupersedeArgs),
     /// Measure redaction on a clip with ground-truth face boxes (recall, exposure, collateral).
     EvalRedact(Box<eval::Args>),
     /// Measure ingest and redaction on generated (or given) footage: fps, real-time factor,
@@ -154,6 +157,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Sar(command) => sar::run(&config, command),
         Command::Export(args) => export::run(&config, args),
         Command::Redact(args) => redact::run(&config, *args),
+        Command::Supersede(args) => redact::supersede(&config, args),
         Command::EvalRedact(args) => eval::run(&config, *args),
         Command::Bench(args) => bench::run(&config, *args),
     }
@@ -171,7 +175,8 @@ fn records_actor(command: &Command) -> bool {
         | Command::Unflag(_)
         | Command::Hold(_)
         | Command::Release(_)
-        | Command::Redact(_) => true,
+        | Command::Redact(_)
+        | Command::Supersede(_) => true,
         Command::Sar(s) => !matches!(s, sar::SarCommand::List { .. }),
         _ => false,
     }

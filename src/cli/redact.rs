@@ -184,6 +184,41 @@ pub fn detector(
     Ok((Detector::new(engine, settings), model.sha256))
 }
 
+#[derive(Debug, clap::Args)]
+pub struct SupersedeArgs {
+    /// Recording id (or prefix, or master SHA-256).
+    recording: String,
+    /// The redacted copy: its SHA-256 or a unique prefix (from `bwv show REC`).
+    copy: String,
+    /// Why (kept in the index; its hash is logged).
+    #[arg(long)]
+    reason: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn supersede(config: &Config, args: SupersedeArgs) -> Result<ExitCode> {
+    let (home, store) = super::open_store(config)?;
+    let (copy, event) = Ops::new(&home, store.as_ref(), &config.actor).supersede(
+        &args.recording,
+        &args.copy,
+        &args.reason,
+    )?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"superseded": copy, "event": event}))?
+        );
+    } else {
+        println!(
+            "superseded {} ({}): no longer exported or disclosed (event {})",
+            copy.path, copy.sha256, event.seq
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
     let request = RedactRequest {

@@ -23,6 +23,7 @@ pub fn suite(open: Open<'_>) {
     reopening_keeps_everything(open);
     listings_come_in_pages_and_searches_filter(open);
     retention_rules_hold_in_the_transaction(open);
+    a_redacted_copy_is_superseded_once(open);
     checkpoints_are_stored_once_per_size(open);
 }
 
@@ -351,5 +352,46 @@ fn checkpoints_are_stored_once_per_size(open: Open<'_>) {
     assert_eq!(
         s.latest_checkpoint().expect("read").map(|c| c.root),
         Some(tree.root())
+    );
+}
+
+/// Only a recording's redacted copy can be superseded, and only once.
+fn a_redacted_copy_is_superseded_once(open: Open<'_>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path());
+    let rec = recording("cccc0003", Digest::of(b"c"));
+    s.create_recording(
+        &rec,
+        EventDraft::new(EventKind::Ingested, Some(&rec.id), "t"),
+    )
+    .expect("create");
+    let copy = super::Artefact {
+        kind: super::ArtefactKind::Redacted,
+        path: "derived/cccc0003/redacted-1.mp4".into(),
+        sha256: Digest::of(b"copy"),
+        size: 4,
+        parent_sha256: rec.master_sha256,
+        tool: "bwv redact".into(),
+        tool_version: "test".into(),
+        params: serde_json::json!({}),
+    };
+    let draft = || EventDraft::new(EventKind::RedactionSuperseded, Some(&rec.id), "t");
+    let kind = |r: crate::error::Result<super::Event>| r.expect_err("refused").kind();
+    assert_eq!(
+        kind(s.supersede(&rec.id, &copy.path, "p", "why", draft())),
+        ErrorKind::NotFound
+    );
+    s.add_artefact(
+        &rec.id,
+        &copy,
+        EventDraft::new(EventKind::RedactionRendered, Some(&rec.id), "t"),
+    )
+    .expect("record the copy");
+    s.supersede(&rec.id, &copy.path, "p", "why", draft())
+        .expect("supersede");
+    assert_eq!(s.superseded(&rec.id).expect("read"), vec![copy.path.clone()]);
+    assert_eq!(
+        kind(s.supersede(&rec.id, &copy.path, "p", "again", draft())),
+        ErrorKind::Conflict
     );
 }

@@ -539,6 +539,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records one more derived file (e.g. a redacted copy) with its event. Files are
     /// content-named, so a path already recorded is the same bytes: only the event is added.
     fn add_artefact(&self, id: &str, artefact: &Artefact, event: EventDraft) -> Result<Event>;
+    /// Marks a recording's redacted copy (by its path) superseded, with its event: it is no
+    /// longer exported or disclosed. Refused unless it is a redacted copy of that recording not
+    /// superseded already.
+    fn supersede(
+        &self,
+        id: &str,
+        path: &str,
+        by: &str,
+        reason: &str,
+        event: EventDraft,
+    ) -> Result<Event>;
+    /// The paths of a recording's superseded copies.
+    fn superseded(&self, id: &str) -> Result<Vec<String>>;
     /// Opens a SAR (its `id` and `opened_at` are assigned here) with its event, to which the
     /// store adds a `sar` field.
     fn open_sar(&self, sar: &sar::Sar, event: EventDraft) -> Result<(sar::Sar, Event)>;

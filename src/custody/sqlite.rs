@@ -179,6 +179,17 @@ CREATE TABLE tree_nodes (
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
 "#,
+    // 10: redacted copies superseded by a later render (who, when, why; the event holds the
+    // reason's hash).
+    r#"
+CREATE TABLE superseded (
+    path         TEXT PRIMARY KEY REFERENCES artefacts(path),
+    recording_id TEXT NOT NULL REFERENCES recordings(id),
+    by           TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    reason       TEXT NOT NULL
+);
+"#,
 ];
 
 /// Why a write transaction did not commit: the database failed, or a rule checked inside the
@@ -1160,6 +1171,51 @@ impl Store for SqliteStore {
             insert_artefact(tx, id, a)?;
             self.append_in(tx, event)
         })
+    }
+
+    fn supersede(
+        &self,
+        id: &str,
+        path: &str,
+        by: &str,
+        reason: &str,
+        event: EventDraft,
+    ) -> Result<Event> {
+        let at = clock::canonical(self.clock.now());
+        self.with_tx(&format!("supersede {path}"), |tx| {
+            let redacted: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM artefacts WHERE recording_id = ?1 AND path = ?2 \
+                 AND kind = 'redacted')",
+                params![id, path],
+                |r| r.get(0),
+            )?;
+            if !redacted {
+                return Err(TxFail::Refused(Error::NotFound(format!(
+                    "recording {id} has no redacted copy {path}"
+                ))));
+            }
+            let n = tx.execute(
+                "INSERT INTO superseded (path, recording_id, by, at, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (path) DO NOTHING",
+                params![path, id, by, at, reason],
+            )?;
+            if n != 1 {
+                return Err(TxFail::Refused(Error::Conflict(format!(
+                    "{path} is superseded already"
+                ))));
+            }
+            self.append_in(tx, event)
+        })
+    }
+
+    fn superseded(&self, id: &str) -> Result<Vec<String>> {
+        let conn = self.read()?;
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt =
+                conn.prepare("SELECT path FROM superseded WHERE recording_id = ?1 ORDER BY path")?;
+            stmt.query_map([id], |row| row.get(0))?.collect()
+        };
+        run().map_err(Error::index(format!("superseded copies of {id}")))
     }
 
     fn open_sar(&self, sar: &Sar, event: EventDraft) -> Result<(Sar, Event)> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Ops;
-use crate::custody::Recording;
+use crate::custody::{Artefact, ArtefactKind, Event, EventDraft, EventKind, Recording};
 use crate::digest::Digest;
 use crate::error::{Error, Result, Stage};
 use crate::redact::detect::Detector;
@@ -211,6 +211,55 @@ impl Ops<'_> {
             planned,
             rendered,
         })
+    }
+}
+
+impl Ops<'_> {
+    /// Supersedes a redacted copy of a recording, named by its SHA-256 or a unique prefix of
+    /// it: it is no longer exported or disclosed (a later render replaces it). The reason is
+    /// kept in the index, its hash in the log.
+    pub fn supersede(
+        &self,
+        reference: &str,
+        copy: &str,
+        reason: &str,
+    ) -> Result<(Artefact, Event)> {
+        if reason.trim().is_empty() {
+            return Err(Error::Invalid(
+                "say why the copy is superseded (--reason)".into(),
+            ));
+        }
+        let rec = self.store.resolve(reference)?;
+        let wanted = copy.to_ascii_lowercase();
+        let mut found: Vec<Artefact> = self
+            .store
+            .artefacts(&rec.id)?
+            .into_iter()
+            .filter(|a| a.kind == ArtefactKind::Redacted && a.sha256.to_hex().starts_with(&wanted))
+            .collect();
+        let artefact = match (wanted.is_empty(), found.len()) {
+            (false, 1) => found.remove(0),
+            (false, 0) | (true, _) => {
+                return Err(Error::NotFound(format!(
+                    "recording {} has no redacted copy with SHA-256 {copy:?}",
+                    rec.id
+                )));
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "{copy:?} matches more than one redacted copy of {}; give more of its SHA-256",
+                    rec.id
+                )));
+            }
+        };
+        let event = EventDraft::new(EventKind::RedactionSuperseded, Some(&rec.id), self.actor)
+            .with("file_sha256", artefact.sha256)
+            .with("reason_sha256", Digest::of(reason.as_bytes()));
+        let event = self
+            .store
+            .supersede(&rec.id, &artefact.path, self.actor, reason, event)?;
+        self.seal()?;
+        Ok((artefact, event))
     }
 }
 

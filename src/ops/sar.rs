@@ -107,15 +107,25 @@ impl Ops<'_> {
             .collect();
         linked.sort();
         linked.dedup();
-        let mut redacted = false;
+        let (mut redacted, mut superseded) = (false, false);
         for rec in &linked {
-            redacted |= self
-                .store
-                .artefacts(rec)?
-                .iter()
-                .any(|a| a.kind == ArtefactKind::Redacted && a.sha256 == sha);
+            let replaced = self.store.superseded(rec)?;
+            for a in self.store.artefacts(rec)? {
+                if a.kind == ArtefactKind::Redacted && a.sha256 == sha {
+                    let old = replaced.contains(&a.path);
+                    superseded |= old;
+                    redacted |= !old;
+                }
+            }
         }
         let unredacted = unredacted.filter(|r| !r.trim().is_empty());
+        if superseded && !redacted && unredacted.is_none() {
+            return Err(Error::Invalid(format!(
+                "{} (SHA-256 {sha}) is a redacted copy that was superseded: disclose the render \
+                 that replaced it, or give --unredacted REASON",
+                file.display()
+            )));
+        }
         if !redacted && unredacted.is_none() {
             return Err(Error::Invalid(format!(
                 "{} (SHA-256 {sha}) is not a redacted copy of footage linked to {}: disclose \

@@ -371,6 +371,36 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     }
     let o = run(bwv(&s.home).arg("verify"));
     assert!(o.status.success(), "verify: {}", stdout(&o));
+
+    // A render found wanting is superseded: it is no longer disclosed or bundled, the others
+    // still are, and the supersession is on the record.
+    let a_sha = sha256_hex(&a);
+    let o = run(bwv(&s.home).args(["supersede", &s.id, &a_sha[..12], "--reason", "wrong box"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = run(bwv(&s.home).args(["supersede", &s.id, &a_sha[..12], "--reason", "again"]));
+    assert_eq!(again.status.code(), Some(4), "{}", stderr(&again));
+    let o = run(bwv(&s.home).args(["sar", "disclose", "SAR-1", "--file", a_path, "--to", "R"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("superseded"), "{}", stderr(&o));
+    let bundle = s.root.join("bundle");
+    let o = run(bwv(&s.home)
+        .args(["export", &s.id, "--file", "redacted", "--out"])
+        .arg(&bundle));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle.join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let bundled: Vec<&str> = texts(&manifest["files"], "sha256");
+    assert_eq!(
+        bundled.len(),
+        4,
+        "five renders, one superseded: {bundled:?}"
+    );
+    assert!(!bundled.contains(&a_sha.as_str()));
+    assert!(event_kinds(&show_json(&s.home, &s.id)).contains(&"redaction_superseded".to_owned()));
+    let o = run(bwv(&s.home).arg("verify"));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
 }
 
 #[test]

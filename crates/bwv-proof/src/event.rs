@@ -57,6 +57,9 @@ pub enum EventKind {
     RedactionPlanned,
     /// A redacted copy was rendered from a plan.
     RedactionRendered,
+    /// A redacted copy was superseded (a mistake found, a better render made): it is no longer
+    /// exported or disclosed.
+    RedactionSuperseded,
 }
 
 impl EventKind {
@@ -81,6 +84,7 @@ impl EventKind {
             EventKind::Accessed => "accessed",
             EventKind::RedactionPlanned => "redaction_planned",
             EventKind::RedactionRendered => "redaction_rendered",
+            EventKind::RedactionSuperseded => "redaction_superseded",
         }
     }
 }
