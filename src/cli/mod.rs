@@ -203,6 +203,13 @@ fn create_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
     Ok((home, store))
 }
 
+/// A calendar date as typed (`--received`), with a plain refusal.
+pub fn date_arg(text: &str) -> std::result::Result<jiff::civil::Date, String> {
+    text.parse().map_err(|_| {
+        format!("{text:?} is not a calendar date: write it as YYYY-MM-DD, e.g. 2026-11-21")
+    })
+}
+
 /// Text from a file name, a sidecar or a user, made safe to print on a terminal: control
 /// characters (newlines, escape sequences, C1 codes), bidirectional overrides and line
 /// separators are shown escaped (`\n`, `\u{1b}`), so a name cannot forge lines of output or

@@ -19,7 +19,7 @@ pub enum SarCommand {
         #[arg(long)]
         requester: String,
         /// Date received (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = super::date_arg)]
         received: Date,
         /// When the incident happened, as described.
         #[arg(long)]

@@ -53,7 +53,12 @@ fn instant(text: &str) -> std::result::Result<jiff::Timestamp, String> {
         .ok()
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|z| z.timestamp())
-        .ok_or_else(|| format!("{text:?} is neither an RFC 3339 instant nor a date YYYY-MM-DD"))
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is neither a date (YYYY-MM-DD, e.g. 2026-11-21) nor an instant \
+                 (e.g. 2026-11-21T08:30:00Z)"
+            )
+        })
 }
 
 #[derive(Debug, clap::Args)]

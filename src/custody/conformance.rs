@@ -389,7 +389,10 @@ fn a_redacted_copy_is_superseded_once(open: Open<'_>) {
     .expect("record the copy");
     s.supersede(&rec.id, &copy.path, "p", "why", draft())
         .expect("supersede");
-    assert_eq!(s.superseded(&rec.id).expect("read"), vec![copy.path.clone()]);
+    assert_eq!(
+        s.superseded(&rec.id).expect("read"),
+        vec![copy.path.clone()]
+    );
     assert_eq!(
         kind(s.supersede(&rec.id, &copy.path, "p", "again", draft())),
         ErrorKind::Conflict

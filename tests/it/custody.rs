@@ -484,10 +484,30 @@ fn a_mistyped_home_is_an_error_not_a_new_store() {
 #[test]
 fn usage_errors_exit_1_and_an_action_needs_an_actor() {
     let f = fixture();
-    for args in [&["--no-such-flag"][..], &["list", "extra"], &["frobnicate"]] {
+    for args in [
+        &["--no-such-flag"][..],
+        &["list", "extra"],
+        &["frobnicate"],
+        &["list", "--from", "yesterday"],
+    ] {
         let o = run(bwv(&f.home).args(args));
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
     }
+    // A mistyped date says how to write one, not how the parser failed.
+    let o = run(bwv(&f.home).args([
+        "sar",
+        "open",
+        "--requester",
+        "R",
+        "--received",
+        "21/11/2026",
+    ]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("write it as YYYY-MM-DD") && !stderr(&o).contains("integer"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(bwv(&f.home).arg("--help"));
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Usage"), "{}", stdout(&o));
