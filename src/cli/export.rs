@@ -21,6 +21,9 @@ pub struct Args {
     /// Default: master, proxy, frame_hashes, frame_times, contact_sheet.
     #[arg(long = "file")]
     files: Vec<String>,
+    /// Print the bundle's manifest as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn spec(s: &str) -> Result<FileSpec> {
@@ -54,6 +57,10 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         &args.out,
         &config.actor,
     )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "exported {} file(s) and {} event proof(s) of {} to {} (checkpoint {}); see README.txt there",
         m.files.len(),

@@ -79,6 +79,10 @@ pub struct Args {
     /// Extra area to hide: X,Y,W,H@T0-T1 (pixels, seconds); may repeat.
     #[arg(long = "box")]
     boxes: Vec<ManualBox>,
+    /// Print what was done as JSON (the plan's file and tracks, the copy's file, hash, size and
+    /// report files).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     detector: DetectorArgs,
 }
@@ -240,6 +244,30 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let mut load = || detector(&args.detector, threads);
     let done = Ops::new(&home, store.as_ref(), &config.actor).redact(&request, &mut load)?;
     let rec = &done.recording;
+    if args.json {
+        let planned = done.planned.as_ref().map(|p| {
+            serde_json::json!({
+                "plan": p.path,
+                "preview": p.preview,
+                "tracks": p.plan.tracks.len(),
+                "unmasked": p.plan.unmasked.len(),
+            })
+        });
+        let rendered = done.rendered.as_ref().map(|r| {
+            serde_json::json!({
+                "out": r.rendered.out,
+                "sha256": r.rendered.artefact.sha256,
+                "size": r.rendered.artefact.size,
+                "stored": r.rendered.artefact.path,
+                "report": r.report_json,
+                "summary": r.report_txt,
+            })
+        });
+        let out =
+            serde_json::json!({"recording": rec.id, "planned": planned, "rendered": rendered});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(p) = &done.planned {
         let plan = &p.plan;
         println!(

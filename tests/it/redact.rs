@@ -384,13 +384,17 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     assert!(stderr(&o).contains("superseded"), "{}", stderr(&o));
     let bundle = s.root.join("bundle");
     let o = run(bwv(&s.home)
-        .args(["export", &s.id, "--file", "redacted", "--out"])
+        .args(["export", &s.id, "--file", "redacted", "--json", "--out"])
         .arg(&bundle));
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest: Value = serde_json::from_str(
         &std::fs::read_to_string(bundle.join("manifest.json")).expect("manifest"),
     )
     .expect("json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).expect("--json"),
+        manifest
+    );
     let bundled: Vec<&str> = texts(&manifest["files"], "sha256");
     assert_eq!(
         bundled.len(),
@@ -399,6 +403,18 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     );
     assert!(!bundled.contains(&a_sha.as_str()));
     assert!(event_kinds(&show_json(&s.home, &s.id)).contains(&"redaction_superseded".to_owned()));
+    // The render that replaces it, reported as JSON.
+    let c = s.root.join("c.mp4");
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .args([
+            "--render", plan_arg, "--mode", "pixelate", "--json", "--out",
+        ])
+        .arg(&c));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let done: Value = serde_json::from_str(&stdout(&o)).expect("--json");
+    assert_eq!(done["rendered"]["sha256"], sha256_hex(&c).as_str());
+    assert_eq!(done["planned"], Value::Null);
     let o = run(bwv(&s.home).arg("verify"));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
