@@ -169,13 +169,10 @@ pub fn export(
     for dir in ["files", "proofs"] {
         fs::create_dir_all(out.join(dir)).map_err(io(&out.join(dir), "create folder"))?;
     }
-    // A superseded redacted copy is never bundled again.
+    // Every derived file is listed in the manifest with its provenance, but a superseded
+    // redacted copy is never bundled again.
+    let artefacts = store.artefacts(&rec.id)?;
     let superseded = store.superseded(&rec.id)?;
-    let artefacts: Vec<Artefact> = store
-        .artefacts(&rec.id)?
-        .into_iter()
-        .filter(|a| !superseded.contains(&a.path))
-        .collect();
     // Stored objects are read where they are (a local store) or fetched here (a remote one).
     let scratch = home.scratch()?;
     let stored = |key: &str| home.blobs().local(key, scratch.path());
@@ -191,7 +188,10 @@ pub fn export(
                 Some(rec.master_sha256),
             )),
             FileSpec::Artefact(kind) => {
-                let found: Vec<&Artefact> = artefacts.iter().filter(|a| a.kind == *kind).collect();
+                let found: Vec<&Artefact> = artefacts
+                    .iter()
+                    .filter(|a| a.kind == *kind && !superseded.contains(&a.path))
+                    .collect();
                 if found.is_empty() {
                     return Err(Error::NotFound(format!(
                         "recording {} has no {} (status {})",

@@ -365,9 +365,15 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 /// Creates the tree head from the events when it is missing (a store made before it existed).
 fn init_head(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_head = |c: &Connection| -> rusqlite::Result<bool> {
+        c.query_row("SELECT EXISTS (SELECT 1 FROM log_head)", [], |r| r.get(0))
+    };
+    // Every open checks; only a store without a head takes the write lock (and checks again).
+    if has_head(conn)? {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM log_head)", [], |r| r.get(0))?;
-    if !exists {
+    if !has_head(&tx)? {
         let mut head = Frontier::new();
         {
             let mut stmt = tx.prepare("SELECT leaf_hash FROM events ORDER BY seq")?;
@@ -518,17 +524,15 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
     })
 }
 
-/// The marks selected by `filter` (an SQL `WHERE` clause, then ` LIMIT n` if wanted, between
-/// which `ORDER BY id` is placed) with its parameters, oldest first.
+/// The marks selected by `filter` (an SQL `WHERE` clause) with its parameters, oldest first,
+/// at most `limit` of them (an SQL expression, often a parameter) when given.
 fn query_marks(
     conn: &Connection,
     filter: &str,
+    limit: Option<&str>,
     params: &[&dyn rusqlite::ToSql],
 ) -> rusqlite::Result<Vec<Mark>> {
-    let (filter, limit) = match filter.split_once(" LIMIT ") {
-        Some((f, l)) => (f, format!(" LIMIT {l}")),
-        None => (filter, String::new()),
-    };
+    let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let mut stmt = conn.prepare(&format!(
         "SELECT id, recording_id, kind, reference, reason, placed_by, placed_at, \
          released_at, released_by, release_reason FROM marks {filter} ORDER BY id{limit}"
@@ -665,12 +669,20 @@ fn nodes_kept(size: u64) -> u64 {
 /// Stores the perfect-subtree roots of a log that has fewer than it should (one made before
 /// they were kept, or loaded in bulk), from its leaf hashes.
 fn fill_nodes(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let size = read_head(&tx)?.size();
-    let kept: i64 = tx.query_row("SELECT COUNT(*) FROM tree_nodes", [], |r| r.get(0))?;
-    if u64::try_from(kept).ok() == Some(nodes_kept(size)) {
+    let complete = |c: &Connection| -> rusqlite::Result<bool> {
+        let size = read_head(c)?.size();
+        let kept: i64 = c.query_row("SELECT COUNT(*) FROM tree_nodes", [], |r| r.get(0))?;
+        Ok(u64::try_from(kept).ok() == Some(nodes_kept(size)))
+    };
+    // Every open checks; only a log missing roots takes the write lock (and checks again).
+    if complete(conn)? {
         return Ok(());
     }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if complete(&tx)? {
+        return Ok(());
+    }
+    let size = read_head(&tx)?.size();
     let mut tree = Frontier::new();
     let mut completed = Vec::new();
     {
@@ -932,7 +944,8 @@ impl Store for SqliteStore {
         let (after, limit) = (int_cursor(page)?, page.effective_limit());
         let found = query_marks(
             &*self.read()?,
-            "WHERE (?1 IS NULL OR recording_id = ?1) AND id > ?2 LIMIT ?3",
+            "WHERE (?1 IS NULL OR recording_id = ?1) AND id > ?2",
+            Some("?3"),
             &[&recording, &after, &(i64::from(limit) + 1)],
         )
         .map_err(Error::index("read marks"))?;
@@ -1161,6 +1174,7 @@ impl Store for SqliteStore {
         query_marks(
             &*self.read()?,
             "WHERE ?1 IS NULL OR recording_id = ?1",
+            None,
             &[&recording],
         )
         .map_err(Error::index("read marks"))
@@ -1279,6 +1293,7 @@ impl Store for SqliteStore {
             let holds = query_marks(
                 tx,
                 "WHERE kind = 'sar' AND reference = ?1 AND released_at IS NULL",
+                None,
                 &[&id],
             )?;
             tx.execute(

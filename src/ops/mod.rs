@@ -35,16 +35,6 @@ impl<'a> Ops<'a> {
         Self { home, store, actor }
     }
 
-    /// The store.
-    pub fn store(&self) -> &'a dyn Store {
-        self.store
-    }
-
-    /// Who is acting.
-    pub fn actor(&self) -> &'a str {
-        self.actor
-    }
-
     /// Signs a checkpoint covering every event so far (an unchanged log keeps its latest;
     /// an empty log has none), creating the log's key on first use, so the events an operation
     /// appended cannot be erased unnoticed: a checkpoint past the log's end is a finding of

@@ -402,6 +402,8 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         "five renders, one superseded: {bundled:?}"
     );
     assert!(!bundled.contains(&a_sha.as_str()));
+    // The manifest still lists every derived file, the superseded copy too, with provenance.
+    assert!(texts(&manifest["artefacts"], "sha256").contains(&a_sha.as_str()));
     assert!(event_kinds(&show_json(&s.home, &s.id)).contains(&"redaction_superseded".to_owned()));
     // The render that replaces it, reported as JSON.
     let c = s.root.join("c.mp4");
