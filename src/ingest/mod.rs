@@ -299,9 +299,8 @@ impl Ingest<'_> {
                 self.remove_source(item, &rec, seen, report);
                 Ok(())
             }
-            // The content is the problem: keep the master, quarantine it, say why. (A full disk
-            // under GStreamer is not: it falls through and stays to be retried.)
-            Err(Error::Media { stage, reason, .. }) if !out_of_space(&reason) => {
+            // The content is the problem: keep the master, quarantine it, say why.
+            Err(Error::Media { stage, reason, .. }) => {
                 let why = format!("{stage}: {reason}");
                 let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
                     .with("master_sha256", rec.master_sha256)
@@ -393,13 +392,14 @@ impl Ingest<'_> {
             Some("master") if stage == "master" => Err(Error::io(item, Stage::Master, "write")(
                 std::io::Error::from(std::io::ErrorKind::StorageFull),
             )),
-            Some("decode") if stage == "decode" => Err(Error::Media {
-                path: item.to_owned(),
-                stage: Stage::Transcode,
-                reason: "Could not write to resource: Error while writing to file: No space \
-                         left on device"
+            // What GStreamer's file sink says, through the pipeline's own classification.
+            Some("decode") if stage == "decode" => Err(pipeline::failure(
+                item,
+                Stage::Transcode,
+                "Could not write to resource: Error while writing to file: No space left on \
+                 device"
                     .into(),
-            }),
+            )),
             _ => Ok(()),
         }
     }
@@ -611,14 +611,6 @@ impl Ingest<'_> {
         };
         Ok((media, artefacts))
     }
-}
-
-/// Whether a media failure was the machine running out of space (GStreamer reports the OS
-/// error's text) rather than anything about the file.
-fn out_of_space(reason: &str) -> bool {
-    ["No space left on device", "Disk quota exceeded"]
-        .iter()
-        .any(|m| reason.contains(m))
 }
 
 fn file_name(p: &Path) -> String {

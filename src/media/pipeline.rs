@@ -217,11 +217,7 @@ pub fn run<S: FrameSink>(
     stall: Duration,
 ) -> Result<(DecodeReport, S)> {
     crate::media::init()?;
-    let fail = |stage: Stage, reason: String| Error::Media {
-        path: input.to_owned(),
-        stage,
-        reason,
-    };
+    let fail = |stage: Stage, reason: String| failure(input, stage, reason);
     let (pipeline, feeds) = build(input, sound, branches).map_err(|r| fail(Stage::Decode, r))?;
     let counter = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Mutex::new(Shared::default()));
@@ -665,6 +661,26 @@ fn poll_end(bus: &gst::Bus) -> Option<std::result::Result<(), String>> {
         gst::MessageView::Eos(..) => Some(Ok(())),
         gst::MessageView::Error(err) => Some(Err(describe_error(err))),
         _ => None,
+    }
+}
+
+/// A decode-once run's failure: the file's ([`Error::Media`], which quarantines it) unless the
+/// machine ran out of space or quota while writing (GStreamer passes the OS error's text on),
+/// which is an I/O error of the "busy" kind, to be retried once space is freed.
+pub fn failure(input: &Path, stage: Stage, reason: String) -> Error {
+    let out_of_space = ["No space left on device", "Disk quota exceeded"]
+        .iter()
+        .any(|m| reason.contains(m));
+    if out_of_space {
+        return Error::io(input, stage, "write")(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            reason,
+        ));
+    }
+    Error::Media {
+        path: input.to_owned(),
+        stage,
+        reason,
     }
 }
 

@@ -642,11 +642,7 @@ pub(crate) fn encode<M: Masks>(
     stall: Duration,
 ) -> Result<Encoded<M>> {
     crate::media::init()?;
-    let fail = |reason: String| Error::Media {
-        path: out.to_owned(),
-        stage: Stage::Redact,
-        reason,
-    };
+    let fail = |reason: String| pipeline::failure(out, Stage::Redact, reason);
     let master = source.master.as_path();
     let audio = audio_line(settings, source)?;
     let (encoder, src) = build_encoder(master, out, &audio).map_err(fail)?;
