@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-tools ffmpeg qemu-user)
+  gstreamer1.0-tools ffmpeg qemu-user postgresql-15)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -282,7 +282,10 @@ impl Error {
                     ) => ErrorKind::Integrity,
                     _ => ErrorKind::Internal,
                 },
-                None => ErrorKind::Internal,
+                None => match source.downcast_ref::<crate::custody::postgres::PgError>() {
+                    Some(e) => e.kind(),
+                    None => ErrorKind::Internal,
+                },
             },
             Error::NotFollowed { .. }
             | Error::Media { .. }

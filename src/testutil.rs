@@ -10,3 +10,7 @@ pub fn noise(n: usize, seed: u32) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A throwaway PostgreSQL server (shared with the integration tests).
+#[path = "../tests/support/postgres.rs"]
+pub mod postgres;

@@ -40,7 +40,8 @@ struct Cli {
     /// Who is acting (recorded with flags, holds and other actions). Default: $USER.
     #[arg(long, global = true, env = "BWV_ACTOR")]
     actor: Option<String>,
-    /// The custody index: sqlite:PATH or a path (default HOME/index.sqlite).
+    /// The custody index: sqlite:PATH or a path (default HOME/index.sqlite), or a PostgreSQL
+    /// database, postgres://USER:PASSWORD@HOST:PORT/DB, shared by bwv on many machines.
     #[arg(long, global = true, env = "BWV_INDEX")]
     index: Option<String>,
     /// Fix the clock at this UTC instant (RFC 3339); for tests and reproducible runs.

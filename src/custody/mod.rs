@@ -4,10 +4,12 @@
 
 // Canonical events, signed checkpoints and proofs: from bwv-proof, which checks them offline.
 pub use bwv_proof::{checkpoint, event, proof};
+mod backend;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod keys;
 pub mod log;
+pub mod postgres;
 pub mod retention;
 pub mod sar;
 pub mod sqlite;
@@ -76,10 +78,11 @@ pub fn open_index(
 ) -> Result<Box<dyn Store>> {
     match location {
         IndexLocation::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path, clock)?)),
-        IndexLocation::Postgres(_) => Err(Error::Invalid(format!(
-            "{location}: this build of bwv has no PostgreSQL backend yet (the scale-out issue); \
-             use an SQLite index"
-        ))),
+        IndexLocation::Postgres(url) => Ok(Box::new(postgres::PostgresStore::open(
+            url,
+            &location.to_string(),
+            clock,
+        )?)),
     }
 }
 

@@ -14,11 +14,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
+use super::backend::{
+    MARK_COLUMNS, RECORDING_COLUMNS, SAR_COLUMNS, digests, int_cursor, nodes_kept, packed, paged,
+    recording_cursor, recording_cursor_of, refuse, resolved, sql_int, time_source,
+    time_source_name,
+};
 use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
     Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Page, PageRequest,
-    Recording, RecordingQuery, Status, Store, StoredCheckpoint, TimeSource,
+    Recording, RecordingQuery, Status, Store, StoredCheckpoint,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -387,15 +392,6 @@ fn init_head(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// 32-byte digests packed end to end (a trailing partial digest, which the schema's checks
-/// rule out, is dropped).
-fn digests(bytes: &[u8]) -> Vec<Digest> {
-    bytes
-        .chunks_exact(32)
-        .map(|c| Digest(c.try_into().expect("chunks are 32 bytes")))
-        .collect()
-}
-
 fn read_head(conn: &Connection) -> rusqlite::Result<Frontier> {
     let (size, peaks): (i64, Vec<u8>) =
         conn.query_row("SELECT size, peaks FROM log_head WHERE id = 0", [], |r| {
@@ -408,7 +404,7 @@ fn read_head(conn: &Connection) -> rusqlite::Result<Frontier> {
 }
 
 fn write_head(conn: &Connection, head: &Frontier) -> rusqlite::Result<()> {
-    let peaks: Vec<u8> = head.peaks().iter().flat_map(|d| d.0).collect();
+    let peaks = packed(head.peaks());
     conn.execute(
         "INSERT INTO log_head (id, size, peaks) VALUES (0, ?1, ?2) \
          ON CONFLICT (id) DO UPDATE SET size = excluded.size, peaks = excluded.peaks",
@@ -438,20 +434,12 @@ fn insert_artefact(tx: &Transaction<'_>, id: &str, a: &Artefact) -> rusqlite::Re
     Ok(())
 }
 
-/// A u64 bound as an SQLite integer (bounds past i64::MAX mean "no bound").
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 fn blob_digest(row: &Row<'_>, col: usize) -> rusqlite::Result<Digest> {
     let bytes: Vec<u8> = row.get(col)?;
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(Digest)
         .map_err(|_| conversion_error(col, "hash is not 32 bytes"))
 }
-
-const RECORDING_COLUMNS: &str = "id, master_sha256, master_size, master_path, source_name, status, reason, \
-     officer_id, device_id, recorded_at, recorded_at_source, ingested_at, extra, media, deletion";
 
 fn conversion_error(col: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -497,8 +485,8 @@ fn recording_from_row(row: &Row<'_>) -> rusqlite::Result<Recording> {
         officer_id: row.get(7)?,
         device_id: row.get(8)?,
         recorded_at: row.get(9)?,
-        recorded_at_source: serde_json::from_value(serde_json::Value::String(source))
-            .map_err(|_| conversion_error(10, "unknown time source"))?,
+        recorded_at_source: time_source(&source)
+            .ok_or_else(|| conversion_error(10, "unknown time source"))?,
         ingested_at: row.get(11)?,
         extra: json_col(row, 12)?,
         media: media
@@ -534,8 +522,7 @@ fn query_marks(
 ) -> rusqlite::Result<Vec<Mark>> {
     let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, recording_id, kind, reference, reason, placed_by, placed_at, \
-         released_at, released_by, release_reason FROM marks {filter} ORDER BY id{limit}"
+        "SELECT {MARK_COLUMNS} FROM marks {filter} ORDER BY id{limit}"
     ))?;
     stmt.query_map(params, |row| {
         let kind: String = row.get(2)?;
@@ -562,8 +549,6 @@ fn u64_col(row: &Row<'_>, col: usize) -> rusqlite::Result<u64> {
         .map_err(|_| conversion_error(col, "a count or size is negative"))
 }
 
-const SAR_COLUMNS: &str = "id, requester, received, deadline, incident_time, location, opened_by, opened_at, closed_at, n";
-
 fn sar_from_row(row: &Row<'_>) -> rusqlite::Result<Sar> {
     let date = |col: usize| -> rusqlite::Result<jiff::civil::Date> {
         let text: String = row.get(col)?;
@@ -581,35 +566,6 @@ fn sar_from_row(row: &Row<'_>) -> rusqlite::Result<Sar> {
         opened_at: row.get(7)?,
         closed_at: row.get(8)?,
     })
-}
-
-/// The page of `items` (read with one more than `limit`, to learn whether another follows),
-/// with the next page's cursor taken from its last item.
-fn paged<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
-    let limit = limit as usize;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor)
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
-/// An integer cursor (a sequence number or row id), or -1 for the first page.
-fn int_cursor(page: &PageRequest) -> Result<i64> {
-    page.after.as_deref().map_or(Ok(-1), |c| {
-        c.parse::<i64>()
-            .map_err(|_| Error::Invalid(format!("{c:?} is not a cursor of this listing")))
-    })
-}
-
-fn time_source_name(t: TimeSource) -> &'static str {
-    match t {
-        TimeSource::Sidecar => "sidecar",
-        TimeSource::Container => "container",
-        TimeSource::FileTime => "file_time",
-    }
 }
 
 /// The append steps on an SQLite write transaction.
@@ -657,13 +613,6 @@ fn insert_node(conn: &Connection, level: u32, index: u64, root: &Digest) -> rusq
     )?
     .execute(params![level, sql_int(index), &root.0[..]])?;
     Ok(())
-}
-
-/// How many perfect-subtree roots a log of `size` leaves keeps.
-fn nodes_kept(size: u64) -> u64 {
-    (super::STORED_NODE_LEVEL..64)
-        .map(|level| size >> level)
-        .sum()
 }
 
 /// Stores the perfect-subtree roots of a log that has fewer than it should (one made before
@@ -874,15 +823,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Recording>> {
         let limit = page.effective_limit();
-        let (after_at, after_id) = match page.after.as_deref() {
-            None => (None, None),
-            Some(c) => {
-                let (at, id) = c.split_once('|').ok_or_else(|| {
-                    Error::Invalid(format!("{c:?} is not a cursor of this listing"))
-                })?;
-                (Some(at), Some(id))
-            }
-        };
+        let (after_at, after_id) = recording_cursor(page)?.unzip();
         let from = query.recorded_from.map(clock::canonical);
         let to = query.recorded_to.map(clock::canonical);
         let active_flag = "SELECT 1 FROM marks m WHERE m.recording_id = r.id \
@@ -918,9 +859,7 @@ impl Store for SqliteStore {
             .collect()
         };
         let found = run().map_err(Error::index("search recordings"))?;
-        Ok(paged(found, limit, |r| {
-            format!("{}|{}", r.ingested_at, r.id)
-        }))
+        Ok(paged(found, limit, recording_cursor_of))
     }
 
     fn events_page(&self, recording: Option<&str>, page: &PageRequest) -> Result<Page<Event>> {
@@ -973,7 +912,7 @@ impl Store for SqliteStore {
     }
 
     fn resolve(&self, reference: &str) -> Result<Recording> {
-        if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !super::backend::is_recording_reference(reference) {
             return Err(Error::UnknownRecording(reference.to_owned()));
         }
         let conn = self.read()?;
@@ -990,12 +929,8 @@ impl Store for SqliteStore {
             )?
             .collect()
         };
-        let mut found = run().map_err(Error::index(format!("resolve {reference}")))?;
-        match found.len() {
-            0 => Err(Error::UnknownRecording(reference.to_owned())),
-            1 => Ok(found.remove(0)),
-            _ => Err(Error::AmbiguousRecording(reference.to_owned())),
-        }
+        let found = run().map_err(Error::index(format!("resolve {reference}")))?;
+        resolved(reference, found)
     }
 
     fn artefacts(&self, id: &str) -> Result<Vec<Artefact>> {
@@ -1061,7 +996,6 @@ impl Store for SqliteStore {
     fn add_mark(&self, mark: &Mark, event: EventDraft) -> Result<(Mark, Event)> {
         let placed_at = clock::canonical(self.clock.now());
         self.with_tx(&format!("mark {}", mark.recording), |tx| {
-            let refuse = |why: String| Err(TxFail::Refused(Error::Conflict(why)));
             let deletion: Option<Option<String>> = tx
                 .query_row(
                     "SELECT deletion FROM recordings WHERE id = ?1",
@@ -1083,10 +1017,7 @@ impl Store for SqliteStore {
                             Box::new(e),
                         ))
                     })?;
-                    return refuse(format!(
-                        "recording {} was deleted at {} ({}): it cannot be flagged or held",
-                        mark.recording, d.at, d.reason
-                    ));
+                    return Err(TxFail::Refused(refuse::deleted(&mark.recording, &d)));
                 }
                 Some(None) => {}
             }
@@ -1097,12 +1028,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             if placed {
-                return refuse(format!(
-                    "recording {} already has an active {} mark for {:?}",
-                    mark.recording,
-                    mark.kind.as_str(),
-                    mark.reference
-                ));
+                return Err(TxFail::Refused(refuse::already_marked(mark)));
             }
             if mark.kind == MarkKind::Sar {
                 let closed: bool = tx.query_row(
@@ -1111,10 +1037,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )?;
                 if closed {
-                    return refuse(format!(
-                        "{} is closed: it holds no more footage",
-                        mark.reference
-                    ));
+                    return Err(TxFail::Refused(refuse::sar_closed(&mark.reference)));
                 }
             }
             tx.execute(
@@ -1161,9 +1084,7 @@ impl Store for SqliteStore {
                     params![sql_int(*id), at, by, reason],
                 )?;
                 if n != 1 {
-                    return Err(TxFail::Refused(Error::Conflict(format!(
-                        "mark {id} is not active"
-                    ))));
+                    return Err(TxFail::Refused(refuse::mark_not_active(*id)));
                 }
             }
             self.append_in(tx, event)
@@ -1204,9 +1125,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             if !redacted {
-                return Err(TxFail::Refused(Error::NotFound(format!(
-                    "recording {id} has no redacted copy {path}"
-                ))));
+                return Err(TxFail::Refused(refuse::no_redacted_copy(id, path)));
             }
             let n = tx.execute(
                 "INSERT INTO superseded (path, recording_id, by, at, reason) \
@@ -1214,9 +1133,7 @@ impl Store for SqliteStore {
                 params![path, id, by, at, reason],
             )?;
             if n != 1 {
-                return Err(TxFail::Refused(Error::Conflict(format!(
-                    "{path} is superseded already"
-                ))));
+                return Err(TxFail::Refused(refuse::superseded_already(path)));
             }
             self.append_in(tx, event)
         })
@@ -1285,9 +1202,7 @@ impl Store for SqliteStore {
                 params![id, at, by],
             )?;
             if n != 1 {
-                return Err(TxFail::Refused(Error::Conflict(format!(
-                    "{id} is not an open SAR"
-                ))));
+                return Err(TxFail::Refused(refuse::not_open_sar(id)));
             }
             // The holds are read under the write lock: one linked a moment ago is released too.
             let holds = query_marks(
@@ -1318,10 +1233,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             if !open {
-                return Err(TxFail::Refused(Error::Conflict(format!(
-                    "{} is not an open SAR",
-                    d.sar
-                ))));
+                return Err(TxFail::Refused(refuse::not_open_sar(&d.sar)));
             }
             tx.execute(
                 "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason) \
@@ -1403,9 +1315,7 @@ impl Store for SqliteStore {
                 params![id, text],
             )?;
             if n != 1 {
-                return Err(TxFail::Refused(Error::Conflict(format!(
-                    "recording {id} is already deleted or unknown"
-                ))));
+                return Err(TxFail::Refused(refuse::deleted_or_unknown(id)));
             }
             self.append_in(tx, event).map(Some)
         })
@@ -1421,7 +1331,7 @@ impl Store for SqliteStore {
 
     fn add_checkpoint(&self, tree: &Frontier, note: &str) -> Result<StoredCheckpoint> {
         let (size, root) = (tree.size(), tree.root());
-        let peaks: Vec<u8> = tree.peaks().iter().flat_map(|d| d.0).collect();
+        let peaks = packed(tree.peaks());
         let signed_at = clock::canonical(self.clock.now());
         self.with_tx(&format!("store checkpoint {size}"), |tx| {
             // Two processes may sign the same tree at once: the first stored stays, and the
@@ -1434,9 +1344,7 @@ impl Store for SqliteStore {
                 return if stored.root == root {
                     Ok(stored)
                 } else {
-                    Err(TxFail::Refused(Error::Integrity(format!(
-                        "checkpoint {size} is already stored with another root: the log has forked"
-                    ))))
+                    Err(TxFail::Refused(refuse::forked(size)))
                 };
             }
             tx.execute(

@@ -1,5 +1,5 @@
 //! The operations under concurrency: two connections to one store, as two processes (a sweep
-//! and an officer's hold, a link and a close) would have.
+//! and an officer's hold, a link and a close) would have, on each backend.
 
 use std::sync::{Arc, Barrier};
 
@@ -7,8 +7,7 @@ use super::*;
 use crate::ErrorKind;
 use crate::clock::FixedClock;
 use crate::custody::retention::MarkKind;
-use crate::custody::sqlite::SqliteStore;
-use crate::custody::{EventKind, Status, TimeSource};
+use crate::custody::{EventKind, IndexLocation, Status, Store, TimeSource, open_index};
 use crate::digest::Digest;
 
 const NOW: &str = "2026-12-01T00:00:00Z";
@@ -17,14 +16,40 @@ fn now() -> jiff::Timestamp {
     NOW.parse().expect("valid time")
 }
 
-fn open(home: &Home) -> SqliteStore {
-    SqliteStore::open(&home.index(), Arc::new(FixedClock(now()))).expect("opens")
+/// Which backend a test's index is on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store: its folder and where its index is.
+struct Fixture {
+    home: Home,
+    index: IndexLocation,
+}
+
+impl Fixture {
+    fn open(&self) -> Box<dyn Store> {
+        open_index(&self.index, Arc::new(FixedClock(now()))).expect("opens")
+    }
 }
 
 /// A store with `n` recordings made at `recorded_at`, each with a master file.
-fn store_with(dir: &std::path::Path, n: usize, recorded_at: &str) -> (Home, Vec<String>) {
+fn store_with(
+    dir: &std::path::Path,
+    n: usize,
+    recorded_at: &str,
+    backend: Backend,
+) -> (Fixture, Vec<String>) {
     let home = Home::open(dir).expect("home");
-    let store = open(&home);
+    let index = match backend {
+        Backend::Sqlite => IndexLocation::Sqlite(home.index()),
+        Backend::Postgres => IndexLocation::Postgres(crate::testutil::postgres::fresh("ops")),
+    };
+    let f = Fixture { home, index };
+    let store = f.open();
+    let home = &f.home;
     let ids = (0..n)
         .map(|i| {
             let bytes = format!("master {i}");
@@ -59,7 +84,8 @@ fn store_with(dir: &std::path::Path, n: usize, recorded_at: &str) -> (Home, Vec<
             rec.id
         })
         .collect();
-    (home, ids)
+    drop(store);
+    (f, ids)
 }
 
 /// Forty days before NOW: past the default 31-day retention.
@@ -67,20 +93,30 @@ const EXPIRED: &str = "2026-10-22T08:00:00.000Z";
 
 #[test]
 fn a_hold_placed_while_a_sweep_runs_is_never_lost() {
+    hold_racing_sweep(Backend::Sqlite);
+}
+
+#[test]
+fn a_hold_placed_while_a_sweep_runs_is_never_lost_on_postgres() {
+    hold_racing_sweep(Backend::Postgres);
+}
+
+fn hold_racing_sweep(backend: Backend) {
     let mut held_total = 0;
     for round in 0..25 {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (home, ids) = store_with(dir.path(), 8, EXPIRED);
+        let (f, ids) = store_with(dir.path(), 8, EXPIRED, backend);
+        let home = &f.home;
         let start = Barrier::new(2);
         let (held, report) = std::thread::scope(|s| {
             let sweep = s.spawn(|| {
-                let store = open(&home);
+                let store = f.open();
                 start.wait();
-                Ops::new(&home, &store, "sweeper").sweep(None, now(), false)
+                Ops::new(home, &*store, "sweeper").sweep(None, now(), false)
             });
             let hold = s.spawn(|| {
-                let store = open(&home);
-                let ops = Ops::new(&home, &store, "officer");
+                let store = f.open();
+                let ops = Ops::new(home, &*store, "officer");
                 start.wait();
                 // Against the sweep's order, so the two meet in the middle.
                 let mut held = Vec::new();
@@ -96,7 +132,7 @@ fn a_hold_placed_while_a_sweep_runs_is_never_lost() {
         });
         let report = report.expect("sweep");
         held_total += held.len();
-        let store = open(&home);
+        let store = f.open();
         for id in &ids {
             let rec = store.resolve(id).expect("still indexed");
             let is_held = held.contains(id);
@@ -118,7 +154,7 @@ fn a_hold_placed_while_a_sweep_runs_is_never_lost() {
                 "round {round}: {id} in the report"
             );
         }
-        Ops::new(&home, &store, "auditor")
+        Ops::new(home, &*store, "auditor")
             .seal()
             .expect("the log audits");
     }
@@ -128,11 +164,21 @@ fn a_hold_placed_while_a_sweep_runs_is_never_lost() {
 
 #[test]
 fn a_link_racing_a_close_never_leaves_a_closed_request_holding_footage() {
+    link_racing_close(Backend::Sqlite);
+}
+
+#[test]
+fn a_link_racing_a_close_never_leaves_a_closed_request_holding_footage_on_postgres() {
+    link_racing_close(Backend::Postgres);
+}
+
+fn link_racing_close(backend: Backend) {
     for round in 0..25 {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (home, ids) = store_with(dir.path(), 6, "2026-11-28T08:00:00.000Z");
-        let store = open(&home);
-        let (sar, _) = Ops::new(&home, &store, "clerk")
+        let (f, ids) = store_with(dir.path(), 6, "2026-11-28T08:00:00.000Z", backend);
+        let home = &f.home;
+        let store = f.open();
+        let (sar, _) = Ops::new(home, &*store, "clerk")
             .open_sar(SarRequest {
                 requester: "Jane Doe".into(),
                 received: jiff::civil::date(2026, 11, 30),
@@ -143,15 +189,15 @@ fn a_link_racing_a_close_never_leaves_a_closed_request_holding_footage() {
         let start = Barrier::new(2);
         std::thread::scope(|s| {
             s.spawn(|| {
-                let store = open(&home);
+                let store = f.open();
                 start.wait();
-                Ops::new(&home, &store, "clerk")
+                Ops::new(home, &*store, "clerk")
                     .close_sar(&sar.id)
                     .expect("close");
             });
             s.spawn(|| {
-                let store = open(&home);
-                let ops = Ops::new(&home, &store, "clerk");
+                let store = f.open();
+                let ops = Ops::new(home, &*store, "clerk");
                 start.wait();
                 for id in &ids {
                     if let Err(e) = ops.link(&sar.id, id) {
@@ -177,10 +223,19 @@ fn kind<T: std::fmt::Debug>(r: Result<T>) -> ErrorKind {
 
 #[test]
 fn refusals_say_what_kind_they_are_and_change_nothing() {
+    refusals(Backend::Sqlite);
+}
+
+#[test]
+fn refusals_say_what_kind_they_are_and_change_nothing_on_postgres() {
+    refusals(Backend::Postgres);
+}
+
+fn refusals(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (home, ids) = store_with(dir.path(), 2, EXPIRED);
-    let store = open(&home);
-    let ops = Ops::new(&home, &store, "officer");
+    let (f, ids) = store_with(dir.path(), 2, EXPIRED, backend);
+    let store = f.open();
+    let ops = Ops::new(&f.home, &*store, "officer");
 
     ops.flag(&ids[0], "CASE-1", "assault").expect("flag");
     let events = store.events(None).expect("events").len();

@@ -3,6 +3,9 @@
 
 mod custody;
 mod ingest;
+#[path = "../support/postgres.rs"]
+mod pg;
+mod postgres;
 mod redact;
 mod retention;
 mod util;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 cluster for tests and trying the PostgreSQL index on one machine:
+# made in a new temp folder, listening on a free loopback port, run by an unprivileged user
+# (`postgres`, which Debian's package creates, when this runs as root). When it is ready it prints
+# one line, its URL (postgres://bwv@127.0.0.1:PORT/bwv), and it runs until its standard input
+# closes or it is interrupted; then it stops the server and removes the folder.
+#   scripts/pg-throwaway.sh            # Ctrl-D or Ctrl-C stops it
+# Needs Debian's postgresql-15 (scripts/setup.sh installs it).
+set -euo pipefail
+BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+[ -x "$BIN/initdb" ] || { echo "pg-throwaway: no $BIN/initdb (apt-get install postgresql-15)" >&2; exit 1; }
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bwv-pg.XXXXXX")
+as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -ne 0 ] || chown postgres "$dir"
+cleanup() {
+  as_owner "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM HUP
+
+as_owner "$BIN/initdb" -D "$dir/data" -U bwv --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+  || { cat "$dir/initdb.log" >&2; exit 1; }
+# A free port is picked, then bound by the server: another process may take it in between, so
+# a start that fails is tried again on another port.
+for _ in 1 2 3 4 5; do
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200" start >/dev/null; then
+    started=1; break
+  fi
+done
+[ -n "${started:-}" ] || { cat "$dir/server.log" >&2; exit 1; }
+as_owner "$BIN/createdb" -h 127.0.0.1 -p "$port" -U bwv bwv
+echo "postgres://bwv@127.0.0.1:$port/bwv"
+cat >/dev/null || true

@@ -1,0 +1,131 @@
+//! The PostgreSQL index end to end: the real `bwv` binary with `BWV_INDEX=postgres://...` on a
+//! throwaway server (tests/support/postgres.rs), the masters in a local store folder.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::pg;
+use crate::util::*;
+
+fn on_index(mut c: Command, url: &str) -> Command {
+    c.env("BWV_INDEX", url);
+    c
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("JSON ({e}): {} {}", stdout(o), stderr(o)))
+}
+
+/// A dock of `clips` short clips, each of its own length (from `first` tenths of a second up), so
+/// no two are the same bytes.
+fn dock_of(dir: &Path, name: &str, clips: usize, first: usize) -> std::path::PathBuf {
+    let dock = dir.join(name);
+    std::fs::create_dir(&dock).expect("mkdir");
+    for i in 0..clips {
+        make_clip(
+            &dock.join(format!("{name}-{i}.mp4")),
+            Clip {
+                seconds: (first + i) as f32 / 10.0,
+                ..Clip::h264(160, 120)
+            },
+        );
+    }
+    dock
+}
+
+#[test]
+fn a_store_on_postgres_ingests_flags_sweeps_and_verifies() {
+    let url = pg::fresh("flow");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 2, 5);
+    std::fs::write(dock.join("notes.mp4"), b"not a video").expect("write");
+    let home = dir.path().join("home");
+
+    let (o, items) = {
+        let o = run(on_index(bwv(&home), &url)
+            .args(["ingest", "--json"])
+            .arg(&dock));
+        let items: Vec<Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        (o, items)
+    };
+    assert_eq!(o.status.code(), Some(2), "one item failed: {}", stderr(&o));
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert!(
+        !home.join("index.sqlite").exists(),
+        "the index is on the server, not in the folder"
+    );
+    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 3);
+    let ready: Vec<&str> = listed
+        .iter()
+        .filter(|r| r["status"] == "ready")
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ready.len(), 2);
+
+    let flag = run(on_index(bwv(&home), &url)
+        .args(["flag", ready[0], "--case", "CASE-1", "--reason", "assault"]));
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    // Forty days later the sweep deletes what is not flagged, keeping the flagged one.
+    let sweep = run(on_index(bwv(&home), &url)
+        .env("BWV_NOW", "2027-01-15T12:00:00Z")
+        .args(["retention", "sweep", "--json"]));
+    assert!(sweep.status.success(), "{}", stderr(&sweep));
+    let shown = json(&run(
+        on_index(bwv(&home), &url).args(["show", ready[0], "--json"])
+    ));
+    assert!(shown["recording"]["deletion"].is_null(), "{shown}");
+    let shown = json(&run(
+        on_index(bwv(&home), &url).args(["show", ready[1], "--json"])
+    ));
+    assert!(!shown["recording"]["deletion"].is_null(), "{shown}");
+
+    let verify = run(on_index(bwv(&home), &url).args(["verify", "--all", "--json"]));
+    let report = json(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{report}");
+    assert_eq!(report["log"]["findings"], serde_json::json!([]), "{report}");
+    assert!(
+        report["log"]["size"].as_u64().expect("size") >= 8,
+        "{report}"
+    );
+}
+
+/// Two docks ingested at once into a new database: both processes migrate it without failing,
+/// and the log they write together verifies.
+#[test]
+fn two_ingests_started_at_once_on_a_new_database_share_one_log() {
+    let url = pg::fresh("together");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docks = [
+        dock_of(dir.path(), "a", 2, 5),
+        dock_of(dir.path(), "b", 2, 7),
+    ];
+    let home = dir.path().join("home");
+    let children: Vec<_> = docks
+        .iter()
+        .map(|dock| {
+            on_index(bwv(&home), &url)
+                .arg("ingest")
+                .arg(dock)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
+    assert_eq!(listed.as_array().expect("array").len(), 4);
+    let verify = run(on_index(bwv(&home), &url).args(["verify", "--json"]));
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}
