@@ -36,6 +36,8 @@ pub mod ingest;
 pub mod verify;
 // Workflows on the custody record for the CLI, the service and workers.
 pub mod ops;
+// The durable job queue and the workers that drain it.
+pub mod jobs;
 // Disclosure bundles: files, manifest, per-event proofs, key, README.
 pub mod export;
 // Face redaction: detector model and engines, detection, tracking, masks, plan and render.

@@ -35,6 +35,10 @@ pub struct Args {
     /// Seconds without a decoded frame before a file counts as stalled.
     #[arg(long, default_value_t = bwv::media::pipeline::DEFAULT_STALL_TIMEOUT.as_secs())]
     stall_timeout: u64,
+    /// Queue one ingest job per dock file for `bwv worker` processes (on this or other
+    /// machines sharing the store and the docks) instead of ingesting here.
+    #[arg(long)]
+    enqueue: bool,
     /// Testing aid: abort at a named point of the first item that reaches it.
     #[arg(long, env = "BWV_CRASH_AT", hide = true)]
     crash_at: Option<String>,
@@ -42,6 +46,9 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     scan::check_dirs(&args.docks)?;
+    if args.enqueue {
+        return super::jobs::enqueue_ingest(config, &args.docks, args.json);
+    }
     // The workers first: starting a thread waits for any library being loaded, and the warm-up
     // loads hundreds.
     let pool = rayon::ThreadPoolBuilder::new()

@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod export;
 mod ingest;
+mod jobs;
 mod log;
 mod progress;
 mod redact;
@@ -92,6 +93,11 @@ enum Command {
     /// Subject access requests: open, link footage, record disclosures, close, list.
     #[command(subcommand)]
     Sar(sar::SarCommand),
+    /// Take jobs (ingest, verify, sweep) from the queue and run them; start one on each
+    /// machine that shares the store (see `bwv ingest --enqueue`).
+    Worker(jobs::WorkerArgs),
+    /// The job queue: counts by state and the jobs, with their attempts and errors.
+    Jobs(jobs::JobsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -161,6 +167,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Supersede(args) => redact::supersede(&config, args),
         Command::EvalRedact(args) => eval::run(&config, *args),
         Command::Bench(args) => bench::run(&config, *args),
+        Command::Worker(args) => jobs::worker(&config, args),
+        Command::Jobs(args) => jobs::jobs(&config, args),
     }
 }
 

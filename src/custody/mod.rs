@@ -4,7 +4,7 @@
 
 // Canonical events, signed checkpoints and proofs: from bwv-proof, which checks them offline.
 pub use bwv_proof::{checkpoint, event, proof};
-mod backend;
+pub(crate) mod backend;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod keys;

@@ -285,7 +285,7 @@ impl PgError {
     }
 }
 
-fn pg(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> Error {
+pub(crate) fn pg(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> Error {
     let index = Error::index(context);
     move |e| index(PgError(e))
 }
@@ -311,18 +311,18 @@ impl From<Error> for TxFail {
 
 type TxResult<T> = std::result::Result<T, TxFail>;
 
-/// PostgreSQL-backed [`Store`]: a small pool of connections, each used by one call at a time.
-pub struct PostgresStore {
+/// A small pool of connections to one database, each used by one call at a time (shared by the
+/// store and the job queue).
+pub(crate) struct Pool {
     config: postgres::Config,
     /// Where it is, for messages (never the password).
     name: String,
     idle: Mutex<Vec<(Client, Instant)>>,
-    clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for PostgresStore {
+impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
+        f.debug_struct("Pool")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -334,9 +334,9 @@ const IDLE_CONNECTIONS: usize = 4;
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// A pooled connection, returned to the pool when dropped unless it broke.
-struct Conn<'s> {
+pub(crate) struct Conn<'p> {
     client: Option<Client>,
-    store: &'s PostgresStore,
+    pool: &'p Pool,
 }
 
 impl std::ops::Deref for Conn<'_> {
@@ -355,7 +355,7 @@ impl std::ops::DerefMut for Conn<'_> {
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
         if let Some(client) = self.client.take().filter(|c| !c.is_closed()) {
-            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < IDLE_CONNECTIONS {
                 idle.push((client, Instant::now()));
             }
@@ -363,29 +363,29 @@ impl Drop for Conn<'_> {
     }
 }
 
-impl PostgresStore {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/db`), creating and
-    /// migrating the schema if needed. `name` is how messages name it.
-    pub fn open(url: &str, name: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+impl Pool {
+    /// A pool for the database at `url` (`postgres://user:password@host:port/db`); `name` is
+    /// how messages name it. Connects only when a connection is asked for.
+    pub(crate) fn new(url: &str, name: &str) -> Result<Self> {
         let mut config: postgres::Config = url.parse().map_err(pg(format!("parse {name}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("bwv");
-        let store = Self {
+        Ok(Self {
             config,
             name: name.to_owned(),
             idle: Mutex::new(Vec::new()),
-            clock,
-        };
-        let mut conn = store.conn()?;
-        migrate(&mut conn).map_err(pg(format!("migrate {name}")))?;
-        drop(conn);
-        Ok(store)
+        })
+    }
+
+    /// Where it is, for messages.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// A connection from the pool (checked if it sat idle a while), or a new one.
-    fn conn(&self) -> Result<Conn<'_>> {
+    pub(crate) fn get(&self) -> Result<Conn<'_>> {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some((mut client, since)) = idle else {
@@ -397,7 +397,7 @@ impl PostgresStore {
             if since.elapsed() < CHECK_AFTER_IDLE || client.is_valid(CHECK_AFTER_IDLE).is_ok() {
                 return Ok(Conn {
                     client: Some(client),
-                    store: self,
+                    pool: self,
                 });
             }
         }
@@ -407,8 +407,32 @@ impl PostgresStore {
             .map_err(pg(format!("connect to {}", self.name)))?;
         Ok(Conn {
             client: Some(client),
-            store: self,
+            pool: self,
         })
+    }
+}
+
+/// PostgreSQL-backed [`Store`].
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`), creating and
+    /// migrating the schema if needed. `name` is how messages name it.
+    pub fn open(url: &str, name: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Self {
+            pool: Pool::new(url, name)?,
+            clock,
+        };
+        migrate(&mut *store.conn()?).map_err(pg(format!("migrate {name}")))?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<Conn<'_>> {
+        self.pool.get()
     }
 
     fn now(&self) -> String {

@@ -48,7 +48,8 @@ pub struct Settings {
     /// Thumbnail settings.
     pub thumbs: thumbs::Settings,
     /// Testing aid: abort the process at this named point ("master-stored", "recording-created",
-    /// "published") to prove that an interrupted ingest resumes cleanly.
+    /// "published"), or SIGKILL it there with a `kill:` prefix, to prove that an interrupted
+    /// ingest resumes cleanly.
     pub crash_at: Option<String>,
 }
 
@@ -377,8 +378,20 @@ impl Ingest<'_> {
     }
 
     fn crash_point(&self, name: &str) {
-        if self.settings.crash_at.as_deref() == Some(name) {
+        let Some(at) = self.settings.crash_at.as_deref() else {
+            return;
+        };
+        if at == name {
             std::process::abort();
+        }
+        // `kill:NAME`: the process is SIGKILLed there, as an operator or the OOM killer would.
+        if at.strip_prefix("kill:") == Some(name) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            loop {
+                std::thread::park();
+            }
         }
     }
 

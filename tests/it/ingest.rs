@@ -1216,3 +1216,35 @@ fn a_full_disk_leaves_the_item_to_retry() {
         assert_eq!(kinds, ["ingested", "processed"], "{point}");
     }
 }
+
+/// The embedded store queues too: a dock enqueued and drained by a worker on this machine ends
+/// as a plain ingest would, and the queue (beside the index) shows every job done.
+#[test]
+fn a_queued_dock_is_ingested_by_a_worker_on_the_embedded_store() {
+    let (_t, dock, home) = dock_and_home();
+    for (i, seconds) in [0.4f32, 0.6].iter().enumerate() {
+        make_clip(
+            &dock.join(format!("{i}.mp4")),
+            Clip {
+                seconds: *seconds,
+                ..Clip::h264(160, 120)
+            },
+        );
+    }
+    let o = run(bwv(&home).args(["ingest", "--enqueue"]).arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 queued"), "{}", stderr(&o));
+    assert_eq!(list_json(&home).len(), 0, "queued, not yet ingested");
+    let o = run(bwv(&home).args(["worker", "--drain", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let listed = list_json(&home);
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
+    let jobs: serde_json::Value =
+        serde_json::from_str(&stdout(&run(bwv(&home).args(["jobs", "--json"])))).expect("JSON");
+    assert_eq!(jobs["counts"]["done"], 2, "{jobs}");
+    assert!(home.join("index.jobs.sqlite").is_file());
+    let verify = run(bwv(&home).args(["verify"]));
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}

@@ -129,3 +129,100 @@ fn two_ingests_started_at_once_on_a_new_database_share_one_log() {
     let verify = run(on_index(bwv(&home), &url).args(["verify", "--json"]));
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
+
+fn jobs_json(home: &Path, url: &str) -> Value {
+    json(&run(on_index(bwv(home), url).args(["jobs", "--json"])))
+}
+
+/// A dock queued once for workers: three workers drain it while one of them is SIGKILLed in the
+/// middle of a job; its job passes to another once the lease ends, and every clip is ingested
+/// exactly once into one log that verifies.
+#[test]
+fn workers_share_a_dock_and_a_killed_workers_job_is_finished_by_another() {
+    let url = pg::fresh("workers");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 6, 5);
+    std::fs::write(dock.join("junk.mp4"), b"not a video").expect("write");
+    let home = dir.path().join("home");
+
+    let enqueue = |home: &Path| {
+        let o = run(on_index(bwv(home), &url)
+            .args(["ingest", "--enqueue", "--json"])
+            .arg(&dock));
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+            .filter(|v| v["new"] == true)
+            .count()
+    };
+    assert_eq!(enqueue(&home), 7);
+    assert_eq!(enqueue(&home), 0, "a dock queued twice is ingested once");
+
+    // The first worker is killed (SIGKILL) once it has created its first recording.
+    let killed = run(on_index(bwv(&home), &url)
+        .env("BWV_CRASH_AT", "kill:recording-created")
+        .args(["worker", "--drain", "--lease", "2", "--name", "doomed"]));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(9),
+        "{}",
+        stderr(&killed)
+    );
+    let jobs = jobs_json(&home, &url);
+    assert_eq!(jobs["counts"]["running"], 1, "{jobs}");
+
+    let workers: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            on_index(bwv(&home), &url)
+                .args([
+                    "worker", "--drain", "--lease", "2", "--idle", "0.2", "--json", "--name", name,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    let mut ran = 0;
+    for w in workers {
+        let o = w.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+        ran += stdout(&o).lines().count();
+    }
+    assert_eq!(
+        ran, 7,
+        "the two workers ran every job, the killed one's too"
+    );
+
+    let jobs = jobs_json(&home, &url);
+    assert_eq!(jobs["counts"]["done"], 7, "{jobs}");
+    let retried: Vec<&Value> = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["attempts"] != 1)
+        .collect();
+    assert_eq!(retried.len(), 1, "{jobs}");
+    assert_eq!(retried[0]["attempts"], 2);
+    assert_ne!(retried[0]["worker"], "doomed");
+
+    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 7, "every clip once");
+    for r in listed {
+        let id = r["id"].as_str().expect("id");
+        let shown = json(&run(on_index(bwv(&home), &url).args(["show", id, "--json"])));
+        let kinds = event_kinds(&shown);
+        let count = |k: &str| kinds.iter().filter(|e| *e == k).count();
+        assert_eq!(count("ingested"), 1, "{id}: {kinds:?}");
+        assert_eq!(
+            count("processed") + count("quarantined"),
+            1,
+            "{id}: {kinds:?}"
+        );
+    }
+    let verify = run(on_index(bwv(&home), &url).args(["verify", "--all", "--json"]));
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}

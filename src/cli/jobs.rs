@@ -1,0 +1,268 @@
+//! `bwv worker` (drain the job queue) and `bwv jobs` (what is queued, running, done or stopped).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use bwv::config::Config;
+use bwv::custody::PageRequest;
+use bwv::jobs::worker::{Until, Worker};
+use bwv::jobs::{JobState, open_queue};
+
+use super::shown;
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// How this worker names itself in the queue (default: HOSTNAME:PID).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds a claimed job stays this worker's without renewal (renewed every third of it);
+    /// a worker that dies leaves its job to another once this has passed.
+    #[arg(long, default_value_t = 60.0)]
+    lease: f64,
+    /// Seconds to wait before looking again when no job is due.
+    #[arg(long, default_value_t = 1.0)]
+    idle: f64,
+    /// Stop once no job is queued or running anywhere (default: keep waiting for jobs).
+    #[arg(long)]
+    drain: bool,
+    /// Print one JSON object per job on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Seconds without a decoded frame before a file counts as stalled.
+    #[arg(long, default_value_t = bwv::media::pipeline::DEFAULT_STALL_TIMEOUT.as_secs())]
+    stall_timeout: u64,
+    /// Testing aid: abort at a named point of an ingest job.
+    #[arg(long, env = "BWV_CRASH_AT", hide = true)]
+    crash_at: Option<String>,
+}
+
+fn seconds(what: &str, s: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--{what} {s} is not a positive number of seconds"))
+}
+
+pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
+    let lease = seconds("lease", args.lease)?;
+    let idle = seconds("idle", args.idle)?;
+    let (home, store) = super::create_store(config)?;
+    let queue = open_queue(&config.index)?;
+    bwv::media::init()?;
+    home.clear_abandoned()?;
+    let name = args.name.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}:{}", host.trim(), std::process::id())
+    });
+    let settings = bwv::ingest::Settings {
+        stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
+        crash_at: args.crash_at,
+        ..Default::default()
+    };
+    let worker = Worker {
+        name,
+        queue: queue.as_ref(),
+        home: &home,
+        store: store.as_ref(),
+        clock: config.clock.as_ref(),
+        lease,
+        idle,
+        settings: &settings,
+    };
+    let until = if args.drain {
+        Until::Drained
+    } else {
+        Until::Stopped
+    };
+    let mut failed = 0usize;
+    let ran = worker.run(until, &mut |r| {
+        if r.outcome != "done" {
+            failed += 1;
+        }
+        if args.json {
+            if let Ok(line) = serde_json::to_string(r) {
+                println!("{line}");
+            }
+        } else {
+            let error = r
+                .error
+                .as_deref()
+                .map(|e| format!(": {}", shown(e)))
+                .unwrap_or_default();
+            println!(
+                "job {} {} attempt {}: {}{error}",
+                r.job, r.kind, r.attempt, r.outcome
+            );
+        }
+    })?;
+    if !args.json {
+        eprintln!("bwv: worker ran {ran} job(s)");
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(super::EXIT_ITEMS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobsArgs {
+    /// Only jobs in this state (queued, running, done, failed, dead).
+    #[arg(long, value_parser = state_arg)]
+    state: Option<JobState>,
+    /// Largest number of jobs to list.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// List the jobs after this one (the previous page's last id).
+    #[arg(long)]
+    after: Option<String>,
+    /// Print JSON: the counts by state and the page of jobs.
+    #[arg(long)]
+    json: bool,
+}
+
+fn state_arg(text: &str) -> std::result::Result<JobState, String> {
+    JobState::parse(text).ok_or_else(|| {
+        format!("{text:?} is not a job state: queued, running, done, failed or dead")
+    })
+}
+
+pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
+    // A mistyped --home or --index is an error, not a new, empty queue.
+    drop(super::open_store(config)?);
+    let queue = open_queue(&config.index)?;
+    let counts = queue.counts()?;
+    let page = queue.jobs(
+        args.state,
+        &PageRequest {
+            after: args.after,
+            limit: args.limit,
+        },
+    )?;
+    if args.json {
+        let counts: serde_json::Map<String, serde_json::Value> = JobState::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_owned(),
+                    counts.get(s).copied().unwrap_or(0).into(),
+                )
+            })
+            .collect();
+        let out = serde_json::json!({"counts": counts, "jobs": page.items, "next": page.next});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary: Vec<String> = JobState::ALL
+        .iter()
+        .map(|s| format!("{} {}", counts.get(s).copied().unwrap_or(0), s.as_str()))
+        .collect();
+    println!("{}", summary.join(", "));
+    for job in &page.items {
+        let what = match &job.spec {
+            bwv::jobs::JobSpec::Ingest { path, .. } => path.display().to_string(),
+            bwv::jobs::JobSpec::Verify { recording, deep } => format!(
+                "{}{}",
+                recording.as_deref().unwrap_or("all"),
+                if *deep { " (deep)" } else { "" }
+            ),
+            bwv::jobs::JobSpec::Sweep { policy } => policy
+                .as_ref()
+                .map_or("store policy".into(), |p| p.display().to_string()),
+        };
+        let error = job
+            .error
+            .as_deref()
+            .map(|e| format!("  {}", shown(e)))
+            .unwrap_or_default();
+        println!(
+            "{:>6}  {:<7}  {:<6}  {} attempt(s)  {}{error}",
+            job.id,
+            job.state.as_str(),
+            job.spec.kind(),
+            job.attempts,
+            shown(&what)
+        );
+    }
+    if let Some(next) = page.next {
+        eprintln!("bwv: more jobs: --after {next}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bwv ingest --enqueue`: one ingest job per dock file (once per file version), for the
+/// workers; prints what was queued.
+pub fn enqueue_ingest(
+    config: &Config,
+    docks: &[std::path::PathBuf],
+    json: bool,
+) -> Result<ExitCode> {
+    let (home, store) = super::create_store(config)?;
+    drop(store);
+    let queue = open_queue(&config.index)?;
+    let (items, scan_errors) = bwv::ingest::scan::scan(docks, &[home.root().to_owned()]);
+    for e in &scan_errors {
+        eprintln!("bwv: {}", shown(&e.to_string()));
+    }
+    let (mut queued, mut known, mut failed) = (0, 0, scan_errors.len());
+    for item in items {
+        let enqueue = || -> bwv::Result<(bwv::jobs::Job, bool)> {
+            let path = std::path::absolute(&item.path).map_err(bwv::Error::io(
+                &item.path,
+                bwv::Stage::Scan,
+                "resolve",
+            ))?;
+            let key = bwv::jobs::ingest_key(&path)?;
+            let spec = bwv::jobs::JobSpec::Ingest {
+                sidecar: item
+                    .sidecar
+                    .as_deref()
+                    .map(std::path::absolute)
+                    .transpose()
+                    .map_err(bwv::Error::io(&item.path, bwv::Stage::Scan, "resolve"))?,
+                link: item.link.clone(),
+                path,
+            };
+            queue.enqueue(&spec, Some(&key))
+        };
+        match enqueue() {
+            Ok((job, new)) => {
+                if new {
+                    queued += 1
+                } else {
+                    known += 1
+                }
+                let what = if new { "queued" } else { "already queued" };
+                if json {
+                    let line = serde_json::json!({"source": item.path, "job": job.id, "new": new, "state": job.state});
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{what:<15} job {:>6}  {}",
+                        job.id,
+                        shown(&item.path.to_string_lossy())
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "bwv: {}: cannot queue: {}",
+                    shown(&item.path.to_string_lossy()),
+                    shown(&e.to_string())
+                );
+            }
+        }
+    }
+    if !json {
+        eprintln!(
+            "bwv: {queued} queued, {known} already queued, {failed} failed; run `bwv worker` to ingest them"
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(super::EXIT_ITEMS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,237 @@
+//! A worker: claims jobs from the queue and runs each through the same library flows as the CLI
+//! (ingest, verify, sweep), renewing its lease while it works and signing a checkpoint after
+//! each job.
+
+use std::sync::Arc;
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Claim, Finish, JobSpec, Queue, backoff};
+use crate::clock::Clock;
+use crate::custody::Store;
+use crate::custody::keys::LogKeys;
+use crate::error::{Error, ErrorKind, Result};
+use crate::home::Home;
+use crate::ingest::{self, DockItem, Ingest, ItemStatus};
+use crate::ops::Ops;
+use crate::ops::VERIFY_ACTOR;
+use crate::progress::NoProgress;
+use crate::verify;
+
+/// Actor name of a worker's own events (its jobs' events name the flows' actors).
+pub const ACTOR: &str = "bwv-worker";
+
+/// When a worker stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// When no job is queued or running anywhere (a job another worker holds is waited for:
+    /// its worker may die and leave it to this one).
+    Drained,
+    /// Never: it waits for new jobs.
+    Stopped,
+}
+
+/// What a worker did with one job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ran {
+    /// The job.
+    pub job: u64,
+    /// Its kind.
+    pub kind: &'static str,
+    /// The attempt.
+    pub attempt: u32,
+    /// How it ended: done, retry, failed.
+    pub outcome: &'static str,
+    /// The failure, if it failed.
+    pub error: Option<String>,
+    /// Whether the queue took the result (false: the lease was lost and the job is another
+    /// worker's now).
+    pub recorded: bool,
+}
+
+/// A worker and everything its jobs need, passed in.
+#[derive(Debug)]
+pub struct Worker<'a> {
+    /// How it names itself in the queue (e.g. host:pid).
+    pub name: String,
+    /// Where jobs come from.
+    pub queue: &'a dyn Queue,
+    /// The store's folders.
+    pub home: &'a Home,
+    /// The custody index.
+    pub store: &'a dyn Store,
+    /// Time source of the flows.
+    pub clock: &'a dyn Clock,
+    /// How long a claim lasts without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// How long to wait before looking again when no job is due.
+    pub idle: Duration,
+    /// Ingest settings.
+    pub settings: &'a ingest::Settings,
+}
+
+impl Worker<'_> {
+    /// Claims and runs jobs until `until`; `each` sees every job as it ends.
+    pub fn run(&self, until: Until, each: &mut dyn FnMut(&Ran)) -> Result<usize> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "bwv-worker-job".into())
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot start a worker thread: {e}")))?;
+        let mut ran = 0;
+        loop {
+            let Some(claim) = self.queue.claim(&self.name, self.lease)? else {
+                let counts = self.queue.counts()?;
+                let pending: u64 = [super::JobState::Queued, super::JobState::Running]
+                    .iter()
+                    .filter_map(|s| counts.get(s))
+                    .sum();
+                if until == Until::Drained && pending == 0 {
+                    return Ok(ran);
+                }
+                std::thread::sleep(self.idle);
+                continue;
+            };
+            let finish = self.with_heartbeat(&claim, || self.run_job(&claim.job.spec, &pool));
+            let recorded = self.queue.finish(&claim, &finish)?;
+            ran += 1;
+            let (outcome, error) = match &finish {
+                Finish::Done(_) => ("done", None),
+                Finish::Retry { error, .. } => ("retry", Some(error.clone())),
+                Finish::Failed(error) => ("failed", Some(error.clone())),
+            };
+            each(&Ran {
+                job: claim.job.id,
+                kind: claim.job.spec.kind(),
+                attempt: claim.attempt,
+                outcome,
+                error,
+                recorded,
+            });
+        }
+    }
+
+    /// Runs `work` while a second thread renews the claim's lease every third of it.
+    fn with_heartbeat(&self, claim: &Claim, work: impl FnOnce() -> Finish) -> Finish {
+        let (done, stop) = channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(self.lease / 3) {
+                    // A failed renewal is left to the lease: the finish is fenced anyway.
+                    if !matches!(self.queue.heartbeat(claim, self.lease), Ok(true)) {
+                        return;
+                    }
+                }
+            });
+            let finish = work();
+            drop(done);
+            finish
+        })
+    }
+
+    /// Runs one job and says how it ended: errors that may pass are retried with back-off.
+    fn run_job(&self, spec: &JobSpec, pool: &rayon::ThreadPool) -> Finish {
+        let attempt = |r: Result<serde_json::Value>| match r {
+            Ok(v) => Finish::Done(v),
+            Err(e) if retryable(&e) => Finish::Retry {
+                error: e.to_string(),
+                after: backoff(1),
+            },
+            Err(e) => Finish::Failed(e.to_string()),
+        };
+        let outcome = match spec {
+            JobSpec::Ingest {
+                path,
+                sidecar,
+                link,
+            } => self.ingest(
+                DockItem {
+                    path: path.clone(),
+                    sidecar: sidecar.clone(),
+                    link: link.clone(),
+                },
+                pool,
+            ),
+            JobSpec::Verify { recording, deep } => attempt(self.verify(recording.clone(), *deep)),
+            JobSpec::Sweep { policy } => attempt(
+                Ops::new(
+                    self.home,
+                    self.store,
+                    crate::custody::retention::SWEEP_ACTOR,
+                )
+                .sweep(policy.as_deref(), self.clock.now(), false)
+                .and_then(|r| to_json(&r)),
+            ),
+        };
+        match Ops::new(self.home, self.store, ACTOR).seal() {
+            Ok(_) => outcome,
+            Err(e) => Finish::Retry {
+                error: format!("sign a checkpoint: {e}"),
+                after: backoff(1),
+            },
+        }
+    }
+
+    fn ingest(&self, item: DockItem, pool: &rayon::ThreadPool) -> Finish {
+        let run = || -> Result<ingest::ItemReport> {
+            let _lock = self.home.lock_shared()?;
+            let ingest = Ingest {
+                home: self.home,
+                store: self.store,
+                clock: self.clock,
+                settings: self.settings,
+                progress: Arc::new(NoProgress),
+            };
+            let mut reports = ingest.run(std::slice::from_ref(&item), pool, &|_| {})?;
+            reports
+                .pop()
+                .ok_or_else(|| Error::Invalid("ingest gave no report".into()))
+        };
+        match run() {
+            // Quarantined content is an outcome (its master is kept and the event logged);
+            // a failed item was left to try again (a full disk, a busy store).
+            Ok(report) if report.status != ItemStatus::Failed => match to_json(&report) {
+                Ok(v) => Finish::Done(v),
+                Err(e) => Finish::Failed(e.to_string()),
+            },
+            Ok(report) => Finish::Retry {
+                error: report.error.unwrap_or_else(|| "ingest failed".into()),
+                after: backoff(1),
+            },
+            Err(e) if retryable(&e) => Finish::Retry {
+                error: e.to_string(),
+                after: backoff(1),
+            },
+            Err(e) => Finish::Failed(e.to_string()),
+        }
+    }
+
+    fn verify(&self, recording: Option<String>, deep: bool) -> Result<serde_json::Value> {
+        let verifier = LogKeys::new(self.home.keys()).verifier()?;
+        let one = recording.is_some();
+        let opts = verify::Options {
+            recording,
+            deep,
+            ..Default::default()
+        };
+        let report = verify::verify(self.home, self.store, &verifier, &opts)?;
+        Ops::new(self.home, self.store, VERIFY_ACTOR).record_verified(&report, one, deep)?;
+        Ok(serde_json::json!({
+            "log_findings": report.log.findings.len(),
+            "findings": report.findings.len(),
+            "recordings": report.recordings.len(),
+            "log_size": report.log.size,
+        }))
+    }
+}
+
+/// Whether trying again may succeed (the store busy or unreachable, a lock held, out of space).
+fn retryable(e: &Error) -> bool {
+    e.kind() == ErrorKind::Busy
+}
+
+fn to_json(value: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::Invalid(format!("job result: {e}")))
+}
