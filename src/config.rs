@@ -16,6 +16,8 @@ pub struct Config {
     pub home: PathBuf,
     /// The custody index (default: `HOME/index.sqlite`).
     pub index: IndexLocation,
+    /// Where masters and derived files live: `s3://BUCKET/PREFIX`, or the home folder (`None`).
+    pub objects: Option<String>,
     /// Items processed in parallel.
     pub jobs: usize,
     /// Time source.

@@ -126,6 +126,21 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The object store (an S3-compatible bucket) failed.
+    #[error("object store {location}: {op} {key}: {source}")]
+    Objects {
+        /// The store (`s3://bucket/prefix`).
+        location: String,
+        /// The object's key.
+        key: String,
+        /// What was being done ("upload", "read", ...).
+        op: &'static str,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// What kind of failure it is (unreachable or throttled: busy; missing: not found).
+        kind: ErrorKind,
+    },
     /// A recording reference matched nothing.
     #[error("no recording matches {0:?}")]
     UnknownRecording(String),
@@ -297,7 +312,7 @@ impl Error {
             Error::OfDeleted { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::SourceKept { .. } | Error::Locked(_) => ErrorKind::Busy,
             Error::Integrity(_) => ErrorKind::Integrity,
-            Error::Model { kind, .. } => *kind,
+            Error::Model { kind, .. } | Error::Objects { kind, .. } => *kind,
             Error::Key { .. } | Error::Gstreamer(_) => ErrorKind::Internal,
         }
     }

@@ -68,11 +68,17 @@ impl Home {
         root.join(INDEX_FILE).is_file()
     }
 
-    /// A home at `root` (created with its sub-folders if missing).
+    /// A home at `root` (created with its sub-folders if missing), its objects in it.
     pub fn open(root: &Path) -> Result<Self> {
+        Self::open_with(root, Arc::new(LocalBlobs::new(root)))
+    }
+
+    /// A home at `root` whose masters and derived files live in `blobs` (e.g. an S3 bucket);
+    /// the folder keeps keys, plans, locks and scratch space.
+    pub fn open_with(root: &Path, blobs: Arc<dyn Blobs>) -> Result<Self> {
         let home = Self {
             root: root.to_owned(),
-            blobs: Arc::new(LocalBlobs::new(root)),
+            blobs,
         };
         for dir in [
             home.root.clone(),

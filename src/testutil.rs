@@ -14,3 +14,16 @@ pub fn noise(n: usize, seed: u32) -> Vec<u8> {
 /// A throwaway PostgreSQL server (shared with the integration tests).
 #[path = "../tests/support/postgres.rs"]
 pub mod postgres;
+
+/// A throwaway S3-compatible server (shared with the integration tests).
+#[path = "../tests/support/s3.rs"]
+mod s3_server;
+
+pub mod s3 {
+    pub use super::s3_server::{location, server};
+
+    /// Objects at a fresh location on the test server.
+    pub fn blobs(label: &str) -> crate::blobs::s3::S3Blobs {
+        crate::blobs::s3::S3Blobs::open_with(&location(label), server()).expect("opens")
+    }
+}

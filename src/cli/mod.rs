@@ -45,6 +45,10 @@ struct Cli {
     /// database, postgres://USER:PASSWORD@HOST:PORT/DB, shared by bwv on many machines.
     #[arg(long, global = true, env = "BWV_INDEX")]
     index: Option<String>,
+    /// Where masters and derived files live: s3://BUCKET/PREFIX (credentials, region and
+    /// endpoint from AWS_* variables) shared by many machines; default: the store folder.
+    #[arg(long, global = true, env = "BWV_OBJECTS")]
+    objects: Option<String>,
     /// Fix the clock at this UTC instant (RFC 3339); for tests and reproducible runs.
     #[arg(long, global = true, env = "BWV_NOW", hide = true)]
     now: Option<String>,
@@ -145,6 +149,7 @@ pub fn run() -> Result<ExitCode> {
     let config = Config {
         home,
         index,
+        objects: cli.objects.clone(),
         jobs,
         clock,
         actor,
@@ -207,7 +212,8 @@ fn open_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
 
 /// Opens the store home and its index, making them if they do not exist (`ingest`, `init`).
 fn create_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
-    let home = Home::open(&config.home)?;
+    let blobs = bwv::blobs::open_blobs(config.objects.as_deref(), &config.home)?;
+    let home = Home::open_with(&config.home, blobs)?;
     let store = open_index(&config.index, Arc::clone(&config.clock))?;
     Ok((home, store))
 }

@@ -236,7 +236,7 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         "master         {} ({} bytes) {}",
         rec.master_sha256,
         rec.master_size,
-        home.abs(&rec.master_path).display()
+        shown(&home.blobs().describe(&rec.master_path))
     );
     println!(
         "recorded at    {} (from {:?})",
@@ -277,7 +277,7 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
             a.kind.as_str(),
             a.sha256,
             a.size,
-            home.abs(&a.path).display()
+            shown(&home.blobs().describe(&a.path))
         );
     }
     println!("events");

@@ -611,7 +611,7 @@ mod tests {
             assert_eq!(e.kind(), crate::ErrorKind::Invalid, "{bad}");
         }
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
-        let e = open_index(&pg, clock).expect_err("no backend yet");
+        let e = open_index(&pg, clock).expect_err("db.example is not reachable");
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 }

@@ -8,4 +8,6 @@ mod pg;
 mod postgres;
 mod redact;
 mod retention;
+#[path = "../support/s3.rs"]
+mod s3;
 mod util;

@@ -1,5 +1,6 @@
 //! Where masters and derived files live, behind one trait: a local folder (the embedded
-//! default, [`LocalBlobs`]) today, an S3-compatible bucket for a force's scale-out later.
+//! default, [`LocalBlobs`]) or an S3-compatible bucket shared by many machines
+//! ([`s3::S3Blobs`]).
 //!
 //! Objects are named by store-relative keys (`masters/ab/<sha256>`,
 //! `derived/<recording>/proxy.mp4`), the same text the custody index records as paths. Masters
@@ -14,6 +15,28 @@ use std::path::{Path, PathBuf};
 use crate::digest::{Digest, hash_file};
 use crate::durable::sync_dir;
 use crate::error::{Error, Result, Stage};
+
+pub mod s3;
+
+/// Where objects live: the store folder (`None`), or `s3://BUCKET/PREFIX`.
+pub fn open_blobs(location: Option<&str>, home: &Path) -> Result<std::sync::Arc<dyn Blobs>> {
+    match location {
+        None => Ok(std::sync::Arc::new(LocalBlobs::new(home))),
+        Some(url) if url.starts_with("s3://") => Ok(std::sync::Arc::new(s3::S3Blobs::open(url)?)),
+        Some(other) => Err(Error::Invalid(format!(
+            "{other:?} is not an object store: give s3://BUCKET/PREFIX (or nothing, for the store folder)"
+        ))),
+    }
+}
+
+/// Whether `key` is a store-relative path that stays inside the store: not empty, not absolute,
+/// no `.` or `..` (an edited index must not point outside).
+pub(crate) fn is_store_key(key: &str) -> bool {
+    !key.is_empty()
+        && Path::new(key)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
 
 /// A store of objects by key.
 pub trait Blobs: Send + Sync + std::fmt::Debug {
@@ -37,6 +60,8 @@ pub trait Blobs: Send + Sync + std::fmt::Debug {
     fn delete(&self, key: &str) -> Result<bool>;
     /// Deletes every object under `prefix`; returns how many there were.
     fn delete_prefix(&self, prefix: &str) -> Result<usize>;
+    /// Where the object is, for a person to read (a file path, an `s3://` URL).
+    fn describe(&self, key: &str) -> String;
 }
 
 /// Objects as files under a folder (the store's home), made durable with fsync and published
@@ -57,17 +82,12 @@ impl LocalBlobs {
     /// The file holding `key`. Keys are store-relative paths that never leave the folder: an
     /// absolute key or one with `..` is refused (an edited index must not point outside).
     pub fn path(&self, key: &str) -> Result<PathBuf> {
-        let rel = Path::new(key);
-        let inside = !key.is_empty()
-            && rel
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !inside {
+        if !is_store_key(key) {
             return Err(Error::Integrity(format!(
                 "{key:?} is not a path inside the store"
             )));
         }
-        Ok(self.root.join(rel))
+        Ok(self.root.join(key))
     }
 }
 
@@ -126,6 +146,10 @@ impl Blobs for LocalBlobs {
 
     fn local(&self, key: &str, _scratch: &Path) -> Result<PathBuf> {
         self.path(key)
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.root.join(key).display().to_string()
     }
 
     fn exists(&self, key: &str) -> Result<bool> {
@@ -190,11 +214,12 @@ impl Blobs for LocalBlobs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// What every [`Blobs`] must do, run here against the local folder.
-    fn conformance(blobs: &dyn Blobs, scratch: &Path) {
+    /// What every [`Blobs`] must do, run here against the local folder and (in `s3.rs`) a
+    /// SeaweedFS server.
+    pub(crate) fn conformance(blobs: &dyn Blobs, scratch: &Path) {
         let stage = |name: &str, bytes: &[u8]| {
             let p = scratch.join(name);
             std::fs::write(&p, bytes).expect("stage");

@@ -1,0 +1,405 @@
+//! Objects in an S3-compatible bucket (AWS S3, SeaweedFS, MinIO, Ceph RGW ...), through the
+//! `object_store` crate: `s3://BUCKET/PREFIX`, with credentials, region and endpoint from the
+//! usual environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL` for a server other than AWS, `AWS_ALLOW_HTTP=true` for one without TLS).
+//!
+//! - **Written once.** Masters and redacted copies are content-named: before an upload the key is
+//!   looked up, and an object already there is re-read and must hold the same SHA-256 (it is
+//!   kept). Two machines uploading the same master at once write the same bytes. To make the
+//!   bucket itself refuse deletion or overwriting for a retention period, turn on S3 Object Lock
+//!   with a default retention on the bucket (compliance mode): bwv then needs no delete right on
+//!   masters until the period ends.
+//! - **Verified after upload.** Every object written is read back and its SHA-256 compared; a
+//!   mismatch removes the bad upload and is an integrity error.
+//! - **Large files in parts** (multipart upload, 16 MiB parts) above 64 MiB.
+//!
+//! Calls block the calling thread on a small runtime of this store's own, so the library's
+//! synchronous flows use it unchanged.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart};
+use sha2::Digest as _;
+
+use super::Blobs;
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result, Stage};
+
+/// Files larger than this are uploaded in parts.
+const MULTIPART_ABOVE: u64 = 64 << 20;
+/// The size of each part.
+const PART: usize = 16 << 20;
+
+/// A bucket (and key prefix) as [`Blobs`].
+pub struct S3Blobs {
+    store: AmazonS3,
+    /// Key prefix inside the bucket ("" or "a/b").
+    prefix: String,
+    /// `s3://bucket/prefix`, for messages.
+    location: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for S3Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Blobs")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an object store error counts: a missing object is not found, a refused precondition a
+/// conflict, and anything that reaching the server again may mend (a connection, a timeout, a
+/// 5xx) busy.
+fn kind_of(e: &object_store::Error) -> ErrorKind {
+    match e {
+        object_store::Error::NotFound { .. } => ErrorKind::NotFound,
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            ErrorKind::Conflict
+        }
+        object_store::Error::Generic { .. } => ErrorKind::Busy,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => ErrorKind::Invalid,
+        _ => ErrorKind::Internal,
+    }
+}
+
+impl S3Blobs {
+    /// Opens `s3://BUCKET[/PREFIX]` with credentials and endpoint from the environment.
+    pub fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, &[])
+    }
+
+    /// Opens `s3://BUCKET[/PREFIX]` with the environment's settings overridden by `settings`
+    /// (names as the environment variables have them, e.g. `AWS_ENDPOINT_URL`).
+    pub fn open_with(url: &str, settings: &[(String, String)]) -> Result<Self> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            Error::Invalid(format!("{url:?} is not an s3://BUCKET/PREFIX location"))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/').to_owned();
+        if bucket.is_empty() || !super::is_store_key(format!("{prefix}/x").trim_start_matches('/'))
+        {
+            return Err(Error::Invalid(format!(
+                "{url:?} is not an s3://BUCKET/PREFIX location"
+            )));
+        }
+        let location = format!("s3://{bucket}/{prefix}");
+        let invalid =
+            |e: object_store::Error| Error::Invalid(format!("object store {location}: {e}"));
+        let mut builder = AmazonS3Builder::from_env();
+        for (name, value) in settings {
+            let key = name.to_ascii_lowercase().parse().map_err(invalid)?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder.with_bucket_name(bucket).build().map_err(invalid)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bwv-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Invalid(format!("object store {location}: runtime: {e}")))?;
+        Ok(Self {
+            store,
+            prefix,
+            location,
+            rt,
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<ObjectPath> {
+        if !super::is_store_key(key.trim_end_matches('/')) {
+            return Err(Error::Integrity(format!(
+                "{key:?} is not a path inside the store"
+            )));
+        }
+        let full = if self.prefix.is_empty() {
+            key.trim_end_matches('/').to_owned()
+        } else {
+            format!("{}/{}", self.prefix, key.trim_end_matches('/'))
+        };
+        ObjectPath::parse(&full)
+            .map_err(|e| Error::Integrity(format!("{key:?} is not an object key: {e}")))
+    }
+
+    fn fail(&self, key: &str, op: &'static str) -> impl FnOnce(object_store::Error) -> Error {
+        let (location, key) = (self.location.clone(), key.to_owned());
+        move |e| Error::Objects {
+            kind: kind_of(&e),
+            location,
+            key,
+            op,
+            source: Box::new(e),
+        }
+    }
+
+    /// The object's metadata, or `None` if it is not there.
+    fn head(&self, key: &str) -> Result<Option<object_store::ObjectMeta>> {
+        let path = self.path(key)?;
+        match self.rt.block_on(self.store.head(&path)) {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.fail(key, "look up")(e)),
+        }
+    }
+
+    /// Streams the object through `each` chunk by chunk; `None` if it is not there.
+    fn read(&self, key: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<Option<u64>> {
+        let path = self.path(key)?;
+        self.rt.block_on(async {
+            let got = match self.store.get(&path).await {
+                Ok(got) => got,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(self.fail(key, "read")(e)),
+            };
+            let mut stream = got.into_stream();
+            let mut size = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(self.fail(key, "read"))?;
+                size += chunk.len() as u64;
+                each(&chunk)?;
+            }
+            Ok(Some(size))
+        })
+    }
+
+    /// Uploads the file at `from` as `key` (in parts when large), replacing any object there.
+    fn upload(&self, key: &str, from: &Path) -> Result<()> {
+        let path = self.path(key)?;
+        let io = |op| Error::io(from, Stage::Output, op);
+        let size = std::fs::metadata(from).map_err(io("stat"))?.len();
+        let mut file = std::fs::File::open(from).map_err(io("open"))?;
+        if size <= MULTIPART_ABOVE {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.read_to_end(&mut bytes).map_err(io("read"))?;
+            self.rt
+                .block_on(self.store.put(&path, PutPayload::from(bytes)))
+                .map_err(self.fail(key, "upload"))?;
+            return Ok(());
+        }
+        self.rt.block_on(async {
+            let upload = self
+                .store
+                .put_multipart(&path)
+                .await
+                .map_err(self.fail(key, "start a multipart upload"))?;
+            let mut parts = WriteMultipart::new_with_chunk_size(upload, PART);
+            let mut buf = vec![0u8; PART];
+            loop {
+                let n = file.read(&mut buf).map_err(io("read"))?;
+                if n == 0 {
+                    break;
+                }
+                parts
+                    .wait_for_capacity(4)
+                    .await
+                    .map_err(self.fail(key, "upload a part"))?;
+                parts.write(&buf[..n]);
+            }
+            parts
+                .finish()
+                .await
+                .map_err(self.fail(key, "finish a multipart upload"))?;
+            Ok(())
+        })
+    }
+
+    /// Uploads `from` as `key` and reads it back: it must hold `sha`'s bytes.
+    fn upload_checked(&self, key: &str, from: &Path, sha: &Digest) -> Result<()> {
+        self.upload(key, from)?;
+        match self.hash(key)? {
+            Some((found, _)) if found == *sha => Ok(()),
+            found => {
+                let _ = self.delete(key);
+                Err(Error::Integrity(format!(
+                    "object store {}: {key}: read back after upload as {:?}, expected {sha}",
+                    self.location,
+                    found.map(|(d, _)| d.to_hex())
+                )))
+            }
+        }
+    }
+}
+
+/// The files under `dir`, as paths relative to it, in order.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(Error::io(&d, Stage::Output, "list"))? {
+            let entry = entry.map_err(Error::io(&d, Stage::Output, "list"))?;
+            let path = entry.path();
+            if entry
+                .file_type()
+                .map_err(Error::io(&path, Stage::Output, "stat"))?
+                .is_dir()
+            {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                out.push(rel.to_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Blobs for S3Blobs {
+    fn put_once(&self, key: &str, staged: &Path, sha: &Digest) -> Result<()> {
+        match self.hash(key)? {
+            Some((found, _)) if found == *sha => {}
+            Some((found, _)) => {
+                return Err(Error::Integrity(format!(
+                    "object store {}: {key}: stored object changed: SHA-256 is {found}, expected {sha}",
+                    self.location
+                )));
+            }
+            None => self.upload_checked(key, staged, sha)?,
+        }
+        std::fs::remove_file(staged).map_err(Error::io(staged, Stage::Output, "remove"))
+    }
+
+    fn publish_dir(&self, prefix: &str, staged: &Path) -> Result<()> {
+        let prefix = format!("{}/", prefix.trim_end_matches('/'));
+        let files = files_under(staged)?;
+        let keys: Vec<String> = files
+            .iter()
+            .map(|rel| format!("{prefix}{}", rel.display()))
+            .collect();
+        // What a crashed run published but never recorded goes first.
+        for old in self.list(&prefix)? {
+            if !keys.contains(&old) {
+                self.delete(&old)?;
+            }
+        }
+        for (rel, key) in files.iter().zip(&keys) {
+            let file = staged.join(rel);
+            let (sha, _) =
+                crate::digest::hash_file(&file).map_err(Error::io(&file, Stage::Output, "read"))?;
+            self.upload_checked(key, &file, &sha)?;
+        }
+        std::fs::remove_dir_all(staged).map_err(Error::io(staged, Stage::Output, "remove"))
+    }
+
+    fn local(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
+        let dest = scratch.join(format!("object-{}", key.replace('/', "_")));
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let partial = dest.with_extension("partial");
+        let mut file = std::fs::File::create(&partial).map_err(Error::io(
+            &partial,
+            Stage::Output,
+            "create",
+        ))?;
+        let found = self.read(key, &mut |chunk| {
+            file.write_all(chunk)
+                .map_err(Error::io(&partial, Stage::Output, "write"))
+        })?;
+        if found.is_none() {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Error::NotFound(format!(
+                "object store {}: no object {key}",
+                self.location
+            )));
+        }
+        std::fs::rename(&partial, &dest).map_err(Error::io(&dest, Stage::Output, "rename"))?;
+        Ok(dest)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.head(key)?.is_some())
+    }
+
+    fn describe(&self, key: &str) -> String {
+        format!("{}/{key}", self.location.trim_end_matches('/'))
+    }
+
+    fn hash(&self, key: &str) -> Result<Option<(Digest, u64)>> {
+        let mut hasher = sha2::Sha256::new();
+        let size = self.read(key, &mut |chunk| {
+            hasher.update(chunk);
+            Ok(())
+        })?;
+        Ok(size.map(|n| (Digest(hasher.finalize().into()), n)))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let path = self.path(prefix)?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut keys = self.rt.block_on(async {
+            let mut listing = self.store.list(Some(&path));
+            let mut keys = Vec::new();
+            while let Some(meta) = listing.next().await {
+                let meta = meta.map_err(self.fail(prefix, "list"))?;
+                let full = meta.location.to_string();
+                keys.push(full.strip_prefix(&strip).unwrap_or(&full).to_owned());
+            }
+            Ok::<_, Error>(keys)
+        })?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn delete(&self, key: &str) -> Result<bool> {
+        if self.head(key)?.is_none() {
+            return Ok(false);
+        }
+        let path = self.path(key)?;
+        self.rt
+            .block_on(self.store.delete(&path))
+            .map_err(self.fail(key, "delete"))?;
+        Ok(true)
+    }
+
+    fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let keys = self.list(prefix)?;
+        for key in &keys {
+            self.delete(key)?;
+        }
+        Ok(keys.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_bucket_keeps_the_blob_contract() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = crate::testutil::s3::blobs("contract");
+        crate::blobs::tests::conformance(&blobs, dir.path());
+        // Large objects go up in parts and come back the same.
+        let big = dir.path().join("big");
+        let bytes = crate::testutil::noise((MULTIPART_ABOVE + 3) as usize, 7);
+        std::fs::write(&big, &bytes).expect("write");
+        let sha = Digest::of(&bytes);
+        blobs
+            .put_once("masters/bi/big", &big, &sha)
+            .expect("multipart");
+        assert_eq!(
+            blobs.hash("masters/bi/big").expect("hash"),
+            Some((sha, bytes.len() as u64))
+        );
+    }
+
+    #[test]
+    fn locations_are_checked_and_keys_never_leave_the_prefix() {
+        for bad in ["s3://", "s3:///x", "http://b/x", "s3://b/../x"] {
+            assert!(S3Blobs::open(bad).is_err(), "{bad}");
+        }
+        let blobs = crate::testutil::s3::blobs("keys");
+        for key in ["/etc/passwd", "../keys/log.key", ""] {
+            assert!(blobs.path(key).is_err(), "{key}");
+        }
+    }
+}
