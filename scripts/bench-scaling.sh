@@ -4,7 +4,12 @@
 #    "10 60 600"): ingest and redaction fps and each stage's peak memory, which should stay flat
 #    (frames stream; nothing buffers the whole clip);
 #  - parallel: `bwv ingest --jobs N` over N distinct generated clips (60, 61, ... s) for each N of
-#    PARALLEL (default "1 2 4"): total throughput and the process's peak memory.
+#    PARALLEL (default "1 2 4"): total throughput and the process's peak memory;
+#  - workers: a dock of CLIPS generated clips (default 8, of 20, 21, ... s) queued once and drained
+#    by W `bwv worker` processes for each W of WORKERS (default "1 2 4"), against a throwaway
+#    PostgreSQL index and SeaweedFS bucket (scripts/pg-throwaway.sh, scripts/s3-throwaway.sh),
+#    beside `bwv ingest` of the same dock into the embedded SQLite store and folder.
+# PARTS picks which run (default "length parallel workers").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BWV=$PWD/target/release/bwv
@@ -12,8 +17,12 @@ BWV=$PWD/target/release/bwv
 export BWV_ACTOR=${BWV_ACTOR:-${USER:-bench-scaling}}
 LENGTHS=${LENGTHS:-10 60 600}
 PARALLEL=${PARALLEL:-1 2 4}
+PARTS=${PARTS:-length parallel workers}
+WORKERS=${WORKERS:-1 2 4}
+CLIPS=${CLIPS:-8}
 WORK=$(mktemp -d /tmp/bwv-scaling.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 row() { # JSON of `bwv bench` -> one table row
   python3 -c '
@@ -24,6 +33,7 @@ i, r = s["ingest"], s["redact"]
 print("| %4.0f s | %6d | %6.1f | %5.0f | %6.1f | %5.0f |" % (v["footage_seconds"], v["frames"],
       i["fps"], i["peak_mib"] or 0, r["fps"], r["peak_mib"] or 0))'
 }
+if part length; then
 echo "| footage | frames | ingest fps | ingest peak MiB | redact fps | redact peak MiB |"
 echo "|---|---|---|---|---|---|"
 for s in $LENGTHS; do
@@ -31,7 +41,9 @@ for s in $LENGTHS; do
   "$BWV" bench --clip "$WORK/len-$s.mp4" --json | row
   rm -f "$WORK/len-$s.mp4"*
 done
+fi
 
+if part parallel; then
 echo
 echo "| files in parallel | frames | seconds | fps | peak MiB |"
 echo "|---|---|---|---|---|"
@@ -54,3 +66,50 @@ PY
   python3 -c 'import sys; f, t0, t1, n, peak = sys.argv[1:]; s = float(t1) - float(t0)
 print("| %s | %s | %.1f | %.1f | %s |" % (n, f, s, int(f) / s, peak))' "$frames" "$t0" "$EPOCHREALTIME" "$n" "$peak"
 done
+fi
+
+if part workers; then
+  mkdir -p "$WORK/wdock"
+  for ((k = 0; k < CLIPS; k++)); do
+    "$BWV" bench --make-clip "$WORK/wdock/cam-$k.mp4" --seconds $((20 + k)) >/dev/null
+    rm "$WORK/wdock/cam-$k.mp4.json"
+  done
+  frames=$(( (20 * CLIPS + CLIPS * (CLIPS - 1) / 2) * 30 ))
+  # The servers run while this script does: each one's standard input is a FIFO this script
+  # holds open until it exits (then they stop and remove their folders).
+  start() { # NAME SCRIPT -> the line the script prints when its server is ready
+    mkfifo "$WORK/$1.in" "$WORK/$1.out"
+    "scripts/$2" <"$WORK/$1.in" >"$WORK/$1.out" &
+    exec {fd}>"$WORK/$1.in"
+    read -r line <"$WORK/$1.out"
+    echo "$line"
+  }
+  PGURL=$(start pg pg-throwaway.sh)
+  S3ENV=$(start s3 s3-throwaway.sh)
+  export $S3ENV
+  seconds() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$@"; }
+  echo
+  echo "| $CLIPS files ($frames frames) | index, objects | seconds | fps |"
+  echo "|---|---|---|---|"
+  t0=$EPOCHREALTIME
+  "$BWV" --home "$WORK/local" ingest "$WORK/wdock" --jobs 1 >/dev/null 2>&1
+  s=$(seconds "$t0" "$EPOCHREALTIME")
+  echo "| bwv ingest --jobs 1 | SQLite, folder | $s | $(python3 -c "print('%.1f' % ($frames / $s))") |"
+  for w in $WORKERS; do
+    db="bench_$w"; url="${PGURL%/*}/$db"
+    psql -q "$PGURL" -c "CREATE DATABASE $db" >/dev/null
+    export BWV_INDEX=$url BWV_OBJECTS=s3://bench/w$w
+    "$BWV" --home "$WORK/h$w" ingest --enqueue "$WORK/wdock" >/dev/null 2>&1
+    t0=$EPOCHREALTIME
+    pids=()
+    for ((k = 0; k < w; k++)); do
+      "$BWV" --home "$WORK/h$w" worker --drain --idle 0.2 --name "w$k" >/dev/null 2>&1 &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    s=$(seconds "$t0" "$EPOCHREALTIME")
+    done_jobs=$("$BWV" --home "$WORK/h$w" jobs --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["done"])')
+    echo "| $w worker(s) ($done_jobs jobs done) | PostgreSQL, S3 (SeaweedFS) | $s | $(python3 -c "print('%.1f' % ($frames / $s))") |"
+    unset BWV_INDEX BWV_OBJECTS
+  done
+fi

@@ -11,19 +11,12 @@ pub fn noise(n: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// A throwaway PostgreSQL server (shared with the integration tests).
-#[path = "../tests/support/postgres.rs"]
-pub mod postgres;
+/// Throwaway PostgreSQL and S3 servers (shared with the integration tests).
+#[path = "../tests/support/servers.rs"]
+pub mod servers;
 
-/// A throwaway S3-compatible server (shared with the integration tests).
-#[path = "../tests/support/s3.rs"]
-mod s3_server;
-
-pub mod s3 {
-    pub use super::s3_server::{location, server};
-
-    /// Objects at a fresh location on the test server.
-    pub fn blobs(label: &str) -> crate::blobs::s3::S3Blobs {
-        crate::blobs::s3::S3Blobs::open_with(&location(label), server()).expect("opens")
-    }
+/// Objects at a fresh location on the test S3 server.
+pub fn s3_blobs(label: &str) -> crate::blobs::s3::S3Blobs {
+    crate::blobs::s3::S3Blobs::open_with(&servers::s3_location(label), servers::s3())
+        .expect("opens")
 }

@@ -91,7 +91,21 @@ impl S3Blobs {
         let location = format!("s3://{bucket}/{prefix}");
         let invalid =
             |e: object_store::Error| Error::Invalid(format!("object store {location}: {e}"));
-        let mut builder = AmazonS3Builder::from_env();
+        // A server that does not answer is reported within seconds (the job is retried
+        // later), not after the client's default three minutes of retries.
+        let mut builder = AmazonS3Builder::from_env().with_retry(object_store::RetryConfig {
+            backoff: object_store::BackoffConfig::default(),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(20),
+        });
+        if std::env::var_os("AWS_CONNECT_TIMEOUT").is_none() {
+            builder = builder.with_config(
+                object_store::aws::AmazonS3ConfigKey::Client(
+                    object_store::ClientConfigKey::ConnectTimeout,
+                ),
+                "5s",
+            );
+        }
         for (name, value) in settings {
             let key = name.to_ascii_lowercase().parse().map_err(invalid)?;
             builder = builder.with_config(key, value);
@@ -376,7 +390,7 @@ mod tests {
     #[test]
     fn an_s3_bucket_keeps_the_blob_contract() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let blobs = crate::testutil::s3::blobs("contract");
+        let blobs = crate::testutil::s3_blobs("contract");
         crate::blobs::tests::conformance(&blobs, dir.path());
         // Large objects go up in parts and come back the same.
         let big = dir.path().join("big");
@@ -397,7 +411,7 @@ mod tests {
         for bad in ["s3://", "s3:///x", "http://b/x", "s3://b/../x"] {
             assert!(S3Blobs::open(bad).is_err(), "{bad}");
         }
-        let blobs = crate::testutil::s3::blobs("keys");
+        let blobs = crate::testutil::s3_blobs("keys");
         for key in ["/etc/passwd", "../keys/log.key", ""] {
             assert!(blobs.path(key).is_err(), "{key}");
         }

@@ -266,3 +266,101 @@ pub fn enqueue_ingest(
         ExitCode::SUCCESS
     })
 }
+
+/// Queues one job (verify, sweep) for the workers and says so.
+pub fn enqueue_one(config: &Config, spec: bwv::jobs::JobSpec, json: bool) -> Result<ExitCode> {
+    drop(super::open_store(config)?);
+    let queue = open_queue(&config.index)?;
+    let (job, _) = queue.enqueue(&spec, None)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&job)?);
+    } else {
+        println!(
+            "queued job {} ({}); `bwv worker` runs it, `bwv jobs` shows it",
+            job.id,
+            spec.kind()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// Print JSON: each part's state.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `bwv health`: can this machine reach the index, the job queue and the object store? For
+/// an operator's checks and a service's readiness probe; the exit code is the first failure's.
+pub fn health(config: &Config, args: HealthArgs) -> Result<ExitCode> {
+    let index = &config.index;
+    let objects = config.objects.clone();
+    // Never makes a store: an SQLite index that is not there is a failure to report.
+    let there = || {
+        if index.exists() {
+            Ok(())
+        } else {
+            Err(bwv::Error::NotFound(format!("no index at {index}")))
+        }
+    };
+    let checks: Vec<(String, String, bwv::Result<String>)> = vec![
+        (
+            "index".into(),
+            index.to_string(),
+            there()
+                .and_then(|()| {
+                    bwv::custody::open_index(index, std::sync::Arc::clone(&config.clock))
+                })
+                .and_then(|s| s.log_head())
+                .map(|h| format!("{} events", h.size())),
+        ),
+        (
+            "queue".into(),
+            index.to_string(),
+            there()
+                .and_then(|()| open_queue(index))
+                .and_then(|q| q.counts())
+                .map(|c| {
+                    let pending: u64 = [JobState::Queued, JobState::Running]
+                        .iter()
+                        .filter_map(|s| c.get(s))
+                        .sum();
+                    format!("{pending} job(s) queued or running")
+                }),
+        ),
+        (
+            "objects".into(),
+            objects
+                .clone()
+                .unwrap_or_else(|| config.home.display().to_string()),
+            bwv::blobs::open_blobs(objects.as_deref(), &config.home)
+                .and_then(|b| b.exists("masters/health-probe"))
+                .map(|_| "reachable".to_owned()),
+        ),
+    ];
+    let mut failed: Option<u8> = None;
+    let mut report = serde_json::Map::new();
+    for (part, at, result) in &checks {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d.clone()),
+            Err(e) => {
+                failed.get_or_insert(e.kind().exit_code());
+                (false, format!("{} ({})", e, e.kind().as_str()))
+            }
+        };
+        if args.json {
+            report.insert(
+                part.clone(),
+                serde_json::json!({"at": at, "ok": ok, "detail": detail}),
+            );
+        } else {
+            let state = if ok { "ok" } else { "FAILED" };
+            println!("{part:<8} {state:<6} {}: {}", shown(at), shown(&detail));
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(failed.map_or(ExitCode::SUCCESS, ExitCode::from))
+}

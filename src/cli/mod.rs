@@ -102,6 +102,8 @@ enum Command {
     Worker(jobs::WorkerArgs),
     /// The job queue: counts by state and the jobs, with their attempts and errors.
     Jobs(jobs::JobsArgs),
+    /// Whether the index, the job queue and the object store can be reached from here.
+    Health(jobs::HealthArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -174,6 +176,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Bench(args) => bench::run(&config, *args),
         Command::Worker(args) => jobs::worker(&config, args),
         Command::Jobs(args) => jobs::jobs(&config, args),
+        Command::Health(args) => jobs::health(&config, args),
     }
 }
 

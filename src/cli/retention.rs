@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::shown;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use bwv::config::Config;
 use bwv::custody::retention::MarkKind;
 use bwv::ops::{Ops, Which};
@@ -90,6 +90,9 @@ pub enum RetentionCommand {
         /// Policy file, which must exist (default: HOME/policy.json, else the built-in 31 days).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Queue the sweep for `bwv worker` instead of running it here.
+        #[arg(long, conflicts_with = "dry_run")]
+        enqueue: bool,
     },
 }
 
@@ -200,7 +203,14 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
         dry_run,
         json,
         policy,
+        enqueue,
     } = command;
+    if enqueue {
+        let policy = policy
+            .map(|p| std::path::absolute(&p).with_context(|| format!("policy {}", p.display())))
+            .transpose()?;
+        return super::jobs::enqueue_one(config, bwv::jobs::JobSpec::Sweep { policy }, json);
+    }
     let (home, store) = super::open_store(config)?;
     let store = store.as_ref();
     let report = Ops::new(&home, store, &config.actor).sweep(

@@ -28,9 +28,20 @@ pub struct Args {
     /// Trusted public key file to check signatures with (default: the store's own).
     #[arg(long)]
     key: Option<PathBuf>,
+    /// Queue the verification for `bwv worker` (which records its `verified` event) instead
+    /// of running it here.
+    #[arg(long, conflicts_with_all = ["checkpoint", "key"])]
+    enqueue: bool,
 }
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    if args.enqueue {
+        let spec = bwv::jobs::JobSpec::Verify {
+            recording: args.recording,
+            deep: args.deep,
+        };
+        return super::jobs::enqueue_one(config, spec, args.json);
+    }
     let (home, store) = super::open_store(config)?;
     let store = store.as_ref();
     let verifier = match &args.key {

@@ -1172,15 +1172,7 @@ impl Store for PostgresStore {
             )?;
             let id = u64::try_from(id).map_err(|_| bad_row(0, "negative mark id"))?;
             let event = self.append_in(tx, event.with("mark_id", id))?;
-            let stored = Mark {
-                id,
-                placed_at: placed_at.clone(),
-                released_at: None,
-                released_by: None,
-                release_reason: None,
-                ..mark.clone()
-            };
-            Ok((stored, event))
+            Ok((mark.placed(id, &placed_at), event))
         })
     }
 
@@ -1442,7 +1434,7 @@ mod tests {
     use crate::custody::EventKind;
     use crate::custody::conformance::recording;
     use crate::custody::log::{self, AuditScope};
-    use crate::testutil::postgres::{database as postgres_database, fresh as postgres_fresh};
+    use crate::testutil::servers::{postgres_database, postgres_fresh};
 
     fn clock() -> Arc<dyn Clock> {
         Arc::new(FixedClock(

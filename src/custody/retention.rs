@@ -170,6 +170,18 @@ impl Mark {
     pub fn is_active(&self) -> bool {
         self.released_at.is_none()
     }
+
+    /// The mark as a store placed it: with its id and time, active.
+    pub fn placed(&self, id: u64, placed_at: &str) -> Self {
+        Self {
+            id,
+            placed_at: placed_at.to_owned(),
+            released_at: None,
+            released_by: None,
+            release_reason: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// How a recording was deleted (kept on the recording row).

@@ -1055,15 +1055,7 @@ impl Store for SqliteStore {
             let id = u64::try_from(tx.last_insert_rowid())
                 .map_err(|_| conversion_error(0, "negative mark id"))?;
             let event = self.append_in(tx, event.with("mark_id", id))?;
-            let stored = Mark {
-                id,
-                placed_at: placed_at.clone(),
-                released_at: None,
-                released_by: None,
-                release_reason: None,
-                ..mark.clone()
-            };
-            Ok((stored, event))
+            Ok((mark.placed(id, &placed_at), event))
         })
     }
 

@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn the_postgres_queue_keeps_the_queue_contract() {
         super::super::conformance::suite(&|| {
-            let url = crate::testutil::postgres::fresh("queue");
+            let url = crate::testutil::servers::postgres_fresh("queue");
             Box::new(super::PgQueue::open(&url, "test").expect("opens"))
         });
     }

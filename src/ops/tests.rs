@@ -45,7 +45,9 @@ fn store_with(
     let home = Home::open(dir).expect("home");
     let index = match backend {
         Backend::Sqlite => IndexLocation::Sqlite(home.index()),
-        Backend::Postgres => IndexLocation::Postgres(crate::testutil::postgres::fresh("ops")),
+        Backend::Postgres => {
+            IndexLocation::Postgres(crate::testutil::servers::postgres_fresh("ops"))
+        }
     };
     let f = Fixture { home, index };
     let store = f.open();

@@ -3,11 +3,9 @@
 
 mod custody;
 mod ingest;
-#[path = "../support/postgres.rs"]
-mod pg;
 mod postgres;
 mod redact;
 mod retention;
-#[path = "../support/s3.rs"]
-mod s3;
+#[path = "../support/servers.rs"]
+mod servers;
 mod util;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::pg;
+use crate::servers;
 use crate::util::*;
 
 fn on_index(mut c: Command, url: &str) -> Command {
@@ -38,7 +38,7 @@ fn dock_of(dir: &Path, name: &str, clips: usize, first: usize) -> std::path::Pat
 
 #[test]
 fn a_store_on_postgres_ingests_flags_sweeps_and_verifies() {
-    let url = pg::fresh("flow");
+    let url = servers::postgres_fresh("flow");
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 2, 5);
     std::fs::write(dock.join("notes.mp4"), b"not a video").expect("write");
@@ -101,7 +101,7 @@ fn a_store_on_postgres_ingests_flags_sweeps_and_verifies() {
 /// and the log they write together verifies.
 #[test]
 fn two_ingests_started_at_once_on_a_new_database_share_one_log() {
-    let url = pg::fresh("together");
+    let url = servers::postgres_fresh("together");
     let dir = tempfile::tempdir().expect("tempdir");
     let docks = [
         dock_of(dir.path(), "a", 2, 5),
@@ -139,7 +139,7 @@ fn jobs_json(home: &Path, url: &str) -> Value {
 /// exactly once into one log that verifies.
 #[test]
 fn workers_share_a_dock_and_a_killed_workers_job_is_finished_by_another() {
-    let url = pg::fresh("workers");
+    let url = servers::postgres_fresh("workers");
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 6, 5);
     std::fs::write(dock.join("junk.mp4"), b"not a video").expect("write");
@@ -233,15 +233,15 @@ fn workers_share_a_dock_and_a_killed_workers_job_is_finished_by_another() {
 /// deletes from it.
 #[test]
 fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
-    let url = pg::fresh("objects");
-    let objects = crate::s3::location("objects");
+    let url = servers::postgres_fresh("objects");
+    let objects = servers::s3_location("objects");
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 2, 5);
     let home = dir.path().join("home");
     let cmd = || {
         let mut c = on_index(bwv(&home), &url);
         c.env("BWV_OBJECTS", &objects)
-            .envs(crate::s3::server().iter().cloned());
+            .envs(servers::s3().iter().cloned());
         c
     };
     let o = run(cmd().arg("ingest").arg(&dock));
@@ -283,7 +283,7 @@ fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
     // The swept recording's master and derived files are gone from the bucket, the kept
     // one's are there and still verify deeply.
     use bwv::blobs::Blobs as _;
-    let bucket = bwv::blobs::s3::S3Blobs::open_with(&objects, crate::s3::server()).expect("bucket");
+    let bucket = bwv::blobs::s3::S3Blobs::open_with(&objects, servers::s3()).expect("bucket");
     let master_of = |r: &Value| r["master_path"].as_str().expect("path").to_owned();
     assert!(!bucket.exists(&master_of(&listed[1])).expect("look up"));
     assert!(
@@ -295,4 +295,87 @@ fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
     assert!(bucket.exists(&master_of(&listed[0])).expect("look up"));
     let kept = run(cmd().args(["verify", &ids[0], "--deep"]));
     assert!(kept.status.success(), "{}", stdout(&kept));
+}
+
+/// Verify and sweep jobs queued from the CLI are run by a worker, which records their events.
+#[test]
+fn verify_and_sweep_jobs_are_queued_and_run_by_a_worker() {
+    let url = servers::postgres_fresh("otherjobs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 1, 5);
+    let home = dir.path().join("home");
+    let o = run(on_index(bwv(&home), &url).arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    for args in [
+        &["verify", "--deep", "--enqueue"][..],
+        &["retention", "sweep", "--enqueue"],
+    ] {
+        let o = run(on_index(bwv(&home), &url).args(args));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(on_index(bwv(&home), &url)
+        .env("BWV_NOW", "2027-01-15T12:00:00Z")
+        .args(["worker", "--drain", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ran: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let kinds: Vec<&str> = ran
+        .iter()
+        .map(|r| r["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["verify", "sweep"]);
+    let jobs = jobs_json(&home, &url);
+    let results: Vec<&Value> = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| &j["result"])
+        .collect();
+    assert_eq!(results[0]["findings"], 0, "{jobs}");
+    assert_eq!(
+        results[1]["expired"].as_array().map(Vec::len),
+        Some(1),
+        "{jobs}"
+    );
+    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
+    let id = listed[0]["id"].as_str().expect("id");
+    let shown = json(&run(on_index(bwv(&home), &url).args(["show", id, "--json"])));
+    let kinds = event_kinds(&shown);
+    assert!(kinds.contains(&"deleted".to_owned()), "{kinds:?}");
+}
+
+/// `bwv health` says what it can reach: everything on a working deployment; an unreachable
+/// index or object store by name, with the busy exit code, never a password.
+#[test]
+fn health_names_what_cannot_be_reached() {
+    let url = servers::postgres_fresh("health");
+    let objects = servers::s3_location("health");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let ok = run(on_index(bwv(&home), &url)
+        .env("BWV_OBJECTS", &objects)
+        .envs(servers::s3().iter().cloned())
+        .args(["health", "--json"]));
+    let report = json(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{report}");
+    for part in ["index", "queue", "objects"] {
+        assert_eq!(report[part]["ok"], true, "{part}: {report}");
+    }
+    let down = run(
+        on_index(bwv(&home), "postgres://bwv:s3cret@127.0.0.1:1/bwv")
+            .env("BWV_OBJECTS", &objects)
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "y")
+            .env("AWS_REGION", "us-east-1")
+            .args(["health"]),
+    );
+    assert_eq!(down.status.code(), Some(6), "{}", stdout(&down));
+    let text = stdout(&down);
+    assert!(text.contains("index    FAILED"), "{text}");
+    assert!(text.contains("objects  FAILED"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
 }

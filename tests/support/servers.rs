@@ -1,0 +1,100 @@
+//! Throwaway servers for tests, started on first use in each test process and stopped when it
+//! exits: PostgreSQL (`scripts/pg-throwaway.sh`) and an S3-compatible store, SeaweedFS
+//! (`scripts/s3-throwaway.sh`). The unit tests (src/testutil.rs) and the integration tests
+//! (tests/it) both include this file.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Starts `scripts/NAME` with its standard input a pipe this process holds until it exits (the
+/// script stops its server and removes its folder when the pipe closes), and returns the one
+/// line it prints once the server is ready.
+fn launch(name: &str) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{script} starts (scripts/setup.sh installs what it needs): {e}")
+        });
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("read what the server printed");
+    assert!(!line.trim().is_empty(), "{script} did not start a server");
+    (child, line.trim().to_owned())
+}
+
+/// A number unique in this process, for names of databases and prefixes.
+fn unique(label: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{label}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The URL of the throwaway PostgreSQL server, or the server named by `BWV_TEST_POSTGRES`.
+pub fn postgres() -> &'static str {
+    static SERVER: OnceLock<(Option<std::process::Child>, String)> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| match std::env::var("BWV_TEST_POSTGRES") {
+            Ok(url) => (None, url),
+            Err(_) => {
+                let (child, url) = launch("pg-throwaway.sh");
+                assert!(url.starts_with("postgres://"), "not a server URL: {url}");
+                (Some(child), url)
+            }
+        })
+        .1
+}
+
+/// The URL of the database `name` on the test server, made (empty) if it is not there.
+pub fn postgres_database(name: &str) -> String {
+    let admin = postgres();
+    let mut client = postgres::Client::connect(admin, postgres::NoTls).expect("connect");
+    let there = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .expect("look up database");
+    if there.is_none() {
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("create database");
+    }
+    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
+    format!("{server}/{name}")
+}
+
+/// A fresh database on the test server, named for `label` and made unique.
+pub fn postgres_fresh(label: &str) -> String {
+    postgres_database(&unique(label))
+}
+
+/// The settings (`AWS_ENDPOINT_URL`, keys, region, `AWS_ALLOW_HTTP`) of the throwaway S3 server.
+pub fn s3() -> &'static [(String, String)] {
+    static SERVER: OnceLock<(std::process::Child, Vec<(String, String)>)> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            let (child, line) = launch("s3-throwaway.sh");
+            let settings: Vec<(String, String)> = line
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            assert!(
+                settings.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL"),
+                "not S3 settings: {line}"
+            );
+            (child, settings)
+        })
+        .1
+}
+
+/// A fresh location on the test S3 server: one bucket, a prefix of its own per call.
+pub fn s3_location(label: &str) -> String {
+    format!("s3://bwv-test/{}", unique(label).replace('_', "-"))
+}
