@@ -14,8 +14,9 @@ WEED=${BWV_WEED:-$PWD/tools/weed}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bwv-s3.XXXXXX")
 pid=
+# The server is killed outright: its data is thrown away, and a graceful stop can take minutes.
 cleanup() {
-  [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+  [ -z "$pid" ] || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -25,8 +26,10 @@ cat > "$dir/s3.json" <<'JSON'
 {"identities": [{"name": "bwv", "credentials": [{"accessKey": "bwvtest", "secretKey": "bwvtestsecret"}],
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
-# Eight free ports, held open together while picked so they differ; another process may take one
-# before the server binds it, so a start that fails is tried again with new ones.
+# Eight free ports (none left at its default, and the S3 gateway's Iceberg and Lance listeners
+# off, so several servers can run at once), held open together while picked so they differ;
+# another process may take one before the server binds it, so a start that fails is tried
+# again with new ones.
 for _ in 1 2 3; do
   read -r mp mg vp vg fp fg sp sg < <(python3 -c '
 import socket
@@ -37,7 +40,8 @@ print(*[s.getsockname()[1] for s in ss])')
   "$WEED" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$mp" -master.port.grpc="$mg" -volume.port="$vp" -volume.port.grpc="$vg" \
     -filer -filer.port="$fp" -filer.port.grpc="$fg" \
-    -s3 -s3.port="$sp" -s3.port.grpc="$sg" -s3.config="$dir/s3.json" \
+    -s3 -s3.port="$sp" -s3.port.grpc="$sg" -s3.port.iceberg=0 -s3.port.lance=0 \
+    -s3.config="$dir/s3.json" \
     -master.volumeSizeLimitMB=64 -volume.max=20 >"$dir/server.log" 2>&1 &
   pid=$!
   # Ready when the S3 gateway answers a request (any HTTP status), or given up after 60 s.
@@ -60,7 +64,7 @@ while time.monotonic() < deadline:
 sys.exit(1)
 PY
   then started=1; break; fi
-  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
+  kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
   rm -rf "$dir/data"
 done
 [ -n "${started:-}" ] || { tail -n 30 "$dir/server.log" >&2; exit 1; }
