@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::PageRequest;
-use bwv::jobs::worker::{Until, Worker};
+use bwv::jobs::worker::{Report, Until, Worker};
 use bwv::jobs::{JobState, open_queue};
 
 use super::shown;
@@ -26,6 +26,10 @@ pub struct WorkerArgs {
     /// Stop once no job is queued or running anywhere (default: keep waiting for jobs).
     #[arg(long)]
     drain: bool,
+    /// Seconds to keep trying while the queue's server cannot be reached (restarting, the
+    /// network down) before giving up.
+    #[arg(long, default_value_t = 600.0)]
+    patience: f64,
     /// Print one JSON object per job on stdout.
     #[arg(long)]
     json: bool,
@@ -47,6 +51,7 @@ fn seconds(what: &str, s: f64) -> Result<Duration> {
 pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
     let lease = seconds("lease", args.lease)?;
     let idle = seconds("idle", args.idle)?;
+    let patience = seconds("patience", args.patience)?;
     let (home, store) = super::create_store(config)?;
     let queue = open_queue(&config.index)?;
     bwv::media::init()?;
@@ -68,6 +73,7 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
         clock: config.clock.as_ref(),
         lease,
         idle,
+        patience,
         settings: &settings,
     };
     let until = if args.drain {
@@ -76,7 +82,18 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
         Until::Stopped
     };
     let mut failed = 0usize;
-    let ran = worker.run(until, &mut |r| {
+    let ran = worker.run(until, &mut |report| {
+        let r = match report {
+            Report::Ran(r) => r,
+            Report::Waiting { error, retry_in_ms } => {
+                eprintln!(
+                    "bwv: the job queue cannot be reached ({}); trying again in {:.1} s",
+                    shown(error),
+                    *retry_in_ms as f64 / 1000.0
+                );
+                return;
+            }
+        };
         if r.outcome != "done" {
             failed += 1;
         }

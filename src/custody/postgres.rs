@@ -23,7 +23,7 @@
 use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Transaction};
@@ -317,7 +317,7 @@ pub(crate) struct Pool {
     config: postgres::Config,
     /// Where it is, for messages (never the password).
     name: String,
-    idle: Mutex<Vec<(Client, Instant)>>,
+    idle: Mutex<Vec<Client>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -330,8 +330,8 @@ impl std::fmt::Debug for Pool {
 
 /// Connections kept for reuse; more are made while all are busy.
 const IDLE_CONNECTIONS: usize = 4;
-/// A connection idle longer than this is checked before use (the server may have restarted).
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
+/// How long checking a pooled connection may take before it is given up for a new one.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pooled connection, returned to the pool when dropped unless it broke.
 pub(crate) struct Conn<'p> {
@@ -357,7 +357,7 @@ impl Drop for Conn<'_> {
         if let Some(client) = self.client.take().filter(|c| !c.is_closed()) {
             let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < IDLE_CONNECTIONS {
-                idle.push((client, Instant::now()));
+                idle.push(client);
             }
         }
     }
@@ -384,17 +384,16 @@ impl Pool {
         &self.name
     }
 
-    /// A connection from the pool (checked if it sat idle a while), or a new one.
+    /// A pooled connection that still answers (one round trip; a server restarted or a
+    /// connection dropped since it was last used is found here, not by the caller's
+    /// statement), or a new one.
     pub(crate) fn get(&self) -> Result<Conn<'_>> {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some((mut client, since)) = idle else {
+            let Some(mut client) = idle else {
                 break;
             };
-            if client.is_closed() {
-                continue;
-            }
-            if since.elapsed() < CHECK_AFTER_IDLE || client.is_valid(CHECK_AFTER_IDLE).is_ok() {
+            if !client.is_closed() && client.is_valid(CHECK_TIMEOUT).is_ok() {
                 return Ok(Conn {
                     client: Some(client),
                     pool: self,
@@ -1596,6 +1595,27 @@ mod tests {
         assert_eq!(checkpoint.size, WRITERS * EACH);
         let proof = log::prove(&s, &signer.verifier(), 77, None).expect("proof");
         assert_eq!(proof.leaf_index, 77);
+    }
+
+    /// A server restart (here: every connection to the database ended by the server) costs
+    /// no call: pooled connections are checked before use and replaced.
+    #[test]
+    fn connections_the_server_dropped_are_replaced_before_use() {
+        let url = postgres_fresh("reconnect");
+        let s = open(&url);
+        let draft = || EventDraft::new(EventKind::Duplicate, None, "t");
+        s.append(draft()).expect("append");
+        let mut admin = Client::connect(&url, NoTls).expect("admin connection");
+        let ended = admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .expect("end the store's connections");
+        assert!(!ended.is_empty(), "the store had a pooled connection");
+        s.append(draft()).expect("a new connection");
+        assert_eq!(s.events(None).expect("events").len(), 2);
     }
 
     #[test]

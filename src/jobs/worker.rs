@@ -51,6 +51,22 @@ pub struct Ran {
     pub recorded: bool,
 }
 
+/// What a worker tells its caller as it goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Report {
+    /// A job ended.
+    Ran(Ran),
+    /// The queue could not be reached (the server restarting, the network down): the worker
+    /// waits `retry_in_ms` and tries again, as long as its patience lasts.
+    Waiting {
+        /// What failed.
+        error: String,
+        /// How long until the next try.
+        retry_in_ms: u64,
+    },
+}
+
 /// A worker and everything its jobs need, passed in.
 #[derive(Debug)]
 pub struct Worker<'a> {
@@ -68,13 +84,41 @@ pub struct Worker<'a> {
     pub lease: Duration,
     /// How long to wait before looking again when no job is due.
     pub idle: Duration,
+    /// How long to keep trying while the queue cannot be reached before giving up.
+    pub patience: Duration,
     /// Ingest settings.
     pub settings: &'a ingest::Settings,
 }
 
 impl Worker<'_> {
-    /// Claims and runs jobs until `until`; `each` sees every job as it ends.
-    pub fn run(&self, until: Until, each: &mut dyn FnMut(&Ran)) -> Result<usize> {
+    /// Calls the queue, riding out a server that cannot be reached for a while (a busy
+    /// error): each failure is reported and the call tried again after a pause that doubles
+    /// up to a minute, until `patience` has passed since the first; other errors end it.
+    fn patiently<T>(
+        &self,
+        call: &dyn Fn() -> Result<T>,
+        each: &mut dyn FnMut(&Report),
+    ) -> Result<T> {
+        let started = std::time::Instant::now();
+        let mut pause = self.idle.max(Duration::from_millis(100));
+        loop {
+            match call() {
+                Err(e) if retryable(&e) && started.elapsed() < self.patience => {
+                    each(&Report::Waiting {
+                        error: e.to_string(),
+                        retry_in_ms: u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                    });
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(60));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Claims and runs jobs until `until`; `each` sees every job as it ends, and every wait
+    /// for the queue.
+    pub fn run(&self, until: Until, each: &mut dyn FnMut(&Report)) -> Result<usize> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .thread_name(|_| "bwv-worker-job".into())
@@ -82,8 +126,9 @@ impl Worker<'_> {
             .map_err(|e| Error::Invalid(format!("cannot start a worker thread: {e}")))?;
         let mut ran = 0;
         loop {
-            let Some(claim) = self.queue.claim(&self.name, self.lease)? else {
-                let counts = self.queue.counts()?;
+            let claimed = self.patiently(&|| self.queue.claim(&self.name, self.lease), each)?;
+            let Some(claim) = claimed else {
+                let counts = self.patiently(&|| self.queue.counts(), each)?;
                 let pending: u64 = [super::JobState::Queued, super::JobState::Running]
                     .iter()
                     .filter_map(|s| counts.get(s))
@@ -95,21 +140,22 @@ impl Worker<'_> {
                 continue;
             };
             let finish = self.with_heartbeat(&claim, || self.run_job(&claim.job.spec, &pool));
-            let recorded = self.queue.finish(&claim, &finish)?;
+            // A finish that cannot be recorded is left to the lease: the job runs again.
+            let recorded = self.patiently(&|| self.queue.finish(&claim, &finish), each)?;
             ran += 1;
             let (outcome, error) = match &finish {
                 Finish::Done(_) => ("done", None),
                 Finish::Retry { error, .. } => ("retry", Some(error.clone())),
                 Finish::Failed(error) => ("failed", Some(error.clone())),
             };
-            each(&Ran {
+            each(&Report::Ran(Ran {
                 job: claim.job.id,
                 kind: claim.job.spec.kind(),
                 attempt: claim.attempt,
                 outcome,
                 error,
                 recorded,
-            });
+            }));
         }
     }
 
@@ -234,4 +280,109 @@ fn retryable(e: &Error) -> bool {
 
 fn to_json(value: &impl Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Invalid(format!("job result: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::jobs::{Counts, Job, JobState, Queue};
+
+    /// A queue whose server is unreachable for its first `down` calls.
+    #[derive(Debug)]
+    struct Flaky {
+        inner: crate::jobs::sqlite::SqliteQueue,
+        down: AtomicU32,
+    }
+
+    impl Flaky {
+        fn up(&self) -> Result<()> {
+            match self
+                .down
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            {
+                Ok(_) => Err(Error::Locked("the queue's server".into())),
+                Err(_) => Ok(()),
+            }
+        }
+    }
+
+    impl Queue for Flaky {
+        fn enqueue(&self, spec: &JobSpec, key: Option<&str>) -> Result<(Job, bool)> {
+            self.inner.enqueue(spec, key)
+        }
+        fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claim>> {
+            self.up()?;
+            self.inner.claim(worker, lease)
+        }
+        fn heartbeat(&self, claim: &Claim, lease: Duration) -> Result<bool> {
+            self.inner.heartbeat(claim, lease)
+        }
+        fn finish(&self, claim: &Claim, finish: &Finish) -> Result<bool> {
+            self.up()?;
+            self.inner.finish(claim, finish)
+        }
+        fn job(&self, id: u64) -> Result<Job> {
+            self.inner.job(id)
+        }
+        fn jobs(
+            &self,
+            state: Option<JobState>,
+            page: &crate::custody::PageRequest,
+        ) -> Result<crate::custody::Page<Job>> {
+            self.inner.jobs(state, page)
+        }
+        fn counts(&self) -> Result<Counts> {
+            self.up()?;
+            self.inner.counts()
+        }
+    }
+
+    #[test]
+    fn a_worker_waits_out_an_unreachable_queue_and_gives_up_only_after_its_patience() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::open(&dir.path().join("home")).expect("home");
+        let clock = crate::clock::SystemClock;
+        let store = crate::custody::sqlite::SqliteStore::open(&home.index(), Arc::new(clock))
+            .expect("store");
+        let queue = Flaky {
+            inner: crate::jobs::sqlite::SqliteQueue::open(&dir.path().join("q.sqlite"))
+                .expect("queue"),
+            down: AtomicU32::new(3),
+        };
+        queue
+            .enqueue(&JobSpec::Sweep { policy: None }, None)
+            .expect("enqueue");
+        let settings = ingest::Settings::default();
+        let worker = |patience| Worker {
+            name: "w".into(),
+            queue: &queue,
+            home: &home,
+            store: &store,
+            clock: &clock,
+            lease: Duration::from_secs(60),
+            idle: Duration::from_millis(1),
+            patience,
+            settings: &settings,
+        };
+        let mut reports = Vec::new();
+        let ran = worker(Duration::from_secs(600))
+            .run(Until::Drained, &mut |r| reports.push(r.clone()))
+            .expect("the queue came back");
+        assert_eq!(ran, 1);
+        let waits = reports
+            .iter()
+            .filter(|r| matches!(r, Report::Waiting { .. }))
+            .count();
+        assert_eq!(waits, 3, "{reports:?}");
+        assert!(matches!(reports.last(), Some(Report::Ran(r)) if r.outcome == "done"));
+
+        // With no patience left, an unreachable queue ends the worker with its error.
+        queue.down.store(1, Ordering::SeqCst);
+        let e = worker(Duration::ZERO)
+            .run(Until::Drained, &mut |_| {})
+            .expect_err("gave up");
+        assert_eq!(e.kind(), ErrorKind::Busy);
+    }
 }
