@@ -77,15 +77,14 @@ if part workers; then
   frames=$(( (20 * CLIPS + CLIPS * (CLIPS - 1) / 2) * 30 ))
   # The servers run while this script does: each one's standard input is a FIFO this script
   # holds open until it exits (then they stop and remove their folders).
-  start() { # NAME SCRIPT -> the line the script prints when its server is ready
+  start() { # NAME SCRIPT: sets LINE to what the script prints when its server is ready
     mkfifo "$WORK/$1.in" "$WORK/$1.out"
     "scripts/$2" <"$WORK/$1.in" >"$WORK/$1.out" &
     exec {fd}>"$WORK/$1.in"
-    read -r line <"$WORK/$1.out"
-    echo "$line"
+    read -r LINE <"$WORK/$1.out"
   }
-  PGURL=$(start pg pg-throwaway.sh)
-  S3ENV=$(start s3 s3-throwaway.sh)
+  start pg pg-throwaway.sh; PGURL=$LINE
+  start s3 s3-throwaway.sh; S3ENV=$LINE
   export $S3ENV
   seconds() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$@"; }
   echo
