@@ -3,7 +3,8 @@
 # made in a new temp folder, listening on a free loopback port, run by an unprivileged user
 # (`postgres`, which Debian's package creates, when this runs as root). When it is ready it prints
 # one line, its URL (postgres://bwv@127.0.0.1:PORT/bwv), and it runs until its standard input
-# closes or it is interrupted; then it stops the server and removes the folder.
+# closes or it is interrupted; then it stops the server and removes the folder. SIGUSR1 restarts
+# the server (see below).
 #   scripts/pg-throwaway.sh            # Ctrl-D or Ctrl-C stops it
 # Needs Debian's postgresql-15 (scripts/setup.sh installs it).
 set -euo pipefail
@@ -34,4 +35,14 @@ done
 [ -n "${started:-}" ] || { cat "$dir/server.log" >&2; exit 1; }
 as_owner "$BIN/createdb" -h 127.0.0.1 -p "$port" -U bwv bwv
 echo "postgres://bwv@127.0.0.1:$port/bwv"
-cat >/dev/null || true
+# SIGUSR1 restarts the server (every connection dropped, as in a real restart) and prints
+# "restarted" once it accepts connections again: for tests of what survives a restart.
+restart() {
+  as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+  echo restarted
+}
+trap restart USR1
+cat <&0 >/dev/null &
+reader=$!
+# `wait` returns early when a signal is handled; it is waited for again until the input closes.
+while kill -0 "$reader" 2>/dev/null; do wait "$reader" || true; done

@@ -13,6 +13,10 @@ pub fn noise(n: usize, seed: u32) -> Vec<u8> {
 
 /// Throwaway PostgreSQL and S3 servers (shared with the integration tests).
 #[path = "../tests/support/servers.rs"]
+#[allow(
+    dead_code,
+    reason = "a server of one test's own is for the integration tests"
+)]
 pub mod servers;
 
 /// Objects at a fresh location on the test S3 server.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::PageRequest;
-use bwv::jobs::worker::{Report, Until, Worker};
+use bwv::jobs::worker::{Report, Until, Worker, patiently};
 use bwv::jobs::{JobState, open_queue};
 
 use super::shown;
@@ -52,8 +52,25 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
     let lease = seconds("lease", args.lease)?;
     let idle = seconds("idle", args.idle)?;
     let patience = seconds("patience", args.patience)?;
-    let (home, store) = super::create_store(config)?;
-    let queue = open_queue(&config.index)?;
+    let waiting = |report: &Report| {
+        if let Report::Waiting { error, retry_in_ms } = report {
+            eprintln!(
+                "bwv: the index or job queue cannot be reached ({}); trying again in {:.1} s",
+                shown(error),
+                *retry_in_ms as f64 / 1000.0
+            );
+        }
+    };
+    // A worker started while a server restarts waits for it, as a running one does.
+    let (home, store) = patiently(
+        patience,
+        idle,
+        &|| super::open_home_and_index(config),
+        &mut |r| waiting(r),
+    )?;
+    let queue = patiently(patience, idle, &|| open_queue(&config.index), &mut |r| {
+        waiting(r)
+    })?;
     bwv::media::init()?;
     home.clear_abandoned()?;
     let name = args.name.unwrap_or_else(|| {
@@ -83,18 +100,11 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
     };
     let mut failed = 0usize;
     let ran = worker.run(until, &mut |report| {
-        let r = match report {
-            Report::Ran(r) => r,
-            Report::Waiting { error, retry_in_ms } => {
-                eprintln!(
-                    "bwv: the job queue cannot be reached ({}); trying again in {:.1} s",
-                    shown(error),
-                    *retry_in_ms as f64 / 1000.0
-                );
-                return;
-            }
+        let Report::Ran(r) = report else {
+            return waiting(report);
         };
-        if r.outcome != "done" {
+        // A job queued again is not a failure (yet): the exit code counts jobs stopped for good.
+        if matches!(r.outcome, "failed" | "dead") {
             failed += 1;
         }
         if args.json {

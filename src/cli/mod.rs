@@ -215,6 +215,11 @@ fn open_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
 
 /// Opens the store home and its index, making them if they do not exist (`ingest`, `init`).
 fn create_store(config: &Config) -> Result<(Home, Box<dyn Store>)> {
+    Ok(open_home_and_index(config)?)
+}
+
+/// [`create_store`] with the library's error, whose kind says whether trying again may help.
+fn open_home_and_index(config: &Config) -> bwv::Result<(Home, Box<dyn Store>)> {
     let blobs = bwv::blobs::open_blobs(config.objects.as_deref(), &config.home)?;
     let home = Home::open_with(&config.home, blobs)?;
     let store = open_index(&config.index, Arc::clone(&config.clock))?;

@@ -42,7 +42,7 @@ pub struct Ran {
     pub kind: &'static str,
     /// The attempt.
     pub attempt: u32,
-    /// How it ended: done, retry, failed.
+    /// How it ended: done, retry (queued again), failed or dead (stopped for good).
     pub outcome: &'static str,
     /// The failure, if it failed.
     pub error: Option<String>,
@@ -91,29 +91,12 @@ pub struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// Calls the queue, riding out a server that cannot be reached for a while (a busy
-    /// error): each failure is reported and the call tried again after a pause that doubles
-    /// up to a minute, until `patience` has passed since the first; other errors end it.
     fn patiently<T>(
         &self,
         call: &dyn Fn() -> Result<T>,
         each: &mut dyn FnMut(&Report),
     ) -> Result<T> {
-        let started = std::time::Instant::now();
-        let mut pause = self.idle.max(Duration::from_millis(100));
-        loop {
-            match call() {
-                Err(e) if retryable(&e) && started.elapsed() < self.patience => {
-                    each(&Report::Waiting {
-                        error: e.to_string(),
-                        retry_in_ms: u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-                    });
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(60));
-                }
-                other => return other,
-            }
-        }
+        patiently(self.patience, self.idle, call, each)
     }
 
     /// Claims and runs jobs until `until`; `each` sees every job as it ends, and every wait
@@ -145,6 +128,9 @@ impl Worker<'_> {
             ran += 1;
             let (outcome, error) = match &finish {
                 Finish::Done(_) => ("done", None),
+                Finish::Retry { error, .. } if claim.attempt >= super::MAX_ATTEMPTS => {
+                    ("dead", Some(error.clone()))
+                }
                 Finish::Retry { error, .. } => ("retry", Some(error.clone())),
                 Finish::Failed(error) => ("failed", Some(error.clone())),
             };
@@ -270,6 +256,33 @@ impl Worker<'_> {
             "recordings": report.recordings.len(),
             "log_size": report.log.size,
         }))
+    }
+}
+
+/// Calls `call`, riding out a server that cannot be reached for a while (a busy error: a
+/// restart, the network down): each failure is reported and the call tried again after a pause
+/// that starts at `pause` and doubles up to a minute, until `patience` has passed since the
+/// first; other errors end it at once.
+pub fn patiently<T>(
+    patience: Duration,
+    pause: Duration,
+    call: &dyn Fn() -> Result<T>,
+    each: &mut dyn FnMut(&Report),
+) -> Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = pause.max(Duration::from_millis(100));
+    loop {
+        match call() {
+            Err(e) if retryable(&e) && started.elapsed() < patience => {
+                each(&Report::Waiting {
+                    error: e.to_string(),
+                    retry_in_ms: u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                });
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(60));
+            }
+            other => return other,
+        }
     }
 }
 

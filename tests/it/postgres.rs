@@ -379,3 +379,73 @@ fn health_names_what_cannot_be_reached() {
     assert!(text.contains("objects  FAILED"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+/// The database restarts twice while two workers drain a dock: the workers wait it out, jobs
+/// interrupted by it are retried, and still every clip is ingested exactly once into a log
+/// that verifies.
+#[test]
+fn a_database_restart_while_workers_run_loses_nothing() {
+    let mut server = servers::OwnPostgres::start();
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    for i in 0..6 {
+        make_clip(
+            &dock.join(format!("cam-{i}.mp4")),
+            Clip {
+                seconds: 2.0 + i as f32 / 10.0,
+                ..Clip::h264(320, 240)
+            },
+        );
+    }
+    let home = dir.path().join("home");
+    let o = run(on_index(bwv(&home), &url)
+        .args(["ingest", "--enqueue"])
+        .arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let workers: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            on_index(bwv(&home), &url)
+                .args([
+                    "worker", "--drain", "--lease", "3", "--idle", "0.2", "--json", "--name", name,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    server.restart();
+    server.restart();
+    for w in workers {
+        let o = w.wait_with_output().expect("wait");
+        assert!(
+            o.status.success(),
+            "{:?}: {} {}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    let jobs = jobs_json(&home, &url);
+    assert_eq!(jobs["counts"]["done"], 6, "{jobs}");
+    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 6, "every clip once");
+    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
+    for r in listed {
+        let id = r["id"].as_str().expect("id");
+        let shown = json(&run(on_index(bwv(&home), &url).args(["show", id, "--json"])));
+        let kinds = event_kinds(&shown);
+        let count = |k: &str| kinds.iter().filter(|e| *e == k).count();
+        assert_eq!(
+            (count("ingested"), count("processed")),
+            (1, 1),
+            "{id}: {kinds:?}"
+        );
+    }
+    let verify = run(on_index(bwv(&home), &url).args(["verify", "--all", "--json"]));
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}

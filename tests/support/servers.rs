@@ -6,10 +6,13 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// What a started server's script goes on printing.
+type Lines = std::io::BufReader<std::process::ChildStdout>;
+
 /// Starts `scripts/NAME` with its standard input a pipe this process holds until it exits (the
 /// script stops its server and removes its folder when the pipe closes), and returns the one
-/// line it prints once the server is ready.
-fn launch(name: &str) -> (std::process::Child, String) {
+/// line it prints once the server is ready, and the rest of what it prints.
+fn launch(name: &str) -> (std::process::Child, Lines, String) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
     let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -20,12 +23,13 @@ fn launch(name: &str) -> (std::process::Child, String) {
         .unwrap_or_else(|e| {
             panic!("{script} starts (scripts/setup.sh installs what it needs): {e}")
         });
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped"));
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("piped"))
+    lines
         .read_line(&mut line)
         .expect("read what the server printed");
     assert!(!line.trim().is_empty(), "{script} did not start a server");
-    (child, line.trim().to_owned())
+    (child, lines, line.trim().to_owned())
 }
 
 /// A number unique in this process, for names of databases and prefixes.
@@ -45,7 +49,7 @@ pub fn postgres() -> &'static str {
         .get_or_init(|| match std::env::var("BWV_TEST_POSTGRES") {
             Ok(url) => (None, url),
             Err(_) => {
-                let (child, url) = launch("pg-throwaway.sh");
+                let (child, _, url) = launch("pg-throwaway.sh");
                 assert!(url.starts_with("postgres://"), "not a server URL: {url}");
                 (Some(child), url)
             }
@@ -79,7 +83,7 @@ pub fn s3() -> &'static [(String, String)] {
     static SERVER: OnceLock<(std::process::Child, Vec<(String, String)>)> = OnceLock::new();
     &SERVER
         .get_or_init(|| {
-            let (child, line) = launch("s3-throwaway.sh");
+            let (child, _, line) = launch("s3-throwaway.sh");
             let settings: Vec<(String, String)> = line
                 .split_whitespace()
                 .filter_map(|kv| kv.split_once('='))
@@ -97,4 +101,42 @@ pub fn s3() -> &'static [(String, String)] {
 /// A fresh location on the test S3 server: one bucket, a prefix of its own per call.
 pub fn s3_location(label: &str) -> String {
     format!("s3://bwv-test/{}", unique(label).replace('_', "-"))
+}
+
+/// A PostgreSQL server of one test's own (which it may restart without disturbing the others),
+/// stopped when dropped.
+pub struct OwnPostgres {
+    child: std::process::Child,
+    lines: Lines,
+    /// Its URL.
+    pub url: String,
+}
+
+impl OwnPostgres {
+    /// Starts one.
+    pub fn start() -> Self {
+        let (child, lines, url) = launch("pg-throwaway.sh");
+        assert!(url.starts_with("postgres://"), "not a server URL: {url}");
+        Self { child, lines, url }
+    }
+
+    /// Restarts it (every connection dropped) and returns once it accepts connections again.
+    pub fn restart(&mut self) {
+        use std::io::BufRead as _;
+        let sent = std::process::Command::new("kill")
+            .args(["-USR1", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let mut line = String::new();
+        self.lines.read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "restarted");
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
