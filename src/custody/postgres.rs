@@ -478,7 +478,11 @@ fn migrate(client: &mut Client) -> std::result::Result<(), postgres::Error> {
         .map(|r| r.try_get(0))
         .transpose()?
         .unwrap_or(0);
-    for sql in MIGRATIONS.iter().skip(usize::try_from(done).unwrap_or(0)) {
+    let done = usize::try_from(done).unwrap_or(0);
+    if done >= MIGRATIONS.len() {
+        return tx.commit();
+    }
+    for sql in &MIGRATIONS[done..] {
         tx.batch_execute(sql)?;
     }
     let version = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
@@ -510,7 +514,7 @@ fn insert_node(
     Ok(())
 }
 
-/// A column that must hold a SHA-256: 32 bytes, or hex text.
+/// A column that must hold a SHA-256 as 32 bytes.
 fn blob_digest(row: &Row, col: usize) -> Result<Digest> {
     let bytes: Vec<u8> = row.try_get(col).map_err(pg("read a hash"))?;
     <[u8; 32]>::try_from(bytes.as_slice())

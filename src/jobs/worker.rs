@@ -122,7 +122,15 @@ impl Worker<'_> {
                 std::thread::sleep(self.idle);
                 continue;
             };
-            let finish = self.with_heartbeat(&claim, || self.run_job(&claim.job.spec, &pool));
+            let finish = match self.with_heartbeat(&claim, || self.run_job(&claim.job.spec, &pool))
+            {
+                // The pause grows with the attempts: 2 s, 4 s, 8 s ...
+                Finish::Retry { error, .. } => Finish::Retry {
+                    error,
+                    after: backoff(claim.attempt),
+                },
+                other => other,
+            };
             // A finish that cannot be recorded is left to the lease: the job runs again.
             let recorded = self.patiently(&|| self.queue.finish(&claim, &finish), each)?;
             ran += 1;
@@ -163,14 +171,12 @@ impl Worker<'_> {
         })
     }
 
-    /// Runs one job and says how it ended: errors that may pass are retried with back-off.
+    /// Runs one job and says how it ended: errors that may pass are retried (the caller sets
+    /// the back-off).
     fn run_job(&self, spec: &JobSpec, pool: &rayon::ThreadPool) -> Finish {
         let attempt = |r: Result<serde_json::Value>| match r {
             Ok(v) => Finish::Done(v),
-            Err(e) if retryable(&e) => Finish::Retry {
-                error: e.to_string(),
-                after: backoff(1),
-            },
+            Err(e) if retryable(&e) => retry(e.to_string()),
             Err(e) => Finish::Failed(e.to_string()),
         };
         let outcome = match spec {
@@ -199,10 +205,7 @@ impl Worker<'_> {
         };
         match Ops::new(self.home, self.store, ACTOR).seal() {
             Ok(_) => outcome,
-            Err(e) => Finish::Retry {
-                error: format!("sign a checkpoint: {e}"),
-                after: backoff(1),
-            },
+            Err(e) => retry(format!("sign a checkpoint: {e}")),
         }
     }
 
@@ -228,14 +231,8 @@ impl Worker<'_> {
                 Ok(v) => Finish::Done(v),
                 Err(e) => Finish::Failed(e.to_string()),
             },
-            Ok(report) => Finish::Retry {
-                error: report.error.unwrap_or_else(|| "ingest failed".into()),
-                after: backoff(1),
-            },
-            Err(e) if retryable(&e) => Finish::Retry {
-                error: e.to_string(),
-                after: backoff(1),
-            },
+            Ok(report) => retry(report.error.unwrap_or_else(|| "ingest failed".into())),
+            Err(e) if retryable(&e) => retry(e.to_string()),
             Err(e) => Finish::Failed(e.to_string()),
         }
     }
@@ -283,6 +280,14 @@ pub fn patiently<T>(
             }
             other => return other,
         }
+    }
+}
+
+/// A failure that may pass; the run loop sets its back-off from the attempt.
+fn retry(error: String) -> Finish {
+    Finish::Retry {
+        error,
+        after: Duration::ZERO,
     }
 }
 
