@@ -138,6 +138,17 @@ impl Home {
         format!("derived/{id}")
     }
 
+    /// Where a recording's logged redaction plans are kept as objects (`plans/<id>`), each named
+    /// by its SHA-256, so a render on any machine finds the plan it is asked for.
+    pub fn plans_rel(id: &str) -> String {
+        format!("plans/{id}")
+    }
+
+    /// The object of one plan: `plans/<id>/<sha256>.json`, its canonical bytes.
+    pub fn plan_rel(id: &str, sha: &Digest) -> String {
+        format!("{}/{sha}.json", Self::plans_rel(id))
+    }
+
     /// Absolute path of a store-relative path.
     pub fn abs(&self, rel: &str) -> PathBuf {
         self.root.join(rel)

@@ -407,11 +407,14 @@ fn check_deleted(home: &Home, rec: &Recording, logged: &[&Event], findings: &mut
     // Anything still stored (or that cannot be checked) is a finding.
     let blobs = home.blobs();
     let derived = Home::derived_rel(&rec.id);
+    let plans = Home::plans_rel(&rec.id);
     let master_left = !matches!(blobs.exists(&rec.master_path), Ok(false));
-    let derived_left = !matches!(blobs.list(&format!("{derived}/")), Ok(keys) if keys.is_empty());
+    let left_under =
+        |prefix: &str| !matches!(blobs.list(&format!("{prefix}/")), Ok(keys) if keys.is_empty());
     for (left, path) in [
         (master_left, rec.master_path.clone()),
-        (derived_left, derived),
+        (left_under(&derived), derived.clone()),
+        (left_under(&plans), plans.clone()),
     ] {
         if left {
             findings.push(Finding::NotDeleted {

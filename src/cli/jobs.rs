@@ -197,6 +197,12 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
             bwv::jobs::JobSpec::Sweep { policy } => policy
                 .as_ref()
                 .map_or("store policy".into(), |p| p.display().to_string()),
+            bwv::jobs::JobSpec::Render {
+                recording,
+                plan_sha256,
+                actor,
+                ..
+            } => format!("{recording} plan {plan_sha256} for {actor}"),
         };
         let error = job
             .error

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use bwv::config::Config;
 use bwv::ops::{Ops, RedactRequest};
 use bwv::redact::detect::{DetectSettings, Detector};
@@ -61,8 +61,13 @@ pub struct Args {
     #[arg(long, conflicts_with = "render")]
     plan: Option<PathBuf>,
     /// Render this plan (from --plan).
-    #[arg(long, requires = "out")]
+    #[arg(long, required_if_eq("enqueue", "true"))]
     render: Option<PathBuf>,
+    /// Queue the render for `bwv worker` (on this or another machine) instead of rendering
+    /// here: the copy is kept in the store and recorded as made by you (`bwv export --file
+    /// redacted` takes it out).
+    #[arg(long, requires = "render", conflicts_with = "out")]
+    enqueue: bool,
     /// The redacted MP4 to write (must not exist). Without --render, plans first.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -224,20 +229,38 @@ pub fn supersede(config: &Config, args: SupersedeArgs) -> Result<ExitCode> {
 }
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    if args.render.is_some() && args.out.is_none() && !args.enqueue {
+        anyhow::bail!("--render needs --out FILE (or --enqueue, for a worker)");
+    }
     let (home, store) = super::open_store(config)?;
+    let settings = RenderSettings {
+        mode: args.mode.into(),
+        keep: args.keep.clone(),
+        audio: args.audio.clone(),
+        boxes: args.boxes.clone(),
+        ..RenderSettings::default()
+    };
+    if let (true, Some(path)) = (args.enqueue, &args.render) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let plan: bwv::redact::plan::Plan = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a bwv redaction plan", path.display()))?;
+        let rec = store.resolve(&args.recording)?;
+        let spec = bwv::jobs::JobSpec::Render {
+            recording: rec.id,
+            plan_sha256: plan.digest(),
+            settings,
+            actor: config.actor.clone(),
+        };
+        return super::jobs::enqueue_one(config, spec, args.json);
+    }
     let request = RedactRequest {
         recording: args.recording,
         plan: args.plan,
         render: args.render,
         out: args.out,
         plan_settings: args.detector.plan_settings(),
-        render_settings: RenderSettings {
-            mode: args.mode.into(),
-            keep: args.keep,
-            audio: args.audio,
-            boxes: args.boxes,
-            ..RenderSettings::default()
-        },
+        render_settings: settings,
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
     };
     let threads = bwv::config::default_jobs();

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// What a job does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {
     /// Ingest one dock file (and its sidecar).
@@ -60,6 +60,18 @@ pub enum JobSpec {
         /// The policy file, or the store's.
         policy: Option<PathBuf>,
     },
+    /// Render a redacted copy from a logged plan (kept in the object store by its SHA-256),
+    /// recorded as done by the person who asked for it.
+    Render {
+        /// The recording.
+        recording: String,
+        /// The plan's SHA-256 (as its `redaction_planned` event logged it).
+        plan_sha256: crate::digest::Digest,
+        /// Who is left visible, the fill, the sound, extra boxes.
+        settings: crate::redact::render::RenderSettings,
+        /// Who asked for it (the events' actor).
+        actor: String,
+    },
 }
 
 impl JobSpec {
@@ -69,6 +81,7 @@ impl JobSpec {
             JobSpec::Ingest { .. } => "ingest",
             JobSpec::Verify { .. } => "verify",
             JobSpec::Sweep { .. } => "sweep",
+            JobSpec::Render { .. } => "render",
         }
     }
 }

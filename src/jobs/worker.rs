@@ -193,6 +193,12 @@ impl Worker<'_> {
                 pool,
             ),
             JobSpec::Verify { recording, deep } => attempt(self.verify(recording.clone(), *deep)),
+            JobSpec::Render {
+                recording,
+                plan_sha256,
+                settings,
+                actor,
+            } => attempt(self.render(recording, plan_sha256, settings, actor)),
             JobSpec::Sweep { policy } => attempt(
                 Ops::new(
                     self.home,
@@ -235,6 +241,47 @@ impl Worker<'_> {
             Err(e) if retryable(&e) => retry(e.to_string()),
             Err(e) => Finish::Failed(e.to_string()),
         }
+    }
+
+    /// Renders from the plan kept in the object store, into scratch space: the copy is kept in
+    /// the store and recorded (`bwv export --file redacted` takes it out).
+    fn render(
+        &self,
+        recording: &str,
+        plan_sha256: &crate::digest::Digest,
+        settings: &crate::redact::render::RenderSettings,
+        actor: &str,
+    ) -> Result<serde_json::Value> {
+        let rec = self.store.resolve(recording)?;
+        let scratch = self.home.scratch()?;
+        let key = Home::plan_rel(&rec.id, plan_sha256);
+        let local = self.home.blobs().local(&key, scratch.path())?;
+        let bytes = std::fs::read(&local).map_err(Error::io(
+            &local,
+            crate::error::Stage::Redact,
+            "read",
+        ))?;
+        if crate::digest::Digest::of(&bytes) != *plan_sha256 {
+            return Err(Error::Integrity(format!(
+                "{key}: the stored plan's SHA-256 is not {plan_sha256}"
+            )));
+        }
+        let plan: crate::redact::plan::Plan = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Invalid(format!("{key} is not a redaction plan: {e}")))?;
+        let redactor = crate::redact::Redactor {
+            home: self.home,
+            store: self.store,
+            actor,
+            stall: self.settings.stall_timeout,
+        };
+        let rendered = redactor.render(&rec, &plan, settings, &scratch.path().join("copy.mp4"))?;
+        Ok(serde_json::json!({
+            "recording": rec.id,
+            "sha256": rendered.artefact.sha256,
+            "size": rendered.artefact.size,
+            "stored": rendered.artefact.path,
+            "report": rendered.report,
+        }))
     }
 
     fn verify(&self, recording: Option<String>, deep: bool) -> Result<serde_json::Value> {

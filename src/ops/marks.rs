@@ -235,6 +235,7 @@ fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize
         removed += usize::from(blobs.delete(&a.path)?);
     }
     blobs.delete_prefix(&format!("{}/", Home::derived_rel(&rec.id)))?;
+    blobs.delete_prefix(&format!("{}/", Home::plans_rel(&rec.id)))?;
     let plans = home.plans(&rec.id);
     if plans.exists() {
         std::fs::remove_dir_all(&plans).map_err(Error::io(&plans, Stage::Output, "delete"))?;

@@ -70,7 +70,18 @@ impl Redactor<'_> {
         Ok((p, tiles, detector))
     }
 
+    /// Keeps the plan in the object store (by its SHA-256, for renders on any machine), then
+    /// logs it.
     fn log_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
+        let bytes = serde_json::to_vec(p)
+            .map_err(|e| Error::Redact(format!("cannot write the plan: {e}")))?;
+        let sha = Digest::of(&bytes);
+        let scratch = self.home.scratch()?;
+        let staged = scratch.path().join("plan.json");
+        std::fs::write(&staged, &bytes).map_err(Error::io(&staged, Stage::Output, "write"))?;
+        self.home
+            .blobs()
+            .put_once(&Home::plan_rel(&rec.id, &sha), &staged, &sha)?;
         self.store.append(
             EventDraft::new(EventKind::RedactionPlanned, Some(&rec.id), self.actor)
                 .with("plan_sha256", p.digest())

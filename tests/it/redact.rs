@@ -760,3 +760,64 @@ fn an_installed_bwv_finds_its_models_from_any_folder() {
     );
     assert!(!elsewhere.join("p2.json").exists());
 }
+
+/// A render queued for a worker: the plan travels through the object store by its SHA-256, the
+/// worker renders the same bytes a render here makes, and the log names who asked for it.
+#[test]
+fn a_render_queued_for_a_worker_makes_the_same_copy_and_names_the_requester() {
+    let s = setup();
+    let (plan_path, _) = plan(&s);
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .arg("--render")
+        .arg(&plan_path)
+        .args(["--enqueue", "--actor", "reviewer-7", "--mode", "pixelate"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(bwv(&s.home).args(["worker", "--drain", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jobs: Value =
+        serde_json::from_str(&stdout(&run(bwv(&s.home).args(["jobs", "--json"])))).expect("JSON");
+    let job = &jobs["jobs"][0];
+    assert_eq!(job["state"], "done", "{jobs}");
+    let queued_copy = job["result"]["sha256"].as_str().expect("sha").to_owned();
+
+    let here = s.root.join("here.mp4");
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .arg("--render")
+        .arg(&plan_path)
+        .args(["--mode", "pixelate", "--out"])
+        .arg(&here));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sha256_hex(&here),
+        queued_copy,
+        "the worker's copy is the same bytes"
+    );
+
+    let shown = show_json(&s.home, &s.id);
+    let rendered: Vec<&Value> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "redaction_rendered")
+        .collect();
+    assert_eq!(rendered.len(), 2);
+    assert_eq!(rendered[0]["actor"], "reviewer-7", "{:?}", rendered[0]);
+
+    // An edited plan is refused by the worker too: only logged plans render.
+    let mut edited: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("plan")).expect("json");
+    edited["tracks"] = serde_json::json!([]);
+    let edited_path = s.root.join("edited.json");
+    std::fs::write(&edited_path, edited.to_string()).expect("write");
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .arg("--render")
+        .arg(&edited_path)
+        .arg("--enqueue"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(bwv(&s.home).args(["worker", "--drain", "--json"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\"failed\""), "{}", stdout(&o));
+}
