@@ -130,6 +130,24 @@ fn two_ingests_started_at_once_on_a_new_database_share_one_log() {
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
 
+/// Workers named `names`, draining the queue with a lease of `lease` seconds, their output kept.
+fn start_workers(home: &Path, url: &str, names: &[&str], lease: &str) -> Vec<std::process::Child> {
+    names
+        .iter()
+        .map(|name| {
+            on_index(bwv(home), url)
+                .args([
+                    "worker", "--drain", "--lease", lease, "--idle", "0.2", "--json",
+                ])
+                .args(["--name", name])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect()
+}
+
 fn jobs_json(home: &Path, url: &str) -> Value {
     json(&run(on_index(bwv(home), url).args(["jobs", "--json"])))
 }
@@ -172,19 +190,7 @@ fn workers_share_a_dock_and_a_killed_workers_job_is_finished_by_another() {
     let jobs = jobs_json(&home, &url);
     assert_eq!(jobs["counts"]["running"], 1, "{jobs}");
 
-    let workers: Vec<_> = ["w1", "w2"]
-        .iter()
-        .map(|name| {
-            on_index(bwv(&home), &url)
-                .args([
-                    "worker", "--drain", "--lease", "2", "--idle", "0.2", "--json", "--name", name,
-                ])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("start")
-        })
-        .collect();
+    let workers = start_workers(&home, &url, &["w1", "w2"], "2");
     let mut ran = 0;
     for w in workers {
         let o = w.wait_with_output().expect("wait");
@@ -404,19 +410,7 @@ fn a_database_restart_while_workers_run_loses_nothing() {
         .args(["ingest", "--enqueue"])
         .arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
-    let workers: Vec<_> = ["w1", "w2"]
-        .iter()
-        .map(|name| {
-            on_index(bwv(&home), &url)
-                .args([
-                    "worker", "--drain", "--lease", "3", "--idle", "0.2", "--json", "--name", name,
-                ])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("start")
-        })
-        .collect();
+    let workers = start_workers(&home, &url, &["w1", "w2"], "3");
     server.restart();
     server.restart();
     for w in workers {
