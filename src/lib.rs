@@ -24,7 +24,7 @@ pub mod media;
 pub mod stages;
 // The store's folder layout, locks and scratch folders.
 pub mod home;
-// Masters and derived files behind one trait (a local folder; an object store later).
+// Masters and derived files behind one trait (a local folder, or an S3-compatible bucket).
 pub mod blobs;
 // Progress reported as data.
 pub mod progress;
