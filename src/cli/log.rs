@@ -21,9 +21,19 @@ pub struct InitArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum LogCommand {
     /// Print the log's public (verifier) key.
-    Pubkey,
+    Pubkey {
+        /// Print JSON: the log's name and key.
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit the log and sign a checkpoint of it; prints the signed note.
-    Checkpoint(OutArgs),
+    Checkpoint {
+        #[command(flatten)]
+        out: OutArgs,
+        /// Print JSON: size, root, when signed, whether it is new, and the note.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inclusion proof of one event against a signed checkpoint (JSON).
     Prove {
         /// The event's sequence number.
@@ -51,6 +61,9 @@ pub enum LogCommand {
         /// Check an inclusion proof against this signed checkpoint instead of the one inside it.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// Print JSON: what the proof showed (a rejected proof is an error on stderr, exit 1).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -96,15 +109,34 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
         Ok((store, LogKeys::new(home.keys())))
     };
     match command {
-        LogCommand::Pubkey => println!("{}", open()?.1.verifier()?.encode()),
-        LogCommand::Checkpoint(out) => {
+        LogCommand::Pubkey { json } => {
+            let verifier = open()?.1.verifier()?;
+            if json {
+                let doc = serde_json::json!({"name": verifier.name(), "key": verifier.encode()});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("{}", verifier.encode());
+            }
+        }
+        LogCommand::Checkpoint { out, json } => {
             let (store, keys) = open()?;
             let (signer, _) = keys.load_or_create(None)?;
             let (cp, new) = log::sign_checkpoint(store.as_ref(), &signer, log::AuditScope::Full)?;
-            if !new {
+            if !new && !json {
                 eprintln!("bwv: log unchanged since checkpoint {}", cp.size);
             }
-            emit(&out, &cp.note)?;
+            if json {
+                let doc = serde_json::json!({
+                    "size": cp.size,
+                    "root": cp.root,
+                    "signed_at": cp.signed_at,
+                    "new": new,
+                    "note": cp.note,
+                });
+                emit(&out, &(serde_json::to_string_pretty(&doc)? + "\n"))?;
+            } else {
+                emit(&out, &cp.note)?;
+            }
         }
         LogCommand::Prove {
             seq,
@@ -129,7 +161,8 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
             proof,
             key,
             checkpoint,
-        } => return verify_proof(&proof, &key, checkpoint.as_deref()),
+            json,
+        } => return verify_proof(&proof, &key, checkpoint.as_deref(), json),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -138,7 +171,12 @@ fn pretty(doc: &ProofDoc) -> Result<String> {
     Ok(serde_json::to_string_pretty(doc)? + "\n")
 }
 
-fn verify_proof(proof: &Path, key: &Path, checkpoint: Option<&Path>) -> Result<ExitCode> {
+fn verify_proof(
+    proof: &Path,
+    key: &Path,
+    checkpoint: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
     let verifier: NoteVerifier = keys::read_verifier(key)?;
     let doc: ProofDoc = serde_json::from_str(&read(proof)?)
         .with_context(|| format!("{} is not a bwv proof", proof.display()))?;
@@ -148,6 +186,14 @@ fn verify_proof(proof: &Path, key: &Path, checkpoint: Option<&Path>) -> Result<E
             let event = p
                 .verify(&verifier, trusted.as_deref())
                 .with_context(|| format!("{}: proof rejected", proof.display()))?;
+            if json {
+                let doc = serde_json::json!({
+                    "ok": true, "proof": "inclusion", "log": verifier.name(),
+                    "tree_size": p.tree_size, "event": event,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "ok: event {} ({}, recording {}, at {}) is in log {} of size {}",
                 event.seq,
@@ -165,6 +211,14 @@ fn verify_proof(proof: &Path, key: &Path, checkpoint: Option<&Path>) -> Result<E
             let (old, new) = p
                 .verify(&verifier)
                 .with_context(|| format!("{}: proof rejected", proof.display()))?;
+            if json {
+                let doc = serde_json::json!({
+                    "ok": true, "proof": "consistency", "log": verifier.name(),
+                    "old_size": old.size, "new_size": new.size,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "ok: log {} at size {} is a prefix of size {}",
                 verifier.name(),

@@ -134,6 +134,54 @@ fn clean_store_verifies_deeply_and_proofs_check_offline() {
         !empty.exists(),
         "verify-proof must not need or create a store"
     );
+    // The same as JSON, and the key and a checkpoint as JSON too.
+    let o = run(bwv(&empty)
+        .args(["log", "verify-proof", "--json"])
+        .arg(&proof)
+        .arg("--key")
+        .arg(&key));
+    let shown: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(
+        (
+            &shown["ok"],
+            &shown["proof"],
+            &shown["event"]["seq"],
+            &shown["event"]["kind"]
+        ),
+        (
+            &Value::from(true),
+            &Value::from("inclusion"),
+            &Value::from(0),
+            &Value::from("ingested")
+        ),
+        "{shown}"
+    );
+    let o = run(bwv(&f.home).args(["log", "pubkey", "--json"]));
+    let pubkey: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(
+        pubkey["key"].as_str().map(str::trim),
+        Some(fs::read_to_string(&key).expect("key").trim())
+    );
+    let checkpoint = || -> Value {
+        let o = run(bwv(&f.home).args(["log", "checkpoint", "--json"]));
+        serde_json::from_str(&stdout(&o)).expect("JSON")
+    };
+    let (cp, again) = (checkpoint(), checkpoint());
+    assert_eq!(
+        (&cp["new"], &again["new"]),
+        (&Value::from(true), &Value::from(false))
+    );
+    assert_eq!(
+        cp["size"], again["size"],
+        "an unchanged log keeps its checkpoint"
+    );
+    assert!(
+        cp["note"]
+            .as_str()
+            .expect("note")
+            .contains(pubkey["name"].as_str().expect("name")),
+        "{cp}"
+    );
 
     // A proof whose event was edited is rejected.
     let forged = f.root.join("forged.json");
