@@ -181,6 +181,14 @@ impl S3Blobs {
         })
     }
 
+    /// Deletes an object known to be there (just listed): one request, no look-up first.
+    fn remove(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        self.rt
+            .block_on(self.store.delete(&path))
+            .map_err(self.fail(key, "delete"))
+    }
+
     /// Uploads the file at `from` as `key` (in parts when large), replacing any object there.
     fn upload(&self, key: &str, from: &Path) -> Result<()> {
         let path = self.path(key)?;
@@ -287,7 +295,7 @@ impl Blobs for S3Blobs {
         // What a crashed run published but never recorded goes first.
         for old in self.list(&prefix)? {
             if !keys.contains(&old) {
-                self.delete(&old)?;
+                self.remove(&old)?;
             }
         }
         for (rel, key) in files.iter().zip(&keys) {
@@ -367,17 +375,14 @@ impl Blobs for S3Blobs {
         if self.head(key)?.is_none() {
             return Ok(false);
         }
-        let path = self.path(key)?;
-        self.rt
-            .block_on(self.store.delete(&path))
-            .map_err(self.fail(key, "delete"))?;
+        self.remove(key)?;
         Ok(true)
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<usize> {
         let keys = self.list(prefix)?;
         for key in &keys {
-            self.delete(key)?;
+            self.remove(key)?;
         }
         Ok(keys.len())
     }

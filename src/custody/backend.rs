@@ -82,13 +82,6 @@ pub(crate) fn packed(digests: &[Digest]) -> Vec<u8> {
     digests.iter().flat_map(|d| d.0).collect()
 }
 
-/// How many perfect-subtree roots a log of `size` leaves keeps.
-pub(crate) fn nodes_kept(size: u64) -> u64 {
-    (super::STORED_NODE_LEVEL..64)
-        .map(|level| size >> level)
-        .sum()
-}
-
 /// A u64 as a database integer (values past i64::MAX, which only bounds reach, mean "no bound").
 pub(crate) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

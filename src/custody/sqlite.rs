@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::backend::{
-    MARK_COLUMNS, RECORDING_COLUMNS, SAR_COLUMNS, digests, int_cursor, nodes_kept, packed, paged,
+    MARK_COLUMNS, RECORDING_COLUMNS, SAR_COLUMNS, digests, int_cursor, packed, paged,
     recording_cursor, recording_cursor_of, refuse, resolved, sql_int, time_source,
     time_source_name,
 };
@@ -613,6 +613,13 @@ fn insert_node(conn: &Connection, level: u32, index: u64, root: &Digest) -> rusq
     )?
     .execute(params![level, sql_int(index), &root.0[..]])?;
     Ok(())
+}
+
+/// How many perfect-subtree roots a log of `size` leaves keeps.
+fn nodes_kept(size: u64) -> u64 {
+    (super::STORED_NODE_LEVEL..64)
+        .map(|level| size >> level)
+        .sum()
 }
 
 /// Stores the perfect-subtree roots of a log that has fewer than it should (one made before
