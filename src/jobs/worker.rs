@@ -174,11 +174,6 @@ impl Worker<'_> {
     /// Runs one job and says how it ended: errors that may pass are retried (the caller sets
     /// the back-off).
     fn run_job(&self, spec: &JobSpec, pool: &rayon::ThreadPool) -> Finish {
-        let attempt = |r: Result<serde_json::Value>| match r {
-            Ok(v) => Finish::Done(v),
-            Err(e) if retryable(&e) => retry(e.to_string()),
-            Err(e) => Finish::Failed(e.to_string()),
-        };
         let outcome = match spec {
             JobSpec::Ingest {
                 path,
@@ -192,14 +187,14 @@ impl Worker<'_> {
                 },
                 pool,
             ),
-            JobSpec::Verify { recording, deep } => attempt(self.verify(recording.clone(), *deep)),
+            JobSpec::Verify { recording, deep } => finish_of(self.verify(recording.clone(), *deep)),
             JobSpec::Render {
                 recording,
                 plan_sha256,
                 settings,
                 actor,
-            } => attempt(self.render(recording, plan_sha256, settings, actor)),
-            JobSpec::Sweep { policy } => attempt(
+            } => finish_of(self.render(recording, plan_sha256, settings, actor)),
+            JobSpec::Sweep { policy } => finish_of(
                 Ops::new(
                     self.home,
                     self.store,
@@ -231,15 +226,12 @@ impl Worker<'_> {
                 .ok_or_else(|| Error::Invalid("ingest gave no report".into()))
         };
         match run() {
-            // Quarantined content is an outcome (its master is kept and the event logged);
-            // a failed item was left to try again (a full disk, a busy store).
-            Ok(report) if report.status != ItemStatus::Failed => match to_json(&report) {
-                Ok(v) => Finish::Done(v),
-                Err(e) => Finish::Failed(e.to_string()),
-            },
-            Ok(report) => retry(report.error.unwrap_or_else(|| "ingest failed".into())),
-            Err(e) if retryable(&e) => retry(e.to_string()),
-            Err(e) => Finish::Failed(e.to_string()),
+            // A failed item was left to try again (a full disk, a busy store); quarantined
+            // content is an outcome (its master is kept and the event logged).
+            Ok(report) if report.status == ItemStatus::Failed => {
+                retry(report.error.unwrap_or_else(|| "ingest failed".into()))
+            }
+            other => finish_of(other.and_then(|r| to_json(&r))),
         }
     }
 
@@ -327,6 +319,15 @@ pub fn patiently<T>(
             }
             other => return other,
         }
+    }
+}
+
+/// How a job that gave `result` ended: done, retried (a failure that may pass) or failed.
+fn finish_of(result: Result<serde_json::Value>) -> Finish {
+    match result {
+        Ok(v) => Finish::Done(v),
+        Err(e) if retryable(&e) => retry(e.to_string()),
+        Err(e) => Finish::Failed(e.to_string()),
     }
 }
 
