@@ -29,6 +29,24 @@ impl Clock for FixedClock {
     }
 }
 
+/// An instant from RFC 3339 text, or from a date (its midnight, UTC); the refusal says how to
+/// write one.
+pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    text.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is neither a date (YYYY-MM-DD, e.g. 2026-11-21) nor an instant \
+                 (e.g. 2026-11-21T08:30:00Z)"
+            )
+        })
+}
+
 /// Canonical UTC text for a timestamp: `YYYY-MM-DDTHH:MM:SS.mmmZ` (always milliseconds, always Z).
 pub fn canonical(ts: Timestamp) -> String {
     let ms = ts.as_millisecond();

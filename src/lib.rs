@@ -42,6 +42,11 @@ pub mod jobs;
 pub mod export;
 // Face redaction: detector model and engines, detection, tracking, masks, plan and render.
 pub mod redact;
+// Accounts, roles, password and token checks for the service.
+pub mod accounts;
+// The HTTP service: JSON API and review pages over the same operations.
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use error::{Error, ErrorKind, Result, Stage};
 

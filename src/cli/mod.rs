@@ -10,6 +10,7 @@ mod progress;
 mod redact;
 mod retention;
 mod sar;
+mod serve;
 mod show;
 mod synth;
 mod verify;
@@ -104,6 +105,11 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Whether the index, the job queue and the object store can be reached from here.
     Health(jobs::HealthArgs),
+    /// The evidence service: a JSON API for accounts with roles (see `bwv user`).
+    Serve(serve::ServeArgs),
+    /// The service's accounts: add, list, passwords, disable, API tokens.
+    #[command(subcommand)]
+    User(serve::UserCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -177,6 +183,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Worker(args) => jobs::worker(&config, args),
         Command::Jobs(args) => jobs::jobs(&config, args),
         Command::Health(args) => jobs::health(&config, args),
+        Command::Serve(args) => serve::serve(&config, args),
+        Command::User(command) => serve::user(&config, command),
     }
 }
 
@@ -195,6 +203,10 @@ fn records_actor(command: &Command) -> bool {
         | Command::Redact(_)
         | Command::Supersede(_) => true,
         Command::Sar(s) => !matches!(s, sar::SarCommand::List { .. }),
+        Command::User(u) => !matches!(
+            u,
+            serve::UserCommand::List { .. } | serve::UserCommand::Tokens { .. }
+        ),
         _ => false,
     }
 }

@@ -25,10 +25,10 @@ pub struct ListArgs {
     #[arg(long)]
     device: Option<String>,
     /// Recorded at or after (RFC 3339 instant, or a UTC date YYYY-MM-DD).
-    #[arg(long, value_parser = instant)]
+    #[arg(long, value_parser = bwv::clock::parse_instant)]
     from: Option<jiff::Timestamp>,
     /// Recorded before (RFC 3339 instant, or a UTC date YYYY-MM-DD).
-    #[arg(long, value_parser = instant)]
+    #[arg(long, value_parser = bwv::clock::parse_instant)]
     to: Option<jiff::Timestamp>,
     /// Only recordings flagged as evidence in this case.
     #[arg(long = "case")]
@@ -42,23 +42,6 @@ pub struct ListArgs {
     /// Continue after this cursor (from the previous page).
     #[arg(long, requires = "limit")]
     after: Option<String>,
-}
-
-/// An instant from RFC 3339 text or a date (its midnight, UTC).
-fn instant(text: &str) -> std::result::Result<jiff::Timestamp, String> {
-    if let Ok(t) = text.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    text.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
-        .ok_or_else(|| {
-            format!(
-                "{text:?} is neither a date (YYYY-MM-DD, e.g. 2026-11-21) nor an instant \
-                 (e.g. 2026-11-21T08:30:00Z)"
-            )
-        })
 }
 
 #[derive(Debug, clap::Args)]

@@ -58,6 +58,25 @@ impl<'a> Ops<'a> {
         Ok((rec, event))
     }
 
+    /// Records a change to an account (`change`: added, password, disabled, enabled,
+    /// token_added, token_revoked) as an `account_changed` event, and seals it.
+    pub fn account_changed(
+        &self,
+        account: &crate::accounts::Account,
+        change: &str,
+    ) -> Result<Event> {
+        let mut draft = EventDraft::new(EventKind::AccountChanged, None, self.actor)
+            .with("account", account.name.as_str())
+            .with("change", change)
+            .with("role", account.role.as_str());
+        if let Some(officer) = &account.officer_id {
+            draft = draft.with("officer_id", officer.as_str());
+        }
+        let event = self.store.append(draft)?;
+        self.seal()?;
+        Ok(event)
+    }
+
     /// Records a verification's outcome as a `verified` event (scope, depth, what was checked,
     /// the log's size and root, how many problems).
     pub fn record_verified(&self, report: &Report, one: bool, deep: bool) -> Result<Event> {

@@ -60,6 +60,13 @@ pub enum EventKind {
     /// A redacted copy was superseded (a mistake found, a better render made): it is no longer
     /// exported or disclosed.
     RedactionSuperseded,
+    /// Someone logged in to the service (the actor is the account).
+    LoggedIn,
+    /// A login was refused (`reason`: unknown_account, wrong_password, disabled, locked).
+    LoginRefused,
+    /// An account was made or changed (`change`: added, password, disabled, enabled,
+    /// token_added, token_revoked).
+    AccountChanged,
 }
 
 impl EventKind {
@@ -85,6 +92,9 @@ impl EventKind {
             EventKind::RedactionPlanned => "redaction_planned",
             EventKind::RedactionRendered => "redaction_rendered",
             EventKind::RedactionSuperseded => "redaction_superseded",
+            EventKind::LoggedIn => "logged_in",
+            EventKind::LoginRefused => "login_refused",
+            EventKind::AccountChanged => "account_changed",
         }
     }
 }

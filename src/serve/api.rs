@@ -1,0 +1,421 @@
+//! The JSON API's recording and log routes. Each checks the caller's role (and an officer's
+//! ownership) before it reads or changes anything, and records every look at footage.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::Who;
+use super::{ApiError, Service, blocking};
+use crate::accounts::Permission;
+use crate::custody::keys::LogKeys;
+use crate::custody::retention::MarkKind;
+use crate::custody::{ArtefactKind, Page, PageRequest, Recording, RecordingQuery, log};
+use crate::error::Error;
+use crate::ops::Which;
+
+/// `GET /api/health`: whether the index answers (no login needed; tells nothing else).
+pub async fn health(
+    State(service): State<Arc<Service>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let size = blocking(&service, |s| Ok(s.store.log_head()?.size())).await?;
+    Ok(Json(serde_json::json!({"ok": true, "log_size": size})))
+}
+
+/// Any other path.
+pub async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::from(Error::Invalid(message))
+}
+
+/// The filters of `GET /api/recordings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    officer: Option<String>,
+    device: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    case: Option<String>,
+    flagged: Option<bool>,
+    deleted: Option<bool>,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// `GET /api/recordings?officer=&device=&from=&to=&case=&flagged=&deleted=&limit=&after=`:
+/// one page of recordings (an officer's own only).
+pub async fn list(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Recording>>, ApiError> {
+    who.must(Permission::ReadRecordings, "list recordings")?;
+    let Query(q) = query.map_err(|e| invalid(e.body_text()))?;
+    let instant = |t: Option<String>| {
+        t.map(|t| crate::clock::parse_instant(&t).map_err(invalid))
+            .transpose()
+    };
+    let mut officer = q.officer;
+    let account = who.account();
+    if account.role.sees_only_own() {
+        if officer.is_some() && officer != account.officer_id {
+            return Err(ApiError::forbidden(format!(
+                "officer {} may list only their own recordings",
+                account.name
+            )));
+        }
+        officer.clone_from(&account.officer_id);
+    }
+    let query = RecordingQuery {
+        officer,
+        device: q.device,
+        recorded_from: instant(q.from)?,
+        recorded_to: instant(q.to)?,
+        case: q.case,
+        flagged: q.flagged,
+        deleted: q.deleted,
+    };
+    let page = PageRequest {
+        after: q.after,
+        limit: q.limit.unwrap_or(0),
+    };
+    Ok(Json(
+        blocking(&service, move |s| {
+            Ok(s.store.search_recordings(&query, &page)?)
+        })
+        .await?,
+    ))
+}
+
+/// Resolves `reference` and refuses a recording the caller may not see.
+fn visible(s: &Service, who: &Who, reference: &str) -> Result<Recording, ApiError> {
+    let rec = s.store.resolve(reference)?;
+    who.may_see(&rec)?;
+    Ok(rec)
+}
+
+/// `GET /api/recordings/{id}`: metadata, artefacts, marks and events (recorded as a look).
+pub async fn show(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.must(Permission::ReadRecordings, "read recordings")?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let rec = visible(s, &who, &id)?;
+            s.ops(who.name()).access(&rec.id, "api_show")?;
+            Ok(serde_json::json!({
+                "recording": rec,
+                "artefacts": s.store.artefacts(&rec.id)?,
+                "marks": s.store.marks(Some(&rec.id))?,
+                "events": s.store.events(Some(&rec.id))?,
+            }))
+        })
+        .await?,
+    ))
+}
+
+/// Streams one of a recording's files (with range requests, so a player can seek), recording
+/// the look as `action` when the request starts at the file's beginning (a player's later
+/// range requests continue the same look).
+async fn stream(
+    service: Arc<Service>,
+    who: Who,
+    id: String,
+    file: File,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let starts = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|r| r.trim() == "bytes=0-" || r.trim().starts_with("bytes=0-"));
+    let (path, scratch, rec) = blocking(&service, move |s| {
+        let rec = visible(s, &who, &id)?;
+        let key = match file {
+            File::Master => rec.master_path.clone(),
+            File::Artefact(kind) => s
+                .store
+                .artefacts(&rec.id)?
+                .into_iter()
+                .find(|a| a.kind == kind)
+                .map(|a| a.path)
+                .ok_or_else(|| {
+                    Error::NotFound(format!("recording {} has no {}", rec.id, kind.as_str()))
+                })?,
+        };
+        if rec.deletion.is_some() {
+            return Err(Error::Conflict(format!(
+                "recording {}'s files were deleted by retention",
+                rec.id
+            ))
+            .into());
+        }
+        let scratch = s.home.scratch()?;
+        let path = s.home.blobs().local(&key, scratch.path())?;
+        if starts {
+            s.ops(who.name()).access(&rec.id, file.action())?;
+        }
+        Ok((path, scratch, rec))
+    })
+    .await?;
+    let response = tower_http::services::ServeFile::new(&path)
+        .try_call(request)
+        .await
+        .map_err(|e| ApiError::from(Error::io(&path, crate::error::Stage::Index, "read")(e)))?;
+    // The file is open (or answered): a fetched copy's scratch folder may go.
+    drop(scratch);
+    let mut response = response.map(Body::new);
+    if response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(file.mime()));
+    }
+    if let File::Master = file {
+        let name = format!(
+            "attachment; filename=\"{}-master{}\"",
+            rec.id,
+            extension(&rec)
+        );
+        if let Ok(v) = HeaderValue::from_str(&name) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response.into_response())
+}
+
+/// The dock file's extension, when it is a plain one.
+fn extension(rec: &Recording) -> String {
+    std::path::Path::new(&rec.source_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map_or_else(String::new, |e| format!(".{}", e.to_ascii_lowercase()))
+}
+
+/// Which file a stream serves.
+#[derive(Debug, Clone, Copy)]
+enum File {
+    Master,
+    Artefact(ArtefactKind),
+}
+
+impl File {
+    fn action(self) -> &'static str {
+        match self {
+            File::Master => "download_master",
+            File::Artefact(ArtefactKind::Proxy) => "play_proxy",
+            File::Artefact(_) => "view_contact_sheet",
+        }
+    }
+
+    fn mime(self) -> &'static str {
+        match self {
+            File::Master => "application/octet-stream",
+            File::Artefact(ArtefactKind::Proxy) => "video/mp4",
+            File::Artefact(_) => "image/jpeg",
+        }
+    }
+}
+
+/// `GET /api/recordings/{id}/proxy`: the browser-playable copy.
+pub async fn proxy(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    who.must(Permission::ViewFootage, "view footage")?;
+    stream(
+        service,
+        who,
+        id,
+        File::Artefact(ArtefactKind::Proxy),
+        request,
+    )
+    .await
+}
+
+/// `GET /api/recordings/{id}/contact-sheet`: every thumbnail on one JPEG.
+pub async fn contact_sheet(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    who.must(Permission::ViewFootage, "view footage")?;
+    stream(
+        service,
+        who,
+        id,
+        File::Artefact(ArtefactKind::ContactSheet),
+        request,
+    )
+    .await
+}
+
+/// `GET /api/recordings/{id}/master`: the native master, byte-exact.
+pub async fn master(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    who.must(Permission::DownloadMaster, "download masters")?;
+    stream(service, who, id, File::Master, request).await
+}
+
+/// The body of `POST /api/recordings/{id}/flag`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagRequest {
+    case: String,
+    reason: String,
+}
+
+/// `POST /api/recordings/{id}/flag {"case", "reason"}`: flags it as evidence.
+pub async fn flag(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    body: Result<Json<FlagRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    who.must(Permission::Flag, "flag recordings as evidence")?;
+    let Json(req) = body?;
+    let placed = blocking(&service, move |s| {
+        let rec = visible(s, &who, &id)?;
+        Ok(s.ops(who.name()).flag(&rec.id, &req.case, &req.reason)?)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"mark": placed.0, "event": placed.1})),
+    )
+        .into_response())
+}
+
+/// The body of `POST /api/recordings/{id}/hold` and `/release`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// sar, complaint, misconduct, other; for a release also evidence (then `reference` is the
+    /// case, or every case when absent).
+    kind: String,
+    reference: Option<String>,
+    reason: String,
+}
+
+fn mark_kind(kind: &str) -> Result<MarkKind, ApiError> {
+    MarkKind::parse(kind).ok_or_else(|| {
+        invalid(format!(
+            "kind {kind:?}: one of evidence, sar, complaint, misconduct, other"
+        ))
+    })
+}
+
+/// `POST /api/recordings/{id}/hold {"kind", "reference", "reason"}`.
+pub async fn hold(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    body: Result<Json<HoldRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    who.must(Permission::Hold, "place holds")?;
+    let Json(req) = body?;
+    let kind = mark_kind(&req.kind)?;
+    let reference = req
+        .reference
+        .ok_or_else(|| invalid("a hold needs its reference".into()))?;
+    let placed = blocking(&service, move |s| {
+        let rec = visible(s, &who, &id)?;
+        Ok(s.ops(who.name())
+            .hold(&rec.id, kind, &reference, &req.reason)?)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"mark": placed.0, "event": placed.1})),
+    )
+        .into_response())
+}
+
+/// `POST /api/recordings/{id}/release {"kind", "reference", "reason"}`: lifts a hold, or
+/// (kind evidence, as unflag) evidence flags.
+pub async fn release(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    body: Result<Json<HoldRequest>, JsonRejection>,
+) -> Result<Json<crate::ops::Released>, ApiError> {
+    let Json(req) = body?;
+    let which = match mark_kind(&req.kind)? {
+        MarkKind::Evidence => {
+            who.must(Permission::Flag, "unflag recordings")?;
+            Which::Flags {
+                case: req.reference,
+            }
+        }
+        kind => {
+            who.must(Permission::Hold, "release holds")?;
+            Which::Hold {
+                kind,
+                reference: req
+                    .reference
+                    .ok_or_else(|| invalid("a release of a hold needs its reference".into()))?,
+            }
+        }
+    };
+    Ok(Json(
+        blocking(&service, move |s| {
+            let rec = visible(s, &who, &id)?;
+            Ok(s.ops(who.name()).release(&rec.id, &which, &req.reason)?)
+        })
+        .await?,
+    ))
+}
+
+/// `GET /api/log/checkpoint`: the latest signed checkpoint (the note's text).
+pub async fn checkpoint(
+    State(service): State<Arc<Service>>,
+    who: Who,
+) -> Result<Response, ApiError> {
+    who.must(Permission::ReadLog, "read the log")?;
+    let note = blocking(&service, |s| {
+        let verifier = LogKeys::new(s.home.keys()).verifier()?;
+        Ok(log::latest_checkpoint(s.store.as_ref(), &verifier)?.1)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+/// `GET /api/log/proof/{seq}`: an event's inclusion proof against the latest checkpoint, as
+/// `bwv log prove` writes it (check it offline with `bwv-proof`).
+pub async fn proof(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(seq): Path<u64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.must(Permission::ReadLog, "read the log")?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let verifier = LogKeys::new(s.home.keys()).verifier()?;
+            let proof = log::prove(s.store.as_ref(), &verifier, seq, None)?;
+            serde_json::to_value(crate::custody::log::ProofDoc::Inclusion(proof))
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .await?,
+    ))
+}

@@ -1,0 +1,435 @@
+//! `bwv serve` driven over HTTP as its users would: the real binary on a free loopback port,
+//! accounts made with `bwv user`, every role's allowed and refused requests, and the custody
+//! log afterwards.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+const PASSWORD: &str = "a long enough password";
+
+/// A running `bwv serve`, stopped with SIGTERM (so it drains and seals) when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .args(["serve", "--listen", "127.0.0.1:0", "--insecure-cookies"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("bwv serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("reads");
+        let base = line
+            .trim()
+            .strip_prefix("bwv serve: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("waits");
+        assert!(status.success(), "bwv serve ended with {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+        }
+    }
+}
+
+/// How a test client authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    None,
+    Session { cookie: String, csrf: String },
+    Token(String),
+}
+
+pub struct Api {
+    http: Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(server: &Server) -> Self {
+        Self {
+            http: Client::new(),
+            base: server.base.clone(),
+        }
+    }
+
+    fn with(&self, rb: RequestBuilder, auth: &Auth, changing: bool) -> Response {
+        let rb = match auth {
+            Auth::None => rb,
+            Auth::Session { cookie, csrf } => {
+                let rb = rb.header("cookie", cookie);
+                if changing {
+                    rb.header("x-csrf-token", csrf)
+                } else {
+                    rb
+                }
+            }
+            Auth::Token(t) => rb.bearer_auth(t),
+        };
+        rb.send().expect("request answered")
+    }
+
+    pub fn get(&self, path: &str, auth: &Auth) -> Response {
+        self.with(self.http.get(format!("{}{path}", self.base)), auth, false)
+    }
+
+    pub fn post(&self, path: &str, auth: &Auth, body: &Value) -> Response {
+        self.with(
+            self.http.post(format!("{}{path}", self.base)).json(body),
+            auth,
+            true,
+        )
+    }
+
+    pub fn login(&self, name: &str, password: &str) -> Response {
+        self.post(
+            "/api/login",
+            &Auth::None,
+            &json!({"name": name, "password": password}),
+        )
+    }
+
+    /// Logs in and returns the session.
+    pub fn session(&self, name: &str) -> Auth {
+        let r = self.login(name, PASSWORD);
+        assert_eq!(r.status(), StatusCode::OK, "login of {name}");
+        let set = r
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .expect("text")
+            .to_owned();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().expect("name=value").to_owned();
+        let body: Value = r.json().expect("JSON");
+        Auth::Session {
+            cookie,
+            csrf: body["csrf"].as_str().expect("csrf").to_owned(),
+        }
+    }
+}
+
+/// The JSON error code of a refused request.
+pub fn code(r: Response) -> String {
+    let v: Value = r.json().expect("a JSON error");
+    v["error"]["code"].as_str().expect("code").to_owned()
+}
+
+/// Makes an account with `bwv user add` (the password on standard input).
+pub fn add_user(cmd: &mut Command, name: &str, role: &str, officer: Option<&str>) {
+    cmd.args(["user", "add", name, "--role", role]);
+    if let Some(o) = officer {
+        cmd.args(["--officer", o]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bwv user add starts");
+    writeln!(child.stdin.take().expect("stdin"), "{PASSWORD}").expect("writes");
+    let o = child.wait_with_output().expect("waits");
+    assert!(o.status.success(), "user add {name}: {}", stderr(&o));
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    /// Officer OFF-1's recording, then OFF-2's.
+    ids: [String; 2],
+}
+
+/// A store with two recordings, one each of officers OFF-1 and OFF-2, and an account of
+/// every role (pc1 is officer OFF-1).
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    let home = dir.path().join("home");
+    fs::create_dir(&dock).expect("mkdir");
+    for (i, officer) in ["OFF-1", "OFF-2"].iter().enumerate() {
+        let name = format!("cam{i}.mp4");
+        make_clip(
+            &dock.join(&name),
+            Clip {
+                seconds: 0.5 + i as f32 * 0.1,
+                ..Clip::h264(160, 120)
+            },
+        );
+        fs::write(
+            dock.join(format!("{name}.json")),
+            format!(r#"{{"officer_id": "{officer}", "recorded_at": "2026-11-2{i}T10:00:00Z"}}"#),
+        )
+        .expect("sidecar");
+    }
+    let (o, items) = ingest_json(&home, &[&dock], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id_of = |n: &str| {
+        items
+            .iter()
+            .find(|it| it["source"].as_str().is_some_and(|s| s.ends_with(n)))
+            .and_then(|it| it["id"].as_str())
+            .expect("ingested")
+            .to_owned()
+    };
+    let ids = [id_of("cam0.mp4"), id_of("cam1.mp4")];
+    add_user(&mut bwv(&home), "pc1", "officer", Some("OFF-1"));
+    for role in ["reviewer", "disclosure", "auditor", "admin"] {
+        add_user(&mut bwv(&home), role, role, None);
+    }
+    Fixture {
+        _dir: dir,
+        home,
+        ids,
+    }
+}
+
+fn statuses(api: &Api, auth: &Auth, routes: &[(&str, String, Option<Value>)]) -> Vec<u16> {
+    routes
+        .iter()
+        .map(|(method, path, body)| {
+            let r = match *method {
+                "GET" => api.get(path, auth),
+                _ => api.post(path, auth, body.as_ref().unwrap_or(&json!({}))),
+            };
+            r.status().as_u16()
+        })
+        .collect()
+}
+
+/// Every event in the store's log, read through the library.
+pub fn all_events(home: &Path) -> Vec<bwv::custody::Event> {
+    let clock = std::sync::Arc::new(bwv::clock::SystemClock);
+    bwv::custody::open_index(
+        &bwv::custody::IndexLocation::Sqlite(home.join("index.sqlite")),
+        clock,
+    )
+    .expect("index opens")
+    .events(None)
+    .expect("events")
+}
+
+fn marks(home: &Path, id: &str) -> usize {
+    show_json(home, id)["marks"]
+        .as_array()
+        .expect("marks")
+        .len()
+}
+
+#[test]
+fn every_role_is_checked_on_the_server_and_every_look_is_logged() {
+    let f = fixture();
+    let [own, other] = [f.ids[0].as_str(), f.ids[1].as_str()];
+    let server = Server::start(&mut bwv(&f.home));
+    let api = Api::new(&server);
+    let flag = || Some(json!({"case": "CASE-9", "reason": "assault"}));
+    let hold = || Some(json!({"kind": "complaint", "reference": "C-1", "reason": "complaint"}));
+    let new_user = |n: &str| {
+        Some(json!({"name": n, "role": "reviewer", "password": PASSWORD, "officer_id": null}))
+    };
+    // One row per request; one column per caller: none, officer pc1, reviewer, disclosure,
+    // auditor, admin.
+    let table: Vec<((&str, String, Option<Value>), [u16; 6])> = vec![
+        (
+            ("GET", "/api/recordings".into(), None),
+            [401, 200, 200, 200, 200, 403],
+        ),
+        (
+            ("GET", format!("/api/recordings/{own}"), None),
+            [401, 200, 200, 200, 200, 403],
+        ),
+        (
+            ("GET", format!("/api/recordings/{other}"), None),
+            [401, 403, 200, 200, 200, 403],
+        ),
+        (
+            ("GET", format!("/api/recordings/{own}/proxy"), None),
+            [401, 200, 200, 200, 200, 403],
+        ),
+        (
+            (
+                "GET",
+                format!("/api/recordings/{other}/contact-sheet"),
+                None,
+            ),
+            [401, 403, 200, 200, 200, 403],
+        ),
+        (
+            ("GET", format!("/api/recordings/{other}/master"), None),
+            [401, 403, 403, 200, 200, 403],
+        ),
+        (
+            ("POST", format!("/api/recordings/{other}/flag"), flag()),
+            [401, 403, 403, 201, 403, 403],
+        ),
+        (
+            ("POST", format!("/api/recordings/{own}/hold"), hold()),
+            [401, 403, 403, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/log/checkpoint".into(), None),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            ("GET", "/api/accounts".into(), None),
+            [401, 403, 403, 403, 403, 200],
+        ),
+    ];
+    let callers = [
+        Auth::None,
+        api.session("pc1"),
+        api.session("reviewer"),
+        api.session("disclosure"),
+        api.session("auditor"),
+        api.session("admin"),
+    ];
+    for (column, auth) in callers.iter().enumerate() {
+        let routes: Vec<_> = table.iter().map(|(r, _)| r.clone()).collect();
+        let got = statuses(&api, auth, &routes);
+        let want: Vec<u16> = table.iter().map(|(_, w)| w[column]).collect();
+        assert_eq!(
+            got,
+            want,
+            "caller {column}: {:?}",
+            table.iter().map(|(r, _)| &r.1).collect::<Vec<_>>()
+        );
+    }
+    // Only the admin adds accounts; an officer flags only their own.
+    assert_eq!(
+        api.post(
+            "/api/accounts",
+            &callers[2],
+            &new_user("rev2").expect("body")
+        )
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.post(
+            "/api/accounts",
+            &callers[5],
+            &new_user("rev2").expect("body")
+        )
+        .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.post(
+            &format!("/api/recordings/{own}/flag"),
+            &callers[1],
+            &flag().expect("body")
+        )
+        .status(),
+        StatusCode::CREATED
+    );
+
+    // An officer's listing holds only their own recordings, and asking for another's is refused.
+    let listed: Value = api
+        .get("/api/recordings", &callers[1])
+        .json()
+        .expect("JSON");
+    assert_eq!(texts(&listed["items"], "id"), [own]);
+    assert_eq!(
+        api.get("/api/recordings?officer=OFF-2", &callers[1])
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let all: Value = api
+        .get("/api/recordings", &callers[3])
+        .json()
+        .expect("JSON");
+    assert_eq!(all["items"].as_array().expect("items").len(), 2);
+
+    // The files served are the stored ones, byte for byte.
+    let shown = show_json(&f.home, other);
+    let master = api
+        .get(&format!("/api/recordings/{other}/master"), &callers[4])
+        .bytes()
+        .expect("body");
+    assert_eq!(
+        bwv::digest::Digest::of(&master).to_hex(),
+        shown["recording"]["master_sha256"].as_str().expect("sha")
+    );
+    let proxy = api.get(&format!("/api/recordings/{own}/proxy"), &callers[2]);
+    assert_eq!(proxy.headers()["content-type"], "video/mp4");
+    let proxy_sha = bwv::digest::Digest::of(&proxy.bytes().expect("body")).to_hex();
+    let artefacts = show_json(&f.home, own)["artefacts"].clone();
+    let want = artefacts
+        .as_array()
+        .expect("artefacts")
+        .iter()
+        .find(|a| a["kind"] == "proxy")
+        .expect("a proxy")["sha256"]
+        .clone();
+    assert_eq!(proxy_sha, want.as_str().expect("sha"));
+    server.stop();
+
+    // Refused requests changed nothing: one flag and one hold were allowed on each recording.
+    assert_eq!(marks(&f.home, own), 2);
+    assert_eq!(marks(&f.home, other), 1);
+    // Every look and change is in the log under the account that made it, and it verifies.
+    let events = show_json(&f.home, other)["events"].clone();
+    let by = |kind: &str, action: &str| -> Vec<String> {
+        events
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == kind && (action.is_empty() || e["fields"]["action"] == action))
+            .map(|e| e["actor"].as_str().expect("actor").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        by("accessed", "download_master"),
+        ["disclosure", "auditor", "auditor"]
+    );
+    assert_eq!(
+        by("accessed", "view_contact_sheet"),
+        ["reviewer", "disclosure", "auditor"]
+    );
+    assert_eq!(by("flagged", ""), ["disclosure"]);
+    let logins: Vec<String> = all_events(&f.home)
+        .into_iter()
+        .filter(|e| e.kind == bwv::custody::EventKind::LoggedIn)
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(
+        logins,
+        ["pc1", "reviewer", "disclosure", "auditor", "admin"]
+    );
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
+}
