@@ -57,6 +57,9 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("start the service's runtime")?;
+    // The service stays owned here, outside the runtime: its PostgreSQL connections and S3
+    // client run runtimes of their own, which must not be dropped inside an async context.
+    let serving = Arc::clone(&service);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -64,12 +67,14 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         let addr = listener.local_addr().context("the listening address")?;
         println!("bwv serve: listening on http://{addr}");
         std::io::stdout().flush().context("stdout")?;
-        bwv::serve::run(listener, service, stopped())
+        bwv::serve::run(listener, serving, stopped())
             .await
             .context("serve")?;
         eprintln!("bwv serve: stopped");
         anyhow::Ok(())
     })?;
+    drop(runtime);
+    drop(service);
     Ok(ExitCode::SUCCESS)
 }
 

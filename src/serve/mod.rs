@@ -114,7 +114,7 @@ async fn blocking<T: Send + 'static>(
         ))
     })?;
     let service = Arc::clone(service);
-    let out = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let _permit = permit;
         f(&service)
     })
@@ -125,8 +125,7 @@ async fn blocking<T: Send + 'static>(
             "internal",
             format!("a job stopped: {e}"),
         )
-    })?;
-    out
+    })?
 }
 
 /// The API's routes.

@@ -6,7 +6,7 @@ mod ingest;
 mod postgres;
 mod redact;
 mod retention;
-mod serve;
+pub mod serve;
 #[path = "../support/servers.rs"]
 mod servers;
 mod util;

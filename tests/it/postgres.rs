@@ -443,3 +443,53 @@ fn a_database_restart_while_workers_run_loses_nothing() {
     let verify = run(on_index(bwv(&home), &url).args(["verify", "--all", "--json"]));
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
+
+/// The service on the scale-out deployment: accounts in PostgreSQL beside the index, files
+/// streamed from the S3 bucket, the log in PostgreSQL verifying afterwards.
+#[test]
+fn the_service_runs_on_postgres_and_s3() {
+    use crate::serve::{Api, Auth, Server, add_user};
+    let url = servers::postgres_fresh("serve");
+    let objects = servers::s3_location("serve");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 1, 5);
+    let home = dir.path().join("home");
+    let cmd = || {
+        let mut c = on_index(bwv(&home), &url);
+        c.env("BWV_OBJECTS", &objects)
+            .envs(servers::s3().iter().cloned());
+        c
+    };
+    assert!(run(cmd().arg("ingest").arg(&dock)).status.success());
+    add_user(&mut cmd(), "aud", "auditor", None);
+    let server = Server::start(&mut cmd());
+    let api = Api::new(&server);
+    let auth = api.session("aud");
+    let listed: Value = api.get("/api/recordings", &auth).json().expect("JSON");
+    let rec = &listed["items"][0];
+    let id = rec["id"].as_str().expect("id");
+    let master = api
+        .get(&format!("/api/recordings/{id}/master"), &auth)
+        .bytes()
+        .expect("body");
+    assert_eq!(
+        bwv::digest::Digest::of(&master).to_hex(),
+        rec["master_sha256"].as_str().expect("sha")
+    );
+    assert_eq!(
+        api.get("/api/recordings", &Auth::None).status().as_u16(),
+        401
+    );
+    server.stop();
+    let verify = run(cmd().args(["verify", "--all", "--json"]));
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let shown = json(&run(cmd().args(["show", id, "--json"])));
+    let downloads: Vec<&Value> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["fields"]["action"] == "download_master")
+        .collect();
+    assert_eq!(downloads.len(), 1, "{shown}");
+    assert_eq!(downloads[0]["actor"], "aud");
+}

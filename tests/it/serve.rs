@@ -16,6 +16,7 @@ use crate::util::*;
 const PASSWORD: &str = "a long enough password";
 
 /// A running `bwv serve`, stopped with SIGTERM (so it drains and seals) when dropped.
+#[derive(Debug)]
 pub struct Server {
     child: Child,
     pub base: String,
@@ -64,13 +65,14 @@ impl Drop for Server {
 }
 
 /// How a test client authenticates.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum Auth {
     None,
     Session { cookie: String, csrf: String },
     Token(String),
 }
 
+#[derive(Debug)]
 pub struct Api {
     http: Client,
     base: String,
@@ -218,7 +220,10 @@ fn fixture() -> Fixture {
     }
 }
 
-fn statuses(api: &Api, auth: &Auth, routes: &[(&str, String, Option<Value>)]) -> Vec<u16> {
+/// A request: method, path and body.
+type Route = (&'static str, String, Option<Value>);
+
+fn statuses(api: &Api, auth: &Auth, routes: &[Route]) -> Vec<u16> {
     routes
         .iter()
         .map(|(method, path, body)| {
@@ -263,7 +268,7 @@ fn every_role_is_checked_on_the_server_and_every_look_is_logged() {
     };
     // One row per request; one column per caller: none, officer pc1, reviewer, disclosure,
     // auditor, admin.
-    let table: Vec<((&str, String, Option<Value>), [u16; 6])> = vec![
+    let table: Vec<(Route, [u16; 6])> = vec![
         (
             ("GET", "/api/recordings".into(), None),
             [401, 200, 200, 200, 200, 403],
@@ -430,6 +435,177 @@ fn every_role_is_checked_on_the_server_and_every_look_is_logged() {
         logins,
         ["pc1", "reviewer", "disclosure", "auditor", "admin"]
     );
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn sessions_need_their_csrf_token_logins_are_limited_and_tokens_revocable() {
+    let f = fixture();
+    let own = f.ids[0].as_str();
+    let server = Server::start(&mut bwv(&f.home));
+    let api = Api::new(&server);
+    let flag = json!({"case": "CASE-1", "reason": "evidence"});
+    let path = format!("/api/recordings/{own}/flag");
+
+    // A session's changing request without its CSRF token (a forged form) is refused.
+    let Auth::Session { cookie, csrf } = api.session("disclosure") else {
+        unreachable!()
+    };
+    let forged = Auth::Session {
+        cookie: cookie.clone(),
+        csrf: "not-the-token".into(),
+    };
+    let r = api.post(&path, &forged, &flag);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(r), "csrf");
+    let session = Auth::Session { cookie, csrf };
+    assert_eq!(
+        api.post(&path, &session, &flag).status(),
+        StatusCode::CREATED
+    );
+    // Logging out ends the session.
+    assert_eq!(
+        api.post("/api/logout", &session, &json!({})).status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/me", &session).status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Wrong passwords lock the account, even against the right one; the log has each refusal.
+    for _ in 0..5 {
+        let r = api.login("auditor", "wrong, wrong, wrong");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(code(r), "login_refused");
+    }
+    let r = api.login("auditor", PASSWORD);
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    // An unknown name is refused like a wrong password, and only its hash is logged.
+    let r = api.login("my secret password", PASSWORD);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // An API token acts as its account without a CSRF token, until it is revoked.
+    let o = run(bwv(&f.home).args(["user", "token", "reviewer", "--label", "nightly"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = Auth::Token(stdout(&o).trim().to_owned());
+    let me: Value = api.get("/api/me", &token).json().expect("JSON");
+    assert_eq!(me["account"]["role"], "reviewer");
+    assert_eq!(
+        api.post(&path, &token, &flag).status(),
+        StatusCode::FORBIDDEN
+    );
+    let id = stderr(&o)
+        .split_whitespace()
+        .nth(1)
+        .expect("token id")
+        .to_owned();
+    let o = run(bwv(&f.home).args(["user", "revoke", &id]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        api.get("/api/me", &token).status(),
+        StatusCode::UNAUTHORIZED
+    );
+    server.stop();
+
+    let refusals: Vec<(String, String)> = all_events(&f.home)
+        .into_iter()
+        .filter(|e| e.kind == bwv::custody::EventKind::LoginRefused)
+        .map(|e| {
+            let reason = match &e.fields["reason"] {
+                bwv::custody::event::Field::Text(t) => t.clone(),
+                other => format!("{other:?}"),
+            };
+            (e.actor, reason)
+        })
+        .collect();
+    let mut want = vec![("auditor".to_owned(), "wrong_password".to_owned()); 5];
+    want.push(("auditor".into(), "locked".into()));
+    want.push(("(unknown account)".into(), "unknown_account".into()));
+    assert_eq!(refusals, want);
+    for file in files_under(&f.home) {
+        let bytes = fs::read(&file).expect("reads");
+        assert!(
+            !bytes.windows(18).any(|w| w == b"my secret password"),
+            "{} keeps a typed name that is no account",
+            file.display()
+        );
+    }
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn bad_requests_get_a_json_error_and_change_nothing() {
+    let f = fixture();
+    let own = f.ids[0].as_str();
+    let server = Server::start(&mut bwv(&f.home));
+    let api = Api::new(&server);
+    let auth = api.session("disclosure");
+    let Auth::Session { cookie, csrf } = &auth else {
+        unreachable!()
+    };
+    let http = Client::new();
+    let raw = |path: &str, body: Vec<u8>| {
+        http.post(format!("{}{path}", server.base))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("answered")
+    };
+    let flag = format!("/api/recordings/{own}/flag");
+    let cases = [
+        (raw(&flag, b"{\"case\": ".to_vec()), 400, "bad_request"),
+        (
+            raw(
+                &flag,
+                br#"{"case": "C", "reason": "r", "extra": 1}"#.to_vec(),
+            ),
+            422,
+            "bad_request",
+        ),
+        (raw(&flag, vec![b' '; 1 << 20]), 413, "too_large"),
+        (
+            api.post(
+                "/api/recordings/..%2F..%2Fkeys%2Flog.key/flag",
+                &auth,
+                &json!({"case": "C", "reason": "r"}),
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            api.get("/api/recordings/%2Fetc%2Fpasswd/master", &auth),
+            404,
+            "not_found",
+        ),
+        (
+            api.get("/api/recordings?from=yesterday", &auth),
+            422,
+            "invalid",
+        ),
+        (api.get("/api/nothing/here", &auth), 404, "not_found"),
+    ];
+    for (i, (r, status, want)) in cases.into_iter().enumerate() {
+        assert_eq!(r.status().as_u16(), status, "case {i}");
+        assert_eq!(code(r), want, "case {i}");
+    }
+    // A player's range request gets the part asked for (on a new connection: the server
+    // closed the one whose oversized body it refused unread).
+    let r = Client::new()
+        .get(format!("{}/api/recordings/{own}/proxy", server.base))
+        .header("cookie", cookie)
+        .header("range", "bytes=10-19")
+        .send()
+        .expect("answered");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().expect("body").len(), 10);
+    server.stop();
+    assert_eq!(marks(&f.home, own), 0);
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
 }
