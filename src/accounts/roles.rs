@@ -35,6 +35,8 @@ pub enum Permission {
     Plan,
     /// Render redactions, run SARs and disclose.
     Disclose,
+    /// Read subject access requests (with the requester's name) and their disclosures.
+    ReadSars,
     /// Verify recordings and the log.
     Verify,
     /// Read the log's checkpoints and proofs.
@@ -87,11 +89,17 @@ impl Role {
                     | P::Hold
                     | P::Plan
                     | P::Disclose
+                    | P::ReadSars
                     | P::ReadLog
             ),
             Role::Auditor => matches!(
                 p,
-                P::ReadRecordings | P::ViewFootage | P::DownloadMaster | P::Verify | P::ReadLog
+                P::ReadRecordings
+                    | P::ViewFootage
+                    | P::DownloadMaster
+                    | P::ReadSars
+                    | P::Verify
+                    | P::ReadLog
             ),
             Role::Admin => matches!(p, P::ManageAccounts | P::Verify | P::ReadLog),
         }

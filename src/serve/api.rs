@@ -419,3 +419,39 @@ pub async fn proof(
         .await?,
     ))
 }
+
+/// The body of `POST /api/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// One recording, or every one.
+    recording: Option<String>,
+}
+
+/// `POST /api/verify {"recording"}`: re-hashes the files and audits the log against its signed
+/// checkpoints, as `bwv verify` does (the report is the same JSON), recorded as a `verified`
+/// event of the caller.
+pub async fn verify(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    body: Result<Json<VerifyRequest>, JsonRejection>,
+) -> Result<Json<crate::verify::Report>, ApiError> {
+    who.must(Permission::Verify, "verify")?;
+    let Json(req) = body?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let verifier = LogKeys::new(s.home.keys()).verifier()?;
+            let opts = crate::verify::Options {
+                recording: req.recording.clone(),
+                deep: false,
+                checkpoints: Vec::new(),
+                stall_timeout: None,
+            };
+            let report = crate::verify::verify(&s.home, s.store.as_ref(), &verifier, &opts)?;
+            s.ops(who.name())
+                .record_verified(&report, req.recording.is_some(), false)?;
+            Ok(report)
+        })
+        .await?,
+    ))
+}

@@ -15,6 +15,8 @@
 mod api;
 mod auth;
 mod error;
+mod pages;
+mod sar;
 
 pub use error::ApiError;
 
@@ -148,9 +150,24 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/recordings/{id}/flag", post(api::flag))
         .route("/api/recordings/{id}/hold", post(api::hold))
         .route("/api/recordings/{id}/release", post(api::release))
+        .route("/api/verify", post(api::verify))
+        .route("/api/sars", get(sar::list).post(sar::open))
+        .route("/api/sars/{id}", get(sar::show))
+        .route("/api/sars/{id}/link", post(sar::link))
+        .route("/api/sars/{id}/disclose", post(sar::disclose))
+        .route("/api/sars/{id}/close", post(sar::close))
         .route("/api/log/checkpoint", get(api::checkpoint))
         .route("/api/log/proof/{seq}", get(api::proof))
+        .route("/", get(pages::shell))
+        .route("/login", get(pages::shell))
+        .route("/recordings", get(pages::shell))
+        .route("/recordings/{id}", get(pages::shell))
+        .route("/sars", get(pages::shell))
+        .route("/sars/{id}", get(pages::shell))
+        .route("/static/app.js", get(pages::script))
+        .route("/static/app.css", get(pages::style))
         .fallback(api::no_route)
+        .layer(axum::middleware::map_response(pages::harden))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(service)
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `bwv` binary on clips generated at test time with ffmpeg, decoded
 //! by the real GStreamer. One binary, a module per area.
 
+mod browser;
 mod custody;
 mod ingest;
 mod postgres;

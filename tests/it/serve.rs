@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
-const PASSWORD: &str = "a long enough password";
+pub const PASSWORD: &str = "a long enough password";
 
 /// A running `bwv serve`, stopped with SIGTERM (so it drains and seals) when dropped.
 #[derive(Debug)]
@@ -169,16 +169,17 @@ pub fn add_user(cmd: &mut Command, name: &str, role: &str, officer: Option<&str>
     assert!(o.status.success(), "user add {name}: {}", stderr(&o));
 }
 
-struct Fixture {
+#[derive(Debug)]
+pub struct Fixture {
     _dir: tempfile::TempDir,
-    home: PathBuf,
+    pub home: PathBuf,
     /// Officer OFF-1's recording, then OFF-2's.
-    ids: [String; 2],
+    pub ids: [String; 2],
 }
 
 /// A store with two recordings, one each of officers OFF-1 and OFF-2, and an account of
 /// every role (pc1 is officer OFF-1).
-fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dir.path().join("dock");
     let home = dir.path().join("home");
@@ -608,4 +609,92 @@ fn bad_requests_get_a_json_error_and_change_nothing() {
     assert_eq!(marks(&f.home, own), 0);
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
+    let f = fixture();
+    let own = f.ids[0].as_str();
+    let server = Server::start(&mut bwv(&f.home));
+    let api = Api::new(&server);
+    let [disclosure, auditor, reviewer] =
+        ["disclosure", "auditor", "reviewer"].map(|n| api.session(n));
+    let opened = json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": "High St"});
+    assert_eq!(
+        api.post("/api/sars", &auditor, &opened).status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = api.post("/api/sars", &disclosure, &opened);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sar: Value = r.json().expect("JSON");
+    let id = sar["sar"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(sar["sar"]["deadline"], "2026-12-20");
+    let link = api.post(
+        &format!("/api/sars/{id}/link"),
+        &disclosure,
+        &json!({"recording": own}),
+    );
+    assert_eq!(link.status(), StatusCode::CREATED);
+
+    // Only stored files can be disclosed; the master only with a reason.
+    let master = show_json(&f.home, own)["recording"]["master_sha256"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    let disclose = |reason: Option<&str>, sha: &str| {
+        api.post(
+            &format!("/api/sars/{id}/disclose"),
+            &disclosure,
+            &json!({"recording": own, "file_sha256": sha, "recipient": "A. Person", "unredacted_reason": reason}),
+        )
+    };
+    let r = disclose(None, &master);
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(code(r), "invalid");
+    assert_eq!(
+        disclose(Some("requester is the only person shown"), &"0".repeat(64)).status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        disclose(Some("requester is the only person shown"), &master).status(),
+        StatusCode::CREATED
+    );
+
+    // Auditors read requests, reviewers do not; the request shows its footage and disclosure.
+    assert_eq!(
+        api.get(&format!("/api/sars/{id}"), &reviewer).status(),
+        StatusCode::FORBIDDEN
+    );
+    let shown: Value = api
+        .get(&format!("/api/sars/{id}"), &auditor)
+        .json()
+        .expect("JSON");
+    assert_eq!(texts(&shown["linked"], "recording"), [own]);
+    assert_eq!(shown["disclosures"][0]["file_sha256"], master.as_str());
+    let closed = api.post(&format!("/api/sars/{id}/close"), &disclosure, &json!({}));
+    assert_eq!(closed.status(), StatusCode::OK);
+
+    // Verify: the auditor's report is bwv verify's, and it is logged under the auditor.
+    assert_eq!(
+        api.post("/api/verify", &reviewer, &json!({})).status(),
+        StatusCode::FORBIDDEN
+    );
+    let report: Value = api
+        .post("/api/verify", &auditor, &json!({}))
+        .json()
+        .expect("JSON");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(
+        report["recordings"].as_array().expect("recordings").len(),
+        2
+    );
+    server.stop();
+    let verified: Vec<String> = all_events(&f.home)
+        .into_iter()
+        .filter(|e| e.kind == bwv::custody::EventKind::Verified)
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(verified, ["auditor"]);
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
 }

@@ -1,0 +1,260 @@
+//! The review pages driven in Debian's headless Chromium through chromium-driver (both installed
+//! by scripts/setup.sh), over the W3C WebDriver protocol spoken with the tests' HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use crate::serve::{PASSWORD, Server, fixture};
+use crate::util::*;
+
+/// A Chromium session under chromium-driver, ended when dropped.
+#[derive(Debug)]
+struct Browser {
+    driver: Child,
+    http: Client,
+    session: String,
+}
+
+/// How long a page may take to show what the test looks for.
+const WAIT: Duration = Duration::from_secs(20);
+
+impl Browser {
+    fn start() -> Self {
+        let mut driver = Command::new("chromedriver")
+            .args(["--port=0", "--allowed-ips=127.0.0.1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (chromium-driver, installed by scripts/setup.sh) starts");
+        let mut out = BufReader::new(driver.stdout.take().expect("stdout"));
+        let mut port = None;
+        let mut line = String::new();
+        while port.is_none() && out.read_line(&mut line).expect("reads") > 0 {
+            port = line
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|p| p.trim().trim_end_matches('.').parse::<u16>().ok());
+            line.clear();
+        }
+        let port = port.expect("chromedriver says its port");
+        let http = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         "--autoplay-policy=no-user-gesture-required"]
+            }
+        }}});
+        let base = format!("http://127.0.0.1:{port}");
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .and_then(|r| r.json())
+            .expect("a Chromium session");
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_owned();
+        let b = Self {
+            driver,
+            http,
+            session: format!("{base}/session/{session}"),
+        };
+        b.call(
+            "POST",
+            "/timeouts",
+            json!({"implicit": WAIT.as_millis() as u64}),
+        );
+        b
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.session);
+        let rb = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let r: Value = rb.send().and_then(|r| r.json()).expect("webdriver answers");
+        if r["value"]["error"].is_string() {
+            panic!("webdriver {method} {path}: {}", r["value"]);
+        }
+        r["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": url}));
+    }
+
+    /// The element matching `css`, waited for (the session's implicit wait).
+    fn find(&self, css: &str) -> String {
+        self.find_by("css selector", css)
+    }
+
+    fn find_by(&self, using: &str, value: &str) -> String {
+        let v = self.call("POST", "/element", json!({"using": using, "value": value}));
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .expect("an element id")
+            .to_owned()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.call("POST", &format!("/element/{e}/click"), json!({}));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.call("GET", &format!("/element/{e}/text"), Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the page's script has drawn it (`body[data-ready]`), and says how it ended.
+    fn drawn(&self) -> String {
+        let e = self.find("body[data-ready]");
+        self.call(
+            "GET",
+            &format!("/element/{e}/attribute/data-ready"),
+            Value::Null,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Runs `script` (its last argument is the callback) and returns what it passes back.
+    fn run_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            json!({"script": script, "args": []}),
+        )
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Saves a screenshot when BWV_SCREENSHOTS names a folder (how the README's were made).
+    fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("BWV_SCREENSHOTS") else {
+            return;
+        };
+        let png = self.call("GET", "/screenshot", Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64"))
+            .expect("a PNG");
+        std::fs::write(Path::new(&dir).join(name), bytes).expect("writes the screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.http.delete(&self.session).send();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[test]
+fn a_disclosure_officer_logs_in_finds_a_recording_plays_it_and_flags_it() {
+    let f = fixture();
+    let other = f.ids[1].clone();
+    let server = Server::start(&mut bwv(&f.home));
+    let browser = Browser::start();
+
+    // A page needs a login, and comes back after it.
+    browser.goto(&format!("{}/recordings?officer=OFF-2", server.base));
+    browser.find("#password");
+    assert!(browser.url().contains("/login?next="), "{}", browser.url());
+    browser.screenshot("login.png");
+    browser.type_into("#name", "disclosure");
+    browser.type_into("#password", PASSWORD);
+    browser.click("form button[type=submit]");
+    browser.find("table tbody tr");
+    assert_eq!(browser.drawn(), "true");
+    assert!(
+        browser.url().ends_with("/recordings?officer=OFF-2"),
+        "{}",
+        browser.url()
+    );
+    let rows = browser.text("table tbody");
+    assert!(rows.contains(&other) && !rows.contains(&f.ids[0]), "{rows}");
+    browser.screenshot("recordings.png");
+
+    // The recording's page: the proxy plays in the browser, the contact sheet shows.
+    browser.click("table tbody tr");
+    browser.find("#recording-id");
+    assert_eq!(browser.text("#recording-id"), other);
+    let facts = browser.text("dl");
+    assert!(
+        facts.contains("OFF-2") && facts.contains("cam1.mp4"),
+        "{facts}"
+    );
+    let played = browser.run_async(
+        "const done = arguments[arguments.length - 1];
+         const v = document.getElementById('player');
+         const sheet = document.querySelector('img.sheet');
+         const ready = () => v.readyState >= 2 && sheet.complete;
+         const report = () => done({w: v.videoWidth, d: v.duration, sheet: sheet.naturalWidth});
+         if (ready()) report(); else { v.addEventListener('loadeddata', () => sheet.complete ? report() : sheet.addEventListener('load', report)); v.addEventListener('error', () => done({error: String(v.error && v.error.code)})); }",
+    );
+    assert_eq!(played["w"], 160, "the proxy decodes in Chromium: {played}");
+    assert!(played["sheet"].as_u64().is_some_and(|w| w > 0), "{played}");
+    browser.screenshot("recording.png");
+
+    // Flag it from the page; the page shows the flag after the server took it.
+    browser.type_into("#flag-case", "CASE-77");
+    browser.type_into("#flag-reason", "assault on an officer");
+    browser.click("form.bar button[type=submit]");
+    // The page reloads and lists the flag the server recorded.
+    browser.find_by("xpath", "//td[.='CASE-77']");
+    browser.screenshot("recording-flagged.png");
+    drop(browser);
+    server.stop();
+
+    let shown = show_json(&f.home, &other);
+    let marks = shown["marks"].as_array().expect("marks");
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0]["reference"], "CASE-77");
+    assert_eq!(marks[0]["placed_by"], "disclosure");
+    let looks: Vec<&str> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "accessed" && e["actor"] == "disclosure")
+        .filter_map(|e| e["fields"]["action"].as_str())
+        .collect();
+    for action in ["api_show", "play_proxy", "view_contact_sheet"] {
+        assert!(looks.contains(&action), "{action} not logged: {looks:?}");
+    }
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
