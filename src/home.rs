@@ -149,6 +149,12 @@ impl Home {
         format!("{}/{sha}.json", Self::plans_rel(id))
     }
 
+    /// The object of a plan's preview sheet: `plans/<id>/<sha256>.preview.jpg` (faces
+    /// unblurred: it never leaves the store).
+    pub fn preview_rel(id: &str, sha: &Digest) -> String {
+        format!("{}/{sha}.preview.jpg", Self::plans_rel(id))
+    }
+
     /// Absolute path of a store-relative path.
     pub fn abs(&self, rel: &str) -> PathBuf {
         self.root.join(rel)

@@ -36,9 +36,29 @@ pub struct WorkerArgs {
     /// Seconds without a decoded frame before a file counts as stalled.
     #[arg(long, default_value_t = bwv::media::pipeline::DEFAULT_STALL_TIMEOUT.as_secs())]
     stall_timeout: u64,
+    /// Folder with the face model and ONNX Runtime, for plan jobs (see `bwv redact --models`).
+    #[arg(long, env = "BWV_MODELS")]
+    models: Option<std::path::PathBuf>,
     /// Testing aid: abort at a named point of an ingest job.
     #[arg(long, env = "BWV_CRASH_AT", hide = true)]
     crash_at: Option<String>,
+}
+
+/// Loads the face detector with its default settings for plan jobs, from `models` or the
+/// usual folders, when a job needs it.
+pub fn detector_loader(
+    models: Option<std::path::PathBuf>,
+) -> impl Fn() -> bwv::Result<(bwv::redact::detect::Detector, bwv::digest::Digest)> + Send + Sync {
+    let folders = bwv::redact::model::model_folders(models.as_deref());
+    move || {
+        bwv::redact::model::detector(
+            &folders,
+            bwv::redact::model::EngineChoice::Auto,
+            None,
+            bwv::redact::detect::DetectSettings::default(),
+            bwv::config::default_jobs(),
+        )
+    }
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration> {
@@ -77,6 +97,7 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}:{}", host.trim(), std::process::id())
     });
+    let load = detector_loader(args.models.clone());
     let settings = bwv::ingest::Settings {
         stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
         crash_at: args.crash_at,
@@ -92,6 +113,8 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
         idle,
         patience,
         settings: &settings,
+        detector: Some(&load),
+        stop: None,
     };
     let until = if args.drain {
         Until::Drained
@@ -197,6 +220,9 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
             bwv::jobs::JobSpec::Sweep { policy } => policy
                 .as_ref()
                 .map_or("store policy".into(), |p| p.display().to_string()),
+            bwv::jobs::JobSpec::Plan {
+                recording, actor, ..
+            } => format!("{recording} for {actor}"),
             bwv::jobs::JobSpec::Render {
                 recording,
                 plan_sha256,

@@ -1,7 +1,7 @@
 //! `bwv redact REC --plan OUT.json` · `bwv redact REC --render PLAN --out FILE [...]` ·
 //! `bwv redact REC --out FILE [...]` (plan and render with defaults)
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -9,7 +9,7 @@ use bwv::config::Config;
 use bwv::ops::{Ops, RedactRequest};
 use bwv::redact::detect::{DetectSettings, Detector};
 use bwv::redact::mask::Mode;
-use bwv::redact::model::{self, ModelPaths, OrtRuntime, Weights};
+use bwv::redact::model::{self, EngineChoice, Weights};
 use bwv::redact::plan::PlanSettings;
 use bwv::redact::render::{Audio, ManualBox, RenderSettings};
 
@@ -129,27 +129,6 @@ pub struct DetectorArgs {
     models: Option<PathBuf>,
 }
 
-/// The folders the models are looked for in, in order: the one named by --models or
-/// BWV_MODELS alone (a named folder is never passed over), else beside the executable, under
-/// its install prefix (`make install`), and in the checkout it was built from (`cargo install
-/// --path .` after setup).
-fn model_folders(named: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = named {
-        return vec![dir.to_owned()];
-    }
-    let mut folders = Vec::new();
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(bin) = exe.parent()
-    {
-        folders.push(bin.join("models"));
-        if let Some(prefix) = bin.parent() {
-            folders.push(prefix.join("share/bwv/models"));
-        }
-    }
-    folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
-    folders
-}
-
 impl DetectorArgs {
     /// How the plan is made.
     pub fn plan_settings(&self) -> PlanSettings {
@@ -167,20 +146,16 @@ pub fn detector(
     args: &DetectorArgs,
     threads: usize,
 ) -> bwv::Result<(Detector, bwv::digest::Digest)> {
-    let paths = ModelPaths::find(&model_folders(args.models.as_deref()))?;
-    let runtime = match args.engine {
-        EngineArg::Tract => None,
-        EngineArg::Ort => Some(OrtRuntime::load(&paths.ort_lib)?),
-        EngineArg::Auto if paths.ort_lib.is_file() => Some(OrtRuntime::load(&paths.ort_lib)?),
-        EngineArg::Auto => None,
+    let engine = match args.engine {
+        EngineArg::Auto => EngineChoice::Auto,
+        EngineArg::Ort => EngineChoice::Ort,
+        EngineArg::Tract => EngineChoice::Tract,
     };
     let weights = match args.weights {
-        WeightsArg::Float => Weights::Float,
-        WeightsArg::Int8 => Weights::Int8,
-        WeightsArg::Auto if runtime.is_some() && paths.int8.is_file() => Weights::Int8,
-        WeightsArg::Auto => Weights::Float,
+        WeightsArg::Auto => None,
+        WeightsArg::Int8 => Some(Weights::Int8),
+        WeightsArg::Float => Some(Weights::Float),
     };
-    let (model, engine) = model::load(&paths, weights, runtime.as_ref(), threads)?;
     let mut settings = DetectSettings {
         scales: args.scales.clone(),
         ..DetectSettings::default()
@@ -190,7 +165,13 @@ pub fn detector(
     } else {
         args.recheck_from
     };
-    Ok((Detector::new(engine, settings), model.sha256))
+    model::detector(
+        &model::model_folders(args.models.as_deref()),
+        engine,
+        weights,
+        settings,
+        threads,
+    )
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use bwv::accounts::{Role, open_accounts};
 use bwv::config::Config;
 use bwv::ops::Ops;
-use bwv::serve::{Service, Settings};
+use bwv::serve::{Parts, Service, Settings};
 
 use super::shown;
 
@@ -25,6 +25,16 @@ pub struct ServeArgs {
     /// Seconds between checkpoints over the events that reads append.
     #[arg(long, default_value_t = bwv::serve::DEFAULT_SEAL_EVERY.as_secs())]
     seal_every: u64,
+    /// Workers inside the service running its jobs (redaction plans and renders); 0 leaves
+    /// them to `bwv worker` processes.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Jobs queued or running at once beyond which the service refuses new ones (503).
+    #[arg(long, default_value_t = bwv::serve::DEFAULT_MAX_QUEUED)]
+    max_queued: u64,
+    /// Folder with the face model and ONNX Runtime (see `bwv redact --models`).
+    #[arg(long, env = "BWV_MODELS")]
+    models: Option<std::path::PathBuf>,
     /// Send session cookies without `Secure` (only behind plain HTTP on a trusted network;
     /// browsers send Secure cookies to localhost anyway).
     #[arg(long)]
@@ -44,15 +54,19 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         max_jobs: args.max_jobs.max(1),
         seal_every: Duration::from_secs(args.seal_every.max(1)),
         secure_cookies: !args.insecure_cookies,
+        workers: args.workers,
+        max_queued: args.max_queued.max(1),
         ..Settings::default()
     };
-    let service = Arc::new(Service::new(
+    let parts = Parts {
         home,
         store,
         accounts,
-        Arc::clone(&config.clock),
-        settings,
-    ));
+        queue: bwv::jobs::open_queue(&config.index)?,
+        clock: Arc::clone(&config.clock),
+    };
+    let detector = super::jobs::detector_loader(args.models);
+    let service = Arc::new(Service::new(parts, Some(Box::new(detector)), settings));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

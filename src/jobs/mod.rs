@@ -60,6 +60,16 @@ pub enum JobSpec {
         /// The policy file, or the store's.
         policy: Option<PathBuf>,
     },
+    /// Detect and track faces into a redaction plan (kept in the object store with its
+    /// preview).
+    Plan {
+        /// The recording.
+        recording: String,
+        /// How the plan is made.
+        settings: crate::redact::plan::PlanSettings,
+        /// Who asked for it (the event's actor).
+        actor: String,
+    },
     /// Render a redacted copy from a logged plan (kept in the object store by its SHA-256),
     /// recorded as done by the person who asked for it.
     Render {
@@ -81,6 +91,7 @@ impl JobSpec {
             JobSpec::Ingest { .. } => "ingest",
             JobSpec::Verify { .. } => "verify",
             JobSpec::Sweep { .. } => "sweep",
+            JobSpec::Plan { .. } => "plan",
             JobSpec::Render { .. } => "render",
         }
     }

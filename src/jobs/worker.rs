@@ -3,6 +3,7 @@
 //! each job.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
@@ -12,12 +13,14 @@ use super::{Claim, Finish, JobSpec, Queue, backoff};
 use crate::clock::Clock;
 use crate::custody::Store;
 use crate::custody::keys::LogKeys;
+use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::home::Home;
 use crate::ingest::{self, DockItem, Ingest, ItemStatus};
 use crate::ops::Ops;
 use crate::ops::VERIFY_ACTOR;
 use crate::progress::NoProgress;
+use crate::redact::detect::Detector;
 use crate::verify;
 
 /// Actor name of a worker's own events (its jobs' events name the flows' actors).
@@ -68,7 +71,6 @@ pub enum Report {
 }
 
 /// A worker and everything its jobs need, passed in.
-#[derive(Debug)]
 pub struct Worker<'a> {
     /// How it names itself in the queue (e.g. host:pid).
     pub name: String,
@@ -88,6 +90,25 @@ pub struct Worker<'a> {
     pub patience: Duration,
     /// Ingest settings.
     pub settings: &'a ingest::Settings,
+    /// Loads the face detector for redaction plans; without it, plan jobs fail (this worker
+    /// has no models folder).
+    pub detector: Option<&'a LoadDetector>,
+    /// Set to make the worker stop after the job it is running (a service shutting down).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// Loads a face detector and says its model's SHA-256.
+pub type LoadDetector = dyn Fn() -> Result<(Detector, Digest)> + Send + Sync;
+
+impl std::fmt::Debug for Worker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("home", &self.home)
+            .field("lease", &self.lease)
+            .field("detector", &self.detector.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker<'_> {
@@ -109,6 +130,9 @@ impl Worker<'_> {
             .map_err(|e| Error::Invalid(format!("cannot start a worker thread: {e}")))?;
         let mut ran = 0;
         loop {
+            if self.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                return Ok(ran);
+            }
             let claimed = self.patiently(&|| self.queue.claim(&self.name, self.lease), each)?;
             let Some(claim) = claimed else {
                 let counts = self.patiently(&|| self.queue.counts(), each)?;
@@ -194,6 +218,11 @@ impl Worker<'_> {
                 settings,
                 actor,
             } => finish_of(self.render(recording, plan_sha256, settings, actor)),
+            JobSpec::Plan {
+                recording,
+                settings,
+                actor,
+            } => finish_of(self.plan(recording, settings, actor)),
             JobSpec::Sweep { policy } => finish_of(
                 Ops::new(
                     self.home,
@@ -273,6 +302,53 @@ impl Worker<'_> {
             "size": rendered.artefact.size,
             "stored": rendered.artefact.path,
             "report": rendered.report,
+        }))
+    }
+
+    /// Detects and tracks faces into a plan, logged and kept in the object store with its
+    /// preview sheet (`plans/<id>/<sha256>.preview.jpg`: it shows the faces unblurred, so it
+    /// stays in the store).
+    fn plan(
+        &self,
+        recording: &str,
+        settings: &crate::redact::plan::PlanSettings,
+        actor: &str,
+    ) -> Result<serde_json::Value> {
+        let load = self.detector.ok_or_else(|| {
+            Error::Invalid(format!(
+                "worker {} has no face detector (no models folder): run plan jobs on a worker \
+                 that has one",
+                self.name
+            ))
+        })?;
+        let rec = self.store.resolve(recording)?;
+        crate::redact::plan::check_recording(&rec)?;
+        crate::media::init()?;
+        let (detector, model_sha) = load()?;
+        let redactor = crate::redact::Redactor {
+            home: self.home,
+            store: self.store,
+            actor,
+            stall: self.settings.stall_timeout,
+        };
+        let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, settings)?;
+        let sha = plan.digest();
+        let scratch = self.home.scratch()?;
+        let preview = scratch.path().join("preview.jpg");
+        crate::redact::plan::write_preview(&plan, &tiles, &preview)?;
+        let (preview_sha, _) = crate::digest::hash_file(&preview).map_err(Error::io(
+            &preview,
+            crate::error::Stage::Redact,
+            "read",
+        ))?;
+        self.home
+            .blobs()
+            .put_once(&Home::preview_rel(&rec.id, &sha), &preview, &preview_sha)?;
+        Ok(serde_json::json!({
+            "recording": rec.id,
+            "plan_sha256": sha,
+            "tracks": plan.tracks.len(),
+            "frames": plan.frames,
         }))
     }
 
@@ -431,6 +507,8 @@ mod tests {
             idle: Duration::from_millis(1),
             patience,
             settings: &settings,
+            detector: None,
+            stop: None,
         };
         let mut reports = Vec::new();
         let ran = worker(Duration::from_secs(600))

@@ -283,17 +283,19 @@ impl Redactor<'_> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        self.store.add_artefact(
-            &rec.id,
-            &artefact,
-            EventDraft::new(EventKind::RedactionRendered, Some(&rec.id), self.actor)
-                .with("plan_sha256", report.plan_sha256)
-                .with("output_sha256", sha)
-                .with("model_sha256", p.model_sha256)
-                .with("redacted_tracks", ids(&report.redacted))
-                .with("kept_tracks", ids(&report.kept))
-                .with("frames", report.frames),
-        )?;
+        let mut event = EventDraft::new(EventKind::RedactionRendered, Some(&rec.id), self.actor)
+            .with("plan_sha256", report.plan_sha256)
+            .with("output_sha256", sha)
+            .with("model_sha256", p.model_sha256)
+            .with("redacted_tracks", ids(&report.redacted))
+            .with("kept_tracks", ids(&report.kept))
+            .with("frames", report.frames);
+        if let Some(d) = settings.exemptions_digest() {
+            event = event
+                .with("exemptions", settings.exemptions.len() as u64)
+                .with("exemptions_sha256", d);
+        }
+        self.store.add_artefact(&rec.id, &artefact, event)?;
         // The operator's copy appears only once the store's copy is recorded.
         std::fs::set_permissions(
             tmp.path(),

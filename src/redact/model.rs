@@ -589,6 +589,67 @@ pub fn load(
     Ok((model, engine))
 }
 
+/// The engine a detector runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineChoice {
+    /// ONNX Runtime when its library is present, else tract.
+    #[default]
+    Auto,
+    /// ONNX Runtime.
+    Ort,
+    /// tract (pure Rust).
+    Tract,
+}
+
+/// The weights a detector uses: `None` chooses the 8-bit model where ONNX Runtime runs it and
+/// setup made it, else the float model.
+pub type WeightsChoice = Option<Weights>;
+
+/// The folders the models are looked for in, in order: `named` alone when given (a named
+/// folder is never passed over), else beside the executable, under its install prefix
+/// (`share/bwv/models`), and in the checkout it was built from.
+pub fn model_folders(named: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = named {
+        return vec![dir.to_owned()];
+    }
+    let mut folders = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(bin) = exe.parent()
+    {
+        folders.push(bin.join("models"));
+        if let Some(prefix) = bin.parent() {
+            folders.push(prefix.join("share/bwv/models"));
+        }
+    }
+    folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    folders
+}
+
+/// Finds the model in `folders`, loads it on the chosen engine with the chosen weights, and
+/// builds a detector with `settings`; returns it with the model's SHA-256.
+pub fn detector(
+    folders: &[PathBuf],
+    engine: EngineChoice,
+    weights: WeightsChoice,
+    settings: super::detect::DetectSettings,
+    threads: usize,
+) -> crate::Result<(super::detect::Detector, Digest)> {
+    let paths = ModelPaths::find(folders)?;
+    let runtime = match engine {
+        EngineChoice::Tract => None,
+        EngineChoice::Ort => Some(OrtRuntime::load(&paths.ort_lib)?),
+        EngineChoice::Auto if paths.ort_lib.is_file() => Some(OrtRuntime::load(&paths.ort_lib)?),
+        EngineChoice::Auto => None,
+    };
+    let weights = weights.unwrap_or(if runtime.is_some() && paths.int8.is_file() {
+        Weights::Int8
+    } else {
+        Weights::Float
+    });
+    let (model, engine) = load(&paths, weights, runtime.as_ref(), threads)?;
+    Ok((super::detect::Detector::new(engine, settings), model.sha256))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,6 +170,29 @@ pub struct RenderSettings {
     /// Ellipse size relative to the box of a face up to 96 px tall; larger faces get a
     /// narrower margin (see [`mask::face_grow`]).
     pub grow: f32,
+    /// Why each kept track and extra box is so, and under what legal basis (the exemption log
+    /// a disclosure unit keeps). Its SHA-256 is in the render's event; the text in the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemptions: Vec<Exemption>,
+}
+
+/// One decision of a render a reviewer must justify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exemption {
+    /// What it concerns: `track N` (left visible) or `box N` (masked over, 1-based).
+    pub what: String,
+    /// Why.
+    pub reason: String,
+    /// The legal basis (e.g. "requester's own data, UK GDPR Art. 15").
+    pub basis: String,
+}
+
+impl RenderSettings {
+    /// SHA-256 of the exemptions as compact JSON, when there are any.
+    pub fn exemptions_digest(&self) -> Option<Digest> {
+        (!self.exemptions.is_empty())
+            .then(|| Digest::of(&serde_json::to_vec(&self.exemptions).expect("strings serialise")))
+    }
 }
 
 impl Default for RenderSettings {
@@ -180,6 +203,7 @@ impl Default for RenderSettings {
             audio: Audio::default(),
             boxes: Vec::new(),
             grow: mask::DEFAULT_GROW,
+            exemptions: Vec::new(),
         }
     }
 }
@@ -269,7 +293,12 @@ impl RenderReport {
             } else {
                 format!("{} region(s)", self.unmasked.len())
             }
-        )
+        ) + &self
+            .settings
+            .exemptions
+            .iter()
+            .map(|e| format!("exemption: {}: {} (basis: {})\n", e.what, e.reason, e.basis))
+            .collect::<String>()
     }
 }
 

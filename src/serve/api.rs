@@ -98,7 +98,7 @@ pub async fn list(
 }
 
 /// Resolves `reference` and refuses a recording the caller may not see.
-fn visible(s: &Service, who: &Who, reference: &str) -> Result<Recording, ApiError> {
+pub(super) fn visible(s: &Service, who: &Who, reference: &str) -> Result<Recording, ApiError> {
     let rec = s.store.resolve(reference)?;
     who.may_see(&rec)?;
     Ok(rec)
@@ -129,7 +129,7 @@ pub async fn show(
 /// Streams one of a recording's files (with range requests, so a player can seek), recording
 /// the look as `action` when the request starts at the file's beginning (a player's later
 /// range requests continue the same look).
-async fn stream(
+pub(super) async fn stream(
     service: Arc<Service>,
     who: Who,
     id: String,
@@ -141,19 +141,32 @@ async fn stream(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|r| r.trim() == "bytes=0-" || r.trim().starts_with("bytes=0-"));
+    let wanted = file.clone();
     let (path, scratch, rec) = blocking(&service, move |s| {
+        let file = wanted;
         let rec = visible(s, &who, &id)?;
-        let key = match file {
-            File::Master => rec.master_path.clone(),
-            File::Artefact(kind) => s
-                .store
+        let artefact = |kind: ArtefactKind, sha: Option<&str>| -> Result<String, Error> {
+            s.store
                 .artefacts(&rec.id)?
                 .into_iter()
-                .find(|a| a.kind == kind)
+                .find(|a| a.kind == kind && sha.is_none_or(|h| a.sha256.to_hex() == h))
                 .map(|a| a.path)
                 .ok_or_else(|| {
-                    Error::NotFound(format!("recording {} has no {}", rec.id, kind.as_str()))
-                })?,
+                    Error::NotFound(format!(
+                        "recording {} has no such {}",
+                        rec.id,
+                        kind.as_str()
+                    ))
+                })
+        };
+        let key = match &file {
+            File::Master => rec.master_path.clone(),
+            File::Artefact(kind) => artefact(*kind, None)?,
+            File::Redacted(sha) => artefact(ArtefactKind::Redacted, Some(sha))?,
+            File::Preview(sha) => {
+                super::redact::logged_plan(s, &rec.id, sha)?;
+                crate::home::Home::preview_rel(&rec.id, sha)
+            }
         };
         if rec.deletion.is_some() {
             return Err(Error::Conflict(format!(
@@ -207,26 +220,34 @@ fn extension(rec: &Recording) -> String {
 }
 
 /// Which file a stream serves.
-#[derive(Debug, Clone, Copy)]
-enum File {
+#[derive(Debug, Clone)]
+pub(super) enum File {
+    /// The master.
     Master,
+    /// The proxy or the contact sheet.
     Artefact(ArtefactKind),
+    /// A redacted copy, by its SHA-256 (lowercase hex).
+    Redacted(String),
+    /// A logged plan's preview sheet, by the plan's SHA-256.
+    Preview(crate::digest::Digest),
 }
 
 impl File {
-    fn action(self) -> &'static str {
+    fn action(&self) -> &'static str {
         match self {
             File::Master => "download_master",
             File::Artefact(ArtefactKind::Proxy) => "play_proxy",
             File::Artefact(_) => "view_contact_sheet",
+            File::Redacted(_) => "view_redacted",
+            File::Preview(_) => "view_plan_preview",
         }
     }
 
-    fn mime(self) -> &'static str {
+    fn mime(&self) -> &'static str {
         match self {
             File::Master => "application/octet-stream",
-            File::Artefact(ArtefactKind::Proxy) => "video/mp4",
-            File::Artefact(_) => "image/jpeg",
+            File::Artefact(ArtefactKind::Proxy) | File::Redacted(_) => "video/mp4",
+            File::Artefact(_) | File::Preview(_) => "image/jpeg",
         }
     }
 }

@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod error;
 mod pages;
+mod redact;
 mod sar;
 
 pub use error::ApiError;
@@ -29,16 +30,22 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::custody::Store;
 use crate::home::Home;
+use crate::jobs::Queue;
+use crate::jobs::worker::{LoadDetector, Report, Until, Worker};
 use crate::ops::Ops;
 
 /// Largest request body accepted (JSON requests are small).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// Blocking jobs run at once.
 pub const DEFAULT_MAX_JOBS: usize = 8;
+/// Jobs queued or running before new ones are refused.
+pub const DEFAULT_MAX_QUEUED: u64 = 16;
 /// How often events appended by reads are sealed.
 pub const DEFAULT_SEAL_EVERY: Duration = Duration::from_secs(10);
 
@@ -53,6 +60,11 @@ pub struct Settings {
     pub seal_every: Duration,
     /// Mark session cookies `Secure` (sent only over HTTPS, or to localhost).
     pub secure_cookies: bool,
+    /// Workers inside the service that run its jobs (plans, renders); 0 leaves them to
+    /// `bwv worker` processes.
+    pub workers: usize,
+    /// Jobs queued or running at once beyond which new ones are refused (503 `busy`).
+    pub max_queued: u64,
 }
 
 impl Default for Settings {
@@ -62,39 +74,64 @@ impl Default for Settings {
             max_jobs: DEFAULT_MAX_JOBS,
             seal_every: DEFAULT_SEAL_EVERY,
             secure_cookies: true,
+            workers: 1,
+            max_queued: DEFAULT_MAX_QUEUED,
         }
     }
 }
 
 /// What every request handler shares.
-#[derive(Debug)]
 pub struct Service {
     home: Home,
     store: Box<dyn Store>,
     accounts: Accounts,
+    queue: Box<dyn Queue>,
+    detector: Option<Box<LoadDetector>>,
     clock: Arc<dyn Clock>,
     settings: Settings,
     jobs: Arc<Semaphore>,
     limiter: Mutex<auth::Limiter>,
+    stop: AtomicBool,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("home", &self.home)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a service is made of.
+#[derive(Debug)]
+pub struct Parts {
+    /// The store's folders and objects.
+    pub home: Home,
+    /// The custody index.
+    pub store: Box<dyn Store>,
+    /// The accounts beside it.
+    pub accounts: Accounts,
+    /// The job queue beside it.
+    pub queue: Box<dyn Queue>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Service {
-    /// A service over `store` (kept in `home`) for `accounts`.
-    pub fn new(
-        home: Home,
-        store: Box<dyn Store>,
-        accounts: Accounts,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-    ) -> Self {
+    /// A service over `parts`; `detector` loads the face detector for plan jobs run inside it.
+    pub fn new(parts: Parts, detector: Option<Box<LoadDetector>>, settings: Settings) -> Self {
         Self {
             jobs: Arc::new(Semaphore::new(settings.max_jobs.max(1))),
-            home,
-            store,
-            accounts,
-            clock,
+            home: parts.home,
+            store: parts.store,
+            accounts: parts.accounts,
+            queue: parts.queue,
+            detector,
+            clock: parts.clock,
             settings,
             limiter: Mutex::new(auth::Limiter::default()),
+            stop: AtomicBool::new(false),
         }
     }
 
@@ -151,6 +188,19 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/recordings/{id}/hold", post(api::hold))
         .route("/api/recordings/{id}/release", post(api::release))
         .route("/api/verify", post(api::verify))
+        .route("/api/jobs/{id}", get(redact::job))
+        .route(
+            "/api/recordings/{id}/plans",
+            get(redact::plans).post(redact::plan),
+        )
+        .route("/api/recordings/{id}/plans/{sha}", get(redact::plan_json))
+        .route(
+            "/api/recordings/{id}/plans/{sha}/preview",
+            get(redact::preview),
+        )
+        .route("/api/recordings/{id}/render", post(redact::render))
+        .route("/api/recordings/{id}/redacted/{sha}", get(redact::redacted))
+        .route("/recordings/{id}/redact", get(pages::shell))
         .route("/api/sars", get(sar::list).post(sar::open))
         .route("/api/sars/{id}", get(sar::show))
         .route("/api/sars/{id}/link", post(sar::link))
@@ -180,13 +230,70 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sealer = tokio::spawn(seal_periodically(Arc::clone(&service)));
+    let workers: Vec<_> = (0..service.settings.workers)
+        .map(|i| {
+            let service = Arc::clone(&service);
+            std::thread::Builder::new()
+                .name(format!("bwv-serve-worker-{i}"))
+                .spawn(move || service.work(i))
+        })
+        .collect::<std::io::Result<_>>()?;
     let app = router(Arc::clone(&service)).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     sealer.abort();
+    // Workers finish the job they are running (another would take it after its lease anyway).
+    service.stop.store(true, Ordering::SeqCst);
+    let _ = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    })
+    .await;
     seal(&service).await;
     served
+}
+
+impl Service {
+    /// One worker thread: runs queued jobs until the service stops.
+    fn work(&self, i: usize) {
+        let settings = crate::ingest::Settings::default();
+        let worker = Worker {
+            name: format!("{}:serve:{}:{i}", host(), std::process::id()),
+            queue: self.queue.as_ref(),
+            home: &self.home,
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            lease: Duration::from_secs(60),
+            idle: Duration::from_millis(250),
+            patience: Duration::from_secs(600),
+            settings: &settings,
+            detector: self.detector.as_deref(),
+            stop: Some(&self.stop),
+        };
+        let ran = worker.run(Until::Stopped, &mut |report| match report {
+            Report::Ran(r) if r.error.is_some() => eprintln!(
+                "bwv serve: job {} ({}) {}: {}",
+                r.job,
+                r.kind,
+                r.outcome,
+                r.error.as_deref().unwrap_or_default()
+            ),
+            Report::Waiting { error, .. } => eprintln!("bwv serve: job queue: {error}"),
+            Report::Ran(_) => {}
+        });
+        if let Err(e) = ran {
+            eprintln!("bwv serve: worker {i} stopped: {e}");
+        }
+    }
+}
+
+/// This machine's name, for workers' names.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Signs a checkpoint over events appended since the last (nothing when none were).

@@ -13,7 +13,7 @@ const W: usize = 640;
 const H: usize = 360;
 const FRAMES: usize = 60;
 
-fn models() -> PathBuf {
+pub fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
@@ -40,7 +40,7 @@ fn mean_sd(frame: &[u8], (x, y, w, h): (usize, usize, usize, usize)) -> (f64, f6
 }
 
 /// A 2 s 640x360 30 fps H.264 + AAC clip with the portrait sliding right over a test pattern.
-fn face_clip(path: &Path, tone: u32) {
+pub fn face_clip(path: &Path, tone: u32) {
     face_clip_as(path, tone, "yuv420p");
 }
 

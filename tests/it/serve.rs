@@ -698,3 +698,141 @@ fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
+
+/// Waits for a job to end (polling its state: the job runs on the service's worker) and
+/// returns it.
+pub fn finished(api: &Api, auth: &Auth, job: &Value) -> Value {
+    let id = job["job"]["id"].as_u64().expect("job id");
+    let started = std::time::Instant::now();
+    loop {
+        let j: Value = api
+            .get(&format!("/api/jobs/{id}"), auth)
+            .json()
+            .expect("JSON");
+        match j["state"].as_str() {
+            Some("done" | "failed" | "dead") => return j,
+            _ if started.elapsed() > std::time::Duration::from_secs(300) => {
+                panic!("job {id} did not end: {j}")
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
+    fs::create_dir(&dock).expect("mkdir");
+    crate::redact::face_clip(&dock.join("face.mp4"), 440);
+    let item = ingest_one(&home, &dock);
+    let id = item["id"].as_str().expect("id").to_owned();
+    add_user(&mut bwv(&home), "rev", "reviewer", None);
+    add_user(&mut bwv(&home), "dis", "disclosure", None);
+    let server = Server::start(bwv(&home).env("BWV_MODELS", crate::redact::models()));
+    let api = Api::new(&server);
+    let (rev, dis) = (api.session("rev"), api.session("dis"));
+
+    // The reviewer plans; the plan runs as a job and is logged under the reviewer.
+    let queued: Value = api
+        .post(&format!("/api/recordings/{id}/plans"), &rev, &json!({}))
+        .json()
+        .expect("JSON");
+    let job = finished(&api, &rev, &queued);
+    assert_eq!(job["state"], "done", "{job}");
+    let plans: Value = api
+        .get(&format!("/api/recordings/{id}/plans"), &rev)
+        .json()
+        .expect("JSON");
+    assert_eq!(plans.as_array().expect("plans").len(), 1);
+    let sha = plans[0]["plan_sha256"].as_str().expect("sha").to_owned();
+    assert_eq!(plans[0]["planned_by"], "rev");
+    assert_eq!(job["result"]["plan_sha256"], sha.as_str());
+    let plan: Value = api
+        .get(&format!("/api/recordings/{id}/plans/{sha}"), &rev)
+        .json()
+        .expect("JSON");
+    assert_eq!(
+        plan["tracks"].as_array().expect("tracks").len(),
+        1,
+        "one face, one track"
+    );
+    let preview = api.get(&format!("/api/recordings/{id}/plans/{sha}/preview"), &rev);
+    assert_eq!(preview.headers()["content-type"], "image/jpeg");
+
+    // Rendering is the disclosure officer's, and keeping a face needs a reason and a basis.
+    let keep = |reason: &str| {
+        json!({"plan_sha256": sha, "keep": [{"track": 1, "reason": reason, "basis": "UK GDPR Art. 15: the requester's own data"}],
+               "boxes": [{"x": 0, "y": 0, "w": 64, "h": 32, "from_s": 0.0, "to_s": 1.0, "reason": "vehicle registration", "basis": "third-party data"}]})
+    };
+    let path = format!("/api/recordings/{id}/render");
+    assert_eq!(
+        api.post(&path, &rev, &keep("the requester")).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api.post(&path, &dis, &keep(" ")).status().as_u16(), 422);
+    let mut unlogged = keep("the requester");
+    unlogged["plan_sha256"] = json!("0".repeat(64));
+    assert_eq!(
+        api.post(&path, &dis, &unlogged).status(),
+        StatusCode::NOT_FOUND
+    );
+    let queued: Value = api
+        .post(&path, &dis, &keep("the requester"))
+        .json()
+        .expect("JSON");
+    let job = finished(&api, &dis, &queued);
+    assert_eq!(job["state"], "done", "{job}");
+    let copy = job["result"]["sha256"]
+        .as_str()
+        .expect("copy sha")
+        .to_owned();
+    assert_eq!(job["result"]["report"]["kept"][0]["id"], 1);
+    let bytes = api
+        .get(&format!("/api/recordings/{id}/redacted/{copy}"), &rev)
+        .bytes()
+        .expect("body");
+    assert_eq!(bwv::digest::Digest::of(&bytes).to_hex(), copy);
+
+    // Disclosed under a SAR: a redacted copy needs no override.
+    let sar: Value = api
+        .post("/api/sars", &dis, &json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": null}))
+        .json()
+        .expect("JSON");
+    let sar = sar["sar"]["id"].as_str().expect("SAR id").to_owned();
+    assert_eq!(
+        api.post(
+            &format!("/api/sars/{sar}/link"),
+            &dis,
+            &json!({"recording": id})
+        )
+        .status(),
+        StatusCode::CREATED
+    );
+    let disclosed = api.post(
+        &format!("/api/sars/{sar}/disclose"),
+        &dis,
+        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "unredacted_reason": null}),
+    );
+    assert_eq!(disclosed.status(), StatusCode::CREATED);
+    server.stop();
+
+    let events = all_events(&home);
+    let rendered = events
+        .iter()
+        .find(|e| e.kind == bwv::custody::EventKind::RedactionRendered)
+        .expect("a render event");
+    assert_eq!(rendered.actor, "dis");
+    assert_eq!(
+        rendered.fields["exemptions"],
+        bwv::custody::event::Field::Int(2)
+    );
+    assert!(rendered.fields.contains_key("exemptions_sha256"));
+    let disclosed = events
+        .iter()
+        .find(|e| e.kind == bwv::custody::EventKind::Disclosed)
+        .expect("a disclosure event");
+    assert_eq!(disclosed.actor, "dis");
+    let o = run(bwv(&home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
