@@ -10,7 +10,7 @@ use base64::Engine as _;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::serve::{PASSWORD, Server, fixture};
+use crate::serve::{Api, PASSWORD, Server, add_user, fixture};
 use crate::util::*;
 
 /// A Chromium session under chromium-driver, ended when dropped.
@@ -22,7 +22,7 @@ struct Browser {
 }
 
 /// How long a page may take to show what the test looks for.
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 
 impl Browser {
     fn start() -> Self {
@@ -52,7 +52,7 @@ impl Browser {
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         "--disable-dev-shm-usage", "--window-size=1280,1000",
                          "--autoplay-policy=no-user-gesture-required"]
             }
         }}});
@@ -177,6 +177,19 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the page showed when the test failed, and its status line.
+            let status = self
+                .http
+                .post(format!("{}/execute/sync", self.session))
+                .json(&json!({"script": "return document.body.innerText", "args": []}))
+                .send()
+                .and_then(|r| r.json::<Value>());
+            eprintln!(
+                "the page said: {}",
+                status.map(|v| v["value"].to_string()).unwrap_or_default()
+            );
+        }
         let _ = self.http.delete(&self.session).send();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -256,5 +269,98 @@ fn a_disclosure_officer_logs_in_finds_a_recording_plays_it_and_flags_it() {
         assert!(looks.contains(&action), "{action} not logged: {looks:?}");
     }
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
+
+#[test]
+fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
+    std::fs::create_dir(&dock).expect("mkdir");
+    crate::redact::face_clip(&dock.join("face.mp4"), 440);
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    add_user(&mut bwv(&home), "dis", "disclosure", None);
+    let server = Server::start(bwv(&home).env("BWV_MODELS", crate::redact::models()));
+    // The request and its footage, set up over the API.
+    let api = Api::new(&server);
+    let auth = api.session("dis");
+    let sar: Value = api
+        .post("/api/sars", &auth, &json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": null}))
+        .json()
+        .expect("JSON");
+    let sar = sar["sar"]["id"].as_str().expect("id").to_owned();
+    assert!(
+        api.post(
+            &format!("/api/sars/{sar}/link"),
+            &auth,
+            &json!({"recording": id})
+        )
+        .status()
+        .is_success()
+    );
+
+    let browser = Browser::start();
+    browser.goto(&format!("{}/login", server.base));
+    browser.type_into("#name", "dis");
+    browser.type_into("#password", PASSWORD);
+    browser.click("form button[type=submit]");
+    browser.click("table tbody tr");
+    browser.click("#review-link");
+    // Plan: the job runs on the service's worker; the page reloads with the tracks.
+    browser.click("#plan");
+    browser.find("#tracks tbody tr[data-track='1']");
+    assert_eq!(browser.drawn(), "true");
+    let drawn = browser.run_async(
+        "const done = arguments[arguments.length - 1];
+         const v = document.getElementById('player');
+         const seek = () => { v.addEventListener('seeked', () => setTimeout(() => done(document.getElementById('count').textContent), 0), {once: true}); v.currentTime = 1.0; };
+         if (v.readyState >= 1) seek(); else v.addEventListener('loadedmetadata', seek, {once: true});",
+    );
+    assert!(
+        drawn
+            .as_str()
+            .is_some_and(|t| t.contains("1 face(s) detected, 1 region(s) masked")),
+        "{drawn}"
+    );
+    browser.screenshot("redact.png");
+    // Keep the requester, with the reason and legal basis the render requires.
+    browser.click("#tracks input.keep");
+    browser.type_into("#tracks input.keep-reason", "the requester");
+    browser.type_into("#tracks input.keep-basis", "UK GDPR Art. 15");
+    browser.click("#render");
+    let copy = browser.text("#copy-sha");
+    browser.type_into("#sar", &sar);
+    browser.type_into("#recipient", "A. Person");
+    browser.click("#rendered form button[type=submit]");
+    assert!(browser.text("#disclosed").contains("A. Person"));
+    browser.screenshot("redact-disclosed.png");
+    drop(browser);
+    server.stop();
+
+    let shown = show_json(&home, &id);
+    let rendered = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "redaction_rendered")
+        .expect("rendered")
+        .clone();
+    assert_eq!(rendered["fields"]["output_sha256"], copy.as_str());
+    assert_eq!(rendered["fields"]["kept_tracks"], "1");
+    assert_eq!(rendered["fields"]["exemptions"], 1);
+    assert_eq!(rendered["actor"], "dis");
+    let store = bwv::custody::open_index(
+        &bwv::custody::IndexLocation::Sqlite(home.join("index.sqlite")),
+        std::sync::Arc::new(bwv::clock::SystemClock),
+    )
+    .expect("index");
+    let disclosures = store.disclosures(Some(&sar)).expect("disclosures");
+    assert_eq!(disclosures.len(), 1);
+    assert_eq!(disclosures[0].file_sha256.to_hex(), copy);
+    assert_eq!(disclosures[0].recipient, "A. Person");
+    let o = run(bwv(&home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }

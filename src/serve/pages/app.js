@@ -6,8 +6,8 @@
 const state = { me: null, csrf: null };
 const CAN = {
   officer: ["flag"],
-  reviewer: [],
-  disclosure: ["flag", "hold", "sars", "sar_edit"],
+  reviewer: ["plan"],
+  disclosure: ["flag", "hold", "sars", "sar_edit", "plan", "render"],
   auditor: ["sars", "verify"],
   admin: ["verify"],
 };
@@ -52,8 +52,7 @@ async function api(method, path, body) {
 }
 
 function show(...nodes) {
-  const main = document.getElementById("main");
-  main.replaceChildren(...nodes);
+  document.getElementById("main").replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined));
 }
 
 function table(columns, rows, onclick) {
@@ -167,7 +166,9 @@ async function recordingPage(id) {
     ["#", (e) => e.seq], ["When (UTC)", (e) => e.at], ["What", (e) => e.kind], ["Who", (e) => e.actor],
     ["Details", (e) => el("span", { class: "mono" }, Object.entries(e.fields).map(([k, v]) => k + "=" + v).join(" "))],
   ], data.events);
-  show(el("h1", {}, "Recording ", el("span", { class: "mono", id: "recording-id" }, r.id)),
+  const review = can("plan") && !r.deletion
+    ? el("p", {}, el("a", { href: "/recordings/" + r.id + "/redact", id: "review-link" }, "Review redaction →")) : null;
+  show(el("h1", {}, "Recording ", el("span", { class: "mono", id: "recording-id" }, r.id)), review,
     el("div", { class: "grid" }, left, el("div", {}, facts, el("h2", {}, "Flags and holds"), marks, actions)),
     el("h2", {}, "Custody events"), events);
 }
@@ -214,6 +215,128 @@ async function sarPage(id) {
       ["By", (x) => x.disclosed_by], ["When", (x) => x.disclosed_at]], d.disclosures), edit);
 }
 
+/// Polls a job until it ends; `shown` gets each state.
+async function jobDone(job, shown) {
+  for (;;) {
+    const j = await api("GET", "/api/jobs/" + job.id);
+    shown(j);
+    if (["done", "failed", "dead"].includes(j.state)) return j;
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+}
+
+async function redactPage(id) {
+  const base = "/api/recordings/" + encodeURIComponent(id);
+  const plans = await api("GET", base + "/plans");
+  const progress = el("p", { class: "quiet", id: "job" });
+  const planButton = el("button", { type: "button", id: "plan", onclick: async () => {
+    try {
+      planButton.disabled = true;
+      const q = await api("POST", base + "/plans", {});
+      const j = await jobDone(q.job, (j) => { progress.textContent = "Planning: job " + j.id + " " + j.state + (j.error ? ": " + j.error : ""); });
+      if (j.state !== "done") throw new Error("planning " + j.state + ": " + (j.error || ""));
+      location.reload();
+    } catch (e) { say(e.message, true); planButton.disabled = false; }
+  } }, plans.length ? "Plan again" : "Find faces (plan)");
+  const head = [el("h1", {}, "Redaction review ", el("a", { href: "/recordings/" + id, class: "mono" }, id)), planButton, progress];
+  if (!plans.length) { show(...head, el("p", { class: "quiet" }, "No plan yet.")); return; }
+  const chosen = plans[plans.length - 1];
+  const plan = await api("GET", base + "/plans/" + chosen.plan_sha256);
+  const fps = plan.fps_num / plan.fps_den;
+  const video = el("video", { id: "player", controls: true, preload: "auto", src: base + "/proxy" });
+  const canvas = el("canvas", { id: "masked", width: plan.width, height: plan.height });
+  const count = el("p", { class: "quiet", id: "count" });
+  const slider = el("input", { type: "range", min: "0", max: "1", step: "0.05", value: "0", id: "score" });
+  const kept = new Map();
+  const boxes = [];
+  const visible = () => plan.tracks.filter((t) => t.best_score >= Number(slider.value));
+  const frameAt = () => Math.min(plan.frames - 1, Math.floor(video.currentTime * fps + 1e-3));
+  function draw() {
+    const ctx = canvas.getContext("2d");
+    const f = frameAt();
+    ctx.filter = "none";
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    let n = 0;
+    const regions = [];
+    for (const t of visible()) {
+      const b = f >= t.first_frame && f <= t.last_frame ? t.boxes[f - t.first_frame] : null;
+      if (!b) continue;
+      n++;
+      if (!kept.has(t.id)) regions.push([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0, true]);
+    }
+    const now = video.currentTime;
+    for (const b of boxes) if (now >= b.from_s && now <= b.to_s) regions.push([b.x, b.y, b.w, b.h, false]);
+    for (const [x, y, w, h, round] of regions) {
+      ctx.save();
+      ctx.beginPath();
+      if (round) ctx.ellipse(x + w / 2, y + h / 2, w * 0.65, h * 0.65, 0, 0, 2 * Math.PI); else ctx.rect(x, y, w, h);
+      ctx.clip();
+      ctx.filter = "blur(16px)";
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      ctx.restore();
+    }
+    count.textContent = "Frame " + f + ": " + n + " face(s) detected, " + regions.length + " region(s) masked";
+  }
+  for (const ev of ["loadeddata", "seeked", "timeupdate"]) video.addEventListener(ev, draw);
+  const rows = el("tbody", {});
+  function timeline() {
+    rows.replaceChildren(...visible().map((t) => {
+      const left = (100 * t.first_frame / plan.frames).toFixed(2), width = Math.max(0.5, 100 * (t.last_frame - t.first_frame + 1) / plan.frames).toFixed(2);
+      const reason = el("input", { placeholder: "reason", class: "keep-reason", value: (kept.get(t.id) || {}).reason || "" });
+      const basis = el("input", { placeholder: "legal basis", class: "keep-basis", value: (kept.get(t.id) || {}).basis || "" });
+      const box = el("input", { type: "checkbox", class: "keep", checked: kept.has(t.id), onchange: () => {
+        if (box.checked) kept.set(t.id, { reason: reason.value, basis: basis.value }); else kept.delete(t.id);
+        timeline(); draw();
+      } });
+      const sync = () => { if (kept.has(t.id)) kept.set(t.id, { reason: reason.value, basis: basis.value }); };
+      reason.addEventListener("input", sync); basis.addEventListener("input", sync);
+      return el("tr", { "data-track": t.id },
+        el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); video.currentTime = (t.first_frame + 0.5) / fps; } }, "#" + t.id)),
+        el("td", { style: "width:50%" }, el("div", { class: "lane" }, el("span", { class: kept.has(t.id) ? "kept" : "", style: "left:" + left + "%;width:" + width + "%" }))),
+        el("td", {}, t.best_score.toFixed(2)),
+        el("td", {}, el("label", { class: "inline" }, box, "keep visible")),
+        el("td", {}, kept.has(t.id) ? [reason, basis] : null));
+    }));
+  }
+  slider.addEventListener("input", () => { timeline(); draw(); });
+  timeline();
+  const boxList = el("ul", { id: "boxes" });
+  const boxForm = form("bar", [field("x", "x", { type: "number", required: true, size: 4 }), field("y", "y", { type: "number", required: true }),
+    field("w", "w", { type: "number", required: true }), field("h", "h", { type: "number", required: true }),
+    field("from (s)", "from_s", { type: "number", step: "0.01", required: true }), field("to (s)", "to_s", { type: "number", step: "0.01", required: true }),
+    field("Reason", "reason", { required: true }), field("Legal basis", "basis", { required: true })], "Add box", (v, f) => {
+    const b = { x: +v.x, y: +v.y, w: +v.w, h: +v.h, from_s: +v.from_s, to_s: +v.to_s, reason: v.reason, basis: v.basis };
+    boxes.push(b);
+    boxList.append(el("li", {}, b.w + "×" + b.h + " at " + b.x + "," + b.y + ", " + b.from_s + "–" + b.to_s + " s: " + b.reason + " (" + b.basis + ")"));
+    f.reset(); draw();
+  });
+  const result = el("div", { id: "rendered" });
+  const render = can("render") ? [el("h2", {}, "Render"), el("button", { type: "button", id: "render", onclick: async () => {
+    try {
+      const keep = [...kept.entries()].map(([track, k]) => ({ track, reason: k.reason, basis: k.basis }));
+      const q = await api("POST", base + "/render", { plan_sha256: chosen.plan_sha256, keep, boxes });
+      const j = await jobDone(q.job, (j) => { progress.textContent = "Rendering: job " + j.id + " " + j.state + (j.error ? ": " + j.error : ""); });
+      if (j.state !== "done") throw new Error("render " + j.state + ": " + (j.error || ""));
+      const sha = j.result.sha256;
+      result.replaceChildren(el("p", {}, "Redacted copy ", el("span", { class: "mono", id: "copy-sha" }, sha)),
+        el("video", { controls: true, src: base + "/redacted/" + sha }),
+        el("h2", {}, "Disclose"), form("bar", [field("Request", "sar", { required: true, id: "sar" }), field("Recipient", "recipient", { required: true, id: "recipient" })],
+          "Disclose", async (v) => {
+            const d = await api("POST", "/api/sars/" + encodeURIComponent(v.sar) + "/disclose", { recording: id, file_sha256: sha, recipient: v.recipient, unredacted_reason: null });
+            result.append(el("p", { id: "disclosed" }, "Disclosed to " + d.disclosure.recipient + " (event " + d.event.seq + ")"));
+          }));
+    } catch (e) { say(e.message, true); }
+  } }, "Render the redacted copy"), result] : [];
+  show(...head,
+    el("p", { class: "quiet" }, "Plan " + chosen.plan_sha256.slice(0, 16) + "… by " + chosen.planned_by + ", " + plan.tracks.length + " track(s), " + plan.frames + " frames"),
+    el("div", { class: "pair" }, el("div", {}, el("h2", {}, "Recording"), video),
+      el("div", {}, el("h2", {}, "Masked at the playhead"), canvas)), count,
+    el("div", { class: "bar" }, el("label", {}, "Lowest score shown", slider),
+      el("img", { class: "crops", alt: "track crops", src: base + "/plans/" + chosen.plan_sha256 + "/preview" })),
+    el("h2", {}, "Tracks"), el("table", { id: "tracks" }, el("thead", {}, el("tr", {}, ["Track", "Frames", "Best score", "Requester?", "Why"].map((h) => el("th", {}, h)))), rows),
+    el("h2", {}, "Extra boxes"), boxForm, boxList, render);
+}
+
 async function boot() {
   const path = location.pathname;
   if (path === "/login") return loginPage();
@@ -234,6 +357,7 @@ async function boot() {
   let m;
   if (path === "/" || path === "/recordings") return recordingsPage();
   if ((m = path.match(/^\/recordings\/([^/]+)$/))) return recordingPage(decodeURIComponent(m[1]));
+  if ((m = path.match(/^\/recordings\/([^/]+)\/redact$/))) return redactPage(decodeURIComponent(m[1]));
   if (path === "/sars") return sarsPage();
   if ((m = path.match(/^\/sars\/([^/]+)$/))) return sarPage(decodeURIComponent(m[1]));
   show(el("h1", {}, "Not found"));
