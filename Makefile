@@ -1,5 +1,5 @@
 # bwv: the two quick-start targets are `make demo` and `make test` (each sets the machine up first).
-.PHONY: setup build demo test lint install bench bench-ingest bench-compare bench-scaling eval-redact eval-set
+.PHONY: setup build demo test lint install bench bench-ingest bench-compare bench-scaling bench-serve eval-redact eval-set
 
 setup:
 	./scripts/setup.sh
@@ -45,6 +45,10 @@ bench-compare: build
 # parallel (PARALLEL="1 2 4").
 bench-scaling: build
 	./scripts/bench-scaling.sh
+
+# bwv serve under load on loopback: CLIENTS clients list and open recordings (latency percentiles).
+bench-serve: setup
+	cargo bench --bench serve_load
 
 # Redaction quality on a clip with per-frame ground truth (the make_clip.py sidecar format):
 #   make eval-redact CLIP=clip.mp4 TRUTH=clip.json [EVAL_ARGS="--detect-every 1 --mode pixelate"]

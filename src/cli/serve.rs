@@ -18,8 +18,8 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0: any free port, printed when listening).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
-    /// Blocking jobs (index reads and writes, file set-up) run at once; more are refused
-    /// with 503 until one ends.
+    /// Blocking work (index reads and writes, file set-up) run at once; a request that waits
+    /// more than 10 s for a slot is refused with 503.
     #[arg(long, default_value_t = bwv::serve::DEFAULT_MAX_JOBS)]
     max_jobs: usize,
     /// Seconds between checkpoints over the events that reads append.

@@ -321,11 +321,9 @@ pub async fn flag(
         Ok(s.ops(who.name()).flag(&rec.id, &req.case, &req.reason)?)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"mark": placed.0, "event": placed.1})),
-    )
-        .into_response())
+    Ok(super::created(
+        serde_json::json!({"mark": placed.0, "event": placed.1}),
+    ))
 }
 
 /// The body of `POST /api/recordings/{id}/hold` and `/release`.
@@ -366,11 +364,9 @@ pub async fn hold(
             .hold(&rec.id, kind, &reference, &req.reason)?)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"mark": placed.0, "event": placed.1})),
-    )
-        .into_response())
+    Ok(super::created(
+        serde_json::json!({"mark": placed.0, "event": placed.1}),
+    ))
 }
 
 /// `POST /api/recordings/{id}/release {"kind", "reference", "reason"}`: lifts a hold, or

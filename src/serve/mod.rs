@@ -2,10 +2,12 @@
 //! command line runs ([`crate::ops`]), for accounts with roles.
 //!
 //! Shape (after mini-redis): [`run`] takes a bound listener and a shutdown future, serves until
-//! the future ends, then lets requests in flight finish and seals the log. Blocking work (the
-//! index, GStreamer, hashing) runs on tokio's blocking threads, never the async ones, and at most
-//! [`Settings::max_jobs`] of it at once: beyond that a request is refused with 503 `busy`
-//! rather than queued without bound.
+//! the future ends, then lets requests in flight finish, lets its workers finish their jobs and
+//! seals the log. Blocking work (the index, file set-up, hashing) runs on tokio's blocking
+//! threads, never the async ones, at most [`Settings::max_jobs`] at once; a request that waits
+//! too long for a slot is refused with 503 `busy` rather than queued without bound. Long work
+//! (redaction plans and renders) is a job in the durable queue, run by the service's own
+//! workers or `bwv worker`s, and refused beyond [`Settings::max_queued`].
 //!
 //! Every request is authenticated (a session cookie, or an API token) and checked against the
 //! caller's role on the server; every look at footage and every change is an event whose actor
@@ -141,17 +143,26 @@ impl Service {
     }
 }
 
-/// Runs `f` on a blocking thread, if one of the service's job slots is free.
+/// How long a request waits for one of the service's blocking slots before it is refused.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `f` on a blocking thread once one of the service's slots is free (waiting at most
+/// [`SLOT_WAIT`]: beyond that the machine is overloaded and the request is refused).
 async fn blocking<T: Send + 'static>(
     service: &Arc<Service>,
     f: impl FnOnce(&Service) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let permit = Arc::clone(&service.jobs).try_acquire_owned().map_err(|_| {
-        ApiError::busy(format!(
-            "the service is running {} jobs, its limit: try again shortly",
-            service.settings.max_jobs
-        ))
-    })?;
+    let slot = Arc::clone(&service.jobs).acquire_owned();
+    let permit = match tokio::time::timeout(SLOT_WAIT, slot).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(ApiError::busy(format!(
+                "the service's {} slots stayed busy for {} s: try again shortly",
+                service.settings.max_jobs,
+                SLOT_WAIT.as_secs()
+            )));
+        }
+    };
     let service = Arc::clone(service);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -165,6 +176,12 @@ async fn blocking<T: Send + 'static>(
             format!("a job stopped: {e}"),
         )
     })?
+}
+
+/// 201 Created with a JSON body: what a request made.
+fn created(body: serde_json::Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (axum::http::StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
 /// The API's routes.

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::auth::Who;
@@ -67,11 +66,9 @@ pub async fn open(
         })?)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"sar": opened.0, "event": opened.1})),
-    )
-        .into_response())
+    Ok(super::created(
+        serde_json::json!({"sar": opened.0, "event": opened.1}),
+    ))
 }
 
 /// `GET /api/sars/{id}`: the request, the footage linked to it and its disclosures.
@@ -120,11 +117,9 @@ pub async fn link(
         Ok(s.ops(who.name()).link(&id, &req.recording)?)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"sar": sar.id, "recording": rec.id, "mark": mark})),
-    )
-        .into_response())
+    Ok(super::created(
+        serde_json::json!({"sar": sar.id, "recording": rec.id, "mark": mark}),
+    ))
 }
 
 /// The body of `POST /api/sars/{id}/disclose`.
@@ -180,11 +175,9 @@ pub async fn disclose(
         )?)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"disclosure": disclosed.0, "event": disclosed.1})),
-    )
-        .into_response())
+    Ok(super::created(
+        serde_json::json!({"disclosure": disclosed.0, "event": disclosed.1}),
+    ))
 }
 
 /// `POST /api/sars/{id}/close`: closes the request and releases its holds.
