@@ -473,7 +473,8 @@ impl Accounts {
             return Err(Error::NotFound(format!("no live token {id}")));
         };
         self.db.exec(
-            "UPDATE tokens SET revoked_at = $2 WHERE substr(id_sha256, 1, 12) = $1",
+            "UPDATE tokens SET revoked_at = $2 WHERE substr(id_sha256, 1, 12) = $1 \
+             AND revoked_at IS NULL",
             &[t(&info.id), t(&canonical(self.clock.now()))],
         )?;
         Ok(info.clone())

@@ -25,14 +25,13 @@ pub use error::ApiError;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::accounts::Accounts;
 use crate::clock::Clock;
@@ -44,7 +43,7 @@ use crate::ops::Ops;
 
 /// Largest request body accepted (JSON requests are small).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
-/// Blocking jobs run at once.
+/// Blocking slots (index work, file set-up) in use at once.
 pub const DEFAULT_MAX_JOBS: usize = 8;
 /// Jobs queued or running before new ones are refused.
 pub const DEFAULT_MAX_QUEUED: u64 = 16;
@@ -56,7 +55,7 @@ pub const DEFAULT_SEAL_EVERY: Duration = Duration::from_secs(10);
 pub struct Settings {
     /// Largest request body, in bytes.
     pub max_body: usize,
-    /// Blocking jobs (index work, file streaming set-up, renders) run at once.
+    /// Blocking slots: index work and file set-up run at once on tokio's blocking threads.
     pub max_jobs: usize,
     /// How often to sign a checkpoint over events appended since the last.
     pub seal_every: Duration,
@@ -91,7 +90,7 @@ pub struct Service {
     detector: Option<Box<LoadDetector>>,
     clock: Arc<dyn Clock>,
     settings: Settings,
-    jobs: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
     limiter: Mutex<auth::Limiter>,
     stop: AtomicBool,
 }
@@ -124,7 +123,7 @@ impl Service {
     /// A service over `parts`; `detector` loads the face detector for plan jobs run inside it.
     pub fn new(parts: Parts, detector: Option<Box<LoadDetector>>, settings: Settings) -> Self {
         Self {
-            jobs: Arc::new(Semaphore::new(settings.max_jobs.max(1))),
+            slots: Arc::new(Semaphore::new(settings.max_jobs.max(1))),
             home: parts.home,
             store: parts.store,
             accounts: parts.accounts,
@@ -152,7 +151,7 @@ async fn blocking<T: Send + 'static>(
     service: &Arc<Service>,
     f: impl FnOnce(&Service) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let slot = Arc::clone(&service.jobs).acquire_owned();
+    let slot = Arc::clone(&service.slots).acquire_owned();
     let permit = match tokio::time::timeout(SLOT_WAIT, slot).await {
         Ok(Ok(permit)) => permit,
         _ => {

@@ -24,8 +24,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(cmd: &mut Command) -> Self {
+        Self::start_with(cmd, &[])
+    }
+
+    /// Starts `bwv serve` with `extra` arguments.
+    pub fn start_with(cmd: &mut Command, extra: &[&str]) -> Self {
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--insecure-cookies"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -833,6 +839,70 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         .find(|e| e.kind == bwv::custody::EventKind::Disclosed)
         .expect("a disclosure event");
     assert_eq!(disclosed.actor, "dis");
+    let o = run(bwv(&home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
+
+#[test]
+fn jobs_outlive_the_request_and_the_service_and_identical_renders_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
+    fs::create_dir(&dock).expect("mkdir");
+    crate::redact::face_clip(&dock.join("face.mp4"), 440);
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    add_user(&mut bwv(&home), "dis", "disclosure", None);
+    let serve = || {
+        let mut c = bwv(&home);
+        c.env("BWV_MODELS", crate::redact::models());
+        Server::start_with(&mut c, &["--workers", "2"])
+    };
+    // A plan is asked for and the service stops at once (the client gone with it): the job is
+    // finished by the stopping service or, still queued, by the next one.
+    let server = serve();
+    let api = Api::new(&server);
+    let dis = api.session("dis");
+    let queued: Value = api
+        .post(&format!("/api/recordings/{id}/plans"), &dis, &json!({}))
+        .json()
+        .expect("JSON");
+    server.stop();
+    let server = serve();
+    let api = Api::new(&server);
+    let dis = api.session("dis");
+    let job = finished(&api, &dis, &queued);
+    assert_eq!(job["state"], "done", "{job}");
+    let sha = job["result"]["plan_sha256"]
+        .as_str()
+        .expect("plan")
+        .to_owned();
+
+    // Two identical renders asked for at once, run by two workers: both end done, naming one
+    // copy, and the store holds it once.
+    let body = json!({"plan_sha256": sha});
+    let path = format!("/api/recordings/{id}/render");
+    let (a, b): (Value, Value) = std::thread::scope(|s| {
+        let one = s.spawn(|| api.post(&path, &dis, &body).json().expect("JSON"));
+        let two = s.spawn(|| api.post(&path, &dis, &body).json().expect("JSON"));
+        (one.join().expect("a"), two.join().expect("b"))
+    });
+    let (a, b) = (finished(&api, &dis, &a), finished(&api, &dis, &b));
+    assert_eq!(
+        (a["state"].as_str(), b["state"].as_str()),
+        (Some("done"), Some("done")),
+        "{a}\n{b}"
+    );
+    assert_eq!(a["result"]["sha256"], b["result"]["sha256"]);
+    server.stop();
+    let copies = show_json(&home, &id)["artefacts"]
+        .as_array()
+        .expect("artefacts")
+        .iter()
+        .filter(|a| a["kind"] == "redacted")
+        .count();
+    assert_eq!(copies, 1);
     let o = run(bwv(&home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
