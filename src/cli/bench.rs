@@ -205,6 +205,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         store: &scratch.store,
         actor: &config.actor,
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
+        progress: std::sync::Arc::new(bwv::progress::NoProgress),
     };
     let out = work.path().join("redacted.mp4");
     let bar = spinner("redact");

@@ -150,6 +150,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
                 store: &s.store,
                 actor: &config.actor,
                 stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
+                progress: std::sync::Arc::new(bwv::progress::NoProgress),
             };
             let (detector, model_sha) =
                 super::redact::detector(&args.detector, bwv::config::default_jobs())?;

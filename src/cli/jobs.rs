@@ -230,13 +230,19 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
                 ..
             } => format!("{recording} plan {plan_sha256} for {actor}"),
         };
+        let progress = match job.progress {
+            Some(p) if job.state == JobState::Running && p.total > 0 => {
+                format!("  {}% ({}/{} frames)", p.done * 100 / p.total, p.done, p.total)
+            }
+            _ => String::new(),
+        };
         let error = job
             .error
             .as_deref()
             .map(|e| format!("  {}", shown(e)))
             .unwrap_or_default();
         println!(
-            "{:>6}  {:<7}  {:<6}  {} attempt(s)  {}{error}",
+            "{:>6}  {:<7}  {:<6}  {} attempt(s)  {}{progress}{error}",
             job.id,
             job.state.as_str(),
             job.spec.kind(),

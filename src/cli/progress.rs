@@ -17,21 +17,26 @@ pub struct Bars {
 
 impl Bars {
     pub fn new() -> Self {
-        let target = if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let multi = MultiProgress::with_draw_target(target);
-        let overall = multi.add(ProgressBar::new(0));
+        let bars = Self::one();
+        let overall = bars.multi.add(ProgressBar::new(0));
         overall.set_style(
             ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         overall.set_prefix("ingest");
+        Self { overall, ..bars }
+    }
+
+    /// Bars for one decode at a time (a redaction), without the overall count of files.
+    pub fn one() -> Self {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         Self {
-            multi,
-            overall,
+            multi: MultiProgress::with_draw_target(target),
+            overall: ProgressBar::hidden(),
             items: Mutex::new(HashMap::new()),
         }
     }

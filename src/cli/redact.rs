@@ -243,6 +243,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         plan_settings: args.detector.plan_settings(),
         render_settings: settings,
         stall: bwv::media::pipeline::DEFAULT_STALL_TIMEOUT,
+        progress: std::sync::Arc::new(super::progress::Bars::one()),
     };
     let threads = bwv::config::default_jobs();
     let mut load = || detector(&args.detector, threads);

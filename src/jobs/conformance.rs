@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Finish, JobSpec, JobState, MAX_ATTEMPTS, Queue};
+use super::{Finish, JobProgress, JobSpec, JobState, MAX_ATTEMPTS, Queue};
 use crate::custody::PageRequest;
 
 /// Makes a new, empty queue.
@@ -43,7 +43,12 @@ fn jobs_are_queued_once_per_key_and_claimed_oldest_first(make: Make<'_>) {
     let first = q.claim("w1", LONG).expect("claim").expect("a job");
     assert_eq!((first.job.id, first.attempt), (a.id, 1));
     assert_eq!(first.job.state, JobState::Running);
-    assert!(q.heartbeat(&first, LONG).expect("renew"));
+    assert!(q.heartbeat(&first, LONG, None).expect("renew"));
+    // Progress is recorded with a renewal, and kept by one that says none.
+    let half = JobProgress { done: 5, total: 10 };
+    assert!(q.heartbeat(&first, LONG, Some(half)).expect("renew"));
+    assert!(q.heartbeat(&first, LONG, None).expect("renew"));
+    assert_eq!(q.job(a.id).expect("read").progress, Some(half));
     let second = q.claim("w2", LONG).expect("claim").expect("a job");
     assert_eq!(second.job.id, b.id);
     assert!(
@@ -95,8 +100,14 @@ fn a_lost_lease_passes_the_job_on_and_fences_the_old_claim(make: Make<'_>) {
     assert_eq!((taken.job.id, taken.attempt), (job.id, 2));
     assert_eq!(taken.job.worker.as_deref(), Some("w2"));
     assert!(
-        !q.heartbeat(&dead, LONG).expect("renew"),
+        !q.heartbeat(&dead, LONG, Some(JobProgress { done: 9, total: 9 }))
+            .expect("renew"),
         "the old claim is gone"
+    );
+    assert_eq!(
+        q.job(job.id).expect("read").progress,
+        None,
+        "nor says how far"
     );
     assert!(
         !q.finish(&dead, &Finish::Done(serde_json::json!({"from": "old"})))

@@ -140,6 +140,30 @@ impl JobState {
     }
 }
 
+/// How far a running job has got: `done` of `total` units (frames, for redaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JobProgress {
+    /// Units done.
+    pub done: u64,
+    /// Units in all (0 when not known).
+    pub total: u64,
+}
+
+impl JobProgress {
+    /// The stored text, `DONE/TOTAL`.
+    pub(crate) fn text(self) -> String {
+        format!("{}/{}", self.done, self.total)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let (done, total) = text.split_once('/')?;
+        Some(Self {
+            done: done.parse().ok()?,
+            total: total.parse().ok()?,
+        })
+    }
+}
+
 /// A job as the queue holds it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
@@ -157,6 +181,8 @@ pub struct Job {
     pub result: Option<serde_json::Value>,
     /// The latest failure.
     pub error: Option<String>,
+    /// How far its latest attempt got, as its worker last said.
+    pub progress: Option<JobProgress>,
     /// When it was queued (milliseconds since the Unix epoch, the queue's clock).
     pub created_ms: i64,
     /// When it last changed state.
@@ -200,8 +226,14 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Claims the oldest job that is queued and due, or running with its lease ended, for
     /// `worker`, leased for `lease`. A job out of attempts is made dead instead of claimed.
     fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claim>>;
-    /// Extends the claim's lease; `false` if the job is no longer this claim's.
-    fn heartbeat(&self, claim: &Claim, lease: Duration) -> Result<bool>;
+    /// Extends the claim's lease, recording how far the job has got when `progress` says;
+    /// `false` if the job is no longer this claim's.
+    fn heartbeat(
+        &self,
+        claim: &Claim,
+        lease: Duration,
+        progress: Option<JobProgress>,
+    ) -> Result<bool>;
     /// Records how the attempt ended; `false` (nothing changed) if the job is no longer this
     /// claim's.
     fn finish(&self, claim: &Claim, finish: &Finish) -> Result<bool>;
@@ -259,11 +291,12 @@ pub(crate) struct JobRow {
     pub error: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    pub progress: Option<String>,
 }
 
 /// The job columns, in [`JobRow`]'s order.
 pub(crate) const JOB_COLUMNS: &str =
-    "id, spec, state, attempts, worker, result, error, created_ms, updated_ms";
+    "id, spec, state, attempts, worker, result, error, created_ms, updated_ms, progress";
 
 impl JobRow {
     pub(crate) fn into_job(self) -> Result<Job> {
@@ -281,6 +314,7 @@ impl JobRow {
                 .transpose()
                 .map_err(|e| bad(&e.to_string()))?,
             error: self.error.clone(),
+            progress: self.progress.as_deref().and_then(JobProgress::parse),
             created_ms: self.created_ms,
             updated_ms: self.updated_ms,
         })
@@ -347,11 +381,16 @@ pub(crate) mod sql {
                 result      TEXT,
                 error       TEXT,
                 created_ms  BIGINT NOT NULL,
-                updated_ms  BIGINT NOT NULL
+                updated_ms  BIGINT NOT NULL,
+                progress    TEXT
             );
             CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, run_after);"
         )
     }
+
+    /// Adds the progress column to a queue made before it existed (PostgreSQL; SQLite checks
+    /// its table first).
+    pub const ADD_PROGRESS: &str = "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS progress TEXT";
 
     pub fn enqueue(now: &str) -> String {
         format!(
@@ -373,7 +412,7 @@ pub(crate) mod sql {
     pub fn claim(now: &str, skip_locked: &str) -> String {
         format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, \
-             lease_until = {now} + $2, updated_ms = {now} \
+             lease_until = {now} + $2, updated_ms = {now}, progress = NULL \
              WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= {now}) \
                  OR (state = 'running' AND lease_until <= {now}) ORDER BY id LIMIT 1 {skip_locked}) \
              RETURNING {JOB_COLUMNS}"
@@ -388,10 +427,10 @@ pub(crate) mod sql {
         )
     }
 
-    /// $1 id, $2 attempt, $3 lease in milliseconds.
+    /// $1 id, $2 attempt, $3 lease in milliseconds, $4 progress text or NULL (kept).
     pub fn heartbeat(now: &str) -> String {
         format!(
-            "UPDATE jobs SET lease_until = {now} + $3 \
+            "UPDATE jobs SET lease_until = {now} + $3, progress = COALESCE($4, progress) \
              WHERE id = $1 AND attempts = $2 AND state = 'running'"
         )
     }

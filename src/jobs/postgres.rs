@@ -6,8 +6,8 @@ use std::time::Duration;
 use postgres::Row;
 
 use super::{
-    Claim, Counts, Finish, Job, JobRow, JobSpec, JobState, Queue, finish_columns, millis,
-    out_of_attempts, sql,
+    Claim, Counts, Finish, Job, JobProgress, JobRow, JobSpec, JobState, Queue, finish_columns,
+    millis, out_of_attempts, sql,
 };
 use crate::custody::postgres::{Pool, pg};
 use crate::custody::{Page, PageRequest};
@@ -38,6 +38,7 @@ fn job_row(row: &Row) -> Result<Job> {
         error: row.try_get(6).map_err(get)?,
         created_ms: row.try_get(7).map_err(get)?,
         updated_ms: row.try_get(8).map_err(get)?,
+        progress: row.try_get(9).map_err(get)?,
     }
     .into_job()
 }
@@ -59,6 +60,7 @@ impl PgQueue {
         let mut tx = conn.transaction().map_err(pg("make the job queue"))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .and_then(|_| tx.batch_execute(&sql::schema("BIGSERIAL PRIMARY KEY")))
+            .and_then(|()| tx.batch_execute(sql::ADD_PROGRESS))
             .map_err(pg(format!("make the job queue in {}", queue.pool.name())))?;
         tx.commit().map_err(pg("make the job queue"))?;
         drop(conn);
@@ -121,7 +123,12 @@ impl Queue for PgQueue {
         }
     }
 
-    fn heartbeat(&self, claim: &Claim, lease: Duration) -> Result<bool> {
+    fn heartbeat(
+        &self,
+        claim: &Claim,
+        lease: Duration,
+        progress: Option<JobProgress>,
+    ) -> Result<bool> {
         self.changed(
             &format!("renew the lease of job {}", claim.job.id),
             &sql::heartbeat(NOW),
@@ -129,6 +136,7 @@ impl Queue for PgQueue {
                 &(claim.job.id as i64),
                 &i64::from(claim.attempt),
                 &millis(lease),
+                &progress.map(JobProgress::text),
             ],
         )
     }

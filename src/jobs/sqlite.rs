@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, Row, TransactionBehavior, params};
 
 use super::{
-    Claim, Counts, Finish, Job, JobRow, JobSpec, JobState, Queue, finish_columns, millis,
-    out_of_attempts, sql,
+    Claim, Counts, Finish, Job, JobProgress, JobRow, JobSpec, JobState, Queue, finish_columns,
+    millis, out_of_attempts, sql,
 };
 use crate::custody::{Page, PageRequest};
 use crate::error::{Error, Result};
@@ -40,6 +40,7 @@ fn job_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         error: row.get(6)?,
         created_ms: row.get(7)?,
         updated_ms: row.get(8)?,
+        progress: row.get(9)?,
     })
 }
 
@@ -57,6 +58,21 @@ impl SqliteQueue {
             sql::schema("INTEGER PRIMARY KEY")
         ))
         .map_err(Error::index(ctx()))?;
+        // A queue made before jobs recorded their progress gains the column.
+        let has_progress: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'progress')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(Error::index(ctx()))?;
+        if !has_progress {
+            match conn.execute_batch("ALTER TABLE jobs ADD COLUMN progress TEXT") {
+                // Another process added it first.
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                other => other.map_err(Error::index(ctx()))?,
+            }
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),
@@ -141,11 +157,21 @@ impl Queue for SqliteQueue {
         }
     }
 
-    fn heartbeat(&self, claim: &Claim, lease: Duration) -> Result<bool> {
+    fn heartbeat(
+        &self,
+        claim: &Claim,
+        lease: Duration,
+        progress: Option<JobProgress>,
+    ) -> Result<bool> {
         let n = self.write("renew a lease", |tx| {
             tx.execute(
                 &lite(&sql::heartbeat(NOW)),
-                params![claim.job.id as i64, i64::from(claim.attempt), millis(lease)],
+                params![
+                    claim.job.id as i64,
+                    i64::from(claim.attempt),
+                    millis(lease),
+                    progress.map(JobProgress::text)
+                ],
             )
         })?;
         Ok(n == 1)
@@ -217,5 +243,32 @@ mod tests {
                 super::SqliteQueue::open(&dir.path().join(format!("q{i}.sqlite"))).expect("opens"),
             )
         });
+    }
+
+    #[test]
+    fn a_queue_made_before_progress_was_kept_gains_it() {
+        use super::super::{JobProgress, JobSpec, Queue};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.jobs.sqlite");
+        let old = super::sql::schema("INTEGER PRIMARY KEY")
+            .replace(",\n                progress    TEXT", "");
+        assert!(!old.contains("progress"), "the schema as it was");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch(&old))
+            .expect("old queue");
+        let q = super::SqliteQueue::open(&path).expect("opens and upgrades");
+        super::SqliteQueue::open(&path).expect("opens again");
+        q.enqueue(&JobSpec::Sweep { policy: None }, None)
+            .expect("enqueue");
+        let claim = q
+            .claim("w", std::time::Duration::from_secs(60))
+            .expect("claim")
+            .expect("job");
+        let p = JobProgress { done: 1, total: 2 };
+        assert!(
+            q.heartbeat(&claim, std::time::Duration::from_secs(60), Some(p))
+                .expect("renew")
+        );
+        assert_eq!(q.job(claim.job.id).expect("read").progress, Some(p));
     }
 }

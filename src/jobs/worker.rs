@@ -3,13 +3,13 @@
 //! each job.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Claim, Finish, JobSpec, Queue, backoff};
+use super::{Claim, Finish, JobProgress, JobSpec, Queue, backoff};
 use crate::clock::Clock;
 use crate::custody::Store;
 use crate::custody::keys::LogKeys;
@@ -97,6 +97,39 @@ pub struct Worker<'a> {
     pub stop: Option<&'a AtomicBool>,
 }
 
+/// How far a running job's decode has got, for its heartbeats.
+#[derive(Debug, Default)]
+pub struct Meter {
+    done: AtomicU64,
+    total: AtomicU64,
+    started: AtomicBool,
+}
+
+impl Meter {
+    /// The progress so far, once a decode has started.
+    fn read(&self) -> Option<JobProgress> {
+        self.started.load(Ordering::SeqCst).then(|| JobProgress {
+            done: self.done.load(Ordering::SeqCst),
+            total: self.total.load(Ordering::SeqCst),
+        })
+    }
+}
+
+impl crate::progress::Progress for Meter {
+    fn event(&self, event: crate::progress::ProgressEvent) {
+        use crate::progress::ProgressEvent as E;
+        match event {
+            E::Started { frames, .. } => {
+                self.total.store(frames.unwrap_or(0), Ordering::SeqCst);
+                self.done.store(0, Ordering::SeqCst);
+                self.started.store(true, Ordering::SeqCst);
+            }
+            E::Frames { done, .. } => self.done.store(done, Ordering::SeqCst),
+            E::Batch { .. } | E::Finished { .. } => {}
+        }
+    }
+}
+
 /// Loads a face detector and says its model's SHA-256.
 pub type LoadDetector = dyn Fn() -> Result<(Detector, Digest)> + Send + Sync;
 
@@ -146,8 +179,10 @@ impl Worker<'_> {
                 std::thread::sleep(self.idle);
                 continue;
             };
-            let finish = match self.with_heartbeat(&claim, || self.run_job(&claim.job.spec, &pool))
-            {
+            let meter = Arc::new(Meter::default());
+            let finish = match self.with_heartbeat(&claim, &meter, || {
+                self.run_job(&claim.job.spec, &pool, &meter)
+            }) {
                 // The pause grows with the attempts: 2 s, 4 s, 8 s ...
                 Finish::Retry { error, .. } => Finish::Retry {
                     error,
@@ -177,27 +212,44 @@ impl Worker<'_> {
         }
     }
 
-    /// Runs `work` while a second thread renews the claim's lease every third of it.
-    fn with_heartbeat(&self, claim: &Claim, work: impl FnOnce() -> Finish) -> Finish {
+    /// Runs `work` while a second thread renews the claim's lease every third of it, and
+    /// records how far the job has got (`meter`) each second it has moved, and at its end.
+    fn with_heartbeat(
+        &self,
+        claim: &Claim,
+        meter: &Meter,
+        work: impl FnOnce() -> Finish,
+    ) -> Finish {
         let (done, stop) = channel::<()>();
-        std::thread::scope(|s| {
+        let tick = (self.lease / 3).min(Duration::from_secs(1));
+        let finish = std::thread::scope(|s| {
             s.spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(self.lease / 3) {
+                let (mut renewed, mut sent) = (Instant::now(), None);
+                while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(tick) {
+                    let now = meter.read();
+                    if renewed.elapsed() < self.lease / 3 && now == sent {
+                        continue;
+                    }
                     // A failed renewal is left to the lease: the finish is fenced anyway.
-                    if !matches!(self.queue.heartbeat(claim, self.lease), Ok(true)) {
+                    if !matches!(self.queue.heartbeat(claim, self.lease, now), Ok(true)) {
                         return;
                     }
+                    (renewed, sent) = (Instant::now(), now);
                 }
             });
             let finish = work();
             drop(done);
             finish
-        })
+        });
+        if let Some(last) = meter.read() {
+            let _ = self.queue.heartbeat(claim, self.lease, Some(last));
+        }
+        finish
     }
 
     /// Runs one job and says how it ended: errors that may pass are retried (the caller sets
     /// the back-off).
-    fn run_job(&self, spec: &JobSpec, pool: &rayon::ThreadPool) -> Finish {
+    fn run_job(&self, spec: &JobSpec, pool: &rayon::ThreadPool, meter: &Arc<Meter>) -> Finish {
         let outcome = match spec {
             JobSpec::Ingest {
                 path,
@@ -217,12 +269,12 @@ impl Worker<'_> {
                 plan_sha256,
                 settings,
                 actor,
-            } => finish_of(self.render(recording, plan_sha256, settings, actor)),
+            } => finish_of(self.render(recording, plan_sha256, settings, actor, meter)),
             JobSpec::Plan {
                 recording,
                 settings,
                 actor,
-            } => finish_of(self.plan(recording, settings, actor)),
+            } => finish_of(self.plan(recording, settings, actor, meter)),
             JobSpec::Sweep { policy } => finish_of(
                 Ops::new(
                     self.home,
@@ -272,6 +324,7 @@ impl Worker<'_> {
         plan_sha256: &crate::digest::Digest,
         settings: &crate::redact::render::RenderSettings,
         actor: &str,
+        meter: &Arc<Meter>,
     ) -> Result<serde_json::Value> {
         let rec = self.store.resolve(recording)?;
         let scratch = self.home.scratch()?;
@@ -294,6 +347,7 @@ impl Worker<'_> {
             store: self.store,
             actor,
             stall: self.settings.stall_timeout,
+            progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
         };
         let rendered = redactor.render(&rec, &plan, settings, &scratch.path().join("copy.mp4"))?;
         Ok(serde_json::json!({
@@ -313,6 +367,7 @@ impl Worker<'_> {
         recording: &str,
         settings: &crate::redact::plan::PlanSettings,
         actor: &str,
+        meter: &Arc<Meter>,
     ) -> Result<serde_json::Value> {
         let load = self.detector.ok_or_else(|| {
             Error::Invalid(format!(
@@ -330,6 +385,7 @@ impl Worker<'_> {
             store: self.store,
             actor,
             stall: self.settings.stall_timeout,
+            progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
         };
         let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, settings)?;
         let sha = plan.digest();
@@ -458,8 +514,13 @@ mod tests {
             self.up()?;
             self.inner.claim(worker, lease)
         }
-        fn heartbeat(&self, claim: &Claim, lease: Duration) -> Result<bool> {
-            self.inner.heartbeat(claim, lease)
+        fn heartbeat(
+            &self,
+            claim: &Claim,
+            lease: Duration,
+            progress: Option<JobProgress>,
+        ) -> Result<bool> {
+            self.inner.heartbeat(claim, lease, progress)
         }
         fn finish(&self, claim: &Claim, finish: &Finish) -> Result<bool> {
             self.up()?;

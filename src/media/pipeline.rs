@@ -55,6 +55,34 @@ pub trait FrameSink: Send + 'static {
     fn frame(&mut self, frame: &Frame<'_>) -> std::result::Result<(), (Stage, String)>;
 }
 
+/// A sink that passes every frame on to `inner` and reports every 15th as progress of item 0
+/// (a redaction's plan or render; ingest reports its own).
+pub struct Counted<S> {
+    /// The sink that does the work.
+    pub inner: S,
+    /// Where progress goes.
+    pub progress: Arc<dyn crate::progress::Progress>,
+}
+
+impl<S> std::fmt::Debug for Counted<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counted").finish_non_exhaustive()
+    }
+}
+
+impl<S: FrameSink> FrameSink for Counted<S> {
+    fn frame(&mut self, f: &Frame<'_>) -> std::result::Result<(), (Stage, String)> {
+        self.inner.frame(f)?;
+        if f.index.is_multiple_of(15) {
+            self.progress.event(crate::progress::ProgressEvent::Frames {
+                item: 0,
+                done: f.index + 1,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// An encode branch fed from the same decode (e.g. the proxy).
 #[derive(Debug, Clone)]
 pub struct Branch {

@@ -32,6 +32,8 @@ pub struct RedactRequest {
     pub render_settings: RenderSettings,
     /// Time without a decoded frame before a decode counts as stalled.
     pub stall: Duration,
+    /// Where the decode's progress goes.
+    pub progress: std::sync::Arc<dyn crate::progress::Progress>,
 }
 
 /// A plan made, and where it was written.
@@ -99,6 +101,7 @@ impl Ops<'_> {
             store: self.store,
             actor: self.actor,
             stall: request.stall,
+            progress: std::sync::Arc::clone(&request.progress),
         };
         // Every file this run writes, named and checked before any work.
         let plan_files = request.render.is_none().then(|| {

@@ -2,6 +2,7 @@
 //! tracking across frames, masks, and the plan/render flow.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::custody::event::Field;
@@ -9,6 +10,7 @@ use crate::custody::{Artefact, ArtefactKind, EventDraft, EventKind, Recording, S
 use crate::digest::{self, Digest};
 use crate::error::{Error, Result, Stage};
 use crate::home::Home;
+use crate::progress::{Progress, ProgressEvent};
 
 pub mod detect;
 pub mod doubt;
@@ -30,6 +32,18 @@ pub struct Redactor<'a> {
     pub actor: &'a str,
     /// Time without a decoded frame before a decode counts as stalled.
     pub stall: Duration,
+    /// Where the decode's progress goes (item 0: `Started` with the expected frames, `Frames`,
+    /// `Finished`).
+    pub progress: Arc<dyn Progress>,
+}
+
+/// Reports `Finished` for item 0 when dropped.
+struct Finished(Arc<dyn Progress>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.event(ProgressEvent::Finished { item: 0 });
+    }
 }
 
 /// What a render produced.
@@ -64,8 +78,17 @@ impl Redactor<'_> {
     ) -> Result<(plan::Plan, plan::Tiles, detect::Detector)> {
         let scratch = self.home.scratch()?;
         let master = self.home.blobs().local(&rec.master_path, scratch.path())?;
-        let (p, tiles, detector) =
-            plan::make_plan(&master, rec, detector, model_sha256, settings, self.stall)?;
+        let _shown = self.started(rec);
+        let (p, tiles, detector) = plan::make_plan(
+            &master,
+            rec,
+            detector,
+            model_sha256,
+            settings,
+            self.stall,
+            &self.progress,
+        )?;
+        self.decoded(p.frames);
         self.log_planned(rec, &p)?;
         Ok((p, tiles, detector))
     }
@@ -115,7 +138,16 @@ impl Redactor<'_> {
         self.check_planned(rec, p)?;
         let job = self.prepare(rec, out)?;
         let masks = render::Planned::new(p, settings);
-        let done = render::encode(&job.source, masks, settings, job.tmp.path(), self.stall)?;
+        let _shown = self.started(rec);
+        let done = render::encode(
+            &job.source,
+            masks,
+            settings,
+            job.tmp.path(),
+            self.stall,
+            &self.progress,
+        )?;
+        self.decoded(done.decode.frames);
         let report = render::report(p, settings, done.decode.frames, done.masked);
         self.keep(rec, p, settings, report, job, out)
     }
@@ -141,7 +173,16 @@ impl Redactor<'_> {
         }
         let job = self.prepare(rec, out)?;
         let live = plan::LivePlan::new(detector, plan_settings, settings, rec);
-        let done = render::encode(&job.source, live, settings, job.tmp.path(), self.stall)?;
+        let _shown = self.started(rec);
+        let done = render::encode(
+            &job.source,
+            live,
+            settings,
+            job.tmp.path(),
+            self.stall,
+            &self.progress,
+        )?;
+        self.decoded(done.decode.frames);
         let (found, tiles, detector) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(
             rec,
@@ -155,6 +196,25 @@ impl Redactor<'_> {
         let report = render::report(&p, settings, done.decode.frames, done.masked);
         let rendered = self.keep(rec, &p, settings, report, job, out)?;
         Ok((p, tiles, rendered))
+    }
+
+    /// Reports the start of a decode of `rec` (item 0, its frame count); the guard reports its
+    /// end, however the decode ends.
+    fn started(&self, rec: &Recording) -> Finished {
+        self.progress.event(ProgressEvent::Started {
+            item: 0,
+            name: rec.id.clone(),
+            frames: rec.media.as_ref().map(|m| m.frames),
+        });
+        Finished(Arc::clone(&self.progress))
+    }
+
+    /// Reports the frames a decode ended with.
+    fn decoded(&self, frames: u64) {
+        self.progress.event(ProgressEvent::Frames {
+            item: 0,
+            done: frames,
+        });
     }
 
     /// Only a plan whose hash the log holds as planned for `rec` is rendered: an edited plan

@@ -444,10 +444,15 @@ pub fn make_plan(
     model_sha256: Digest,
     settings: &PlanSettings,
     stall: Duration,
+    progress: &std::sync::Arc<dyn crate::progress::Progress>,
 ) -> Result<(Plan, Tiles, Detector)> {
     check_recording(rec)?;
-    let planner = Planner::new(detector, settings, rec);
-    let (report, planner) = pipeline::run(master, pipeline::Sound::None, &[], planner, stall)?;
+    let counted = pipeline::Counted {
+        inner: Planner::new(detector, settings, rec),
+        progress: std::sync::Arc::clone(progress),
+    };
+    let (report, counted) = pipeline::run(master, pipeline::Sound::None, &[], counted, stall)?;
+    let planner = counted.inner;
     let (found, tiles, detector) = planner.finish(report.frames);
     let plan = Plan::new(rec, &report, model_sha256, &detector, settings, found);
     Ok((plan, tiles, detector))

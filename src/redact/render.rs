@@ -669,6 +669,7 @@ pub(crate) fn encode<M: Masks>(
     settings: &RenderSettings,
     out: &Path,
     stall: Duration,
+    progress: &std::sync::Arc<dyn crate::progress::Progress>,
 ) -> Result<Encoded<M>> {
     crate::media::init()?;
     let fail = |reason: String| pipeline::failure(out, Stage::Redact, reason);
@@ -688,8 +689,13 @@ pub(crate) fn encode<M: Masks>(
         scratch: Vec::new(),
         masked: 0,
     };
-    let result = pipeline::run(master, pipeline::Sound::None, &[], sink, stall).and_then(
-        |(decode, mut sink)| {
+    let counted = pipeline::Counted {
+        inner: sink,
+        progress: std::sync::Arc::clone(progress),
+    };
+    let result = pipeline::run(master, pipeline::Sound::None, &[], counted, stall).and_then(
+        |(decode, counted)| {
+            let mut sink = counted.inner;
             sink.drain(true).map_err(|(_, reason)| fail(reason))?;
             let _ = src.end_of_stream();
             pipeline::wait_eos(&encoder, stall).map_err(fail)?;

@@ -746,6 +746,11 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         .expect("JSON");
     let job = finished(&api, &rev, &queued);
     assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        job["progress"],
+        json!({"done": 60, "total": 60}),
+        "every frame decoded"
+    );
     let plans: Value = api
         .get(&format!("/api/recordings/{id}/plans"), &rev)
         .json()

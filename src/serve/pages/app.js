@@ -215,6 +215,13 @@ async function sarPage(id) {
       ["By", (x) => x.disclosed_by], ["When", (x) => x.disclosed_at]], d.disclosures), edit);
 }
 
+/// A job's state for people: "running, 45% (27 of 60 frames)".
+function jobText(j) {
+  const p = j.progress;
+  const part = p && p.total ? ", " + Math.floor(100 * p.done / p.total) + "% (" + p.done + " of " + p.total + " frames)" : "";
+  return "job " + j.id + " " + j.state + part + (j.error ? ": " + j.error : "");
+}
+
 /// Polls a job until it ends; `shown` gets each state.
 async function jobDone(job, shown) {
   for (;;) {
@@ -233,7 +240,7 @@ async function redactPage(id) {
     try {
       planButton.disabled = true;
       const q = await api("POST", base + "/plans", {});
-      const j = await jobDone(q.job, (j) => { progress.textContent = "Planning: job " + j.id + " " + j.state + (j.error ? ": " + j.error : ""); });
+      const j = await jobDone(q.job, (j) => { progress.textContent = "Planning: " + jobText(j); });
       if (j.state !== "done") throw new Error("planning " + j.state + ": " + (j.error || ""));
       location.reload();
     } catch (e) { say(e.message, true); planButton.disabled = false; }
@@ -315,7 +322,7 @@ async function redactPage(id) {
     try {
       const keep = [...kept.entries()].map(([track, k]) => ({ track, reason: k.reason, basis: k.basis }));
       const q = await api("POST", base + "/render", { plan_sha256: chosen.plan_sha256, keep, boxes });
-      const j = await jobDone(q.job, (j) => { progress.textContent = "Rendering: job " + j.id + " " + j.state + (j.error ? ": " + j.error : ""); });
+      const j = await jobDone(q.job, (j) => { progress.textContent = "Rendering: " + jobText(j); });
       if (j.state !== "done") throw new Error("render " + j.state + ": " + (j.error || ""));
       const sha = j.result.sha256;
       result.replaceChildren(el("p", {}, "Redacted copy ", el("span", { class: "mono", id: "copy-sha" }, sha)),
