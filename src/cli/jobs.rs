@@ -232,7 +232,12 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
         };
         let progress = match job.progress {
             Some(p) if job.state == JobState::Running && p.total > 0 => {
-                format!("  {}% ({}/{} frames)", p.done * 100 / p.total, p.done, p.total)
+                format!(
+                    "  {}% ({}/{} frames)",
+                    p.done * 100 / p.total,
+                    p.done,
+                    p.total
+                )
             }
             _ => String::new(),
         };

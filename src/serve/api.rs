@@ -472,3 +472,108 @@ pub async fn verify(
         .await?,
     ))
 }
+
+/// The body of `POST /api/log/consistency`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyRequest {
+    /// An older signed checkpoint, as `bwv log checkpoint` or `GET /api/log/checkpoint` gave it.
+    checkpoint: String,
+}
+
+/// `POST /api/log/consistency {"checkpoint"}`: proof that an older checkpoint is a prefix of
+/// the latest, as `bwv log consistency` writes it.
+pub async fn consistency(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    body: Result<Json<ConsistencyRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.must(Permission::ReadLog, "read the log")?;
+    let Json(req) = body?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let verifier = LogKeys::new(s.home.keys()).verifier()?;
+            let proof = log::consistency(s.store.as_ref(), &verifier, &req.checkpoint)?;
+            serde_json::to_value(crate::custody::log::ProofDoc::Consistency(proof))
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .await?,
+    ))
+}
+
+/// What `GET /api/recordings/{id}/export` bundles.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// Kinds of file, comma-separated (`master,proxy,redacted`...); default as `bwv export`.
+    files: Option<String>,
+}
+
+/// `GET /api/recordings/{id}/export?files=master,proxy,...`: the disclosure bundle `bwv export`
+/// makes (files, manifest, a proof per event, the public key), as one tar file.
+pub async fn export(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    who.must(Permission::DownloadMaster, "export bundles")?;
+    let Query(q) = query.map_err(|e| invalid(e.body_text()))?;
+    let files = match q.files {
+        None => crate::export::default_files(),
+        Some(list) => list
+            .split(',')
+            .map(|k| match k.trim() {
+                "master" => Ok(crate::export::FileSpec::Master),
+                other => ArtefactKind::parse(other)
+                    .map(crate::export::FileSpec::Artefact)
+                    .ok_or_else(|| invalid(format!("files: {other:?} is not a kind of file"))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let (tar, scratch, rec) = blocking(&service, move |s| {
+        let rec = visible(s, &who, &id)?;
+        let scratch = s.home.scratch()?;
+        let (signer, _) = LogKeys::new(s.home.keys()).load_or_create(None)?;
+        let name = format!("bwv-export-{}", rec.id);
+        let folder = scratch.path().join(&name);
+        crate::export::export(
+            &s.home,
+            s.store.as_ref(),
+            &signer,
+            &rec.id,
+            &files,
+            &folder,
+            who.name(),
+        )?;
+        let tar = scratch.path().join(format!("{name}.tar"));
+        let io = |e| Error::io(&tar, crate::error::Stage::Output, "write")(e);
+        let mut builder = tar::Builder::new(std::fs::File::create(&tar).map_err(io)?);
+        builder.append_dir_all(&name, &folder).map_err(io)?;
+        builder
+            .into_inner()
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        Ok((tar, scratch, rec))
+    })
+    .await?;
+    let response = tower_http::services::ServeFile::new(&tar)
+        .try_call(request)
+        .await
+        .map_err(|e| ApiError::from(Error::io(&tar, crate::error::Stage::Output, "read")(e)))?;
+    drop(scratch);
+    let mut response = response.map(Body::new);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"bwv-export-{}.tar\"",
+        rec.id
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response.into_response())
+}

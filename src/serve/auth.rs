@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -341,4 +341,128 @@ mod tests {
         assert_eq!(cookie(&h), Some("abc"));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }
+}
+
+/// An account named in a path, for an admin.
+async fn change_account(
+    service: &Arc<Service>,
+    who: &Who,
+    name: String,
+    change: &'static str,
+    apply: impl FnOnce(&crate::accounts::Accounts, &str) -> crate::Result<()> + Send + 'static,
+) -> Result<Json<Account>, ApiError> {
+    who.must(Permission::ManageAccounts, "manage accounts")?;
+    let actor = who.name().to_owned();
+    Ok(Json(
+        blocking(service, move |s| {
+            apply(&s.accounts, &name)?;
+            let account = s.accounts.account(&name)?;
+            s.ops(&actor).account_changed(&account, change)?;
+            Ok(account)
+        })
+        .await?,
+    ))
+}
+
+/// `POST /api/accounts/{name}/disable` (admin): ends its sessions, stops its tokens.
+pub async fn disable(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(name): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    change_account(&service, &who, name, "disabled", |a, n| {
+        a.set_disabled(n, true)
+    })
+    .await
+}
+
+/// `POST /api/accounts/{name}/enable` (admin).
+pub async fn enable(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(name): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    change_account(&service, &who, name, "enabled", |a, n| {
+        a.set_disabled(n, false)
+    })
+    .await
+}
+
+/// The body of `POST /api/accounts/{name}/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+/// `POST /api/accounts/{name}/password {"password"}` (admin).
+pub async fn password(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(name): Path<String>,
+    body: Result<Json<NewPassword>, JsonRejection>,
+) -> Result<Json<Account>, ApiError> {
+    let Json(req) = body?;
+    change_account(&service, &who, name, "password", move |a, n| {
+        a.set_password(n, &req.password)
+    })
+    .await
+}
+
+/// The body of `POST /api/accounts/{name}/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    label: String,
+}
+
+/// `POST /api/accounts/{name}/tokens {"label"}` (admin): the token, shown this once.
+pub async fn add_token(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(name): Path<String>,
+    body: Result<Json<NewToken>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.must(Permission::ManageAccounts, "manage accounts")?;
+    let Json(req) = body?;
+    let actor = who.name().to_owned();
+    Ok(Json(
+        blocking(&service, move |s| {
+            let (token, info) = s.accounts.add_token(&name, &req.label)?;
+            s.ops(&actor)
+                .account_changed(&s.accounts.account(&name)?, "token_added")?;
+            Ok(serde_json::json!({"token": token, "info": info}))
+        })
+        .await?,
+    ))
+}
+
+/// `GET /api/tokens` (admin): every token, never its secret.
+pub async fn tokens(
+    State(service): State<Arc<Service>>,
+    who: Who,
+) -> Result<Json<Vec<crate::accounts::TokenInfo>>, ApiError> {
+    who.must(Permission::ManageAccounts, "manage accounts")?;
+    Ok(Json(
+        blocking(&service, |s| Ok(s.accounts.tokens(None)?)).await?,
+    ))
+}
+
+/// `POST /api/tokens/{id}/revoke` (admin).
+pub async fn revoke(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> Result<Json<crate::accounts::TokenInfo>, ApiError> {
+    who.must(Permission::ManageAccounts, "manage accounts")?;
+    let actor = who.name().to_owned();
+    Ok(Json(
+        blocking(&service, move |s| {
+            let info = s.accounts.revoke_token(&id)?;
+            s.ops(&actor)
+                .account_changed(&s.accounts.account(&info.account)?, "token_revoked")?;
+            Ok(info)
+        })
+        .await?,
+    ))
 }

@@ -911,3 +911,163 @@ fn jobs_outlive_the_request_and_the_service_and_identical_renders_agree() {
     let o = run(bwv(&home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
+
+#[test]
+fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
+    let f = fixture();
+    let own = f.ids[0].as_str();
+    let server = Server::start(&mut bwv(&f.home));
+    let api = Api::new(&server);
+    let (admin, auditor, pc1) = (
+        api.session("admin"),
+        api.session("auditor"),
+        api.session("pc1"),
+    );
+    let none = json!({});
+
+    // Only the admin manages accounts; disabling ends a session, enabling and a new password
+    // let the account back in.
+    assert_eq!(
+        api.post("/api/accounts/pc1/disable", &auditor, &none)
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.post("/api/accounts/pc1/disable", &admin, &none)
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(api.get("/api/me", &pc1).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.login("pc1", PASSWORD).status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.post("/api/accounts/pc1/enable", &admin, &none).status(),
+        StatusCode::OK
+    );
+    let new = json!({"password": "a different long password"});
+    assert_eq!(
+        api.post("/api/accounts/pc1/password", &admin, &new)
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.login("pc1", "a different long password").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.post("/api/accounts/nobody/disable", &admin, &none)
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // Tokens: shown once, listed without the secret, revoked.
+    let made: Value = api
+        .post(
+            "/api/accounts/auditor/tokens",
+            &admin,
+            &json!({"label": "nightly verify"}),
+        )
+        .json()
+        .expect("JSON");
+    let token = Auth::Token(made["token"].as_str().expect("token").to_owned());
+    assert_eq!(api.get("/api/me", &token).status(), StatusCode::OK);
+    let listed = api.get("/api/tokens", &admin).text().expect("text");
+    assert!(
+        !listed.contains(made["token"].as_str().expect("token"))
+            && listed.contains("nightly verify")
+    );
+    let id = made["info"]["id"].as_str().expect("id");
+    assert_eq!(
+        api.post(&format!("/api/tokens/{id}/revoke"), &admin, &none)
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/me", &token).status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The log: a checkpoint, then an inclusion proof and a consistency proof that check
+    // offline with the public key alone.
+    let old = api
+        .get("/api/log/checkpoint", &auditor)
+        .text()
+        .expect("note");
+    assert_eq!(
+        api.post("/api/verify", &auditor, &none).status(),
+        StatusCode::OK
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = f.home.join("keys/log.pub");
+    let check = |name: &str, doc: Value| {
+        let path = dir.path().join(name);
+        fs::write(&path, doc.to_string()).expect("write");
+        let o = run(Command::new(bwv_bin())
+            .args(["log", "verify-proof"])
+            .arg(&path)
+            .arg("--key")
+            .arg(&key));
+        assert!(o.status.success(), "{name}: {}{}", stdout(&o), stderr(&o));
+    };
+    check(
+        "proof.json",
+        api.get("/api/log/proof/0", &auditor).json().expect("JSON"),
+    );
+    let consistency = api.post(
+        "/api/log/consistency",
+        &auditor,
+        &json!({"checkpoint": old}),
+    );
+    assert_eq!(consistency.status(), StatusCode::OK);
+    check("consistency.json", consistency.json().expect("JSON"));
+
+    // A bundle: only roles that may take footage out, its files checking against SHA256SUMS.
+    let reviewer = api.session("reviewer");
+    assert_eq!(
+        api.get(&format!("/api/recordings/{own}/export"), &reviewer)
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let bundle = api.get(
+        &format!("/api/recordings/{own}/export?files=master,proxy"),
+        &auditor,
+    );
+    assert_eq!(bundle.headers()["content-type"], "application/x-tar");
+    let tar = dir.path().join("bundle.tar");
+    fs::write(&tar, bundle.bytes().expect("body")).expect("write");
+    let o = run(Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(dir.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let folder = dir.path().join(format!("bwv-export-{own}"));
+    let o = run(Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&folder));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(folder.join("manifest.json").is_file());
+    server.stop();
+
+    let changes: Vec<String> = all_events(&f.home)
+        .into_iter()
+        .filter(|e| e.kind == bwv::custody::EventKind::AccountChanged && e.actor == "admin")
+        .filter_map(|e| match e.fields.get("change") {
+            Some(bwv::custody::event::Field::Text(t)) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "disabled",
+            "enabled",
+            "password",
+            "token_added",
+            "token_revoked"
+        ]
+    );
+    let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
