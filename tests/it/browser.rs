@@ -155,6 +155,26 @@ impl Browser {
         )
     }
 
+    /// Drags the mouse across the element matching `css`, from `(dx0, dy0)` to `(dx1, dy1)`
+    /// pixels off its centre.
+    fn drag(&self, css: &str, (dx0, dy0): (i64, i64), (dx1, dy1): (i64, i64)) {
+        let e = self.find(css);
+        let origin = json!({"element-6066-11e4-a52e-4f735466cecf": e});
+        self.call(
+            "POST",
+            "/actions",
+            json!({"actions": [{
+                "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "duration": 0, "origin": origin, "x": dx0, "y": dy0},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerMove", "duration": 50, "origin": origin, "x": dx1, "y": dy1},
+                    {"type": "pointerUp", "button": 0}
+                ]
+            }]}),
+        );
+    }
+
     fn url(&self) -> String {
         self.call("GET", "/url", Value::Null)
             .as_str()
@@ -330,6 +350,21 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
     browser.click("#tracks input.keep");
     browser.type_into("#tracks input.keep-reason", "the requester");
     browser.type_into("#tracks input.keep-basis", "UK GDPR Art. 15");
+    // An extra box, drawn on the masked frame, with its reason and basis.
+    browser.drag("#masked", (-60, -40), (20, 10));
+    let width = browser.call(
+        "POST",
+        "/execute/sync",
+        json!({"script": "return Number(document.querySelector('#box-form input[name=w]').value)", "args": []}),
+    );
+    assert!(
+        width.as_f64().is_some_and(|w| w > 10.0),
+        "the drag filled the box: {width}"
+    );
+    browser.type_into("#box-form input[name=reason]", "a car's number plate");
+    browser.type_into("#box-form input[name=basis]", "third-party data");
+    browser.click("#box-form button[type=submit]");
+    assert!(browser.text("#boxes").contains("number plate"));
     browser.click("#render");
     let copy = browser.text("#copy-sha");
     browser.type_into("#sar", &sar);
@@ -337,6 +372,14 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
     browser.click("#rendered form button[type=submit]");
     assert!(browser.text("#disclosed").contains("A. Person"));
     browser.screenshot("redact-disclosed.png");
+    // The request's page: its deadline, the footage linked and the disclosure made.
+    browser.goto(&format!("{}/sars/{sar}", server.base));
+    browser.find_by("xpath", &format!("//td[.='{copy}']"));
+    assert!(
+        browser.text("dl").contains("2026-12-20"),
+        "the deadline is shown"
+    );
+    browser.screenshot("sar.png");
     drop(browser);
     server.stop();
 
@@ -350,7 +393,7 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
         .clone();
     assert_eq!(rendered["fields"]["output_sha256"], copy.as_str());
     assert_eq!(rendered["fields"]["kept_tracks"], "1");
-    assert_eq!(rendered["fields"]["exemptions"], 1);
+    assert_eq!(rendered["fields"]["exemptions"], 2);
     assert_eq!(rendered["actor"], "dis");
     let store = bwv::custody::open_index(
         &bwv::custody::IndexLocation::Sqlite(home.join("index.sqlite")),

@@ -308,14 +308,32 @@ async function redactPage(id) {
   slider.addEventListener("input", () => { timeline(); draw(); });
   timeline();
   const boxList = el("ul", { id: "boxes" });
-  const boxForm = form("bar", [field("x", "x", { type: "number", required: true, size: 4 }), field("y", "y", { type: "number", required: true }),
-    field("w", "w", { type: "number", required: true }), field("h", "h", { type: "number", required: true }),
-    field("from (s)", "from_s", { type: "number", step: "0.01", required: true }), field("to (s)", "to_s", { type: "number", step: "0.01", required: true }),
+  const num = { type: "number", step: "any", min: "0", required: true };
+  const boxForm = form("bar", [field("x", "x", num), field("y", "y", num), field("w", "w", num), field("h", "h", num),
+    field("from (s)", "from_s", num), field("to (s)", "to_s", num),
     field("Reason", "reason", { required: true }), field("Legal basis", "basis", { required: true })], "Add box", (v, f) => {
     const b = { x: +v.x, y: +v.y, w: +v.w, h: +v.h, from_s: +v.from_s, to_s: +v.to_s, reason: v.reason, basis: v.basis };
     boxes.push(b);
     boxList.append(el("li", {}, b.w + "×" + b.h + " at " + b.x + "," + b.y + ", " + b.from_s + "–" + b.to_s + " s: " + b.reason + " (" + b.basis + ")"));
     f.reset(); draw();
+  });
+  boxForm.id = "box-form";
+  // Drag on the masked frame to draw a box: it fills the form (from the playhead, 2 s on).
+  let from = null;
+  const at = (ev) => {
+    const r = canvas.getBoundingClientRect();
+    return [(ev.clientX - r.left) * canvas.width / r.width, (ev.clientY - r.top) * canvas.height / r.height];
+  };
+  canvas.addEventListener("mousedown", (ev) => { from = at(ev); });
+  canvas.addEventListener("mouseup", (ev) => {
+    if (!from) return;
+    const to = at(ev);
+    const set = (n, v, unit) => { boxForm.elements[n].value = String(Math.round(v / unit) * unit); };
+    set("x", Math.min(from[0], to[0]), 1); set("y", Math.min(from[1], to[1]), 1);
+    set("w", Math.abs(to[0] - from[0]), 1); set("h", Math.abs(to[1] - from[1]), 1);
+    set("from_s", video.currentTime, 0.01); set("to_s", Math.min(video.duration || 0, video.currentTime + 2), 0.01);
+    from = null;
+    boxForm.elements.reason.focus();
   });
   const result = el("div", { id: "rendered" });
   const render = can("render") ? [el("h2", {}, "Render"), el("button", { type: "button", id: "render", onclick: async () => {
@@ -341,7 +359,7 @@ async function redactPage(id) {
     el("div", { class: "bar" }, el("label", {}, "Lowest score shown", slider),
       el("img", { class: "crops", alt: "track crops", src: base + "/plans/" + chosen.plan_sha256 + "/preview" })),
     el("h2", {}, "Tracks"), el("table", { id: "tracks" }, el("thead", {}, el("tr", {}, ["Track", "Frames", "Best score", "Requester?", "Why"].map((h) => el("th", {}, h)))), rows),
-    el("h2", {}, "Extra boxes"), boxForm, boxList, render);
+    el("h2", {}, "Extra boxes"), el("p", { class: "quiet" }, "Drag on the masked frame to draw one, or type it."), boxForm, boxList, render);
 }
 
 async function boot() {
