@@ -43,6 +43,8 @@ pub enum Permission {
     ReadLog,
     /// Manage accounts.
     ManageAccounts,
+    /// Set the retention policy and run the sweep.
+    ManagePolicy,
 }
 
 impl Role {
@@ -101,7 +103,10 @@ impl Role {
                     | P::Verify
                     | P::ReadLog
             ),
-            Role::Admin => matches!(p, P::ManageAccounts | P::Verify | P::ReadLog),
+            Role::Admin => matches!(
+                p,
+                P::ManageAccounts | P::ManagePolicy | P::Verify | P::ReadLog
+            ),
         }
     }
 

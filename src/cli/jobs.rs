@@ -212,7 +212,9 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<ExitCode> {
     for job in &page.items {
         let what = match &job.spec {
             bwv::jobs::JobSpec::Ingest { path, .. } => path.display().to_string(),
-            bwv::jobs::JobSpec::Verify { recording, deep } => format!(
+            bwv::jobs::JobSpec::Verify {
+                recording, deep, ..
+            } => format!(
                 "{}{}",
                 recording.as_deref().unwrap_or("all"),
                 if *deep { " (deep)" } else { "" }

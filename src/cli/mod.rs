@@ -203,6 +203,7 @@ fn records_actor(command: &Command) -> bool {
         | Command::Redact(_)
         | Command::Supersede(_) => true,
         Command::Sar(s) => !matches!(s, sar::SarCommand::List { .. }),
+        Command::Retention(retention::RetentionCommand::Policy { set, .. }) => set.is_some(),
         Command::User(u) => !matches!(
             u,
             serve::UserCommand::List { .. } | serve::UserCommand::Tokens { .. }

@@ -94,6 +94,15 @@ pub enum RetentionCommand {
         #[arg(long, conflicts_with = "dry_run")]
         enqueue: bool,
     },
+    /// Show the store's retention policy, or set it (logged as `policy_changed`).
+    Policy {
+        /// Set the retention period, in days (1 to 36525).
+        #[arg(long)]
+        set: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn placed(
@@ -199,12 +208,15 @@ pub fn release(config: &Config, a: HoldArgs) -> Result<ExitCode> {
 }
 
 pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
-    let RetentionCommand::Sweep {
-        dry_run,
-        json,
-        policy,
-        enqueue,
-    } = command;
+    let (dry_run, json, policy, enqueue) = match command {
+        RetentionCommand::Sweep {
+            dry_run,
+            json,
+            policy,
+            enqueue,
+        } => (dry_run, json, policy, enqueue),
+        RetentionCommand::Policy { set, json } => return policy_command(config, set, json),
+    };
     if enqueue {
         let policy = policy
             .map(|p| std::path::absolute(&p).with_context(|| format!("policy {}", p.display())))
@@ -249,5 +261,32 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
         report.expired.len(),
         report.kept_by_marks.len()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn policy_command(config: &Config, set: Option<u32>, json: bool) -> Result<ExitCode> {
+    let (home, store) = super::open_store(config)?;
+    let event = match set {
+        Some(days) => Some(Ops::new(&home, store.as_ref(), &config.actor).set_policy(
+            &bwv::custody::retention::Policy {
+                retention_days: days,
+            },
+        )?),
+        None => None,
+    };
+    let policy = bwv::custody::retention::Policy::load_or_default(&home.policy())?;
+    if json {
+        let doc = serde_json::json!({
+            "policy": policy, "policy_sha256": policy.digest(), "event": event,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!(
+            "retention: {} days (policy SHA-256 {}){}",
+            policy.retention_days,
+            policy.digest(),
+            event.map_or(String::new(), |e| format!("; set (event {})", e.seq))
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         let spec = bwv::jobs::JobSpec::Verify {
             recording: args.recording,
             deep: args.deep,
+            actor: None,
         };
         return super::jobs::enqueue_one(config, spec, args.json);
     }

@@ -73,7 +73,7 @@ impl Policy {
     }
 
     /// Why the policy cannot be applied, if it cannot.
-    fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), String> {
         match self.retention_days {
             0 => Err("retention_days is 0: every recording would be deleted at once".into()),
             d if d > MAX_RETENTION_DAYS => Err(format!(

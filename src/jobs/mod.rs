@@ -54,6 +54,9 @@ pub enum JobSpec {
         recording: Option<String>,
         /// Re-decode the masters too.
         deep: bool,
+        /// Who asked for it (the `verified` event's actor; absent: `bwv-verify`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
     },
     /// Apply the retention policy.
     Sweep {

@@ -263,7 +263,11 @@ impl Worker<'_> {
                 },
                 pool,
             ),
-            JobSpec::Verify { recording, deep } => finish_of(self.verify(recording.clone(), *deep)),
+            JobSpec::Verify {
+                recording,
+                deep,
+                actor,
+            } => finish_of(self.verify(recording.clone(), *deep, actor.as_deref())),
             JobSpec::Render {
                 recording,
                 plan_sha256,
@@ -408,7 +412,12 @@ impl Worker<'_> {
         }))
     }
 
-    fn verify(&self, recording: Option<String>, deep: bool) -> Result<serde_json::Value> {
+    fn verify(
+        &self,
+        recording: Option<String>,
+        deep: bool,
+        actor: Option<&str>,
+    ) -> Result<serde_json::Value> {
         let verifier = LogKeys::new(self.home.keys()).verifier()?;
         let one = recording.is_some();
         let opts = verify::Options {
@@ -417,7 +426,8 @@ impl Worker<'_> {
             ..Default::default()
         };
         let report = verify::verify(self.home, self.store, &verifier, &opts)?;
-        Ops::new(self.home, self.store, VERIFY_ACTOR).record_verified(&report, one, deep)?;
+        Ops::new(self.home, self.store, actor.unwrap_or(VERIFY_ACTOR))
+            .record_verified(&report, one, deep)?;
         Ok(serde_json::json!({
             "log_findings": report.log.findings.len(),
             "findings": report.findings.len(),

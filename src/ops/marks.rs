@@ -128,6 +128,34 @@ impl Ops<'_> {
         })
     }
 
+    /// Sets the store's retention policy (`HOME/policy.json`, replaced whole and durably) and
+    /// logs it as a `policy_changed` event, sealed. A policy that cannot be applied is refused.
+    pub fn set_policy(&self, policy: &Policy) -> Result<Event> {
+        policy
+            .check()
+            .map_err(|why| Error::Invalid(format!("not a valid retention policy: {why}")))?;
+        let path = self.home.policy();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let bytes = serde_json::to_vec_pretty(policy)
+            .map_err(|e| Error::Invalid(format!("policy: {e}")))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir, Stage::Index, "create"))?;
+        use std::io::Write as _;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(Error::io(tmp.path(), Stage::Index, "write"))?;
+        tmp.persist(&path)
+            .map_err(|e| Error::io(&path, Stage::Index, "replace")(e.error))?;
+        sync_dir(dir)?;
+        let event = self.store.append(
+            EventDraft::new(EventKind::PolicyChanged, None, self.actor)
+                .with("retention_days", u64::from(policy.retention_days))
+                .with("policy_sha256", policy.digest()),
+        )?;
+        self.seal()?;
+        Ok(event)
+    }
+
     /// Deletes the recordings past the retention period with no active flag or hold (or, with
     /// `dry_run`, lists them), under the policy file named, else the store's own, else the
     /// default. Holds the store's writer lock while it runs. A flag or hold placed while it

@@ -443,18 +443,36 @@ pub async fn proof(
 pub struct VerifyRequest {
     /// One recording, or every one.
     recording: Option<String>,
+    /// Re-decode the masters too (a job: 202 with it).
+    #[serde(default)]
+    deep: bool,
 }
 
-/// `POST /api/verify {"recording"}`: re-hashes the files and audits the log against its signed
-/// checkpoints, as `bwv verify` does (the report is the same JSON), recorded as a `verified`
-/// event of the caller.
+/// `POST /api/verify {"recording", "deep"}`: re-hashes the files and audits the log against
+/// its signed checkpoints, as `bwv verify` does (the report is the same JSON), recorded as a
+/// `verified` event of the caller. A deep verification re-decodes every master: it is queued
+/// as a job (202), whose event is the caller's too.
 pub async fn verify(
     State(service): State<Arc<Service>>,
     who: Who,
     body: Result<Json<VerifyRequest>, JsonRejection>,
-) -> Result<Json<crate::verify::Report>, ApiError> {
+) -> Result<Response, ApiError> {
     who.must(Permission::Verify, "verify")?;
     let Json(req) = body?;
+    if req.deep {
+        let job = blocking(&service, move |s| {
+            super::redact::enqueue(
+                s,
+                &crate::jobs::JobSpec::Verify {
+                    recording: req.recording,
+                    deep: true,
+                    actor: Some(who.name().to_owned()),
+                },
+            )
+        })
+        .await?;
+        return Ok(super::redact::accepted(job));
+    }
     Ok(Json(
         blocking(&service, move |s| {
             let verifier = LogKeys::new(s.home.keys()).verifier()?;
@@ -468,6 +486,45 @@ pub async fn verify(
             s.ops(who.name())
                 .record_verified(&report, req.recording.is_some(), false)?;
             Ok(report)
+        })
+        .await?,
+    )
+    .into_response())
+}
+
+/// `GET /api/recordings/{id}/frames`: every frame's index, stream time and SHA-256 (as
+/// `bwv show --frames`), recorded as a look.
+pub async fn frames(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    who.must(Permission::ReadRecordings, "read recordings")?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let rec = visible(s, &who, &id)?;
+            let artefacts = s.store.artefacts(&rec.id)?;
+            let key = |kind| {
+                artefacts
+                    .iter()
+                    .find(|a| a.kind == kind)
+                    .map(|a| a.path.clone())
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("recording {} has no frame hashes", rec.id))
+                    })
+            };
+            let (hashes, times) = (
+                key(ArtefactKind::FrameHashes)?,
+                key(ArtefactKind::FrameTimes)?,
+            );
+            let scratch = s.home.scratch()?;
+            let local = |k: &str| s.home.blobs().local(k, scratch.path());
+            let frames = crate::stages::hash::read_frames(&local(&hashes)?, &local(&times)?)?;
+            s.ops(who.name()).access(&rec.id, "show_frames")?;
+            Ok(frames
+                .into_iter()
+                .map(|(i, pts, h)| serde_json::json!({"index": i, "pts_ns": pts, "sha256": h}))
+                .collect())
         })
         .await?,
     ))

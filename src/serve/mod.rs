@@ -14,6 +14,7 @@
 //! is the account. Events appended by reads are covered by a signed checkpoint at most
 //! [`Settings::seal_every`] later (and at shutdown); changes seal at once, as on the command line.
 
+mod admin;
 mod api;
 mod auth;
 mod error;
@@ -210,6 +211,12 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/recordings/{id}/hold", post(api::hold))
         .route("/api/recordings/{id}/release", post(api::release))
         .route("/api/verify", post(api::verify))
+        .route("/api/policy", get(admin::policy).put(admin::set_policy))
+        .route("/api/retention/sweep", post(admin::sweep))
+        .route("/api/jobs", get(admin::jobs))
+        .route("/api/unreadable", get(admin::unreadable))
+        .route("/api/recordings/{id}/frames", get(api::frames))
+        .route("/api/recordings/{id}/supersede", post(redact::supersede))
         .route("/api/jobs/{id}", get(redact::job))
         .route(
             "/api/recordings/{id}/plans",

@@ -70,7 +70,7 @@ fn plans_of(s: &Service, recording: &str) -> Result<Vec<serde_json::Value>, Erro
 }
 
 /// Queues a job unless the queue holds as many as the service allows.
-fn enqueue(s: &Service, spec: &JobSpec) -> Result<Job, ApiError> {
+pub(super) fn enqueue(s: &Service, spec: &JobSpec) -> Result<Job, ApiError> {
     let counts = s.queue.counts()?;
     let pending: u64 = [JobState::Queued, JobState::Running]
         .iter()
@@ -84,7 +84,7 @@ fn enqueue(s: &Service, spec: &JobSpec) -> Result<Job, ApiError> {
     Ok(s.queue.enqueue(spec, None)?.0)
 }
 
-fn accepted(job: Job) -> Response {
+pub(super) fn accepted(job: Job) -> Response {
     (StatusCode::ACCEPTED, Json(serde_json::json!({"job": job}))).into_response()
 }
 
@@ -343,4 +343,36 @@ pub async fn render(
     })
     .await?;
     Ok(accepted(job))
+}
+
+/// The body of `POST /api/recordings/{id}/supersede`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupersedeRequest {
+    /// The redacted copy's SHA-256 (or a unique prefix).
+    copy_sha256: String,
+    /// Why it is superseded.
+    reason: String,
+}
+
+/// `POST /api/recordings/{id}/supersede {"copy_sha256", "reason"}` (disclosure): the copy is
+/// no longer exported or disclosed, as `bwv supersede`.
+pub async fn supersede(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+    body: Result<Json<SupersedeRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.must(Permission::Disclose, "supersede redacted copies")?;
+    let Json(req) = body?;
+    Ok(Json(
+        blocking(&service, move |s| {
+            let rec = visible(s, &who, &id)?;
+            let (copy, event) =
+                s.ops(who.name())
+                    .supersede(&rec.id, &req.copy_sha256, &req.reason)?;
+            Ok(serde_json::json!({"superseded": copy, "event": event}))
+        })
+        .await?,
+    ))
 }

@@ -346,6 +346,21 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
         "{drawn}"
     );
     browser.screenshot("redact.png");
+    // The track's row: its bar spans its frames, its face crop comes from the preview.
+    let row = browser.call(
+        "POST",
+        "/execute/sync",
+        json!({"script": "const t = document.getElementById('tracks'); t.scrollIntoView(); return [t.querySelector('.lane > span').getBoundingClientRect().width / t.querySelector('.lane').getBoundingClientRect().width, getComputedStyle(t.querySelector('.crop')).backgroundImage]", "args": []}),
+    );
+    assert!(
+        row[0].as_f64().is_some_and(|w| w > 0.9),
+        "one track over all 60 frames: {row}"
+    );
+    assert!(
+        row[1].as_str().is_some_and(|b| b.contains("/preview")),
+        "{row}"
+    );
+    browser.screenshot("tracks.png");
     // Keep the requester, with the reason and legal basis the render requires.
     browser.click("#tracks input.keep");
     browser.type_into("#tracks input.keep-reason", "the requester");

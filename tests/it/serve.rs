@@ -130,7 +130,12 @@ impl Api {
 
     /// Logs in and returns the session.
     pub fn session(&self, name: &str) -> Auth {
-        let r = self.login(name, PASSWORD);
+        self.session_with(name, PASSWORD)
+    }
+
+    /// Logs in with `password` and returns the session.
+    pub fn session_with(&self, name: &str, password: &str) -> Auth {
+        let r = self.login(name, password);
         assert_eq!(r.status(), StatusCode::OK, "login of {name}");
         let set = r
             .headers()
@@ -826,6 +831,20 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "unredacted_reason": null}),
     );
     assert_eq!(disclosed.status(), StatusCode::CREATED);
+    // A copy superseded (a mistake found) is no longer disclosed; only its renderer's role may.
+    let supersede = format!("/api/recordings/{id}/supersede");
+    let why = json!({"copy_sha256": copy, "reason": "a face missed in frame 12"});
+    assert_eq!(
+        api.post(&supersede, &rev, &why).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api.post(&supersede, &dis, &why).status(), StatusCode::OK);
+    let again = api.post(
+        &format!("/api/sars/{sar}/disclose"),
+        &dis,
+        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "unredacted_reason": null}),
+    );
+    assert_eq!(again.status().as_u16(), 422);
     server.stop();
 
     let events = all_events(&home);
@@ -1021,6 +1040,95 @@ fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
     );
     assert_eq!(consistency.status(), StatusCode::OK);
     check("consistency.json", consistency.json().expect("JSON"));
+
+    // The retention policy: read by all, set by the admin only, within bounds, logged.
+    let policy: Value = api.get("/api/policy", &auditor).json().expect("JSON");
+    assert_eq!(policy["policy"]["retention_days"], 31);
+    let sixty = json!({"retention_days": 60});
+    let put = |auth: &Auth, body: &Value| {
+        Client::new()
+            .put(format!("{}/api/policy", server.base))
+            .header(
+                "cookie",
+                match auth {
+                    Auth::Session { cookie, .. } => cookie.as_str(),
+                    _ => "",
+                },
+            )
+            .header(
+                "x-csrf-token",
+                match auth {
+                    Auth::Session { csrf, .. } => csrf.as_str(),
+                    _ => "",
+                },
+            )
+            .json(body)
+            .send()
+            .expect("answered")
+    };
+    assert_eq!(put(&auditor, &sixty).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        put(&admin, &json!({"retention_days": 0})).status().as_u16(),
+        422
+    );
+    assert_eq!(put(&admin, &sixty).status(), StatusCode::OK);
+    let policy: Value = api.get("/api/policy", &auditor).json().expect("JSON");
+    assert_eq!(policy["policy"]["retention_days"], 60);
+    // A dry run answers at once; a sweep and a deep verify are jobs the queue lists.
+    let dry: Value = api
+        .post("/api/retention/sweep", &admin, &json!({"dry_run": true}))
+        .json()
+        .expect("JSON");
+    assert!(dry.get("expired").is_some(), "{dry}");
+    let sweep: Value = api
+        .post("/api/retention/sweep", &admin, &none)
+        .json()
+        .expect("JSON");
+    assert_eq!(finished(&api, &admin, &sweep)["state"], "done");
+    let deep: Value = api
+        .post(
+            "/api/verify",
+            &auditor,
+            &json!({"recording": own, "deep": true}),
+        )
+        .json()
+        .expect("JSON");
+    let deep = finished(&api, &auditor, &deep);
+    assert_eq!(deep["state"], "done", "{deep}");
+    assert_eq!(deep["result"]["findings"], 0);
+    let reviewer = api.session("reviewer");
+    assert_eq!(
+        api.get("/api/jobs", &reviewer).status(),
+        StatusCode::FORBIDDEN
+    );
+    let listed: Value = api
+        .get("/api/jobs?state=done", &auditor)
+        .json()
+        .expect("JSON");
+    assert_eq!(listed["items"].as_array().expect("jobs").len(), 2);
+    let unreadable: Value = api.get("/api/unreadable", &auditor).json().expect("JSON");
+    assert_eq!(unreadable, json!([]));
+    // Frame hashes, as `bwv show --frames`; an officer's only of their own footage.
+    let frames: Value = api
+        .get(&format!("/api/recordings/{own}/frames"), &auditor)
+        .json()
+        .expect("JSON");
+    let cli = run(bwv(&f.home).args(["show", own, "--frames"]));
+    let first = stdout(&cli).lines().next().expect("a frame").to_owned();
+    assert_eq!(
+        format!(
+            "0 {} {}",
+            frames[0]["pts_ns"],
+            frames[0]["sha256"].as_str().expect("sha")
+        ),
+        first
+    );
+    let pc1 = api.session_with("pc1", "a different long password");
+    assert_eq!(
+        api.get(&format!("/api/recordings/{}/frames", f.ids[1]), &pc1)
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     // A bundle: only roles that may take footage out, its files checking against SHA256SUMS.
     let reviewer = api.session("reviewer");

@@ -67,6 +67,8 @@ pub enum EventKind {
     /// An account was made or changed (`change`: added, password, disabled, enabled,
     /// token_added, token_revoked).
     AccountChanged,
+    /// The retention policy was set (`retention_days`, `policy_sha256`).
+    PolicyChanged,
 }
 
 impl EventKind {
@@ -95,6 +97,7 @@ impl EventKind {
             EventKind::LoggedIn => "logged_in",
             EventKind::LoginRefused => "login_refused",
             EventKind::AccountChanged => "account_changed",
+            EventKind::PolicyChanged => "policy_changed",
         }
     }
 }

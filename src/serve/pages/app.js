@@ -18,6 +18,8 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    // Through the CSSOM: the Content-Security-Policy refuses inline style attributes.
+    else if (k === "style") node.style.cssText = v;
     else node.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat(Infinity)) {
@@ -285,6 +287,19 @@ async function redactPage(id) {
     count.textContent = "Frame " + f + ": " + n + " face(s) detected, " + regions.length + " region(s) masked";
   }
   for (const ev of ["loadeddata", "seeked", "timeupdate"]) video.addEventListener(ev, draw);
+  // Each track's face crop, cut from the plan's preview sheet (160 px tiles, 4 px apart, six
+  // to a row, in the plan's track order).
+  const sheet = base + "/plans/" + chosen.plan_sha256 + "/preview";
+  const columns = Math.min(6, Math.max(1, plan.tracks.length));
+  function crop(t) {
+    const i = plan.tracks.indexOf(t), size = 56, k = size / 160;
+    const x = 4 + (i % columns) * 164, y = 4 + Math.floor(i / columns) * 164;
+    const d = el("div", { class: "crop", title: "track " + t.id });
+    d.style.backgroundImage = "url(" + JSON.stringify(sheet) + ")";
+    d.style.backgroundSize = ((columns * 164 + 4) * k) + "px auto";
+    d.style.backgroundPosition = (-x * k) + "px " + (-y * k) + "px";
+    return d;
+  }
   const rows = el("tbody", {});
   function timeline() {
     rows.replaceChildren(...visible().map((t) => {
@@ -298,7 +313,7 @@ async function redactPage(id) {
       const sync = () => { if (kept.has(t.id)) kept.set(t.id, { reason: reason.value, basis: basis.value }); };
       reason.addEventListener("input", sync); basis.addEventListener("input", sync);
       return el("tr", { "data-track": t.id },
-        el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); video.currentTime = (t.first_frame + 0.5) / fps; } }, "#" + t.id)),
+        el("td", {}, crop(t), el("a", { href: "#", onclick: (e) => { e.preventDefault(); video.currentTime = (t.first_frame + 0.5) / fps; } }, "#" + t.id)),
         el("td", { style: "width:50%" }, el("div", { class: "lane" }, el("span", { class: kept.has(t.id) ? "kept" : "", style: "left:" + left + "%;width:" + width + "%" }))),
         el("td", {}, t.best_score.toFixed(2)),
         el("td", {}, el("label", { class: "inline" }, box, "keep visible")),
