@@ -45,6 +45,8 @@ pub enum Permission {
     ManageAccounts,
     /// Set the retention policy and run the sweep.
     ManagePolicy,
+    /// Queue the ingest of a dock the service was given.
+    Ingest,
 }
 
 impl Role {
@@ -105,7 +107,7 @@ impl Role {
             ),
             Role::Admin => matches!(
                 p,
-                P::ManageAccounts | P::ManagePolicy | P::Verify | P::ReadLog
+                P::ManageAccounts | P::ManagePolicy | P::Ingest | P::Verify | P::ReadLog
             ),
         }
     }

@@ -279,26 +279,7 @@ pub fn enqueue_ingest(
     }
     let (mut queued, mut known, mut failed) = (0, 0, scan_errors.len());
     for item in items {
-        let enqueue = || -> bwv::Result<(bwv::jobs::Job, bool)> {
-            let path = std::path::absolute(&item.path).map_err(bwv::Error::io(
-                &item.path,
-                bwv::Stage::Scan,
-                "resolve",
-            ))?;
-            let key = bwv::jobs::ingest_key(&path)?;
-            let spec = bwv::jobs::JobSpec::Ingest {
-                sidecar: item
-                    .sidecar
-                    .as_deref()
-                    .map(std::path::absolute)
-                    .transpose()
-                    .map_err(bwv::Error::io(&item.path, bwv::Stage::Scan, "resolve"))?,
-                link: item.link.clone(),
-                path,
-            };
-            queue.enqueue(&spec, Some(&key))
-        };
-        match enqueue() {
+        match bwv::jobs::enqueue_ingest(queue.as_ref(), &item) {
             Ok((job, new)) => {
                 if new {
                     queued += 1

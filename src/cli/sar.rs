@@ -55,6 +55,9 @@ pub enum SarCommand {
         /// proxy, another file), and why: kept in the index, its hash in the log.
         #[arg(long, value_name = "REASON")]
         unredacted: Option<String>,
+        /// The legal basis of the disclosure (kept in the index, its hash in the log).
+        #[arg(long)]
+        basis: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -117,9 +120,16 @@ pub fn run(config: &Config, command: SarCommand) -> Result<ExitCode> {
             file,
             recipient,
             unredacted,
+            basis,
             ..
         } => {
-            let (d, event) = ops.disclose(sar, file, recipient, unredacted.as_deref())?;
+            let (d, event) = ops.disclose(
+                sar,
+                file,
+                recipient,
+                unredacted.as_deref(),
+                basis.as_deref(),
+            )?;
             let text = format!(
                 "disclosed {} ({}) under {} (event {})",
                 shown(&d.file_name),

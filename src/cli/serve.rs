@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Jobs queued or running at once beyond which the service refuses new ones (503).
     #[arg(long, default_value_t = bwv::serve::DEFAULT_MAX_QUEUED)]
     max_queued: u64,
+    /// A dock folder an admin may have ingested from the service (`POST /api/ingest`); may
+    /// repeat.
+    #[arg(long = "dock")]
+    docks: Vec<std::path::PathBuf>,
     /// Folder with the face model and ONNX Runtime (see `bwv redact --models`).
     #[arg(long, env = "BWV_MODELS")]
     models: Option<std::path::PathBuf>,
@@ -42,6 +46,7 @@ pub struct ServeArgs {
 }
 
 pub fn serve(config: &Config, args: ServeArgs) -> Result<ExitCode> {
+    bwv::ingest::scan::check_dirs(&args.docks)?;
     let (home, store) = super::open_store(config)?;
     let accounts = open_accounts(&config.index, Arc::clone(&config.clock))?;
     if accounts.list()?.is_empty() {
@@ -56,6 +61,11 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         secure_cookies: !args.insecure_cookies,
         workers: args.workers,
         max_queued: args.max_queued.max(1),
+        docks: args
+            .docks
+            .iter()
+            .map(|d| std::path::absolute(d).with_context(|| format!("dock {}", d.display())))
+            .collect::<Result<_>>()?,
         ..Settings::default()
     };
     let parts = Parts {

@@ -296,6 +296,36 @@ fn retention_rules_hold_in_the_transaction(open: Open<'_>) {
         .expect("open");
     let link = mark("aaaa0001", MarkKind::Sar, &sar.id);
     s.add_mark(&link, draft("aaaa0001")).expect("link");
+    // A disclosure under the open request keeps what it was made under.
+    let disclosure = Disclosure {
+        sar: sar.id.clone(),
+        file_sha256: Digest::of(b"file"),
+        file_size: 4,
+        file_name: "f.mp4".into(),
+        recipient: "J".into(),
+        disclosed_by: "p".into(),
+        disclosed_at: String::new(),
+        unredacted_reason: Some("the requester alone is shown".into()),
+        basis: Some("UK GDPR Art. 15".into()),
+    };
+    s.add_disclosure(
+        &disclosure,
+        EventDraft::new(EventKind::Disclosed, None, "t"),
+    )
+    .expect("disclosed");
+    let kept = s.disclosures(Some(&sar.id)).expect("disclosures");
+    assert_eq!(
+        (
+            kept.len(),
+            kept[0].basis.as_deref(),
+            kept[0].unredacted_reason.as_deref()
+        ),
+        (
+            1,
+            Some("UK GDPR Art. 15"),
+            Some("the requester alone is shown")
+        )
+    );
     let (released, _) = s
         .close_sar(&sar.id, "p", &|holds| {
             vec![EventDraft::new(EventKind::SarClosed, None, "t").with("holds", holds.len() as u64)]
@@ -315,6 +345,7 @@ fn retention_rules_hold_in_the_transaction(open: Open<'_>) {
         disclosed_by: "p".into(),
         disclosed_at: String::new(),
         unredacted_reason: None,
+        basis: None,
     };
     assert_eq!(
         kind(

@@ -45,7 +45,8 @@ use crate::error::{Error, Result};
 use crate::merkle::Frontier;
 
 /// Schema migrations, applied in order; `bwv_schema.version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE FUNCTION bwv_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
@@ -224,7 +225,12 @@ BEGIN
 END $$;
 CREATE TRIGGER disclosures_under_open_sar BEFORE INSERT ON disclosures
     FOR EACH ROW EXECUTE FUNCTION bwv_disclosure_rules();
-"#];
+"#,
+    // 2: the legal basis a disclosure was made under (the event holds its SHA-256).
+    r#"
+ALTER TABLE disclosures ADD COLUMN basis TEXT;
+"#,
+];
 
 /// The advisory lock key under which migrations run ("bwv" and a version of the scheme).
 const MIGRATION_LOCK: i64 = 0x0062_7776_0001;
@@ -640,6 +646,7 @@ fn disclosure_from_row(row: &Row) -> Result<Disclosure> {
         disclosed_by: get(row, 5)?,
         disclosed_at: get(row, 6)?,
         unredacted_reason: get(row, 7)?,
+        basis: get(row, 8)?,
     })
 }
 
@@ -1350,8 +1357,8 @@ impl Store for PostgresStore {
             }
             let id = next_number(tx, ("disclosures", "id"))?;
             tx.execute(
-                "INSERT INTO disclosures (id, sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO disclosures (id, sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason, basis) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
                     &id,
                     &d.sar,
@@ -1362,6 +1369,7 @@ impl Store for PostgresStore {
                     &d.disclosed_by,
                     &at,
                     &d.unredacted_reason,
+                    &d.basis,
                 ],
             )?;
             self.append_in(tx, event)
@@ -1372,7 +1380,7 @@ impl Store for PostgresStore {
         rows(
             &mut *self.conn()?,
             "read disclosures",
-            "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason \
+            "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason, basis \
              FROM disclosures WHERE $1::TEXT IS NULL OR sar_id = $1 ORDER BY id",
             &[&sar],
             disclosure_from_row,

@@ -55,6 +55,9 @@ pub struct Disclosure {
     /// (index only; the event holds its SHA-256). None for a redacted copy.
     #[serde(default)]
     pub unredacted_reason: Option<String>,
+    /// The legal basis it was disclosed under (index only; the event holds its SHA-256).
+    #[serde(default)]
+    pub basis: Option<String>,
 }
 
 /// The answer is due one calendar month after receipt: the same day number in the next month,
@@ -111,6 +114,10 @@ pub fn disclosed_event(d: &Disclosure, actor: &str) -> EventDraft {
         .with("file_sha256", d.file_sha256)
         .with("file_size", d.file_size)
         .with("recipient_sha256", Digest::of(d.recipient.as_bytes()));
+    let draft = match &d.basis {
+        Some(basis) => draft.with("basis_sha256", Digest::of(basis.as_bytes())),
+        None => draft,
+    };
     match &d.unredacted_reason {
         Some(why) => draft.with("unredacted_reason_sha256", Digest::of(why.as_bytes())),
         None => draft,

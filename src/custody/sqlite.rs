@@ -195,6 +195,10 @@ CREATE TABLE superseded (
     reason       TEXT NOT NULL
 );
 "#,
+    // 11: the legal basis a disclosure was made under (the event holds its SHA-256).
+    r#"
+ALTER TABLE disclosures ADD COLUMN basis TEXT;
+"#,
 ];
 
 /// Why a write transaction did not commit: the database failed, or a rule checked inside the
@@ -1235,9 +1239,9 @@ impl Store for SqliteStore {
                 return Err(TxFail::Refused(refuse::not_open_sar(&d.sar)));
             }
             tx.execute(
-                "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![d.sar, d.file_sha256.to_hex(), sql_int(d.file_size), d.file_name, d.recipient, d.disclosed_by, at, d.unredacted_reason],
+                "INSERT INTO disclosures (sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason, basis) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![d.sar, d.file_sha256.to_hex(), sql_int(d.file_size), d.file_name, d.recipient, d.disclosed_by, at, d.unredacted_reason, d.basis],
             )?;
             self.append_in(tx, event)
         })
@@ -1247,7 +1251,7 @@ impl Store for SqliteStore {
         let conn = self.read()?;
         let run = || -> rusqlite::Result<Vec<Disclosure>> {
             let mut stmt = conn.prepare(
-                "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason \
+                "SELECT sar_id, file_sha256, file_size, file_name, recipient, disclosed_by, disclosed_at, unredacted_reason, basis \
                  FROM disclosures WHERE ?1 IS NULL OR sar_id = ?1 ORDER BY id",
             )?;
             stmt.query_map([sar], |row| {
@@ -1260,6 +1264,7 @@ impl Store for SqliteStore {
                     disclosed_by: row.get(5)?,
                     disclosed_at: row.get(6)?,
                     unredacted_reason: row.get(7)?,
+                    basis: row.get(8)?,
                 })
             })?
             .collect()

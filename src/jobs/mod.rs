@@ -262,6 +262,22 @@ pub fn open_queue(location: &IndexLocation) -> Result<Box<dyn Queue>> {
     }
 }
 
+/// Queues the ingest of one dock file (absolute paths, so a worker anywhere finds it), once per
+/// file version: `true` with the job when it is new, `false` with the one queued before.
+pub fn enqueue_ingest(queue: &dyn Queue, item: &crate::ingest::DockItem) -> Result<(Job, bool)> {
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p).map_err(Error::io(&item.path, crate::error::Stage::Scan, "resolve"))
+    };
+    let path = absolute(&item.path)?;
+    let key = ingest_key(&path)?;
+    let spec = JobSpec::Ingest {
+        sidecar: item.sidecar.as_deref().map(absolute).transpose()?,
+        link: item.link.clone(),
+        path,
+    };
+    queue.enqueue(&spec, Some(&key))
+}
+
 /// The key that makes an ingest job once per dock file version: its path, size and
 /// modification time (a file rewritten under the same name is a new job).
 pub fn ingest_key(path: &std::path::Path) -> Result<String> {

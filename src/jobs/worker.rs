@@ -19,7 +19,6 @@ use crate::home::Home;
 use crate::ingest::{self, DockItem, Ingest, ItemStatus};
 use crate::ops::Ops;
 use crate::ops::VERIFY_ACTOR;
-use crate::progress::NoProgress;
 use crate::redact::detect::Detector;
 use crate::verify;
 
@@ -262,6 +261,7 @@ impl Worker<'_> {
                     link: link.clone(),
                 },
                 pool,
+                meter,
             ),
             JobSpec::Verify {
                 recording,
@@ -295,7 +295,7 @@ impl Worker<'_> {
         }
     }
 
-    fn ingest(&self, item: DockItem, pool: &rayon::ThreadPool) -> Finish {
+    fn ingest(&self, item: DockItem, pool: &rayon::ThreadPool, meter: &Arc<Meter>) -> Finish {
         let run = || -> Result<ingest::ItemReport> {
             let _lock = self.home.lock_shared()?;
             let ingest = Ingest {
@@ -303,7 +303,7 @@ impl Worker<'_> {
                 store: self.store,
                 clock: self.clock,
                 settings: self.settings,
-                progress: Arc::new(NoProgress),
+                progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
             };
             let mut reports = ingest.run(std::slice::from_ref(&item), pool, &|_| {})?;
             reports

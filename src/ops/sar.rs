@@ -86,15 +86,17 @@ impl Ops<'_> {
         Ok((s, rec, mark))
     }
 
-    /// Records that `file` went to `recipient` under an open request. The file must be a
-    /// redacted copy bwv made of footage linked to the request, unless `unredacted` gives the
-    /// reason it goes out as it is (kept in the index, its hash in the log).
+    /// Records that `file` went to `recipient` under an open request, under the legal `basis`
+    /// given (kept in the index, its hash in the log). The file must be a redacted copy bwv made
+    /// of footage linked to the request, unless `unredacted` gives the reason it goes out as it
+    /// is (kept the same way).
     pub fn disclose(
         &self,
         sar_id: &str,
         file: &Path,
         recipient: &str,
         unredacted: Option<&str>,
+        basis: Option<&str>,
     ) -> Result<(Disclosure, Event)> {
         let s = self.open_one(sar_id)?;
         let (sha, size) = hash_file(file).map_err(Error::io(file, Stage::Output, "read"))?;
@@ -150,6 +152,10 @@ impl Ops<'_> {
             } else {
                 unredacted.map(str::to_owned)
             },
+            basis: basis
+                .map(str::trim)
+                .filter(|b| !b.is_empty())
+                .map(str::to_owned),
         };
         let event = self
             .store

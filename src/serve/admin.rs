@@ -135,3 +135,70 @@ pub async fn unreadable(
         .await?,
     ))
 }
+
+/// `GET /api/ingest` (admin): the docks the service was given.
+pub async fn docks(
+    State(service): State<Arc<Service>>,
+    who: Who,
+) -> Result<Json<Vec<String>>, ApiError> {
+    who.must(Permission::Ingest, "ingest")?;
+    Ok(Json(
+        service
+            .settings
+            .docks
+            .iter()
+            .map(|d| dock_name(d))
+            .collect(),
+    ))
+}
+
+fn dock_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The body of `POST /api/ingest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    /// A dock's folder name, as `GET /api/ingest` lists it (never a path).
+    dock: String,
+}
+
+/// `POST /api/ingest {"dock"}` (admin): queues the ingest of every file in one of the docks
+/// the service was given (`bwv serve --dock DIR`), once per file version, as
+/// `bwv ingest --enqueue` does; workers ingest them. 202 with the jobs.
+pub async fn ingest(
+    State(service): State<Arc<Service>>,
+    who: Who,
+    body: Result<Json<IngestRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    who.must(Permission::Ingest, "ingest")?;
+    let Json(req) = body?;
+    let dock = service
+        .settings
+        .docks
+        .iter()
+        .find(|d| dock_name(d) == req.dock)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::from(Error::NotFound(format!(
+                "no dock {:?}: GET /api/ingest lists the docks this service was given",
+                req.dock
+            )))
+        })?;
+    let queued = blocking(&service, move |s| {
+        let (items, errors) =
+            crate::ingest::scan::scan(std::slice::from_ref(&dock), &[s.home.root().to_owned()]);
+        let mut jobs = Vec::new();
+        for item in &items {
+            let (job, new) = crate::jobs::enqueue_ingest(s.queue.as_ref(), item)?;
+            jobs.push(serde_json::json!({"source": item.path, "job": job.id, "new": new}));
+        }
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Ok(serde_json::json!({"dock": req.dock, "jobs": jobs, "errors": errors}))
+    })
+    .await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(queued)).into_response())
+}

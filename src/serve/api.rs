@@ -404,6 +404,20 @@ pub async fn release(
     ))
 }
 
+/// `GET /api/log/pubkey`: the log's verifier key, as `bwv log pubkey` prints it (no login:
+/// whoever checks a proof needs it).
+pub async fn pubkey(State(service): State<Arc<Service>>) -> Result<Response, ApiError> {
+    let key = blocking(&service, |s| {
+        Ok(LogKeys::new(s.home.keys()).verifier()?.encode())
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        key + "\n",
+    )
+        .into_response())
+}
+
 /// `GET /api/log/checkpoint`: the latest signed checkpoint (the note's text).
 pub async fn checkpoint(
     State(service): State<Arc<Service>>,

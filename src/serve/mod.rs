@@ -67,6 +67,8 @@ pub struct Settings {
     pub workers: usize,
     /// Jobs queued or running at once beyond which new ones are refused (503 `busy`).
     pub max_queued: u64,
+    /// The dock folders an admin may have ingested (`POST /api/ingest`), by folder name.
+    pub docks: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -78,6 +80,7 @@ impl Default for Settings {
             secure_cookies: true,
             workers: 1,
             max_queued: DEFAULT_MAX_QUEUED,
+            docks: Vec::new(),
         }
     }
 }
@@ -215,6 +218,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/retention/sweep", post(admin::sweep))
         .route("/api/jobs", get(admin::jobs))
         .route("/api/unreadable", get(admin::unreadable))
+        .route("/api/ingest", get(admin::docks).post(admin::ingest))
+        .route("/api/log/pubkey", get(api::pubkey))
         .route("/api/recordings/{id}/frames", get(api::frames))
         .route("/api/recordings/{id}/supersede", post(redact::supersede))
         .route("/api/jobs/{id}", get(redact::job))

@@ -134,9 +134,11 @@ pub struct DiscloseRequest {
     recipient: String,
     /// Why a file that is not a redacted copy goes out as it is.
     unredacted_reason: Option<String>,
+    /// The legal basis of the disclosure (required).
+    basis: String,
 }
 
-/// `POST /api/sars/{id}/disclose {"recording", "file_sha256", "recipient",
+/// `POST /api/sars/{id}/disclose {"recording", "file_sha256", "recipient", "basis",
 /// "unredacted_reason"}`: records that a stored file went to the recipient. Only files the
 /// store holds can be named: a redacted copy of linked footage, or its master with a reason.
 pub async fn disclose(
@@ -147,6 +149,9 @@ pub async fn disclose(
 ) -> Result<Response, ApiError> {
     who.must(Permission::Disclose, "disclose")?;
     let Json(req) = body?;
+    if req.basis.trim().is_empty() {
+        return Err(Error::Invalid("a disclosure needs its legal basis".into()).into());
+    }
     let disclosed = blocking(&service, move |s| {
         let rec = s.store.resolve(&req.recording)?;
         let wanted = req.file_sha256.to_ascii_lowercase();
@@ -172,6 +177,7 @@ pub async fn disclose(
             &file,
             &req.recipient,
             req.unredacted_reason.as_deref(),
+            Some(&req.basis),
         )?)
     })
     .await?;

@@ -419,6 +419,10 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
     assert_eq!(disclosures.len(), 1);
     assert_eq!(disclosures[0].file_sha256.to_hex(), copy);
     assert_eq!(disclosures[0].recipient, "A. Person");
+    assert_eq!(
+        disclosures[0].basis.as_deref(),
+        Some("UK GDPR Art. 15 (subject access)")
+    );
     let o = run(bwv(&home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }

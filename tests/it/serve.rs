@@ -656,12 +656,18 @@ fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
         api.post(
             &format!("/api/sars/{id}/disclose"),
             &disclosure,
-            &json!({"recording": own, "file_sha256": sha, "recipient": "A. Person", "unredacted_reason": reason}),
+            &json!({"recording": own, "file_sha256": sha, "recipient": "A. Person", "basis": "UK GDPR Art. 15 (subject access)", "unredacted_reason": reason}),
         )
     };
     let r = disclose(None, &master);
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(code(r), "invalid");
+    let no_basis = api.post(
+        &format!("/api/sars/{id}/disclose"),
+        &disclosure,
+        &json!({"recording": own, "file_sha256": master, "recipient": "A. Person", "basis": " ", "unredacted_reason": "requester only"}),
+    );
+    assert_eq!(no_basis.status().as_u16(), 422);
     assert_eq!(
         disclose(Some("requester is the only person shown"), &"0".repeat(64)).status(),
         StatusCode::NOT_FOUND
@@ -682,6 +688,10 @@ fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
         .expect("JSON");
     assert_eq!(texts(&shown["linked"], "recording"), [own]);
     assert_eq!(shown["disclosures"][0]["file_sha256"], master.as_str());
+    assert_eq!(
+        shown["disclosures"][0]["basis"],
+        "UK GDPR Art. 15 (subject access)"
+    );
     let closed = api.post(&format!("/api/sars/{id}/close"), &disclosure, &json!({}));
     assert_eq!(closed.status(), StatusCode::OK);
 
@@ -828,7 +838,7 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
     let disclosed = api.post(
         &format!("/api/sars/{sar}/disclose"),
         &dis,
-        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "unredacted_reason": null}),
+        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "basis": "UK GDPR Art. 15 (subject access)", "unredacted_reason": null}),
     );
     assert_eq!(disclosed.status(), StatusCode::CREATED);
     // A copy superseded (a mistake found) is no longer disclosed; only its renderer's role may.
@@ -842,7 +852,7 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
     let again = api.post(
         &format!("/api/sars/{sar}/disclose"),
         &dis,
-        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "unredacted_reason": null}),
+        &json!({"recording": id, "file_sha256": copy, "recipient": "A. Person", "basis": "UK GDPR Art. 15 (subject access)", "unredacted_reason": null}),
     );
     assert_eq!(again.status().as_u16(), 422);
     server.stop();
@@ -935,7 +945,22 @@ fn jobs_outlive_the_request_and_the_service_and_identical_renders_agree() {
 fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
     let f = fixture();
     let own = f.ids[0].as_str();
-    let server = Server::start(&mut bwv(&f.home));
+    // A second dock the service is given, for the admin to have ingested.
+    let dock = f.home.parent().expect("parent").join("dock2");
+    fs::create_dir(&dock).expect("mkdir");
+    for i in 0..2 {
+        make_clip(
+            &dock.join(format!("late{i}.mp4")),
+            Clip {
+                seconds: 0.8 + i as f32 * 0.1,
+                ..Clip::h264(160, 120)
+            },
+        );
+    }
+    let server = Server::start_with(
+        &mut bwv(&f.home),
+        &["--dock", dock.to_str().expect("utf-8")],
+    );
     let api = Api::new(&server);
     let (admin, auditor, pc1) = (
         api.session("admin"),
@@ -1041,6 +1066,41 @@ fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
     assert_eq!(consistency.status(), StatusCode::OK);
     check("consistency.json", consistency.json().expect("JSON"));
 
+    // Ingest of a dock the service was given, by name only, run by its worker.
+    let docks: Value = api.get("/api/ingest", &admin).json().expect("JSON");
+    assert_eq!(docks, json!(["dock2"]));
+    assert_eq!(
+        api.post("/api/ingest", &auditor, &json!({"dock": "dock2"}))
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.post("/api/ingest", &admin, &json!({"dock": "../dock"}))
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let queued: Value = api
+        .post("/api/ingest", &admin, &json!({"dock": "dock2"}))
+        .json()
+        .expect("JSON");
+    let jobs = queued["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 2, "{queued}");
+    for job in jobs {
+        let done = finished(&api, &admin, &json!({"job": {"id": job["job"]}}));
+        assert_eq!(done["state"], "done", "{done}");
+        assert!(
+            done["progress"]["total"].as_u64().is_some_and(|n| n > 0),
+            "{done}"
+        );
+    }
+    let all: Value = api.get("/api/recordings", &auditor).json().expect("JSON");
+    assert_eq!(all["items"].as_array().expect("items").len(), 4);
+    let key = api.get("/api/log/pubkey", &Auth::None).text().expect("key");
+    assert_eq!(
+        key,
+        fs::read_to_string(f.home.join("keys/log.pub")).expect("log.pub")
+    );
+
     // The retention policy: read by all, set by the admin only, within bounds, logged.
     let policy: Value = api.get("/api/policy", &auditor).json().expect("JSON");
     assert_eq!(policy["policy"]["retention_days"], 31);
@@ -1105,7 +1165,11 @@ fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
         .get("/api/jobs?state=done", &auditor)
         .json()
         .expect("JSON");
-    assert_eq!(listed["items"].as_array().expect("jobs").len(), 2);
+    assert_eq!(
+        listed["items"].as_array().expect("jobs").len(),
+        4,
+        "two ingests, a sweep, a verify"
+    );
     let unreadable: Value = api.get("/api/unreadable", &auditor).json().expect("JSON");
     assert_eq!(unreadable, json!([]));
     // Frame hashes, as `bwv show --frames`; an officer's only of their own footage.

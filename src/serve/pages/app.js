@@ -214,7 +214,7 @@ async function sarPage(id) {
       ["Linked", (m) => m.placed_by + " " + day(m.placed_at)], ["Released", (m) => m.released_at || "–"]], d.linked),
     el("h2", {}, "Disclosures"), table([
       ["File SHA-256", (x) => el("span", { class: "mono" }, x.file_sha256)], ["Recipient", (x) => x.recipient],
-      ["By", (x) => x.disclosed_by], ["When", (x) => x.disclosed_at]], d.disclosures), edit);
+      ["Basis", (x) => x.basis || "–"], ["By", (x) => x.disclosed_by], ["When", (x) => x.disclosed_at]], d.disclosures), edit);
 }
 
 /// A job's state for people: "running, 45% (27 of 60 frames)".
@@ -360,9 +360,10 @@ async function redactPage(id) {
       const sha = j.result.sha256;
       result.replaceChildren(el("p", {}, "Redacted copy ", el("span", { class: "mono", id: "copy-sha" }, sha)),
         el("video", { controls: true, src: base + "/redacted/" + sha }),
-        el("h2", {}, "Disclose"), form("bar", [field("Request", "sar", { required: true, id: "sar" }), field("Recipient", "recipient", { required: true, id: "recipient" })],
+        el("h2", {}, "Disclose"), form("bar", [field("Request", "sar", { required: true, id: "sar" }), field("Recipient", "recipient", { required: true, id: "recipient" }),
+          field("Legal basis", "basis", { required: true, id: "basis", value: "UK GDPR Art. 15 (subject access)" })],
           "Disclose", async (v) => {
-            const d = await api("POST", "/api/sars/" + encodeURIComponent(v.sar) + "/disclose", { recording: id, file_sha256: sha, recipient: v.recipient, unredacted_reason: null });
+            const d = await api("POST", "/api/sars/" + encodeURIComponent(v.sar) + "/disclose", { recording: id, file_sha256: sha, recipient: v.recipient, basis: v.basis, unredacted_reason: null });
             result.append(el("p", { id: "disclosed" }, "Disclosed to " + d.disclosure.recipient + " (event " + d.event.seq + ")"));
           }));
     } catch (e) { say(e.message, true); }
