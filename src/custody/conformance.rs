@@ -336,17 +336,6 @@ fn retention_rules_hold_in_the_transaction(open: Open<'_>) {
         kind(s.add_mark(&link, draft("aaaa0001")).expect_err("closed")),
         ErrorKind::Conflict
     );
-    let disclosure = Disclosure {
-        sar: sar.id.clone(),
-        file_sha256: Digest::of(b"file"),
-        file_size: 4,
-        file_name: "f.mp4".into(),
-        recipient: "J".into(),
-        disclosed_by: "p".into(),
-        disclosed_at: String::new(),
-        unredacted_reason: None,
-        basis: None,
-    };
     assert_eq!(
         kind(
             s.add_disclosure(

@@ -307,20 +307,7 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
     // The request and its footage, set up over the API.
     let api = Api::new(&server);
     let auth = api.session("dis");
-    let sar: Value = api
-        .post("/api/sars", &auth, &json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": null}))
-        .json()
-        .expect("JSON");
-    let sar = sar["sar"]["id"].as_str().expect("id").to_owned();
-    assert!(
-        api.post(
-            &format!("/api/sars/{sar}/link"),
-            &auth,
-            &json!({"recording": id})
-        )
-        .status()
-        .is_success()
-    );
+    let sar = api.sar_holding(&auth, &id);
 
     let browser = Browser::start();
     browser.goto(&format!("{}/login", server.base));

@@ -120,6 +120,20 @@ impl Api {
         )
     }
 
+    /// Opens a SAR (received 2026-11-20) and links `recording` to it; returns its id.
+    pub fn sar_holding(&self, auth: &Auth, recording: &str) -> String {
+        let body = json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": null});
+        let opened: Value = self.post("/api/sars", auth, &body).json().expect("JSON");
+        let sar = opened["sar"]["id"].as_str().expect("SAR id").to_owned();
+        let linked = self.post(
+            &format!("/api/sars/{sar}/link"),
+            auth,
+            &json!({"recording": recording}),
+        );
+        assert_eq!(linked.status(), StatusCode::CREATED);
+        sar
+    }
+
     pub fn login(&self, name: &str, password: &str) -> Response {
         self.post(
             "/api/login",
@@ -821,20 +835,7 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
     assert_eq!(bwv::digest::Digest::of(&bytes).to_hex(), copy);
 
     // Disclosed under a SAR: a redacted copy needs no override.
-    let sar: Value = api
-        .post("/api/sars", &dis, &json!({"requester": "A. Person", "received": "2026-11-20", "incident_time": null, "location": null}))
-        .json()
-        .expect("JSON");
-    let sar = sar["sar"]["id"].as_str().expect("SAR id").to_owned();
-    assert_eq!(
-        api.post(
-            &format!("/api/sars/{sar}/link"),
-            &dis,
-            &json!({"recording": id})
-        )
-        .status(),
-        StatusCode::CREATED
-    );
+    let sar = api.sar_holding(&dis, &id);
     let disclosed = api.post(
         &format!("/api/sars/{sar}/disclose"),
         &dis,
