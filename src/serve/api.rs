@@ -140,7 +140,7 @@ pub(super) async fn stream(
         .headers()
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|r| r.trim() == "bytes=0-" || r.trim().starts_with("bytes=0-"));
+        .is_none_or(|r| r.trim().starts_with("bytes=0-"));
     let wanted = file.clone();
     let (path, scratch, rec) = blocking(&service, move |s| {
         let file = wanted;
@@ -183,29 +183,37 @@ pub(super) async fn stream(
         Ok((path, scratch, rec))
     })
     .await?;
-    let response = tower_http::services::ServeFile::new(&path)
+    let attachment =
+        matches!(file, File::Master).then(|| format!("{}-master{}", rec.id, extension(&rec)));
+    send_file(&path, scratch, request, file.mime(), attachment).await
+}
+
+/// Answers `request` with the file at `path` (ranges included) as `mime`, offered for download
+/// as `attachment` when named; `scratch` (where a copy fetched from the object store lies) goes
+/// once the file is open.
+async fn send_file(
+    path: &std::path::Path,
+    scratch: crate::home::Scratch,
+    request: Request,
+    mime: &'static str,
+    attachment: Option<String>,
+) -> Result<Response, ApiError> {
+    let response = tower_http::services::ServeFile::new(path)
         .try_call(request)
         .await
-        .map_err(|e| ApiError::from(Error::io(&path, crate::error::Stage::Index, "read")(e)))?;
-    // The file is open (or answered): a fetched copy's scratch folder may go.
+        .map_err(|e| ApiError::from(Error::io(path, crate::error::Stage::Output, "read")(e)))?;
     drop(scratch);
     let mut response = response.map(Body::new);
+    let h = response.headers_mut();
+    if let Some(v) = attachment
+        .and_then(|name| HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).ok())
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
     if response.status().is_success() {
         response
             .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(file.mime()));
-    }
-    if let File::Master = file {
-        let name = format!(
-            "attachment; filename=\"{}-master{}\"",
-            rec.id,
-            extension(&rec)
-        );
-        if let Ok(v) = HeaderValue::from_str(&name) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, v);
-        }
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     }
     Ok(response.into_response())
 }
@@ -629,22 +637,6 @@ pub async fn export(
         Ok((tar, scratch, rec))
     })
     .await?;
-    let response = tower_http::services::ServeFile::new(&tar)
-        .try_call(request)
-        .await
-        .map_err(|e| ApiError::from(Error::io(&tar, crate::error::Stage::Output, "read")(e)))?;
-    drop(scratch);
-    let mut response = response.map(Body::new);
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"bwv-export-{}.tar\"",
-        rec.id
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response.into_response())
+    let name = format!("bwv-export-{}.tar", rec.id);
+    send_file(&tar, scratch, request, "application/x-tar", Some(name)).await
 }
