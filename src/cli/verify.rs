@@ -75,11 +75,13 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
     let report = verify::verify(&home, store, &verifier, &opts)?;
     let problems = report.log.findings.len() + report.findings.len();
-    Ops::new(&home, store, VERIFY_ACTOR).record_verified(
-        &report,
-        args.recording.is_some(),
-        args.deep,
-    )?;
+    let ops = Ops::new(&home, store, VERIFY_ACTOR);
+    ops.record_verified(&report, args.recording.is_some(), args.deep)?;
+    // A clean verification is sealed like any action, so its event cannot be erased unseen.
+    // One that found problems is not: a checkpoint must never vouch for a log found damaged.
+    if report.ok {
+        ops.seal()?;
+    }
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -505,8 +505,11 @@ pub async fn verify(
                 stall_timeout: None,
             };
             let report = crate::verify::verify(&s.home, s.store.as_ref(), &verifier, &opts)?;
-            s.ops(who.name())
-                .record_verified(&report, req.recording.is_some(), false)?;
+            let ops = s.ops(who.name());
+            ops.record_verified(&report, req.recording.is_some(), false)?;
+            if report.ok {
+                ops.seal()?;
+            }
             Ok(report)
         })
         .await?,

@@ -84,7 +84,22 @@ fn flip_byte(path: &Path, at: u64) {
 }
 
 fn expect_problem(f: &Fixture, extra: &[&str], name: &str) -> Value {
+    let checkpoints = || {
+        bwv::custody::open_index(
+            &bwv::custody::IndexLocation::Sqlite(f.home.join("index.sqlite")),
+            std::sync::Arc::new(bwv::clock::SystemClock),
+        )
+        .and_then(|s| s.checkpoints())
+        .map(|c| c.len())
+        .ok()
+    };
+    let before = checkpoints();
     let (code, report) = verify_json(&f.home, extra);
+    assert_eq!(
+        checkpoints(),
+        before,
+        "a verification that found problems signs nothing"
+    );
     assert_eq!(code, 2, "verify must fail: {report}");
     assert_eq!(report["ok"], false);
     let names = finding_names(&report);
@@ -103,6 +118,10 @@ fn clean_store_verifies_deeply_and_proofs_check_offline() {
     assert_eq!(rec["frames_redecoded"], 30);
     assert!(rec["files"].as_u64().expect("files") >= 6);
     assert_eq!(report["log"]["checkpoints_checked"], 1);
+    // The clean verification's own event is sealed: the latest checkpoint covers it.
+    let o = run(bwv(&f.home).args(["log", "checkpoint", "--json"]));
+    let cp: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("checkpoint JSON");
+    assert_eq!(cp["new"], false, "{cp}");
 
     // The public key and a proof, then check them with nothing else.
     let key = f.root.join("log.pub");
@@ -166,6 +185,8 @@ fn clean_store_verifies_deeply_and_proofs_check_offline() {
         let o = run(bwv(&f.home).args(["log", "checkpoint", "--json"]));
         serde_json::from_str(&stdout(&o)).expect("JSON")
     };
+    // A look appends an event no checkpoint covers yet: the next checkpoint is new.
+    assert!(run(bwv(&f.home).args(["show", &f.id])).status.success());
     let (cp, again) = (checkpoint(), checkpoint());
     assert_eq!(
         (&cp["new"], &again["new"]),
