@@ -93,10 +93,7 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
     })?;
     bwv::media::init()?;
     home.clear_abandoned()?;
-    let name = args.name.unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        format!("{}:{}", host.trim(), std::process::id())
-    });
+    let name = args.name.unwrap_or_else(bwv::jobs::worker::default_name);
     let load = detector_loader(args.models.clone());
     let settings = bwv::ingest::Settings {
         stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
@@ -374,13 +371,7 @@ pub fn health(config: &Config, args: HealthArgs) -> Result<ExitCode> {
             there()
                 .and_then(|()| open_queue(index))
                 .and_then(|q| q.counts())
-                .map(|c| {
-                    let pending: u64 = [JobState::Queued, JobState::Running]
-                        .iter()
-                        .filter_map(|s| c.get(s))
-                        .sum();
-                    format!("{pending} job(s) queued or running")
-                }),
+                .map(|c| format!("{} job(s) queued or running", bwv::jobs::pending(&c))),
         ),
         (
             "objects".into(),

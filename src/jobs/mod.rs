@@ -221,6 +221,14 @@ pub enum Finish {
 /// Counts of jobs by state.
 pub type Counts = std::collections::BTreeMap<JobState, u64>;
 
+/// Jobs queued or running, from [`Queue::counts`].
+pub fn pending(counts: &Counts) -> u64 {
+    [JobState::Queued, JobState::Running]
+        .iter()
+        .filter_map(|s| counts.get(s))
+        .sum()
+}
+
 /// A durable queue of jobs shared by workers.
 pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Adds a job unless one with the same `key` was ever added (then returns that one and

@@ -96,6 +96,14 @@ pub struct Worker<'a> {
     pub stop: Option<&'a AtomicBool>,
 }
 
+/// A worker's name by default: this machine's host name and the process id.
+pub fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// How far a running job's decode has got, for its heartbeats.
 #[derive(Debug, Default)]
 pub struct Meter {
@@ -168,11 +176,7 @@ impl Worker<'_> {
             let claimed = self.patiently(&|| self.queue.claim(&self.name, self.lease), each)?;
             let Some(claim) = claimed else {
                 let counts = self.patiently(&|| self.queue.counts(), each)?;
-                let pending: u64 = [super::JobState::Queued, super::JobState::Running]
-                    .iter()
-                    .filter_map(|s| counts.get(s))
-                    .sum();
-                if until == Until::Drained && pending == 0 {
+                if until == Until::Drained && super::pending(&counts) == 0 {
                     return Ok(ran);
                 }
                 std::thread::sleep(self.idle);
@@ -332,28 +336,13 @@ impl Worker<'_> {
     ) -> Result<serde_json::Value> {
         let rec = self.store.resolve(recording)?;
         let scratch = self.home.scratch()?;
-        let key = Home::plan_rel(&rec.id, plan_sha256);
-        let local = self.home.blobs().local(&key, scratch.path())?;
-        let bytes = std::fs::read(&local).map_err(Error::io(
-            &local,
-            crate::error::Stage::Redact,
-            "read",
-        ))?;
-        if crate::digest::Digest::of(&bytes) != *plan_sha256 {
-            return Err(Error::Integrity(format!(
-                "{key}: the stored plan's SHA-256 is not {plan_sha256}"
-            )));
-        }
-        let plan: crate::redact::plan::Plan = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Invalid(format!("{key} is not a redaction plan: {e}")))?;
-        let redactor = crate::redact::Redactor {
-            home: self.home,
-            store: self.store,
-            actor,
-            stall: self.settings.stall_timeout,
-            progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
-        };
-        let rendered = redactor.render(&rec, &plan, settings, &scratch.path().join("copy.mp4"))?;
+        let plan = crate::redact::stored_plan(self.home, &rec.id, plan_sha256)?;
+        let rendered = self.redactor(actor, meter).render(
+            &rec,
+            &plan,
+            settings,
+            &scratch.path().join("copy.mp4"),
+        )?;
         Ok(serde_json::json!({
             "recording": rec.id,
             "sha256": rendered.artefact.sha256,
@@ -361,6 +350,17 @@ impl Worker<'_> {
             "stored": rendered.artefact.path,
             "report": rendered.report,
         }))
+    }
+
+    /// The redaction flows, as done by `actor`, their progress going to `meter`.
+    fn redactor<'b>(&'b self, actor: &'b str, meter: &Arc<Meter>) -> crate::redact::Redactor<'b> {
+        crate::redact::Redactor {
+            home: self.home,
+            store: self.store,
+            actor,
+            stall: self.settings.stall_timeout,
+            progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
+        }
     }
 
     /// Detects and tracks faces into a plan, logged and kept in the object store with its
@@ -384,14 +384,9 @@ impl Worker<'_> {
         crate::redact::plan::check_recording(&rec)?;
         crate::media::init()?;
         let (detector, model_sha) = load()?;
-        let redactor = crate::redact::Redactor {
-            home: self.home,
-            store: self.store,
-            actor,
-            stall: self.settings.stall_timeout,
-            progress: Arc::clone(meter) as Arc<dyn crate::progress::Progress>,
-        };
-        let (plan, tiles, _) = redactor.plan(&rec, detector, model_sha, settings)?;
+        let (plan, tiles, _) = self
+            .redactor(actor, meter)
+            .plan(&rec, detector, model_sha, settings)?;
         let sha = plan.digest();
         let scratch = self.home.scratch()?;
         let preview = scratch.path().join("preview.jpg");

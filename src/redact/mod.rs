@@ -21,6 +21,65 @@ pub mod plan;
 pub mod render;
 pub mod track;
 
+/// A plan as its `redaction_planned` event logged it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoggedPlan {
+    /// The plan's SHA-256 (lowercase hex).
+    pub plan_sha256: String,
+    /// Tracks it found.
+    pub tracks: u64,
+    /// The face model's SHA-256.
+    pub model_sha256: String,
+    /// When it was logged.
+    pub planned_at: String,
+    /// Who asked for it.
+    pub planned_by: String,
+    /// The event's sequence number.
+    pub event: u64,
+}
+
+/// The plans logged for `recording`, oldest first: only these are ever rendered.
+pub fn logged_plans(store: &dyn Store, recording: &str) -> Result<Vec<LoggedPlan>> {
+    Ok(store
+        .events(Some(recording))?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::RedactionPlanned)
+        .map(|e| {
+            let text = |k: &str| match e.fields.get(k) {
+                Some(Field::Text(t)) => t.clone(),
+                _ => String::new(),
+            };
+            LoggedPlan {
+                plan_sha256: text("plan_sha256"),
+                tracks: match e.fields.get("tracks") {
+                    Some(Field::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                },
+                model_sha256: text("model_sha256"),
+                planned_at: e.at,
+                planned_by: e.actor,
+                event: e.seq,
+            }
+        })
+        .collect())
+}
+
+/// The plan `sha` of `recording` as the object store keeps it (every logged plan is kept
+/// there by its SHA-256), checked against its name.
+pub fn stored_plan(home: &Home, recording: &str, sha: &Digest) -> Result<plan::Plan> {
+    let key = Home::plan_rel(recording, sha);
+    let scratch = home.scratch()?;
+    let local = home.blobs().local(&key, scratch.path())?;
+    let bytes = std::fs::read(&local).map_err(Error::io(&local, Stage::Redact, "read"))?;
+    if Digest::of(&bytes) != *sha {
+        return Err(Error::Integrity(format!(
+            "{key}: the stored plan's SHA-256 is not {sha}"
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Integrity(format!("{key} is not a redaction plan: {e}")))
+}
+
 /// Plans and renders redactions of stored recordings, recording each step in the custody log.
 #[derive(Debug)]
 pub struct Redactor<'a> {
@@ -138,16 +197,7 @@ impl Redactor<'_> {
         self.check_planned(rec, p)?;
         let job = self.prepare(rec, out)?;
         let masks = render::Planned::new(p, settings);
-        let _shown = self.started(rec);
-        let done = render::encode(
-            &job.source,
-            masks,
-            settings,
-            job.tmp.path(),
-            self.stall,
-            &self.progress,
-        )?;
-        self.decoded(done.decode.frames);
+        let done = self.encode(rec, &job, masks, settings)?;
         let report = render::report(p, settings, done.decode.frames, done.masked);
         self.keep(rec, p, settings, report, job, out)
     }
@@ -173,16 +223,7 @@ impl Redactor<'_> {
         }
         let job = self.prepare(rec, out)?;
         let live = plan::LivePlan::new(detector, plan_settings, settings, rec);
-        let _shown = self.started(rec);
-        let done = render::encode(
-            &job.source,
-            live,
-            settings,
-            job.tmp.path(),
-            self.stall,
-            &self.progress,
-        )?;
-        self.decoded(done.decode.frames);
+        let done = self.encode(rec, &job, live, settings)?;
         let (found, tiles, detector) = done.masks.finish(done.decode.frames);
         let p = plan::Plan::new(
             rec,
@@ -209,6 +250,28 @@ impl Redactor<'_> {
         Finished(Arc::clone(&self.progress))
     }
 
+    /// Decodes `rec`'s master once, masked as `masks` says, into the job's file, reporting its
+    /// progress.
+    fn encode<M: render::Masks>(
+        &self,
+        rec: &Recording,
+        job: &RenderJob,
+        masks: M,
+        settings: &render::RenderSettings,
+    ) -> Result<render::Encoded<M>> {
+        let _shown = self.started(rec);
+        let done = render::encode(
+            &job.source,
+            masks,
+            settings,
+            job.tmp.path(),
+            self.stall,
+            &self.progress,
+        )?;
+        self.decoded(done.decode.frames);
+        Ok(done)
+    }
+
     /// Reports the frames a decode ended with.
     fn decoded(&self, frames: u64) {
         self.progress.event(ProgressEvent::Frames {
@@ -223,11 +286,11 @@ impl Redactor<'_> {
     /// recorded.
     fn check_planned(&self, rec: &Recording, p: &plan::Plan) -> Result<()> {
         let digest = p.digest();
-        let logged = Field::Text(digest.to_hex());
-        let planned = self.store.events(Some(&rec.id))?.into_iter().any(|e| {
-            e.kind == EventKind::RedactionPlanned && e.fields.get("plan_sha256") == Some(&logged)
-        });
-        if planned {
+        let hex = digest.to_hex();
+        if logged_plans(self.store, &rec.id)?
+            .iter()
+            .any(|l| l.plan_sha256 == hex)
+        {
             return Ok(());
         }
         Err(Error::Redact(format!(

@@ -296,7 +296,7 @@ impl Service {
     fn work(&self, i: usize) {
         let settings = crate::ingest::Settings::default();
         let worker = Worker {
-            name: format!("{}:serve:{}:{i}", host(), std::process::id()),
+            name: format!("{}:serve-{i}", crate::jobs::worker::default_name()),
             queue: self.queue.as_ref(),
             home: &self.home,
             store: self.store.as_ref(),
@@ -323,13 +323,6 @@ impl Service {
             eprintln!("bwv serve: worker {i} stopped: {e}");
         }
     }
-}
-
-/// This machine's name, for workers' names.
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Signs a checkpoint over events appended since the last (nothing when none were).

@@ -16,13 +16,12 @@ use super::api::{File, stream, visible};
 use super::auth::Who;
 use super::{ApiError, Service, blocking};
 use crate::accounts::Permission;
-use crate::custody::{EventKind, event::Field};
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::home::Home;
-use crate::jobs::{Job, JobSpec, JobState};
+use crate::jobs::{Job, JobSpec};
 use crate::redact::plan::{Plan, PlanSettings};
 use crate::redact::render::{Exemption, ManualBox, RenderSettings};
+use crate::redact::{LoggedPlan, logged_plans, stored_plan};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::from(Error::Invalid(message.into()))
@@ -33,49 +32,19 @@ fn digest(text: &str) -> Result<Digest, ApiError> {
         .ok_or_else(|| invalid(format!("{text:?} is not a SHA-256 (64 hex digits)")))
 }
 
-/// A plan of `recording` as its `redaction_planned` event logged it: (event seq, time, actor,
-/// tracks). A plan never logged is not found.
-pub(super) fn logged_plan(
-    s: &Service,
-    recording: &str,
-    sha: &Digest,
-) -> Result<serde_json::Value, Error> {
-    plans_of(s, recording)?
+/// The plan `sha` of `recording` as its `redaction_planned` event logged it; a plan never
+/// logged is not found.
+pub(super) fn logged_plan(s: &Service, recording: &str, sha: &Digest) -> Result<LoggedPlan, Error> {
+    let hex = sha.to_hex();
+    logged_plans(s.store.as_ref(), recording)?
         .into_iter()
-        .find(|p| p["plan_sha256"] == sha.to_hex())
+        .find(|p| p.plan_sha256 == hex)
         .ok_or_else(|| Error::NotFound(format!("recording {recording} has no logged plan {sha}")))
-}
-
-fn plans_of(s: &Service, recording: &str) -> Result<Vec<serde_json::Value>, Error> {
-    Ok(s.store
-        .events(Some(recording))?
-        .into_iter()
-        .filter(|e| e.kind == EventKind::RedactionPlanned)
-        .map(|e| {
-            let text = |k: &str| match e.fields.get(k) {
-                Some(Field::Text(t)) => serde_json::json!(t),
-                Some(Field::Int(i)) => serde_json::json!(i),
-                None => serde_json::Value::Null,
-            };
-            serde_json::json!({
-                "plan_sha256": text("plan_sha256"),
-                "tracks": text("tracks"),
-                "model_sha256": text("model_sha256"),
-                "planned_at": e.at,
-                "planned_by": e.actor,
-                "event": e.seq,
-            })
-        })
-        .collect())
 }
 
 /// Queues a job unless the queue holds as many as the service allows.
 pub(super) fn enqueue(s: &Service, spec: &JobSpec) -> Result<Job, ApiError> {
-    let counts = s.queue.counts()?;
-    let pending: u64 = [JobState::Queued, JobState::Running]
-        .iter()
-        .filter_map(|st| counts.get(st))
-        .sum();
+    let pending = crate::jobs::pending(&s.queue.counts()?);
     if pending >= s.settings.max_queued {
         return Err(ApiError::busy(format!(
             "{pending} jobs are queued or running, the service's limit: try again later"
@@ -109,12 +78,12 @@ pub async fn plans(
     State(service): State<Arc<Service>>,
     who: Who,
     Path(id): Path<String>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<LoggedPlan>>, ApiError> {
     who.must(Permission::Plan, "read redaction plans")?;
     Ok(Json(
         blocking(&service, move |s| {
             let rec = visible(s, &who, &id)?;
-            Ok(plans_of(s, &rec.id)?)
+            Ok(logged_plans(s.store.as_ref(), &rec.id)?)
         })
         .await?,
     ))
@@ -172,23 +141,7 @@ pub async fn plan_json(
         blocking(&service, move |s| {
             let rec = visible(s, &who, &id)?;
             logged_plan(s, &rec.id, &sha)?;
-            let scratch = s.home.scratch()?;
-            let local = s
-                .home
-                .blobs()
-                .local(&Home::plan_rel(&rec.id, &sha), scratch.path())?;
-            let bytes = std::fs::read(&local).map_err(Error::io(
-                &local,
-                crate::error::Stage::Redact,
-                "read",
-            ))?;
-            if Digest::of(&bytes) != sha {
-                return Err(
-                    Error::Integrity(format!("stored plan {sha} does not match its name")).into(),
-                );
-            }
-            let plan: Plan = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Integrity(format!("stored plan {sha}: {e}")))?;
+            let plan = stored_plan(&s.home, &rec.id, &sha)?;
             s.ops(who.name()).access(&rec.id, "view_plan")?;
             Ok(plan)
         })
@@ -322,8 +275,7 @@ pub async fn render(
     let job = blocking(&service, move |s| {
         let rec = visible(s, &who, &id)?;
         crate::redact::plan::check_recording(&rec)?;
-        let logged = logged_plan(s, &rec.id, &plan_sha256)?;
-        let tracks = logged["tracks"].as_u64().unwrap_or(0);
+        let tracks = logged_plan(s, &rec.id, &plan_sha256)?.tracks;
         if let Some(k) = settings
             .keep
             .iter()

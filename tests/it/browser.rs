@@ -10,7 +10,7 @@ use base64::Engine as _;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::serve::{Api, PASSWORD, Server, add_user, fixture};
+use crate::serve::{Api, FaceStore, PASSWORD, Server, face_store, fixture, with_models};
 use crate::util::*;
 
 /// A Chromium session under chromium-driver, ended when dropped.
@@ -294,16 +294,8 @@ fn a_disclosure_officer_logs_in_finds_a_recording_plays_it_and_flags_it() {
 
 #[test]
 fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_browser() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
-    std::fs::create_dir(&dock).expect("mkdir");
-    crate::redact::face_clip(&dock.join("face.mp4"), 440);
-    let id = ingest_one(&home, &dock)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    add_user(&mut bwv(&home), "dis", "disclosure", None);
-    let server = Server::start(bwv(&home).env("BWV_MODELS", crate::redact::models()));
+    let FaceStore { _dir, home, id } = face_store();
+    let server = Server::start(&mut with_models(&home));
     // The request and its footage, set up over the API.
     let api = Api::new(&server);
     let auth = api.session("dis");

@@ -734,6 +734,39 @@ fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
 
+/// A store holding one clip with a real face, and a disclosure officer's account `dis`.
+#[derive(Debug)]
+pub struct FaceStore {
+    pub _dir: tempfile::TempDir,
+    pub home: PathBuf,
+    /// The recording.
+    pub id: String,
+}
+
+pub fn face_store() -> FaceStore {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
+    fs::create_dir(&dock).expect("mkdir");
+    crate::redact::face_clip(&dock.join("face.mp4"), 440);
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    add_user(&mut bwv(&home), "dis", "disclosure", None);
+    FaceStore {
+        _dir: dir,
+        home,
+        id,
+    }
+}
+
+/// `bwv` on `home` with the face model, for a service that plans.
+pub fn with_models(home: &Path) -> Command {
+    let mut c = bwv(home);
+    c.env("BWV_MODELS", crate::redact::models());
+    c
+}
+
 /// Waits for a job to end (polling its state: the job runs on the service's worker) and
 /// returns it.
 pub fn finished(api: &Api, auth: &Auth, job: &Value) -> Value {
@@ -756,15 +789,9 @@ pub fn finished(api: &Api, auth: &Auth, job: &Value) -> Value {
 
 #[test]
 fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
-    fs::create_dir(&dock).expect("mkdir");
-    crate::redact::face_clip(&dock.join("face.mp4"), 440);
-    let item = ingest_one(&home, &dock);
-    let id = item["id"].as_str().expect("id").to_owned();
+    let FaceStore { _dir, home, id } = face_store();
     add_user(&mut bwv(&home), "rev", "reviewer", None);
-    add_user(&mut bwv(&home), "dis", "disclosure", None);
-    let server = Server::start(bwv(&home).env("BWV_MODELS", crate::redact::models()));
+    let server = Server::start(&mut with_models(&home));
     let api = Api::new(&server);
     let (rev, dis) = (api.session("rev"), api.session("dis"));
 
@@ -880,20 +907,8 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
 
 #[test]
 fn jobs_outlive_the_request_and_the_service_and_identical_renders_agree() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (dock, home) = (dir.path().join("dock"), dir.path().join("home"));
-    fs::create_dir(&dock).expect("mkdir");
-    crate::redact::face_clip(&dock.join("face.mp4"), 440);
-    let id = ingest_one(&home, &dock)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    add_user(&mut bwv(&home), "dis", "disclosure", None);
-    let serve = || {
-        let mut c = bwv(&home);
-        c.env("BWV_MODELS", crate::redact::models());
-        Server::start_with(&mut c, &["--workers", "2"])
-    };
+    let FaceStore { _dir, home, id } = face_store();
+    let serve = || Server::start_with(&mut with_models(&home), &["--workers", "2"]);
     // A plan is asked for and the service stops at once (the client gone with it): the job is
     // finished by the stopping service or, still queued, by the next one.
     let server = serve();
