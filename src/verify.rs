@@ -77,6 +77,12 @@ pub enum Finding {
         /// Store-relative path.
         path: String,
     },
+    /// A derived file no recording's artefacts claim (a render or ingest killed between storing
+    /// the file and recording it).
+    UnrecordedFile {
+        /// Store-relative path.
+        path: String,
+    },
     /// Re-decoding the master gives different per-frame hashes (deep only).
     FrameHashes {
         /// Recording id.
@@ -120,6 +126,13 @@ impl std::fmt::Display for Finding {
                 write!(
                     f,
                     "{path} is stored but no recording claims it (re-run ingest on its dock)"
+                )
+            }
+            Finding::UnrecordedFile { path } => {
+                write!(
+                    f,
+                    "{path} is stored but no recording's files include it (left by an \
+                     interrupted job)"
                 )
             }
             Finding::FrameHashes { recording, detail } => {
@@ -199,8 +212,19 @@ pub fn verify(
         None
     };
     let mut checked = Vec::new();
+    // Derived files the index accounts for: its artefacts, and the folders of recordings
+    // being processed (published before they are recorded) or deleted (checked apart).
+    let mut claimed = Claimed::default();
     for rec in &recordings {
         let artefacts = store.artefacts(&rec.id)?;
+        claimed
+            .files
+            .extend(artefacts.iter().map(|a| a.path.clone()));
+        if rec.status == Status::Processing || rec.deletion.is_some() {
+            claimed
+                .folders
+                .insert(format!("{}/", Home::derived_rel(&rec.id)));
+        }
         let logged = by_recording.get(rec.id.as_str()).map_or(&[][..], |v| v);
         check_against_log(rec, &artefacts, logged, &mut findings);
         if let Some(deletion) = &rec.deletion {
@@ -238,6 +262,9 @@ pub fn verify(
             frames_redecoded,
         });
     }
+    if opts.recording.is_none() {
+        unrecorded_files(home, &claimed, &mut findings)?;
+    }
     Ok(Report {
         ok: findings.is_empty() && log.findings.is_empty(),
         log,
@@ -265,6 +292,34 @@ fn unrecorded_masters(
         paths
             .into_iter()
             .map(|path| Finding::UnrecordedMaster { path }),
+    );
+    Ok(())
+}
+
+/// The derived files the index accounts for.
+#[derive(Default)]
+struct Claimed {
+    /// Artefacts' paths.
+    files: std::collections::HashSet<String>,
+    /// Whole folders (`derived/<id>/`).
+    folders: std::collections::HashSet<String>,
+}
+
+/// Files under `derived/` that the index does not account for.
+fn unrecorded_files(home: &Home, claimed: &Claimed, findings: &mut Vec<Finding>) -> Result<()> {
+    let mut paths: Vec<String> = home
+        .blobs()
+        .list("derived/")?
+        .into_iter()
+        .filter(|key| {
+            !claimed.files.contains(key) && !claimed.folders.iter().any(|f| key.starts_with(f))
+        })
+        .collect();
+    paths.sort();
+    findings.extend(
+        paths
+            .into_iter()
+            .map(|path| Finding::UnrecordedFile { path }),
     );
     Ok(())
 }
@@ -366,6 +421,23 @@ fn check_against_log(
     }
     if int_field(e, "frames") != i64::try_from(media.frames).ok() {
         differs(format!("frame count differs from event {}", e.seq));
+    }
+    // Damage found at ingest is on the record: the index may not hide it.
+    let logged_damage = (
+        int_field(e, "container_frames"),
+        int_field(e, "undecodable_frames"),
+    );
+    let indexed_damage = media.damage().map(|_| {
+        (
+            i64::try_from(media.container_frames.unwrap_or_default()).ok(),
+            i64::try_from(media.undecodable_frames).ok(),
+        )
+    });
+    if indexed_damage.unwrap_or((None, None)) != logged_damage {
+        differs(format!(
+            "damage (frames missing or undecodable) differs from event {}",
+            e.seq
+        ));
     }
     // The processed event binds the ingest outputs; each later derivative has its own event.
     let (later, ingested): (Vec<Artefact>, Vec<Artefact>) = artefacts

@@ -6,7 +6,7 @@ use super::shown;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::retention::MarkKind;
-use bwv::custody::{ArtefactKind, PageRequest, RecordingQuery};
+use bwv::custody::{ArtefactKind, MediaInfo, PageRequest, RecordingQuery};
 use bwv::ops::Ops;
 use bwv::stages::hash;
 
@@ -134,6 +134,8 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
             r.id,
             if r.deletion.is_some() {
                 "deleted"
+            } else if r.media.as_ref().and_then(MediaInfo::damage).is_some() {
+                "damaged"
             } else {
                 r.status.as_str()
             },
@@ -195,6 +197,9 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     );
     if let Some(d) = &rec.deletion {
         println!("deleted        {} ({})", d.at, shown(&d.reason));
+    }
+    if let Some(why) = rec.media.as_ref().and_then(MediaInfo::damage) {
+        println!("damaged        {why}");
     }
     for m in &marks {
         println!(

@@ -163,6 +163,57 @@ pub struct MediaInfo {
     pub gstreamer_version: String,
     /// RFC 6962 root over the per-frame SHA-256s.
     pub frame_hash_root: Digest,
+    /// Frames the container declares (its duration times its frame rate), when it declares
+    /// both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_frames: Option<u64>,
+    /// Coded frames the decoder was given but returned no picture for (corrupt data).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub undecodable_frames: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl MediaInfo {
+    /// Frames of the container's count that were not decoded: 0 unless more than half a
+    /// second's worth (at least 2) are missing, since a container's duration may run a little
+    /// past its last picture (sound that ends later, rounding).
+    pub fn missing_frames(&self) -> u64 {
+        let missing = self
+            .container_frames
+            .map_or(0, |c| c.saturating_sub(self.frames));
+        let fps = if self.fps_den > 0 {
+            f64::from(self.fps_num) / f64::from(self.fps_den)
+        } else {
+            0.0
+        };
+        let allowed = ((fps / 2.0).floor() as u64).max(1);
+        if missing > allowed { missing } else { 0 }
+    }
+
+    /// Why the decoded footage is incomplete, if it is: frames the container declares that
+    /// the file did not deliver (truncated), or frames the decoder could not decode (corrupt).
+    pub fn damage(&self) -> Option<String> {
+        let mut why = Vec::new();
+        let missing = self.missing_frames();
+        if missing > 0 {
+            why.push(format!(
+                "{} of the {} frames the container declares were decoded ({missing} missing: \
+                 the file ends early or its index is wrong)",
+                self.frames,
+                self.container_frames.unwrap_or_default()
+            ));
+        }
+        if self.undecodable_frames > 0 {
+            why.push(format!(
+                "{} coded frame(s) could not be decoded (corrupt data)",
+                self.undecodable_frames
+            ));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
 }
 
 /// A recording: one stored master and what is known about it.

@@ -266,7 +266,7 @@ impl Ingest<'_> {
         });
         match result {
             Ok((media, artefacts)) => {
-                let draft = EventDraft::new(EventKind::Processed, Some(&rec.id), ACTOR)
+                let mut draft = EventDraft::new(EventKind::Processed, Some(&rec.id), ACTOR)
                     .with("frames", media.frames)
                     .with("frame_hash_root", media.frame_hash_root)
                     .with("artefacts", artefacts.len() as u64)
@@ -275,26 +275,54 @@ impl Ingest<'_> {
                         crate::custody::artefact_set_digest(&artefacts),
                     )
                     .with("tool_version", tool_version());
+                // Footage that decoded incomplete is kept and processed, and marked as such:
+                // on the record, in the index, and as the item's error.
+                let damage = media.damage();
+                if damage.is_some() {
+                    draft = draft
+                        .with(
+                            "container_frames",
+                            media.container_frames.unwrap_or_default(),
+                        )
+                        .with("undecodable_frames", media.undecodable_frames);
+                }
                 report.frames = Some(media.frames);
                 report.frame_hash_root = Some(media.frame_hash_root);
                 self.store.finish_recording(
                     &rec.id,
                     &Outcome::Ready {
-                        media: Box::new(media),
+                        media: Box::new(media.clone()),
                         artefacts: artefacts.clone(),
                     },
                     draft,
                 )?;
                 report.artefacts = artefacts;
                 report.status = ItemStatus::Ingested;
-                if let (Some(why), Some(side)) = (sidecar_error(&rec), &item.sidecar) {
-                    report.error = Some(format!(
-                        "{}: sidecar: {why}; its fields are not recorded",
-                        side.display()
-                    ));
+                let notes: Vec<String> = damage
+                    .map(|why| {
+                        format!(
+                            "{}: decode: {why}; ingested and marked damaged",
+                            item.path.display()
+                        )
+                    })
+                    .into_iter()
+                    .chain(
+                        sidecar_error(&rec)
+                            .zip(item.sidecar.as_ref())
+                            .map(|(why, side)| {
+                                format!(
+                                    "{}: sidecar: {why}; its fields are not recorded",
+                                    side.display()
+                                )
+                            }),
+                    )
+                    .collect();
+                if !notes.is_empty() {
+                    report.error = Some(notes.join("; "));
                 }
                 let rec = Recording {
                     status: Status::Ready,
+                    media: Some(media),
                     ..rec
                 };
                 self.remove_source(item, &rec, seen, report);
@@ -427,7 +455,10 @@ impl Ingest<'_> {
         report: &mut ItemReport,
     ) {
         if let Err(e) = self.try_remove_source(item, rec, seen) {
-            report.error = Some(e.to_string());
+            report.error = Some(match report.error.take() {
+                Some(before) => format!("{before}; {e}"),
+                None => e.to_string(),
+            });
         }
     }
 
@@ -453,6 +484,12 @@ impl Ingest<'_> {
                 "its sidecar was not usable ({why}) and its fields are not recorded: the dock \
                  copy and the sidecar stay for a person to mend"
             )));
+        }
+        if rec.media.as_ref().and_then(MediaInfo::damage).is_some() {
+            return Err(kept(
+                "it decoded incomplete: the dock copy stays, in case the camera holds a whole one"
+                    .into(),
+            ));
         }
         let now = std::fs::metadata(&item.path).map_err(Error::io(
             &item.path,
@@ -606,6 +643,7 @@ impl Ingest<'_> {
         self.crash_point("published");
 
         let fps = decoded.info.fps();
+        let undecodable_frames = undecodable(probe, &decoded, hashes.frames);
         let media = MediaInfo {
             container: probe.container.clone(),
             video_codec: probe.video_codec.clone(),
@@ -621,8 +659,24 @@ impl Ingest<'_> {
             decoder: decoded.decoder,
             gstreamer_version: media::gstreamer_version(),
             frame_hash_root: hashes.root,
+            container_frames: probe.expected_frames(),
+            undecodable_frames,
         };
         Ok((media, artefacts))
+    }
+}
+
+/// Coded frames the decoder returned no picture for. Counted for progressive H.264 and H.265
+/// only, where every coded frame is one picture (VP8, VP9 and AV1 may carry hidden frames, and
+/// interlaced video a field per buffer).
+fn undecodable(probe: &probe::Probe, decoded: &pipeline::DecodeReport, frames: u64) -> u64 {
+    let one_picture_each = ["H.264", "H.265"]
+        .iter()
+        .any(|c| probe.video_codec.contains(c))
+        && decoded.info.interlace_mode() == gstreamer_video::VideoInterlaceMode::Progressive;
+    match decoded.coded_frames {
+        Some(coded) if one_picture_each => coded.saturating_sub(frames),
+        _ => 0,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The dock's optional sidecar `<file>.json`: `officer_id`, `device_id`, `recorded_at` (RFC 3339,
 //! stored as UTC); every other field is kept as given. A sidecar is at most [`MAX_BYTES`], its
-//! ids are text (or whole numbers, kept as their digits), and its time lies between 2000 and a
-//! day after the store's clock: anything else is refused with the reason, never half-read.
+//! ids are text (or whole numbers, kept as their digits), every number in it is one the index
+//! keeps exactly (a 64-bit integer, or a decimal of at most 15 significant digits), and its time
+//! lies between 2000 and a day after the store's clock: anything else is refused with the
+//! reason, never half-read.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -52,6 +54,12 @@ pub fn parse(text: &str, now: Timestamp) -> std::result::Result<Sidecar, String>
     else {
         return Err("not a JSON object".into());
     };
+    if let Some(number) = inexact_number(text) {
+        return Err(format!(
+            "the number {number} would not be kept exactly (it is beyond a 64-bit integer or has \
+             more than 15 significant digits): write it as text, in quotes"
+        ));
+    }
     let mut take_str = |key: &str| -> std::result::Result<Option<String>, String> {
         match map.remove(key) {
             None | Some(Value::Null) => Ok(None),
@@ -87,6 +95,58 @@ pub fn parse(text: &str, now: Timestamp) -> std::result::Result<Sidecar, String>
         recorded_at,
         extra: map,
     })
+}
+
+/// The first number in valid JSON `text` that a JSON value would not hold exactly: an integer
+/// beyond 64 bits, or a decimal with more than 15 significant digits (the most a double keeps
+/// for every value) or too small for a normal double. Such numbers (a long case or exhibit
+/// number, say) would otherwise be stored rounded, as floats.
+fn inexact_number(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b != b'-' && !b.is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
+            i += 1;
+        }
+        let token = &text[start..i];
+        if !exact(token) {
+            return Some(token);
+        }
+    }
+    None
+}
+
+/// Whether a JSON number token is held exactly by a JSON value (see [`inexact_number`]).
+fn exact(token: &str) -> bool {
+    if !token.contains(['.', 'e', 'E']) {
+        return token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok();
+    }
+    let mantissa = token.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    let value = token.parse::<f64>().unwrap_or(f64::NAN);
+    significant.len() <= 15 && (significant.is_empty() || value.is_normal())
 }
 
 #[cfg(test)]
@@ -133,6 +193,24 @@ mod tests {
         // Numbers that would be kept rounded are not ids.
         assert!(parse(r#"{"officer_id": 123456789012345678901234567890}"#).is_err());
         assert!(parse(r#"{"device_id": 4.5}"#).is_err());
+        // Nor are other fields' numbers kept rounded, however deep, and strings are not numbers.
+        for text in [
+            r#"{"case": 123456789012345678901234567890}"#,
+            r#"{"case": -9223372036854775809}"#,
+            r#"{"x": {"y": [1, 0.12345678901234567]}}"#,
+            r#"{"x": 1e-320}"#,
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains("would not be kept exactly"), "{err}");
+        }
+        let fine = parse(
+            r#"{"case": "123456789012345678901234567890", "n": [18446744073709551615, -9223372036854775808, 0.1, 1.50000000000000000000, 2.5e10, 0, -0.0], "s": "1e999 \" 123456789012345678901234567890"}"#,
+        )
+        .expect("exact numbers and number-like text");
+        assert_eq!(
+            fine.extra["case"],
+            Value::String("123456789012345678901234567890".into())
+        );
         // Times before 2000, or more than a day after the store's clock.
         for t in [
             "1999-12-31T23:59:59Z",

@@ -106,6 +106,9 @@ pub struct DecodeReport {
     pub info: gst_video::VideoInfo,
     /// Stream time of the end of the last frame, in nanoseconds.
     pub end_ns: u64,
+    /// Coded frames (buffers) the video decoder was given, when the decoder was seen: more
+    /// than `frames` means some could not be decoded (corrupt data; the decoder skips them).
+    pub coded_frames: Option<u64>,
     /// For each branch, whether bwv shrank the frames it pushed there ([`Shrink`]) rather
     /// than leaving any scaling to the branch graph (as of the last frame).
     pub shrunk: Vec<bool>,
@@ -230,6 +233,8 @@ impl Drop for WarmUp {
 struct Shared {
     failure: Option<(Stage, String)>,
     decoder: Option<String>,
+    /// Buffers into the video decoder (see [`DecodeReport::coded_frames`]).
+    coded: Option<Arc<AtomicU64>>,
     info: Option<gst_video::VideoInfo>,
     end_ns: u64,
     shrunk: Vec<bool>,
@@ -273,6 +278,7 @@ pub fn run<S: FrameSink>(
         decoder: shared.decoder.take().unwrap_or_else(|| "unknown".into()),
         info,
         end_ns: shared.end_ns,
+        coded_frames: shared.coded.as_ref().map(|c| c.load(Ordering::SeqCst)),
         shrunk: std::mem::take(&mut shared.shrunk),
     };
     drop(shared);
@@ -550,11 +556,32 @@ fn install_decoder_watch(pipeline: &gst::Pipeline, shared: &Arc<Mutex<Shared>>) 
             return;
         };
         let klass = factory.metadata("klass").unwrap_or_default();
-        if klass.contains("Decoder") && klass.contains("Video") {
-            lock(&shared)
-                .decoder
-                .get_or_insert_with(|| factory.name().to_string());
+        if !(klass.contains("Decoder") && klass.contains("Video")) {
+            return;
         }
+        let mut shared = lock(&shared);
+        if shared.decoder.is_some() {
+            return;
+        }
+        shared.decoder = Some(factory.name().to_string());
+        // Counts what the decoder is given, to compare with the frames it returns.
+        let Some(pad) = element.static_pad("sink") else {
+            return;
+        };
+        let coded = Arc::new(AtomicU64::new(0));
+        shared.coded = Some(Arc::clone(&coded));
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let n = match &info.data {
+                    Some(gst::PadProbeData::Buffer(_)) => 1,
+                    Some(gst::PadProbeData::BufferList(l)) => l.len() as u64,
+                    _ => 0,
+                };
+                coded.fetch_add(n, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            },
+        );
     });
 }
 

@@ -96,6 +96,8 @@ impl Ops<'_> {
         let rec = self.store.resolve(&request.recording)?;
         plan::check_recording(&rec)?;
         crate::media::init()?;
+        // What killed runs left in the scratch folder (a half-made render) goes first.
+        self.home.clear_abandoned()?;
         let redactor = Redactor {
             home: self.home,
             store: self.store,

@@ -301,8 +301,9 @@ impl Redactor<'_> {
         )))
     }
 
-    /// Checks that `out` is new, describes the master for the render, and makes the temporary
-    /// file the render writes (beside `out`; it goes when the render fails).
+    /// Checks that `out` is new and its folder writable, describes the master for the render,
+    /// and makes the temporary file the render writes (in the job's scratch folder; it goes
+    /// when the render fails, or with the folder when a later run clears a killed one's).
     fn prepare(&self, rec: &Recording, out: &Path) -> Result<RenderJob> {
         if out.exists() {
             return Err(Error::Redact(format!(
@@ -326,15 +327,15 @@ impl Redactor<'_> {
                 .parse()
                 .map_err(|e| Error::Redact(format!("recorded_at {}: {e}", rec.recorded_at)))?,
         };
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        // The render is written in the job's scratch folder, which the next run clears if this
+        // one is killed; a file made and removed beside `out` shows now, not after the
+        // decode, that the copy can be written there.
+        drop(new_beside(out)?);
         let tmp = tempfile::Builder::new()
-            .prefix(".bwv-redact-")
+            .prefix("render-")
             .suffix(".mp4")
-            .tempfile_in(parent)
-            .map_err(Error::io(parent, Stage::Redact, "create"))?;
+            .tempfile_in(scratch.path())
+            .map_err(Error::io(scratch.path(), Stage::Redact, "create"))?;
         Ok(RenderJob {
             source,
             tmp,
@@ -420,19 +421,62 @@ impl Redactor<'_> {
         }
         self.store.add_artefact(&rec.id, &artefact, event)?;
         // The operator's copy appears only once the store's copy is recorded.
-        std::fs::set_permissions(
-            tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o644),
-        )
-        .map_err(Error::io(tmp.path(), Stage::Redact, "set permissions"))?;
-        tmp.persist_noclobber(out)
-            .map_err(|e| Error::io(out, Stage::Redact, "write")(e.error))?;
+        tmp.as_file()
+            .sync_all()
+            .and_then(|()| {
+                std::fs::set_permissions(
+                    tmp.path(),
+                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                )
+            })
+            .map_err(Error::io(tmp.path(), Stage::Redact, "set permissions"))?;
+        place(tmp.path(), out)?;
         Ok(Rendered {
             report,
             artefact,
             out: out.to_owned(),
         })
     }
+}
+
+/// A new temporary file in `out`'s folder (named `.bwv-redact-*`).
+fn new_beside(out: &Path) -> Result<tempfile::NamedTempFile> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".bwv-redact-")
+        .suffix(".mp4")
+        .tempfile_in(parent)
+        .map_err(Error::io(parent, Stage::Redact, "create"))
+}
+
+/// Makes the finished render `done` appear at `out`, never over an existing file: a hard link
+/// where both are on one file system, else a copy beside `out` renamed into place once synced
+/// (so `out` is whole or absent).
+fn place(done: &Path, out: &Path) -> Result<()> {
+    match std::fs::hard_link(done, out) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() != std::io::ErrorKind::CrossesDevices => {
+            return Err(Error::io(out, Stage::Redact, "write")(e));
+        }
+        Err(_) => {}
+    }
+    let mut copy = new_beside(out)?;
+    let mut source = std::fs::File::open(done).map_err(Error::io(done, Stage::Redact, "open"))?;
+    std::io::copy(&mut source, copy.as_file_mut())
+        .and_then(|_| copy.as_file().sync_all())
+        .and_then(|()| {
+            std::fs::set_permissions(
+                copy.path(),
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            )
+        })
+        .map_err(Error::io(copy.path(), Stage::Redact, "write"))?;
+    copy.persist_noclobber(out)
+        .map_err(|e| Error::io(out, Stage::Redact, "write")(e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1248,3 +1248,124 @@ fn a_queued_dock_is_ingested_by_a_worker_on_the_embedded_store() {
     let verify = run(bwv(&home).args(["verify"]));
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+/// A file that ends early (its index, at the front, declares more frames than it holds) or has
+/// corrupt frames is ingested, processed as far as it decodes and marked damaged: the frames
+/// missing against the container's count and those the decoder could not decode are in the
+/// index and on the record, the batch exits 2 naming each, `list` and `show` say so,
+/// `--delete-source` keeps its dock copy, and `verify` finds the damage hidden in the index
+/// (issue 22.9).
+#[test]
+fn truncated_and_corrupt_files_are_ingested_marked_damaged() {
+    let (t, dock, home) = dock_and_home();
+    let whole = t.path().join("whole.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        whole.to_str().expect("utf-8 path"),
+    ]);
+    let bytes = std::fs::read(&whole).expect("read");
+    std::fs::write(dock.join("ends-early.mp4"), &bytes[..bytes.len() / 2]).expect("write");
+    // A run of 0xFF over several frames: their NAL lengths become impossible.
+    let mut corrupt = bytes.clone();
+    let at = bytes.len() / 3;
+    corrupt[at..at + 12_000].fill(0xFF);
+    std::fs::write(dock.join("corrupt.mp4"), &corrupt).expect("write");
+    std::fs::copy(&whole, dock.join("whole.mp4")).expect("copy");
+    written_an_hour_ago(&[
+        &dock.join("ends-early.mp4"),
+        &dock.join("corrupt.mp4"),
+        &dock.join("whole.mp4"),
+    ]);
+
+    let (o, items) = ingest_json(&home, &[&dock], &["--delete-source"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let item = |name: &str| {
+        items
+            .iter()
+            .find(|i| i["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name}: {items:?}"))
+            .clone()
+    };
+    let errors = stderr(&o);
+    for name in ["ends-early.mp4", "corrupt.mp4"] {
+        let i = item(name);
+        assert_eq!(i["status"], "ingested", "{i}");
+        let why = i["error"].as_str().expect("damage named");
+        assert!(
+            why.contains("marked damaged") && why.contains(name),
+            "{why}"
+        );
+        assert!(errors.contains(&format!("{name}: decode: ")), "{errors}");
+        assert!(dock.join(name).exists(), "{name}'s dock copy kept");
+    }
+    assert!(item("whole.mp4")["error"].is_null());
+    assert!(!dock.join("whole.mp4").exists(), "a whole file's copy goes");
+
+    let media = |name: &str| {
+        let shown = show_json(&home, item(name)["id"].as_str().expect("id"));
+        let processed = shown["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| e["kind"] == "processed")
+            .expect("processed event")
+            .clone();
+        (
+            shown["recording"]["media"].clone(),
+            processed["fields"].clone(),
+        )
+    };
+    let (m, logged) = media("ends-early.mp4");
+    assert_eq!(m["container_frames"], 90, "{m}");
+    let frames = m["frames"].as_u64().expect("frames");
+    assert!((30..60).contains(&frames), "{m}");
+    assert_eq!(logged["container_frames"], 90);
+    let (m, logged) = media("corrupt.mp4");
+    let lost = m["undecodable_frames"]
+        .as_u64()
+        .expect("undecodable frames");
+    assert!(lost >= 1, "{m}");
+    assert_eq!(logged["undecodable_frames"], lost);
+    let (m, logged) = media("whole.mp4");
+    assert_eq!(m["frames"], 90);
+    assert!(m["undecodable_frames"].is_null() && logged["container_frames"].is_null());
+
+    let listed = stdout(&run(bwv(&home).arg("list")));
+    assert_eq!(listed.matches(" damaged ").count(), 2, "{listed}");
+    let shown =
+        stdout(&run(bwv(&home).args([
+            "show",
+            item("corrupt.mp4")["id"].as_str().expect("id"),
+        ])));
+    assert!(
+        shown.contains("could not be decoded (corrupt data)"),
+        "{shown}"
+    );
+    let o = run(bwv(&home).args(["verify", "--all"]));
+    assert!(o.status.success(), "{}", stdout(&o));
+
+    // The damage cannot be erased from the index unnoticed.
+    let index = rusqlite::Connection::open(home.join("index.sqlite")).expect("index");
+    index
+        .execute(
+            "UPDATE recordings SET media = json_remove(media, '$.container_frames') WHERE id = ?1",
+            [item("ends-early.mp4")["id"].as_str().expect("id")],
+        )
+        .expect("edit");
+    let o = run(bwv(&home).args(["verify", "--all"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("damage"), "{}", stdout(&o));
+}

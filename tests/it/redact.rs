@@ -821,3 +821,82 @@ fn a_render_queued_for_a_worker_makes_the_same_copy_and_names_the_requester() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stdout(&o).contains("\"failed\""), "{}", stdout(&o));
 }
+
+/// A render killed while it encodes leaves nothing beside its output (issue 22.7): the
+/// half-made copy is in the store's scratch folder, which the next redaction clears, and a
+/// derived file no recording claims is a `verify` finding.
+#[test]
+fn a_killed_render_leaves_nothing_behind_and_verify_names_stray_files() {
+    let s = setup();
+    let out_dir = s.root.join("out");
+    std::fs::create_dir(&out_dir).expect("out folder");
+    let tmp = s.home.join("tmp");
+    // The encoder's index file, in the job's scratch folder, is written while frames encode.
+    let encoding = || -> Option<PathBuf> {
+        std::fs::read_dir(&tmp)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("job-"))
+            .flat_map(|job| {
+                std::fs::read_dir(job.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".moov.tmp"))
+    };
+    let mut child = redact(&s.home)
+        .arg(&s.id)
+        .arg("--out")
+        .arg(out_dir.join("a.mp4"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn bwv redact");
+    let job = loop {
+        if let Some(p) = encoding() {
+            break p;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the render ended before it was seen encoding"
+        );
+        // Polling for the file, not waiting on the clock.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("out folder")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "beside the output: {left:?}");
+    assert!(
+        job.exists(),
+        "the killed job's scratch stays until a later run"
+    );
+
+    // A stray derived file (an interrupted job's) fails verify until it is removed.
+    let stray = s.home.join("derived").join(&s.id).join("redacted-0000.mp4");
+    std::fs::write(&stray, b"half a render").expect("write");
+    let o = run(bwv(&s.home).args(["verify", "--all"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("redacted-0000.mp4 is stored but no recording's files include it"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_file(&stray).expect("remove");
+
+    // The next redaction clears the killed one's scratch and renders as usual.
+    let o = run(redact(&s.home)
+        .arg(&s.id)
+        .arg("--out")
+        .arg(out_dir.join("b.mp4")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!job.exists(), "{} cleared", job.display());
+    let o = run(bwv(&s.home).args(["verify", "--all"]));
+    assert!(o.status.success(), "verify: {}", stdout(&o));
+}
