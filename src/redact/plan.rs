@@ -508,6 +508,12 @@ impl Masks for LivePlan {
 
     fn masks(&mut self, frame: u64, latest: u64, ended: bool) -> Option<Vec<Ellipse>> {
         let style = self.style.as_ref()?;
+        // Frames held to look back through are not settled: a face the next whole-frame
+        // detection finds may be found in them too, and lead in from there.
+        let latest = match self.planner.held.front() {
+            Some(&(first, _)) if !ended => first.checked_sub(1)?.min(latest),
+            _ => latest,
+        };
         let boxes = self.planner.tracker.settled(frame, latest, ended)?;
         Some(style.ellipses(frame, boxes.iter().map(|(_, b)| b)))
     }

@@ -185,6 +185,14 @@ impl Open {
             .or(later.first())
     }
 
+    /// Whether the motion at the start, which the lead-in follows, is final: once a
+    /// detection [`MOTION_BASE`] frames after the first exists, no later one changes
+    /// [`Self::after_first`].
+    fn start_settled(&self) -> bool {
+        let first = self.first().frame;
+        self.seen.iter().any(|b| b.frame >= first + MOTION_BASE)
+    }
+
     /// The box predicted for `frame` from the motion at the end of the track.
     fn predict(&self, frame: u64) -> Detection {
         let last = self.last();
@@ -487,8 +495,9 @@ impl Tracker {
             }
             if !ended {
                 // Its next detection, or its retirement, decides the boxes after the last
-                // detection; the second detection decides the lead-in's direction.
-                if frame > t.last().frame || (frame < t.first().frame && t.seen.len() < 2) {
+                // detection; the detection that the motion at its start is measured against
+                // (see [`Open::after_first`]) decides the lead-in's.
+                if frame > t.last().frame || (frame < t.first().frame && !t.start_settled()) {
                     return None;
                 }
             } else if frame > t.end(&self.s, self.size) {
@@ -594,6 +603,18 @@ mod tests {
         dets.insert(20, vec![d(50.0, 50.0, 30.0)]);
         dets.insert(21, vec![d(51.0, 50.0, 30.0)]);
         dets.insert(60, vec![d(52.0, 50.0, 30.0)]);
+        dets
+    }
+
+    /// A face found at 12, looked for again (and found, 4 px off: the detector's jitter) at
+    /// 13, then seen every 3rd frame as it moves: the motion its lead-in follows is measured
+    /// against 15, not 13.
+    fn confirmed() -> BTreeMap<u64, Vec<Detection>> {
+        let mut dets = BTreeMap::new();
+        for f in [12u64, 13, 15, 18, 21, 24, 27] {
+            let jitter = if f == 13 { 4.0 } else { 0.0 };
+            dets.insert(f, vec![d(100.0 + 6.0 * f as f32 + jitter, 200.0, 40.0)]);
+        }
         dets
     }
 
@@ -878,6 +899,7 @@ mod tests {
             (crossing(), 40),
             (absence(), 100),
             (small_fast(), 30),
+            (confirmed(), 40),
             (crowd(7), 240),
             (crowd(99), 240),
         ];
