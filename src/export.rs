@@ -105,7 +105,7 @@ pub struct Manifest {
     pub checkpoint_root: Digest,
     /// When exported (UTC).
     pub exported_at: String,
-    /// Who exported it.
+    /// Who exported it, as the log names them (a person by the SHA-256 of their name).
     pub exported_by: String,
 }
 
@@ -287,7 +287,7 @@ pub fn export(
         checkpoint_size: cp.size,
         checkpoint_root: cp.root,
         exported_at: last,
-        exported_by: actor.to_owned(),
+        exported_by: crate::custody::logged_actor(actor).into_owned(),
     };
     write(&out.join("checkpoint.txt"), cp.note.as_bytes())?;
     write(

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::custody::checkpoint::NoteVerifier;
 use crate::custody::log::{self, LogAudit};
+use crate::custody::retention::Mark;
 use crate::custody::{Artefact, ArtefactKind, Event, EventKind, Field, Recording, Status, Store};
 use crate::digest::Digest;
 use crate::error::{Result, Stage};
@@ -29,7 +30,15 @@ pub struct Options {
     pub checkpoints: Vec<(String, String)>,
     /// Stall timeout for deep decodes.
     pub stall_timeout: Option<Duration>,
+    /// The store clock's time: with it, events no checkpoint has signed for longer than
+    /// [`UNSIGNED_GRACE`] are a finding.
+    pub now: Option<jiff::Timestamp>,
 }
+
+/// How long events may go unsigned. Every command that appends events signs a checkpoint when
+/// it is done (the service within `--seal-every`), so events older than this that no
+/// checkpoint covers mean checkpoints were removed, or a command was stopped before it signed.
+pub const UNSIGNED_GRACE: Duration = Duration::from_secs(3600);
 
 /// A problem with a recording's files or records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,6 +92,32 @@ pub enum Finding {
         /// Store-relative path.
         path: String,
     },
+    /// Text kept beside the log (a name, a path, a reason) differs from the hash the log holds.
+    SideTable {
+        /// What differs.
+        detail: String,
+    },
+    /// Events that no checkpoint signs, older than [`UNSIGNED_GRACE`].
+    UnsignedEvents {
+        /// The first of them.
+        from_seq: u64,
+        /// How many.
+        count: u64,
+        /// When the first was logged.
+        since: String,
+    },
+    /// A flag or hold in the index differs from the log's record of it.
+    MarkChanged {
+        /// Recording id.
+        recording: String,
+        /// What differs.
+        detail: String,
+    },
+    /// The index's database reports damage (SQLite's integrity check).
+    IndexDamaged {
+        /// What the database says.
+        detail: String,
+    },
     /// Re-decoding the master gives different per-frame hashes (deep only).
     FrameHashes {
         /// Recording id.
@@ -135,6 +170,26 @@ impl std::fmt::Display for Finding {
                      interrupted job)"
                 )
             }
+            Finding::SideTable { detail } => write!(f, "index differs from the log: {detail}"),
+            Finding::UnsignedEvents {
+                from_seq,
+                count,
+                since,
+            } => write!(
+                f,
+                "{count} event(s) from {from_seq} on (logged since {since}) are signed by no \
+                 checkpoint: checkpoints were removed, or a command stopped before it signed \
+                 (check, then `bwv log checkpoint`)"
+            ),
+            Finding::MarkChanged { recording, detail } => {
+                write!(
+                    f,
+                    "{recording}: flags and holds differ from the log: {detail}"
+                )
+            }
+            Finding::IndexDamaged { detail } => {
+                write!(f, "the index database is damaged: {detail}")
+            }
             Finding::FrameHashes { recording, detail } => {
                 write!(f, "{recording}: frame hashes: {detail}")
             }
@@ -183,7 +238,22 @@ pub fn verify(
         Some(r) => vec![store.resolve(r)?],
         None => store.recordings()?,
     };
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = store
+        .integrity_problems()?
+        .into_iter()
+        .map(|detail| Finding::IndexDamaged { detail })
+        .collect();
+    if let Some(now) = opts.now {
+        unsigned(
+            &events,
+            log.latest_checkpoint.unwrap_or(0),
+            now,
+            &mut findings,
+        );
+    }
+    if opts.recording.is_none() {
+        check_marks(&store.marks(None)?, &events, &mut findings);
+    }
     if opts.recording.is_none() {
         let known: std::collections::HashSet<&str> =
             recordings.iter().map(|r| r.id.as_str()).collect();
@@ -197,6 +267,7 @@ pub fn verify(
         }
     }
     if opts.recording.is_none() {
+        side_tables(store, &mut findings)?;
         unrecorded_masters(home, &recordings, &mut findings)?;
     }
     let mut by_recording: HashMap<&str, Vec<&Event>> = HashMap::new();
@@ -271,6 +342,129 @@ pub fn verify(
         recordings: checked,
         findings,
     })
+}
+
+/// Events from `signed` on (those no checkpoint covers) logged longer than
+/// [`UNSIGNED_GRACE`] before `now`.
+fn unsigned(events: &[Event], signed: u64, now: jiff::Timestamp, findings: &mut Vec<Finding>) {
+    let tail: Vec<&Event> = events.iter().filter(|e| e.seq >= signed).collect();
+    let Some(first) = tail.first() else {
+        return;
+    };
+    let old = first.at.parse::<jiff::Timestamp>().is_ok_and(|at| {
+        now.duration_since(at)
+            .try_into()
+            .is_ok_and(|age: Duration| age > UNSIGNED_GRACE)
+    });
+    if old {
+        findings.push(Finding::UnsignedEvents {
+            from_seq: first.seq,
+            count: tail.len() as u64,
+            since: first.at.clone(),
+        });
+    }
+}
+
+/// The flags and holds against the log: each placed one is in the index on its recording,
+/// released in the index exactly when the log released it, and no recording was deleted while
+/// the log had one in force on it (a row removed before a sweep).
+fn check_marks(marks: &[Mark], events: &[Event], findings: &mut Vec<Finding>) {
+    let by_id: HashMap<u64, &Mark> = marks.iter().map(|m| (m.id, m)).collect();
+    let mut placed: HashMap<u64, (String, u64)> = HashMap::new();
+    let mut released: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut differs = |recording: &str, detail: String| {
+        findings.push(Finding::MarkChanged {
+            recording: recording.to_owned(),
+            detail,
+        })
+    };
+    for e in events {
+        let recording = e.recording.as_deref().unwrap_or_default();
+        match e.kind {
+            EventKind::Flagged | EventKind::HoldPlaced => {
+                let Some(id) = int_field(e, "mark_id").and_then(|n| u64::try_from(n).ok()) else {
+                    continue;
+                };
+                match by_id.get(&id) {
+                    Some(m) if m.recording == recording => {}
+                    Some(_) => differs(
+                        recording,
+                        format!("mark {id} (event {}) moved to another recording", e.seq),
+                    ),
+                    None => differs(
+                        recording,
+                        format!("mark {id} placed by event {} is not in the index", e.seq),
+                    ),
+                }
+                placed.insert(id, (recording.to_owned(), e.seq));
+            }
+            EventKind::Unflagged | EventKind::HoldReleased => {
+                let ids = text_field(e, "mark_ids").unwrap_or_default();
+                released.extend(
+                    ids.split(',')
+                        .filter_map(|id| id.trim().parse::<u64>().ok()),
+                );
+            }
+            EventKind::Deleted => {
+                for (id, (on, seq)) in &placed {
+                    if on == recording && !released.contains(id) {
+                        differs(
+                            recording,
+                            format!(
+                                "deleted (event {}) while mark {id} (event {seq}) held it",
+                                e.seq
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for m in marks {
+        if !placed.contains_key(&m.id) {
+            differs(
+                &m.recording,
+                format!("mark {} has no event placing it", m.id),
+            );
+        } else if m.released_at.is_some() != released.contains(&m.id) {
+            differs(
+                &m.recording,
+                format!(
+                    "mark {} is released in the index but not in the log, or the reverse",
+                    m.id
+                ),
+            );
+        }
+    }
+}
+
+/// The text the log holds only the hash of, kept beside it: actors' names, and unreadable dock
+/// files' paths and reasons.
+fn side_tables(store: &dyn Store, findings: &mut Vec<Finding>) -> Result<()> {
+    for (logged, name) in store.actor_names()? {
+        if crate::custody::logged_actor(&name) != logged {
+            findings.push(Finding::SideTable {
+                detail: format!(
+                    "the actor logged as {logged} is named {name:?}, whose hash differs"
+                ),
+            });
+        }
+    }
+    for u in store.unreadable_sources()? {
+        let hashed = |key: &str, text: &str| {
+            text_field(&u.event, key).is_none_or(|h| h == Digest::of(text.as_bytes()).to_hex())
+        };
+        if !hashed("source_sha256", &u.source) || !hashed("reason_sha256", &u.reason) {
+            findings.push(Finding::SideTable {
+                detail: format!(
+                    "the path or reason kept for unreadable event {} differs from its hashes",
+                    u.event.seq
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Files under `masters/` that no recording claims.
@@ -403,6 +597,19 @@ fn check_against_log(
                     e.seq
                 ));
             }
+        }
+    }
+    if rec.status == Status::Quarantined {
+        // Logged as a hash since session 15; older events hold the text.
+        let why = rec.reason.as_deref().unwrap_or_default();
+        if let Some(e) = logged
+            .iter()
+            .rev()
+            .find(|e| e.kind == EventKind::Quarantined)
+            && let Some(logged) = text_field(e, "reason_sha256")
+            && logged != Digest::of(why.as_bytes()).to_hex()
+        {
+            differs(format!("quarantine reason differs from event {}", e.seq));
         }
     }
     if rec.status != Status::Ready {

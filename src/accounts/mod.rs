@@ -174,13 +174,14 @@ pub fn check_name(name: &str) -> Result<()> {
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        && !crate::custody::is_own_actor(name);
     if ok {
         Ok(())
     } else {
         Err(Error::Invalid(format!(
             "account name {name:?}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter \
-             or digit"
+             or digit, and not \"bwv-\" (bwv's own names)"
         )))
     }
 }

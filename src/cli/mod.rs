@@ -150,6 +150,13 @@ pub fn run() -> Result<ExitCode> {
             "who is acting? give --actor NAME or set BWV_ACTOR ($USER is not set either): \
              every action is recorded with its actor",
         )?;
+    // bwv's own names, placeholders and hashes are never a person's (see logged_actor).
+    if actor != NO_ACTOR && (bwv::custody::is_own_actor(&actor) || actor.starts_with("sha256:")) {
+        anyhow::bail!(
+            "--actor {actor:?}: names starting with \"bwv-\" or \"sha256:\", or in \
+             parentheses, are bwv's own; give your own name"
+        );
+    }
     let index = match &cli.index {
         Some(text) => IndexLocation::parse(text)?,
         None => IndexLocation::Sqlite(home.join(bwv::home::INDEX_FILE)),

@@ -62,23 +62,15 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
     if args.unreadable {
         let rows = store.unreadable_sources()?;
         if args.json {
-            let v: Vec<_> = rows
-                .iter()
-                .map(|(e, source)| serde_json::json!({"source": source, "event": e}))
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            println!("{}", serde_json::to_string_pretty(&rows)?);
         } else {
-            for (e, source) in &rows {
-                let reason = match e.fields.get("reason") {
-                    Some(bwv::custody::event::Field::Text(r)) => r.as_str(),
-                    _ => "",
-                };
+            for u in &rows {
                 println!(
                     "{}  event {}  {}  {}",
-                    e.at,
-                    e.seq,
-                    shown(source),
-                    shown(reason)
+                    u.event.at,
+                    u.event.seq,
+                    shown(&u.source),
+                    shown(&u.reason)
                 );
             }
         }
@@ -179,7 +171,7 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let events = store.events(Some(&rec.id))?;
+    let events = bwv::custody::named_events(store, store.events(Some(&rec.id))?)?;
     let marks = store.marks(Some(&rec.id))?;
     if args.json {
         let v = serde_json::json!({"recording": rec, "artefacts": artefacts, "marks": marks, "events": events});
@@ -270,7 +262,14 @@ pub fn show(config: &Config, args: ShowArgs) -> Result<ExitCode> {
     }
     println!("events");
     for e in &events {
-        println!("  #{:<6} {} {}", e.seq, e.at, e.kind.as_str());
+        let who = e.actor_name.as_deref().unwrap_or(&e.event.actor);
+        println!(
+            "  #{:<6} {} {:<20} {}",
+            e.event.seq,
+            e.event.at,
+            e.event.kind.as_str(),
+            shown(who)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

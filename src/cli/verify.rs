@@ -72,6 +72,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         deep: args.deep,
         checkpoints,
         stall_timeout: None,
+        now: Some(config.clock.now()),
     };
     let report = verify::verify(&home, store, &verifier, &opts)?;
     let problems = report.log.findings.len() + report.findings.len();

@@ -610,7 +610,9 @@ mod tests {
         for i in 0..n {
             store
                 .append(
-                    EventDraft::new(EventKind::Duplicate, Some("abcd"), "test").with("i", i as u64),
+                    // bwv's own kind of actor, logged by name, which the tampering below rewrites.
+                    EventDraft::new(EventKind::Duplicate, Some("abcd"), "bwv-test")
+                        .with("i", i as u64),
                 )
                 .expect("append");
         }
@@ -680,7 +682,7 @@ mod tests {
 
         // A changed event, a wrong key, or a trusted checkpoint of another size all fail.
         let mut forged = p.clone();
-        forged.event = forged.event.replace("\"test\"", "\"mallory\"");
+        forged.event = forged.event.replace("\"bwv-test\"", "\"mallory\"");
         assert!(forged.verify(&v, None).is_err());
         forged.leaf_hash = leaf_hash(forged.event.as_bytes());
         assert!(matches!(
@@ -729,7 +731,7 @@ mod tests {
         append(&store, 1);
         tamper(
             dir.path(),
-            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 9",
+            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"bwv-test\"', '\"mallory\"') AS BLOB) WHERE seq = 9",
         );
         let err = sign_checkpoint(&open(dir.path()), &signer(), AuditScope::SinceLatest)
             .expect_err("refuses");
@@ -745,7 +747,7 @@ mod tests {
         tamper(
             dir.path(),
             "UPDATE checkpoints SET peaks = zeroblob(64) WHERE size = 6; \
-             UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
+             UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"bwv-test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
         );
         let store = open(dir.path());
         append(&store, 1);
@@ -800,7 +802,7 @@ mod tests {
         signed_store(dir.path());
         tamper(
             dir.path(),
-            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
+            "UPDATE events SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"bwv-test\"', '\"mallory\"') AS BLOB) WHERE seq = 2",
         );
         let f = findings(dir.path());
         assert!(

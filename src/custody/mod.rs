@@ -14,6 +14,9 @@ pub mod retention;
 pub mod sar;
 pub mod sqlite;
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use event::{Event, EventDraft, EventKind, Field};
@@ -486,6 +489,9 @@ pub trait LogView {
 pub trait LogTx {
     /// The tree head as this transaction sees it.
     fn head(&self) -> Result<merkle::Frontier>;
+    /// Keeps the name of a person the log names by its hash ([`logged_actor`]) beside the
+    /// log (once).
+    fn name_actor(&self, logged: &str, name: &str) -> Result<()>;
     /// Inserts the event row (its sequence number is the head's size) with its leaf hash.
     fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()>;
     /// Stores the new tree head.
@@ -501,7 +507,11 @@ pub const STORED_NODE_LEVEL: u32 = 8;
 /// Appends an event in the caller's write transaction: the next sequence number is the
 /// stored head's size (so sequence numbers stay contiguous), and the head advances by the
 /// event's leaf hash in the same transaction, so appending never rehashes the log.
-pub fn append_in(tx: &dyn LogTx, draft: EventDraft, at: String) -> Result<Event> {
+pub fn append_in(tx: &dyn LogTx, mut draft: EventDraft, at: String) -> Result<Event> {
+    if let Cow::Owned(logged) = logged_actor(&draft.actor) {
+        tx.name_actor(&logged, &draft.actor)?;
+        draft.actor = logged;
+    }
     let mut head = tx.head()?;
     let event = Event::from_draft(draft, head.size(), at);
     let leaf = event.leaf_hash();
@@ -517,6 +527,83 @@ pub fn append_in(tx: &dyn LogTx, draft: EventDraft, at: String) -> Result<Event>
     }
     tx.set_head(&head)?;
     Ok(event)
+}
+
+/// How the log names an actor. bwv's own actors (`bwv-ingest`, `bwv-retention`, ...) and
+/// placeholders in parentheses (`(unknown account)`) are logged as they are; a person (an
+/// account, or whoever `--actor` names) as `sha256:` and the SHA-256 of the name, which the
+/// index keeps beside the log ([`Store::actor_names`]). So the log and the bundles made from
+/// it hold no one's name, and `verify` checks each kept name against its hash. (A hash of a
+/// short name can be found by trying names; it hides the name from a reader, not from a
+/// search.)
+pub fn logged_actor(actor: &str) -> Cow<'_, str> {
+    if is_own_actor(actor) || actor.starts_with("sha256:") {
+        Cow::Borrowed(actor)
+    } else {
+        Cow::Owned(format!("sha256:{}", Digest::of(actor.as_bytes())))
+    }
+}
+
+/// Whether `actor` is one of bwv's own or a placeholder (logged as it is).
+pub fn is_own_actor(actor: &str) -> bool {
+    actor.starts_with("bwv-") || (actor.starts_with('(') && actor.ends_with(')'))
+}
+
+/// An event's actor as a person reads it: the name the index keeps for a hashed one.
+pub fn actor_name<'a>(logged: &'a str, names: &'a BTreeMap<String, String>) -> &'a str {
+    names.get(logged).map_or(logged, String::as_str)
+}
+
+/// An event as a person reads it: with the name the index keeps for its actor, when the log
+/// names the actor by hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedEvent {
+    /// The event as logged.
+    #[serde(flatten)]
+    pub event: Event,
+    /// The actor's name, when the log holds its hash and the index the name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+}
+
+/// `events` with their actors' names (see [`NamedEvent`]).
+pub fn named_events(store: &dyn Store, events: Vec<Event>) -> Result<Vec<NamedEvent>> {
+    let names = store.actor_names()?;
+    Ok(events
+        .into_iter()
+        .map(|event| NamedEvent {
+            actor_name: names.get(&event.actor).cloned(),
+            event,
+        })
+        .collect())
+}
+
+/// A dock file that could not be read at all: its event, path and reason (the event holds
+/// only the path's and the reason's SHA-256).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableSource {
+    /// Where it was.
+    pub source: String,
+    /// Why it could not be read.
+    pub reason: String,
+    /// Its `unreadable` event.
+    pub event: Event,
+}
+
+impl UnreadableSource {
+    /// A row of the index: the reason from its column, or from the event for rows kept
+    /// before reasons left the log.
+    fn new(event: Event, source: String, reason: Option<String>) -> Self {
+        let reason = reason.unwrap_or_else(|| match event.fields.get("reason") {
+            Some(Field::Text(r)) => r.clone(),
+            _ => String::new(),
+        });
+        Self {
+            source,
+            reason,
+            event,
+        }
+    }
 }
 
 /// The custody index. Implementations must make each method atomic: a change and its events
@@ -625,11 +712,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_disclosure(&self, d: &sar::Disclosure, event: EventDraft) -> Result<Event>;
     /// The disclosures made under one SAR, or all, oldest first.
     fn disclosures(&self, sar: Option<&str>) -> Result<Vec<sar::Disclosure>>;
-    /// Records a dock file that could not be read, with its `unreadable` event; the path is
-    /// kept beside the log, not in it.
-    fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event>;
-    /// Every unreadable dock file's event and path, oldest first.
-    fn unreadable_sources(&self) -> Result<Vec<(Event, String)>>;
+    /// Records a dock file that could not be read, with its `unreadable` event; the path and
+    /// the reason are kept beside the log, not in it.
+    fn add_unreadable(&self, source: &str, reason: &str, event: EventDraft) -> Result<Event>;
+    /// Every unreadable dock file's event, path and reason, oldest first.
+    fn unreadable_sources(&self) -> Result<Vec<UnreadableSource>>;
+    /// What the database's own integrity check reports wrong (SQLite's `integrity_check`);
+    /// empty when it holds, or when the backend has no such check.
+    fn integrity_problems(&self) -> Result<Vec<String>>;
+    /// The names of the people the log names by hash ([`logged_actor`]): logged form → name.
+    fn actor_names(&self) -> Result<BTreeMap<String, String>>;
     /// Records a recording's deletion with its tombstone event (the files go afterwards), unless
     /// an active flag or hold keeps it (`None`, nothing changed): decided inside the writing
     /// transaction, so a mark placed at any moment before the commit is honoured.

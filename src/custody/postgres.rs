@@ -21,6 +21,7 @@
 //! use a loopback or private network, or a local TLS-terminating proxy.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +38,7 @@ use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
     Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Page, PageRequest,
-    Recording, RecordingQuery, Status, Store, StoredCheckpoint,
+    Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -229,6 +230,15 @@ CREATE TRIGGER disclosures_under_open_sar BEFORE INSERT ON disclosures
     // 2: the legal basis a disclosure was made under (the event holds its SHA-256).
     r#"
 ALTER TABLE disclosures ADD COLUMN basis TEXT;
+"#,
+    // 3: the people the log names by the SHA-256 of their name, and why a dock file could not
+    // be read (the log holds hashes of both).
+    r#"
+CREATE TABLE actors (
+    logged TEXT COLLATE "C" PRIMARY KEY,
+    name   TEXT NOT NULL
+);
+ALTER TABLE unreadable_sources ADD COLUMN reason TEXT;
 "#,
 ];
 
@@ -709,6 +719,17 @@ struct PgLog<'a, 't>(RefCell<&'a mut Transaction<'t>>);
 impl super::LogTx for PgLog<'_, '_> {
     fn head(&self) -> Result<Frontier> {
         read_head(&mut **self.0.borrow_mut())
+    }
+
+    fn name_actor(&self, logged: &str, name: &str) -> Result<()> {
+        self.0
+            .borrow_mut()
+            .execute(
+                "INSERT INTO actors (logged, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&logged, &name],
+            )
+            .map(|_| ())
+            .map_err(pg("keep an actor's name"))
     }
 
     fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()> {
@@ -1387,26 +1408,50 @@ impl Store for PostgresStore {
         )
     }
 
-    fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event> {
+    fn add_unreadable(&self, source: &str, reason: &str, event: EventDraft) -> Result<Event> {
         self.with_tx(&format!("record unreadable {source}"), |tx| {
             let e = self.append_in(tx, event)?;
             tx.execute(
-                "INSERT INTO unreadable_sources (seq, source) VALUES ($1, $2)",
-                &[&sql_int(e.seq), &source],
+                "INSERT INTO unreadable_sources (seq, source, reason) VALUES ($1, $2, $3)",
+                &[&sql_int(e.seq), &source, &reason],
             )?;
             Ok(e)
         })
     }
 
-    fn unreadable_sources(&self) -> Result<Vec<(Event, String)>> {
+    fn unreadable_sources(&self) -> Result<Vec<UnreadableSource>> {
         rows(
             &mut *self.conn()?,
             "read unreadable sources",
-            "SELECT e.canonical, u.source FROM unreadable_sources u \
+            "SELECT e.canonical, u.source, u.reason FROM unreadable_sources u \
              JOIN events e ON e.seq = u.seq ORDER BY u.seq",
             &[],
-            |row| Ok((event_col(row, 0)?, get(row, 1)?)),
+            |row| {
+                Ok(UnreadableSource::new(
+                    event_col(row, 0)?,
+                    get(row, 1)?,
+                    get(row, 2)?,
+                ))
+            },
         )
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>> {
+        // PostgreSQL checks its pages as it reads them (and with data checksums, when the
+        // cluster has them); there is no cheap whole-database check to run here.
+        Ok(Vec::new())
+    }
+
+    fn actor_names(&self) -> Result<BTreeMap<String, String>> {
+        Ok(rows(
+            &mut *self.conn()?,
+            "read actors' names",
+            "SELECT logged, name FROM actors",
+            &[],
+            |row| Ok((get(row, 0)?, get(row, 1)?)),
+        )?
+        .into_iter()
+        .collect())
     }
 
     fn mark_deleted(

@@ -238,7 +238,7 @@ pub fn mark_event(
     };
     EventDraft::new(event, Some(recording), actor)
         .with("kind", kind.as_str())
-        .with("reference", reference)
+        .with("reference_sha256", Digest::of(reference.as_bytes()))
         .with("reason_sha256", Digest::of(reason.as_bytes()))
 }
 

@@ -8,6 +8,7 @@
 //! one cannot be flagged or held, a mark cannot be placed twice, a closed SAR takes no new holds
 //! or disclosures.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +24,7 @@ use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
     Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Page, PageRequest,
-    Recording, RecordingQuery, Status, Store, StoredCheckpoint,
+    Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -198,6 +199,15 @@ CREATE TABLE superseded (
     // 11: the legal basis a disclosure was made under (the event holds its SHA-256).
     r#"
 ALTER TABLE disclosures ADD COLUMN basis TEXT;
+"#,
+    // 12: the people the log names by the SHA-256 of their name, and why a dock file could not
+    // be read (the log holds hashes of both).
+    r#"
+CREATE TABLE actors (
+    logged TEXT PRIMARY KEY,
+    name   TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE unreadable_sources ADD COLUMN reason TEXT;
 "#,
 ];
 
@@ -578,6 +588,16 @@ struct SqliteLog<'t>(&'t Transaction<'t>);
 impl super::LogTx for SqliteLog<'_> {
     fn head(&self) -> Result<Frontier> {
         read_head(self.0).map_err(Error::index("read the log's tree head"))
+    }
+
+    fn name_actor(&self, logged: &str, name: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO actors (logged, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut insert| insert.execute(params![logged, name]))
+            .map(|_| ())
+            .map_err(Error::index("keep an actor's name"))
     }
 
     fn insert_event(&self, event: &Event, leaf: &Digest) -> Result<()> {
@@ -1272,28 +1292,55 @@ impl Store for SqliteStore {
         run().map_err(Error::index("read disclosures"))
     }
 
-    fn add_unreadable(&self, source: &str, event: EventDraft) -> Result<Event> {
+    fn add_unreadable(&self, source: &str, reason: &str, event: EventDraft) -> Result<Event> {
         self.with_tx(&format!("record unreadable {source}"), |tx| {
             let e = self.append_in(tx, event)?;
             tx.execute(
-                "INSERT INTO unreadable_sources (seq, source) VALUES (?1, ?2)",
-                params![sql_int(e.seq), source],
+                "INSERT INTO unreadable_sources (seq, source, reason) VALUES (?1, ?2, ?3)",
+                params![sql_int(e.seq), source, reason],
             )?;
             Ok(e)
         })
     }
 
-    fn unreadable_sources(&self) -> Result<Vec<(Event, String)>> {
+    fn unreadable_sources(&self) -> Result<Vec<UnreadableSource>> {
         let conn = self.read()?;
-        let run = || -> rusqlite::Result<Vec<(Event, String)>> {
+        let run = || -> rusqlite::Result<Vec<UnreadableSource>> {
             let mut stmt = conn.prepare(
-                "SELECT e.canonical, u.source FROM unreadable_sources u \
+                "SELECT e.canonical, u.source, u.reason FROM unreadable_sources u \
                  JOIN events e ON e.seq = u.seq ORDER BY u.seq",
             )?;
-            stmt.query_map([], |row| Ok((event_col(row, 0)?, row.get(1)?)))?
-                .collect()
+            stmt.query_map([], |row| {
+                Ok(UnreadableSource::new(
+                    event_col(row, 0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                ))
+            })?
+            .collect()
         };
         run().map_err(Error::index("read unreadable sources"))
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>> {
+        let conn = self.read()?;
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .filter(|r| !matches!(r.as_deref(), Ok("ok")))
+                .collect()
+        };
+        run().map_err(Error::index("check the index's integrity"))
+    }
+
+    fn actor_names(&self) -> Result<BTreeMap<String, String>> {
+        let conn = self.read()?;
+        let run = || -> rusqlite::Result<BTreeMap<String, String>> {
+            let mut stmt = conn.prepare("SELECT logged, name FROM actors")?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        };
+        run().map_err(Error::index("read actors' names"))
     }
 
     fn mark_deleted(

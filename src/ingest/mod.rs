@@ -185,10 +185,11 @@ impl Ingest<'_> {
         // Nothing is preserved of a link or an unreadable file; the index still learns of it.
         let unreadable = |e: Error| -> Result<()> {
             let source = item.path.display().to_string();
+            let reason = e.reason();
             let draft = EventDraft::new(EventKind::Unreadable, None, ACTOR)
                 .with("source_sha256", Digest::of(source.as_bytes()))
-                .with("reason", e.reason());
-            self.store.add_unreadable(&source, draft)?;
+                .with("reason_sha256", Digest::of(reason.as_bytes()));
+            self.store.add_unreadable(&source, &reason, draft)?;
             Err(e)
         };
         if let Some(target) = &item.link {
@@ -330,10 +331,13 @@ impl Ingest<'_> {
             }
             // The content is the problem: keep the master, quarantine it, say why.
             Err(Error::Media { stage, reason, .. }) => {
+                // The reason (which may quote names from the file) is kept in the index; the
+                // log holds the stage and the reason's hash.
                 let why = format!("{stage}: {reason}");
                 let draft = EventDraft::new(EventKind::Quarantined, Some(&rec.id), ACTOR)
                     .with("master_sha256", rec.master_sha256)
-                    .with("reason", why.clone());
+                    .with("stage", stage.to_string())
+                    .with("reason_sha256", Digest::of(why.as_bytes()));
                 self.store.finish_recording(
                     &rec.id,
                     &Outcome::Quarantined { reason: why },

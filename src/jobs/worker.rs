@@ -418,6 +418,7 @@ impl Worker<'_> {
         let opts = verify::Options {
             recording,
             deep,
+            now: Some(self.clock.now()),
             ..Default::default()
         };
         let report = verify::verify(self.home, self.store, &verifier, &opts)?;

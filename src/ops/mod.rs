@@ -65,12 +65,19 @@ impl<'a> Ops<'a> {
         account: &crate::accounts::Account,
         change: &str,
     ) -> Result<Event> {
+        // The account as the log names its holder's own actions (a hash, not the name).
         let mut draft = EventDraft::new(EventKind::AccountChanged, None, self.actor)
-            .with("account", account.name.as_str())
+            .with(
+                "account",
+                crate::custody::logged_actor(&account.name).as_ref(),
+            )
             .with("change", change)
             .with("role", account.role.as_str());
         if let Some(officer) = &account.officer_id {
-            draft = draft.with("officer_id", officer.as_str());
+            draft = draft.with(
+                "officer_id_sha256",
+                crate::digest::Digest::of(officer.as_bytes()),
+            );
         }
         let event = self.store.append(draft)?;
         self.seal()?;

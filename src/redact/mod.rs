@@ -40,6 +40,7 @@ pub struct LoggedPlan {
 
 /// The plans logged for `recording`, oldest first: only these are ever rendered.
 pub fn logged_plans(store: &dyn Store, recording: &str) -> Result<Vec<LoggedPlan>> {
+    let names = store.actor_names()?;
     Ok(store
         .events(Some(recording))?
         .into_iter()
@@ -57,7 +58,7 @@ pub fn logged_plans(store: &dyn Store, recording: &str) -> Result<Vec<LoggedPlan
                 },
                 model_sha256: text("model_sha256"),
                 planned_at: e.at,
-                planned_by: e.actor,
+                planned_by: crate::custody::actor_name(&e.actor, &names).to_owned(),
                 event: e.seq,
             }
         })

@@ -122,17 +122,10 @@ pub async fn jobs(
 pub async fn unreadable(
     State(service): State<Arc<Service>>,
     who: Who,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::custody::UnreadableSource>>, ApiError> {
     who.must(Permission::Verify, "list unreadable dock files")?;
     Ok(Json(
-        blocking(&service, |s| {
-            Ok(s.store
-                .unreadable_sources()?
-                .into_iter()
-                .map(|(event, source)| serde_json::json!({"source": source, "event": event}))
-                .collect())
-        })
-        .await?,
+        blocking(&service, |s| Ok(s.store.unreadable_sources()?)).await?,
     ))
 }
 

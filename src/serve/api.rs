@@ -116,10 +116,14 @@ pub async fn show(
             let rec = visible(s, &who, &id)?;
             s.ops(who.name()).access(&rec.id, "api_show")?;
             Ok(serde_json::json!({
+                "damage": rec.media.as_ref().and_then(crate::custody::MediaInfo::damage),
                 "recording": rec,
                 "artefacts": s.store.artefacts(&rec.id)?,
                 "marks": s.store.marks(Some(&rec.id))?,
-                "events": s.store.events(Some(&rec.id))?,
+                "events": crate::custody::named_events(
+                    s.store.as_ref(),
+                    s.store.events(Some(&rec.id))?,
+                )?,
             }))
         })
         .await?,
@@ -503,6 +507,7 @@ pub async fn verify(
                 deep: false,
                 checkpoints: Vec::new(),
                 stall_timeout: None,
+                now: Some(s.clock.now()),
             };
             let report = crate::verify::verify(&s.home, s.store.as_ref(), &verifier, &opts)?;
             let ops = s.ops(who.name());

@@ -282,7 +282,7 @@ fn a_disclosure_officer_logs_in_finds_a_recording_plays_it_and_flags_it() {
         .as_array()
         .expect("events")
         .iter()
-        .filter(|e| e["kind"] == "accessed" && e["actor"] == "disclosure")
+        .filter(|e| e["kind"] == "accessed" && e["actor_name"] == "disclosure")
         .filter_map(|e| e["fields"]["action"].as_str())
         .collect();
     for action in ["api_show", "play_proxy", "view_contact_sheet"] {
@@ -388,7 +388,7 @@ fn a_disclosure_officer_plans_keeps_the_requester_renders_and_discloses_in_the_b
     assert_eq!(rendered["fields"]["output_sha256"], copy.as_str());
     assert_eq!(rendered["fields"]["kept_tracks"], "1");
     assert_eq!(rendered["fields"]["exemptions"], 2);
-    assert_eq!(rendered["actor"], "dis");
+    assert_eq!(rendered["actor_name"], "dis");
     let store = bwv::custody::open_index(
         &bwv::custody::IndexLocation::Sqlite(home.join("index.sqlite")),
         std::sync::Arc::new(bwv::clock::SystemClock),

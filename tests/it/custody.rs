@@ -633,3 +633,171 @@ fn a_master_path_edited_to_leave_the_store_is_refused() {
     assert_eq!(code, 2);
     assert!(report.to_string().contains(&f.id), "{report}");
 }
+
+/// The log and the bundles made from it hold ids, codes and hashes, no one's words (issue
+/// 22.10): not the actor's name, the case reference, a quarantine or unreadable reason, nor a
+/// dock path. The index keeps the text beside the log, where people read it, and `verify`
+/// checks each against its hash.
+#[test]
+fn the_log_and_bundles_hold_no_names_references_or_reasons() {
+    let f = fixture();
+    let dock = f.root.join("dock2");
+    fs::create_dir(&dock).expect("mkdir");
+    fs::write(dock.join("not-video.mp4"), b"a letter from ALICE WONDER").expect("write");
+    std::os::unix::fs::symlink("/etc/hostname", dock.join("link.mp4")).expect("link");
+    let o = run(bwv(&f.home).arg("ingest").arg(&dock));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let actor = "pc4711.smith";
+    let o = run(bwv(&f.home).args([
+        "--actor",
+        actor,
+        "flag",
+        &f.id,
+        "--case",
+        "OP-NIGHTJAR-42",
+        "--reason",
+        "assault on JOHN DOE",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bundle = f.root.join("bundle");
+    let o = run(bwv(&f.home)
+        .args(["--actor", actor, "export", &f.id, "--out"])
+        .arg(&bundle));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let words = [
+        actor,
+        "OP-NIGHTJAR",
+        "JOHN DOE",
+        "/etc/hostname",
+        "cannot read",
+        "symbolic link",
+    ];
+    let index = rusqlite::Connection::open(f.home.join("index.sqlite")).expect("index");
+    let logged: Vec<String> = index
+        .prepare("SELECT canonical FROM events ORDER BY seq")
+        .expect("query")
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .expect("events")
+        .map(|b| String::from_utf8(b.expect("row")).expect("utf-8"))
+        .collect();
+    let pseudonym = format!(
+        "sha256:{}",
+        bwv::digest::Digest::of(actor.as_bytes()).to_hex()
+    );
+    assert!(logged.iter().any(|e| e.contains(&pseudonym)), "{logged:#?}");
+    let mut texts: Vec<(String, String)> = logged
+        .into_iter()
+        .map(|e| ("event".to_owned(), e))
+        .collect();
+    for file in files_under(&bundle) {
+        if !file.starts_with(bundle.join("files")) {
+            let text = fs::read_to_string(&file).expect("bundle text");
+            texts.push((file.display().to_string(), text));
+        }
+    }
+    for (what, text) in &texts {
+        for word in words {
+            assert!(!text.contains(word), "{what} holds {word:?}: {text}");
+        }
+    }
+
+    // People read the names and reasons where the index keeps them.
+    let shown = show_json(&f.home, &f.id);
+    let flagged = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "flagged")
+        .expect("flagged");
+    assert_eq!(flagged["actor"], pseudonym.as_str());
+    assert_eq!(flagged["actor_name"], actor);
+    assert_eq!(shown["marks"][0]["reference"], "OP-NIGHTJAR-42");
+    let unreadable = stdout(&run(bwv(&f.home).args(["list", "--unreadable"])));
+    assert!(unreadable.contains("/etc/hostname"), "{unreadable}");
+    let listed = stdout(&run(bwv(&f.home).arg("list")));
+    assert!(listed.contains("quarantined"), "{listed}");
+    let (code, report) = verify_json(&f.home, &["--all"]);
+    assert_eq!(code, 0, "{report}");
+
+    // An actor's name edited in the index no longer matches its hash.
+    index
+        .execute("UPDATE actors SET name = 'pc9999.jones'", [])
+        .expect("edit");
+    let (code, report) = verify_json(&f.home, &["--all"]);
+    assert_eq!(code, 2, "{report}");
+    assert!(
+        finding_names(&report).contains(&"side_table".to_owned()),
+        "{report}"
+    );
+    // So is a quarantine reason.
+    index
+        .execute("UPDATE actors SET name = ?1", [actor])
+        .expect("mend");
+    index
+        .execute(
+            "UPDATE recordings SET reason = 'probe: fine' WHERE status = 'quarantined'",
+            [],
+        )
+        .expect("edit");
+    let (code, report) = verify_json(&f.home, &["--all"]);
+    assert_eq!(code, 2, "{report}");
+    assert!(
+        report.to_string().contains("quarantine reason differs"),
+        "{report}"
+    );
+}
+
+/// What an attacker with the index file can remove or damage without touching an event
+/// (issue 22.12): every checkpoint (the events then stand signed by none, which `verify`
+/// reports once they are over an hour old), a flag's row before a sweep deletes the footage it
+/// protected, and the database's own structures (SQLite's integrity check).
+#[test]
+fn removed_checkpoints_a_removed_flag_and_a_damaged_index_are_found() {
+    let later =
+        |hours: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(hours)).to_string();
+    // Signed as every command signs: nothing to find, now or in two hours.
+    let f = fixture();
+    let (code, report) = verify_json(&f.home, &["--all", "--now", &later(2)]);
+    assert_eq!(code, 0, "{report}");
+    tamper_index(&f.home, "DELETE FROM checkpoints");
+    let (code, report) = verify_json(&f.home, &["--all", "--now", &later(2)]);
+    assert_eq!(code, 2, "{report}");
+    assert!(
+        finding_names(&report).contains(&"unsigned_events".to_owned()),
+        "{report}"
+    );
+    // Within the hour a command may still be about to sign.
+    let (code, report) = verify_json(&f.home, &["--all"]);
+    assert_eq!(code, 0, "{report}");
+
+    let f = fixture();
+    let o = run(bwv(&f.home).args(["flag", &f.id, "--case", "C-9", "--reason", "evidence"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    tamper_index(&f.home, "DELETE FROM marks");
+    let o = run(bwv(&f.home).args(["--now", &later(24 * 40), "retention", "sweep"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        show_json(&f.home, &f.id)["recording"]["deletion"].is_object(),
+        "swept"
+    );
+    let report = expect_problem(&f, &["--all"], "mark_changed");
+    let text = report.to_string();
+    assert!(
+        text.contains("is not in the index") && text.contains("while mark"),
+        "{report}"
+    );
+
+    let f = fixture();
+    tamper_index(
+        &f.home,
+        "PRAGMA writable_schema = ON; \
+         UPDATE sqlite_master SET sql = replace(sql, 'recording_id', 'kind') \
+             WHERE name = 'artefacts_by_recording';",
+    );
+    let report = expect_problem(&f, &["--all"], "index_damaged");
+    assert!(
+        report.to_string().contains("missing from index"),
+        "{report}"
+    );
+}

@@ -491,5 +491,5 @@ fn the_service_runs_on_postgres_and_s3() {
         .filter(|e| e["fields"]["action"] == "download_master")
         .collect();
     assert_eq!(downloads.len(), 1, "{shown}");
-    assert_eq!(downloads[0]["actor"], "aud");
+    assert_eq!(downloads[0]["actor_name"], "aud");
 }

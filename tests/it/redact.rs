@@ -803,7 +803,7 @@ fn a_render_queued_for_a_worker_makes_the_same_copy_and_names_the_requester() {
         .filter(|e| e["kind"] == "redaction_rendered")
         .collect();
     assert_eq!(rendered.len(), 2);
-    assert_eq!(rendered[0]["actor"], "reviewer-7", "{:?}", rendered[0]);
+    assert_eq!(rendered[0]["actor_name"], "reviewer-7", "{:?}", rendered[0]);
 
     // An edited plan is refused by the worker too: only logged plans render.
     let mut edited: Value =

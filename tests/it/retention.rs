@@ -257,7 +257,7 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
         .iter()
         .find(|e| e["kind"] == "flagged")
         .expect("flag event");
-    assert_eq!(flag["actor"], "dc-4711");
+    assert_eq!(flag["actor_name"], "dc-4711");
     assert!(
         flag["fields"].get("reason").is_none(),
         "free text stays out of the log"

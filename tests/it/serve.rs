@@ -440,7 +440,7 @@ fn every_role_is_checked_on_the_server_and_every_look_is_logged() {
             .expect("events")
             .iter()
             .filter(|e| e["kind"] == kind && (action.is_empty() || e["fields"]["action"] == action))
-            .map(|e| e["actor"].as_str().expect("actor").to_owned())
+            .map(|e| e["actor_name"].as_str().expect("actor's name").to_owned())
             .collect()
     };
     assert_eq!(
@@ -460,6 +460,7 @@ fn every_role_is_checked_on_the_server_and_every_look_is_logged() {
     assert_eq!(
         logins,
         ["pc1", "reviewer", "disclosure", "auditor", "admin"]
+            .map(|n| bwv::custody::logged_actor(n))
     );
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
@@ -547,8 +548,9 @@ fn sessions_need_their_csrf_token_logins_are_limited_and_tokens_revocable() {
             (e.actor, reason)
         })
         .collect();
-    let mut want = vec![("auditor".to_owned(), "wrong_password".to_owned()); 5];
-    want.push(("auditor".into(), "locked".into()));
+    let auditor = bwv::custody::logged_actor("auditor").into_owned();
+    let mut want = vec![(auditor.clone(), "wrong_password".to_owned()); 5];
+    want.push((auditor, "locked".into()));
     want.push(("(unknown account)".into(), "unknown_account".into()));
     assert_eq!(refusals, want);
     for file in files_under(&f.home) {
@@ -729,7 +731,7 @@ fn a_subject_access_request_runs_over_the_api_and_verify_reports() {
         .filter(|e| e.kind == bwv::custody::EventKind::Verified)
         .map(|e| e.actor)
         .collect();
-    assert_eq!(verified, ["auditor"]);
+    assert_eq!(verified, [bwv::custody::logged_actor("auditor")]);
     let o = run(bwv(&f.home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
@@ -890,7 +892,8 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         .iter()
         .find(|e| e.kind == bwv::custody::EventKind::RedactionRendered)
         .expect("a render event");
-    assert_eq!(rendered.actor, "dis");
+    let dis = bwv::custody::logged_actor("dis");
+    assert_eq!(rendered.actor, dis);
     assert_eq!(
         rendered.fields["exemptions"],
         bwv::custody::event::Field::Int(2)
@@ -900,7 +903,7 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         .iter()
         .find(|e| e.kind == bwv::custody::EventKind::Disclosed)
         .expect("a disclosure event");
-    assert_eq!(disclosed.actor, "dis");
+    assert_eq!(disclosed.actor, dis);
     let o = run(bwv(&home).args(["verify", "--all", "--json"]));
     assert!(o.status.success(), "verify: {}", stdout(&o));
 }
@@ -1240,7 +1243,10 @@ fn an_admin_manages_accounts_and_the_log_and_bundles_check_offline() {
 
     let changes: Vec<String> = all_events(&f.home)
         .into_iter()
-        .filter(|e| e.kind == bwv::custody::EventKind::AccountChanged && e.actor == "admin")
+        .filter(|e| {
+            e.kind == bwv::custody::EventKind::AccountChanged
+                && e.actor == bwv::custody::logged_actor("admin")
+        })
         .filter_map(|e| match e.fields.get("change") {
             Some(bwv::custody::event::Field::Text(t)) => Some(t.clone()),
             _ => None,

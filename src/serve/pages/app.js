@@ -140,7 +140,7 @@ async function recordingPage(id) {
     has("proxy") && !r.deletion ? el("video", { id: "player", controls: true, preload: "metadata", src: "/api/recordings/" + r.id + "/proxy" }) : el("p", { class: "quiet" }, "No playable copy."),
     has("contact_sheet") && !r.deletion ? el("img", { class: "sheet", alt: "contact sheet", src: "/api/recordings/" + r.id + "/contact-sheet" }) : null);
   const facts = el("dl", {},
-    [["Status", r.deletion ? "deleted " + r.deletion.deleted_at : r.status],
+    [["Status", r.deletion ? "deleted " + r.deletion.deleted_at : r.status + (data.damage ? " — damaged: " + data.damage : "")],
      ["Recorded (UTC)", r.recorded_at + " (" + r.recorded_at_source + ")"],
      ["Officer", r.officer_id || "–"], ["Camera", r.device_id || "–"],
      ["Dock file", r.source_name], ["Ingested", r.ingested_at],
@@ -165,7 +165,7 @@ async function recordingPage(id) {
     "Hold", async (v) => { await api("POST", "/api/recordings/" + r.id + "/hold", v); location.reload(); }));
   }
   const events = table([
-    ["#", (e) => e.seq], ["When (UTC)", (e) => e.at], ["What", (e) => e.kind], ["Who", (e) => e.actor],
+    ["#", (e) => e.seq], ["When (UTC)", (e) => e.at], ["What", (e) => e.kind], ["Who", (e) => e.actor_name || e.actor],
     ["Details", (e) => el("span", { class: "mono" }, Object.entries(e.fields).map(([k, v]) => k + "=" + v).join(" "))],
   ], data.events);
   const review = can("plan") && !r.deletion
