@@ -25,6 +25,7 @@ pub fn suite(open: Open<'_>) {
     retention_rules_hold_in_the_transaction(open);
     a_redacted_copy_is_superseded_once(open);
     checkpoints_are_stored_once_per_size(open);
+    people_and_reasons_stay_beside_the_log(open);
 }
 
 pub fn recording(id: &str, sha: Digest) -> Recording {
@@ -84,6 +85,49 @@ fn events_are_contiguous(open: Open<'_>) {
     assert_eq!((e0.seq, e1.seq), (0, 1));
     let events = s.events(Some("abcd1234")).expect("events");
     assert_eq!(events, vec![e0, e1]);
+}
+
+/// A person acting is logged by the hash of the name, kept once beside the log; bwv's own
+/// actors by name; an unreadable file's reason beside the log; and the database's own check
+/// holds on a sound store.
+fn people_and_reasons_stay_beside_the_log(open: Open<'_>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path());
+    let draft = || EventDraft::new(EventKind::Accessed, None, "pc-4711");
+    let (a, b) = (
+        s.append(draft()).expect("append"),
+        s.append(draft()).expect("append"),
+    );
+    let own = s
+        .append(EventDraft::new(EventKind::Accessed, None, "bwv-ingest"))
+        .expect("append");
+    let logged = format!("sha256:{}", Digest::of(b"pc-4711"));
+    assert_eq!(
+        (a.actor.as_str(), b.actor.as_str()),
+        (logged.as_str(), logged.as_str())
+    );
+    assert_eq!(own.actor, "bwv-ingest");
+    let names = s.actor_names().expect("names");
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[&logged], "pc-4711");
+    let e = s
+        .add_unreadable(
+            "dock/x.mp4",
+            "scan: a link",
+            EventDraft::new(EventKind::Unreadable, None, "bwv-ingest"),
+        )
+        .expect("unreadable");
+    let kept = s.unreadable_sources().expect("unreadable");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (
+            kept[0].source.as_str(),
+            kept[0].reason.as_str(),
+            kept[0].event.seq
+        ),
+        ("dock/x.mp4", "scan: a link", e.seq)
+    );
+    assert!(s.integrity_problems().expect("check").is_empty());
 }
 
 fn recordings_round_trip_and_resolve_by_prefix(open: Open<'_>) {
