@@ -11,7 +11,7 @@ use bwv::redact::detect::{DetectSettings, Detector};
 use bwv::redact::mask::Mode;
 use bwv::redact::model::{self, EngineChoice, Weights};
 use bwv::redact::plan::PlanSettings;
-use bwv::redact::render::{Audio, ManualBox, RenderSettings};
+use bwv::redact::render::{Audio, KeepFrames, ManualBox, RenderSettings};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum EngineArg {
@@ -31,6 +31,30 @@ pub enum WeightsArg {
     Int8,
     /// The float model as published.
     Float,
+}
+
+/// `--keep ID` or `--keep ID@FROM-TO`.
+#[derive(Debug, Clone, Copy)]
+pub enum KeepArg {
+    /// The whole track.
+    Track(u32),
+    /// Some frames of it.
+    Frames(KeepFrames),
+}
+
+impl std::str::FromStr for KeepArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text.contains('@') {
+            text.parse().map(KeepArg::Frames)
+        } else {
+            text.trim()
+                .parse()
+                .map(KeepArg::Track)
+                .map_err(|_| format!("{text:?} is not a track id, nor ID@FROM-TO (frames)"))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -71,9 +95,10 @@ pub struct Args {
     /// The redacted MP4 to write (must not exist). Without --render, plans first.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Track ids to leave visible (the requester); may repeat.
+    /// A track to leave visible (the requester): its id, or ID@FROM-TO to leave it visible
+    /// over those frames only (a track that is someone else before or after); may repeat.
     #[arg(long)]
-    keep: Vec<u32>,
+    keep: Vec<KeepArg>,
     /// How faces are hidden.
     #[arg(long, value_enum, default_value = "blur")]
     mode: ModeArg,
@@ -216,7 +241,22 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let (home, store) = super::open_store(config)?;
     let settings = RenderSettings {
         mode: args.mode.into(),
-        keep: args.keep.clone(),
+        keep: args
+            .keep
+            .iter()
+            .filter_map(|k| match k {
+                KeepArg::Track(id) => Some(*id),
+                KeepArg::Frames(_) => None,
+            })
+            .collect(),
+        keep_frames: args
+            .keep
+            .iter()
+            .filter_map(|k| match k {
+                KeepArg::Frames(f) => Some(*f),
+                KeepArg::Track(_) => None,
+            })
+            .collect(),
         audio: args.audio.clone(),
         boxes: args.boxes.clone(),
         ..RenderSettings::default()

@@ -216,7 +216,7 @@ impl Redactor<'_> {
         out: &Path,
     ) -> Result<(plan::Plan, plan::Tiles, Rendered)> {
         plan::check_recording(rec)?;
-        if !settings.keep.is_empty() {
+        if !settings.keep.is_empty() || !settings.keep_frames.is_empty() {
             return Err(Error::Redact(
                 "tracks to keep are chosen from a plan: make one with --plan, then --render it"
                     .into(),

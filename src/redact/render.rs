@@ -163,6 +163,10 @@ pub struct RenderSettings {
     pub mode: Mode,
     /// Track ids left visible (the requester).
     pub keep: Vec<u32>,
+    /// Tracks left visible over some frames only (a track that is the requester for a while,
+    /// and someone else before or after); masked on every other frame.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_frames: Vec<KeepFrames>,
     /// Sound.
     pub audio: Audio,
     /// Extra rectangles.
@@ -174,6 +178,42 @@ pub struct RenderSettings {
     /// a disclosure unit keeps). Its SHA-256 is in the render's event; the text in the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exemptions: Vec<Exemption>,
+}
+
+/// A track left visible from frame `from` to frame `to` (inclusive) only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepFrames {
+    /// Track id.
+    pub track: u32,
+    /// First frame left visible.
+    pub from: u64,
+    /// Last frame left visible.
+    pub to: u64,
+}
+
+impl KeepFrames {
+    /// Whether the track is left visible on `frame`.
+    pub fn shows(&self, track: u32, frame: u64) -> bool {
+        self.track == track && (self.from..=self.to).contains(&frame)
+    }
+}
+
+impl std::str::FromStr for KeepFrames {
+    type Err = String;
+
+    /// `ID@FROM-TO` (frames).
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("{text:?} is not TRACK@FROM-TO (a track id and a range of frames)");
+        let (track, range) = text.split_once('@').ok_or_else(bad)?;
+        let (from, to) = range.split_once('-').ok_or_else(bad)?;
+        let parse = |n: &str| n.trim().parse::<u64>().map_err(|_| bad());
+        Ok(Self {
+            track: track.trim().parse().map_err(|_| bad())?,
+            from: parse(from)?,
+            to: parse(to)?,
+        })
+    }
 }
 
 /// One decision of a render a reviewer must justify.
@@ -200,6 +240,7 @@ impl Default for RenderSettings {
         Self {
             mode: Mode::default(),
             keep: Vec::new(),
+            keep_frames: Vec::new(),
             audio: Audio::default(),
             boxes: Vec::new(),
             grow: mask::DEFAULT_GROW,
@@ -302,11 +343,19 @@ impl RenderReport {
     }
 }
 
-/// Checks the settings against the plan: every kept track must exist.
+/// Checks the settings against the plan: every kept track must exist, and a range kept must
+/// run forwards.
 pub fn check(plan: &Plan, settings: &RenderSettings) -> Result<()> {
+    if let Some(k) = settings.keep_frames.iter().find(|k| k.from > k.to) {
+        return Err(Error::Redact(format!(
+            "track {} frames {}-{}: the range runs backwards",
+            k.track, k.from, k.to
+        )));
+    }
     if let Some(id) = settings
         .keep
         .iter()
+        .chain(settings.keep_frames.iter().map(|k| &k.track))
         .find(|id| !plan.tracks.iter().any(|t| t.id == **id))
     {
         return Err(Error::Redact(format!(
@@ -321,17 +370,30 @@ pub fn check(plan: &Plan, settings: &RenderSettings) -> Result<()> {
     Ok(())
 }
 
-/// The report's track lines: (redacted, kept).
+/// The report's track lines: (redacted, kept). A track kept over some frames is in both: kept
+/// over the frames of its span in the range, redacted over the rest.
 fn track_lines(plan: &Plan, s: &RenderSettings) -> (Vec<TrackLine>, Vec<TrackLine>) {
-    plan.tracks
-        .iter()
-        .map(|t| TrackLine {
+    let (mut redacted, mut kept) = (Vec::new(), Vec::new());
+    for t in &plan.tracks {
+        let line = |first_frame: u64, last_frame: u64| TrackLine {
             id: t.id,
-            first_frame: t.first_frame,
-            last_frame: t.last_frame,
-            frames: t.boxes.len() as u64,
-        })
-        .partition(|l| !s.keep.contains(&l.id))
+            first_frame,
+            last_frame,
+            frames: (last_frame + 1).saturating_sub(first_frame),
+        };
+        if s.keep.contains(&t.id) {
+            kept.push(line(t.first_frame, t.last_frame));
+            continue;
+        }
+        redacted.push(line(t.first_frame, t.last_frame));
+        for k in s.keep_frames.iter().filter(|k| k.track == t.id) {
+            let (from, to) = (k.from.max(t.first_frame), k.to.min(t.last_frame));
+            if from <= to {
+                kept.push(line(from, to));
+            }
+        }
+    }
+    (redacted, kept)
 }
 
 /// The frames a manual box covers (`to` may lie past the end) and its ellipse: one through
@@ -416,9 +478,11 @@ impl MaskStyle {
     }
 }
 
-/// A finished plan's masks: the tracks not kept, drawn in `style`.
+/// A finished plan's masks: the tracks not kept, drawn in `style`, except over the frames
+/// `shown` leaves them visible.
 pub(crate) struct Planned {
     tracks: Vec<Track>,
+    shown: Vec<KeepFrames>,
     style: MaskStyle,
 }
 
@@ -432,6 +496,7 @@ impl Planned {
                 .filter(|t| !s.keep.contains(&t.id))
                 .cloned()
                 .collect(),
+            shown: s.keep_frames.clone(),
             style: MaskStyle::new(
                 s,
                 (plan.fps_num, plan.fps_den),
@@ -451,7 +516,11 @@ impl Masks for Planned {
     }
 
     fn masks(&mut self, frame: u64, _: u64, _: bool) -> Option<Vec<Ellipse>> {
-        let faces = self.tracks.iter().filter_map(|t| t.box_at(frame));
+        let faces = self
+            .tracks
+            .iter()
+            .filter(|t| !self.shown.iter().any(|k| k.shows(t.id, frame)))
+            .filter_map(|t| t.box_at(frame));
         Some(self.style.ellipses(frame, faces))
     }
 }

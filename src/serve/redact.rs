@@ -20,7 +20,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::jobs::{Job, JobSpec};
 use crate::redact::plan::{Plan, PlanSettings};
-use crate::redact::render::{Exemption, ManualBox, RenderSettings};
+use crate::redact::render::{Exemption, KeepFrames, ManualBox, RenderSettings};
 use crate::redact::{LoggedPlan, logged_plans, stored_plan};
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -179,6 +179,11 @@ pub async fn redacted(
 #[serde(deny_unknown_fields)]
 pub struct Keep {
     track: u32,
+    /// With `to`: visible over these frames only (inclusive), masked elsewhere.
+    #[serde(default)]
+    from: Option<u64>,
+    #[serde(default)]
+    to: Option<u64>,
     reason: String,
     basis: String,
 }
@@ -208,7 +213,8 @@ pub struct RenderRequest {
     boxes: Vec<ExtraBox>,
 }
 
-/// `POST /api/recordings/{id}/render {"plan_sha256", "keep": [{"track", "reason", "basis"}],
+/// `POST /api/recordings/{id}/render {"plan_sha256", "keep": [{"track", "from"?, "to"?,
+/// "reason", "basis"}],
 /// "boxes": [{"x", "y", "w", "h", "from_s", "to_s", "reason", "basis"}]}`: queues a render of
 /// a logged plan (202 with the job). Every keep and box needs its reason and legal basis.
 pub async fn render(
@@ -229,9 +235,28 @@ pub async fn render(
                 k.track
             )));
         }
-        settings.keep.push(k.track);
+        let what = match (k.from, k.to) {
+            (None, None) => {
+                settings.keep.push(k.track);
+                format!("track {}", k.track)
+            }
+            (Some(from), Some(to)) if from <= to => {
+                settings.keep_frames.push(KeepFrames {
+                    track: k.track,
+                    from,
+                    to,
+                });
+                format!("track {} frames {from}-{to}", k.track)
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "track {}: give both from and to (frames, from <= to), or neither",
+                    k.track
+                )));
+            }
+        };
         settings.exemptions.push(Exemption {
-            what: format!("track {}", k.track),
+            what,
             reason: k.reason.clone(),
             basis: k.basis.clone(),
         });
@@ -279,6 +304,7 @@ pub async fn render(
         if let Some(k) = settings
             .keep
             .iter()
+            .chain(settings.keep_frames.iter().map(|k| &k.track))
             .find(|k| u64::from(**k) > tracks || **k == 0)
         {
             return Err(invalid(format!("plan {plan_sha256} has no track {k}")));

@@ -298,6 +298,26 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
             "frame {i} kept"
         );
     }
+    // Kept over some frames only (a track that is someone else before or after, issue 21.1):
+    // visible over frames 20-39, masked before and after.
+    let part = luma(&render("part.mp4", &["--keep", &format!("{id}@20-39")]));
+    for i in [5, 14, 25, 34, 45, 55] {
+        let face = face_at(i);
+        let shows = detail(&part[i], face) * 10 > detail(&orig[i], face) * 7;
+        assert_eq!(shows, (20..=39).contains(&i), "frame {i}");
+    }
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.root.join("part.report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(
+        (
+            &report["kept"][0]["first_frame"],
+            &report["kept"][0]["last_frame"]
+        ),
+        (&Value::from(20), &Value::from(39))
+    );
+    assert_eq!(report["redacted"][0]["id"], report["kept"][0]["id"]);
 
     // The custody record: events, the stored copy, a report, verify passes.
     let shown = show_json(&s.home, &s.id);
@@ -314,8 +334,8 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         .collect();
     assert_eq!(
         stored.len(),
-        5,
-        "five distinct outputs stored (a = b = one, boxed = one-boxed, muted = muted2)"
+        6,
+        "six distinct outputs stored (a = b = one, boxed = one-boxed, muted = muted2, kept, part)"
     );
     assert!(
         stored
@@ -398,8 +418,8 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
     let bundled: Vec<&str> = texts(&manifest["files"], "sha256");
     assert_eq!(
         bundled.len(),
-        4,
-        "five renders, one superseded: {bundled:?}"
+        5,
+        "six renders, one superseded: {bundled:?}"
     );
     assert!(!bundled.contains(&a_sha.as_str()));
     // The manifest still lists every derived file, the superseded copy too, with provenance.
@@ -450,6 +470,11 @@ fn bad_requests_are_refused_and_nothing_is_written() {
         &["--render", plan_arg, "--out", out_arg],
         "ffffffff",
         "no recording matches",
+    );
+    refuse(
+        &["--render", plan_arg, "--out", out_arg, "--keep", "1@9-3"],
+        &s.id,
+        "the range runs backwards",
     );
     refuse(
         &["--out", out_arg, "--keep", "1"],
