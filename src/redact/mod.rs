@@ -15,6 +15,7 @@ use crate::progress::{Progress, ProgressEvent};
 pub mod detect;
 pub mod doubt;
 pub mod eval;
+pub mod identity;
 pub mod mask;
 pub mod model;
 pub mod plan;

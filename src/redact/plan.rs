@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::{DetectSettings, Detection, Detector, Region, RgbSource, Yuv420};
 use super::doubt::{self, Unmasked};
+use super::identity::{self, Look};
 use super::mask::Ellipse;
 use super::render::{MaskStyle, Masks, RenderSettings};
 use super::track::{Track, TrackBox, TrackSettings, Tracker};
@@ -245,6 +246,11 @@ struct Planner {
     tracker: Tracker,
     /// Each track's best detection so far: score, frame, crop.
     best: BTreeMap<u32, (f32, u64, RgbImage)>,
+    /// Each track's detections' looks, in frame order (to split it where its face changes).
+    looks: BTreeMap<u32, Vec<(u64, Look)>>,
+    /// Each track's face over time: small crops at detections some frames apart (the spacing
+    /// doubling as they fill up) and where its look changed.
+    over_time: BTreeMap<u32, OverTime>,
     /// 8-bit copies of deeper frames.
     scratch: Vec<u8>,
     /// How many frames back to look for a new face: none without `look_back`, else up to
@@ -283,6 +289,8 @@ impl Planner {
             last: (settings.detect_last && frames > 0).then(|| frames - 1),
             tracker,
             best: BTreeMap::new(),
+            looks: BTreeMap::new(),
+            over_time: BTreeMap::new(),
             scratch: Vec::new(),
             look_back: if settings.look_back {
                 settings.tracking.pad_before as usize
@@ -297,12 +305,43 @@ impl Planner {
 
     /// What was found in a recording of `frames` frames, the preview crops, and the detector.
     fn finish(self, frames: u64) -> (Findings, Tiles, Detector) {
-        let tiles = self
-            .best
-            .into_iter()
-            .map(|(id, (_, _, t))| (id, t))
+        let (tracks, splits) = identity::split(self.tracker.finish(frames), &self.looks);
+        // Each part of a split track draws on the crops of the track it came from.
+        let origin = |id: u32| {
+            let mut id = id;
+            while let Some((from, _, _)) = splits.iter().find(|(_, new, _)| *new == id) {
+                id = *from;
+            }
+            id
+        };
+        let tiles = tracks
+            .iter()
+            .map(|t| {
+                let from = origin(t.id);
+                let span = t.first_frame..=t.last_frame;
+                let over_time: Vec<(u64, f32, RgbImage)> = self
+                    .over_time
+                    .get(&from)
+                    .map(|o| {
+                        o.kept
+                            .iter()
+                            .filter(|(f, _, _)| span.contains(f))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let best = match self.best.get(&from) {
+                    Some((_, f, tile)) if span.contains(f) => tile.clone(),
+                    _ => over_time
+                        .iter()
+                        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                        .map(|(_, _, small)| enlarge(small))
+                        .unwrap_or_else(|| RgbImage::new(TILE, TILE)),
+                };
+                let over_time = over_time.into_iter().map(|(f, _, img)| (f, img)).collect();
+                (t.id, TrackTiles { best, over_time })
+            })
             .collect();
-        let tracks = self.tracker.finish(frames);
         let unmasked = doubt::unmasked(&self.doubtful, &tracks, self.size);
         (Findings { tracks, unmasked }, tiles, self.detector)
     }
@@ -414,10 +453,27 @@ impl Planner {
             let better = |(score, frame, _): &(f32, u64, RgbImage)| {
                 d.score.total_cmp(score).then(frame.cmp(&index)).is_gt()
             };
+            let b = TrackBox::from_det(index, d);
             if self.best.get(&id).is_none_or(better) {
-                let tile = crop(view, &TrackBox::from_det(index, d));
-                self.best.insert(id, (d.score, index, tile));
+                self.best.insert(id, (d.score, index, crop(view, &b, TILE)));
             }
+            let Some(look) = Look::of(view, d) else {
+                continue;
+            };
+            let looks = self.looks.entry(id).or_default();
+            let at = looks.partition_point(|(f, _)| *f < index);
+            // A look unlike the track's last few: perhaps another face; keep a crop of it.
+            let changed = at >= identity::WINDOW
+                && looks[at - identity::WINDOW..at]
+                    .iter()
+                    .map(|(_, l)| l.similarity(&look))
+                    .sum::<f32>()
+                    < identity::SPLIT_BELOW * identity::WINDOW as f32;
+            looks.insert(at, (index, look));
+            self.over_time
+                .entry(id)
+                .or_default()
+                .offer(index, d.score, changed, || crop(view, &b, TILE / 2));
         }
     }
 }
@@ -519,13 +575,73 @@ impl Masks for LivePlan {
     }
 }
 
-/// A preview crop per track id.
-pub type Tiles = BTreeMap<u32, RgbImage>;
+/// The preview crops of each track, by id.
+pub type Tiles = BTreeMap<u32, TrackTiles>;
+
+/// A track's preview crops.
+#[derive(Debug, Clone, Default)]
+pub struct TrackTiles {
+    /// Its best detection, [`TILE`] pixels square.
+    pub best: RgbImage,
+    /// Its face over time (frame, crop half as large), in frame order.
+    pub over_time: Vec<(u64, RgbImage)>,
+}
+
+/// A track's small crops over time, as detections come.
+#[derive(Debug, Default)]
+struct OverTime {
+    /// Frames between crops kept at regular intervals.
+    spacing: u64,
+    /// (frame, score, crop), in the order kept.
+    kept: Vec<(u64, f32, RgbImage)>,
+    /// Frames of the crops kept because the look changed (never thinned out).
+    changes: Vec<u64>,
+}
+
+impl OverTime {
+    /// The most crops a track keeps (small ones: 19 KB each).
+    const MOST: usize = 8;
+
+    /// Keeps a crop (made by `make`) of the detection at `frame` if it lies the spacing past
+    /// the last kept one, or its look `changed`; when full, every other regular crop goes and
+    /// the spacing doubles.
+    fn offer(&mut self, frame: u64, score: f32, changed: bool, make: impl FnOnce() -> RgbImage) {
+        if self.spacing == 0 {
+            self.spacing = 15;
+        }
+        let due = self
+            .kept
+            .last()
+            .is_none_or(|(last, _, _)| frame >= last + self.spacing);
+        if !(due || changed) {
+            return;
+        }
+        self.kept.push((frame, score, make()));
+        if changed {
+            self.changes.push(frame);
+        }
+        if self.kept.len() > Self::MOST + self.changes.len() {
+            let mut i = 0;
+            let changes = &self.changes;
+            self.kept.retain(|(f, _, _)| {
+                i += 1;
+                changes.contains(f) || i % 2 == 1
+            });
+            self.spacing *= 2;
+        }
+    }
+}
+
+/// A small crop drawn at tile size.
+fn enlarge(small: &RgbImage) -> RgbImage {
+    image::imageops::resize(small, TILE, TILE, image::imageops::FilterType::Triangle)
+}
 
 /// Side of a preview tile.
 const TILE: u32 = 160;
 
-fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
+/// A crop `tile` pixels square of the face in `b`.
+fn crop(src: &dyn RgbSource, b: &TrackBox, tile: u32) -> RgbImage {
     // A square 1.6 times the face's larger side, centred on it.
     let side = (b.x1 - b.x0).max(b.y1 - b.y0) * 1.6;
     let region = Region {
@@ -535,10 +651,10 @@ fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
         h: side,
     };
     let mut data = Vec::new();
-    super::detect::to_network_input(src, region, TILE as usize, TILE as usize, &mut data);
-    let plane = (TILE * TILE) as usize;
-    RgbImage::from_fn(TILE, TILE, |x, y| {
-        let i = (y * TILE + x) as usize;
+    super::detect::to_network_input(src, region, tile as usize, tile as usize, &mut data);
+    let plane = (tile * tile) as usize;
+    RgbImage::from_fn(tile, tile, |x, y| {
+        let i = (y * tile + x) as usize;
         image::Rgb([
             data[i] as u8,
             data[plane + i] as u8,
@@ -547,24 +663,55 @@ fn crop(src: &dyn RgbSource, b: &TrackBox) -> RgbImage {
     })
 }
 
-/// Writes the preview sheet from the crops of `plan`'s tracks.
+/// Columns of the preview sheet: a track's best crop, then its face over time.
+pub const PREVIEW_COLUMNS: usize = 6;
+
+/// Writes the preview sheet: a row per track of `plan`, its best crop (labelled with its id
+/// and frames) and then up to five crops of its face over time, evenly spread (labelled with
+/// their frame), so a reviewer sees whether a track follows one face.
 pub fn write_preview(plan: &Plan, crops: &Tiles, out: &Path) -> Result<()> {
     let mut tiles: Vec<RgbImage> = Vec::new();
     for t in &plan.tracks {
-        let mut tile = crops
-            .get(&t.id)
-            .cloned()
-            .unwrap_or_else(|| RgbImage::new(TILE, TILE));
+        let none = TrackTiles::default();
+        let kept = crops.get(&t.id).unwrap_or(&none);
+        let mut tile = if kept.best.width() == TILE {
+            kept.best.clone()
+        } else {
+            RgbImage::new(TILE, TILE)
+        };
         label::draw(&mut tile, 2, 2, &format!("#{}", t.id), 2);
         let range = format!("{}-{}", t.first_frame, t.last_frame);
         let (_, h) = label::text_size(&range, 1);
         label::draw(&mut tile, 2, TILE - h - 4, &range, 1);
         tiles.push(tile);
+        let n = kept.over_time.len();
+        let shown = (PREVIEW_COLUMNS - 1).min(n);
+        for k in 0..PREVIEW_COLUMNS - 1 {
+            let mut tile = RgbImage::new(TILE, TILE);
+            if k < shown {
+                // Evenly spread over what was kept, first and last included.
+                let i = if shown > 1 {
+                    k * (n - 1) / (shown - 1)
+                } else {
+                    0
+                };
+                let (frame, small) = &kept.over_time[i];
+                tile = enlarge(small);
+                let text = frame.to_string();
+                let (_, h) = label::text_size(&text, 1);
+                label::draw(&mut tile, 2, TILE - h - 4, &text, 1);
+            }
+            tiles.push(tile);
+        }
     }
     if tiles.is_empty() {
         let mut tile = RgbImage::new(TILE, TILE);
         label::draw(&mut tile, 2, 2, "-", 2);
         tiles.push(tile);
     }
-    thumbs::write_jpeg(&thumbs::contact_sheet(&tiles, 6), out, 90)
+    thumbs::write_jpeg(
+        &thumbs::contact_sheet(&tiles, PREVIEW_COLUMNS as u32),
+        out,
+        90,
+    )
 }

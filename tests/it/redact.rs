@@ -416,11 +416,7 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         manifest
     );
     let bundled: Vec<&str> = texts(&manifest["files"], "sha256");
-    assert_eq!(
-        bundled.len(),
-        5,
-        "six renders, one superseded: {bundled:?}"
-    );
+    assert_eq!(bundled.len(), 5, "six renders, one superseded: {bundled:?}");
     assert!(!bundled.contains(&a_sha.as_str()));
     // The manifest still lists every derived file, the superseded copy too, with provenance.
     assert!(texts(&manifest["artefacts"], "sha256").contains(&a_sha.as_str()));
@@ -969,5 +965,96 @@ fn faces_entering_across_an_edge_render_the_same_in_one_pass() {
             "{}: one pass = plan + render",
             r["source_name"]
         );
+    }
+}
+
+/// A face that takes another's place (a cut, or someone stepping in front) continues the
+/// first face's track by position alone; the plan splits the track where the face changes, so
+/// keeping the first face's track keeps only that face (issue 21.1). The preview shows each
+/// track's face over time.
+#[test]
+fn a_track_is_split_where_another_face_takes_its_place() {
+    let (dir, dock, home) = dock_and_home();
+    let faces = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/faces");
+    let clip = dock.join("swap.mp4");
+    // The astronaut (face 50x64 at 88,27 of the 256 px picture) on frames 0-29, then Grace
+    // Hopper (face 50x56 at 46,34 of a 138x161 picture) with her face where the astronaut's
+    // was, both moving a pixel a frame to the right.
+    let graph = "[1:v]scale=256:256[a];[2:v]scale=138:161[g];\
+        [0:v][a]overlay=x='100+n':y=60:enable='lt(n,30)':shortest=1[v1];\
+        [v1][g]overlay=x='141+n':y=56:enable='gte(n,30)':shortest=1,format=yuv420p[v]";
+    let background = format!("testsrc2=size={W}x{H}:rate=30");
+    let (astronaut, hopper) = (faces.join("astronaut.jpg"), faces.join("grace_hopper.jpg"));
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &background,
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        astronaut.to_str().expect("utf-8"),
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        hopper.to_str().expect("utf-8"),
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-frames:v",
+        "60",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        clip.to_str().expect("utf-8"),
+    ]);
+    let id = ingest_one(&home, &dock)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let planned = dir.path().join("plan.json");
+    let plan = plan_to(&home, &id, &planned, &[]);
+    let tracks = plan["tracks"].as_array().expect("tracks");
+    let ends_at = |frame: u64| tracks.iter().find(|t| t["last_frame"] == frame);
+    let starts_at = |frame: u64| tracks.iter().find(|t| t["first_frame"] == frame);
+    let (first, second) = (
+        ends_at(29).unwrap_or_else(|| panic!("a track ends at the cut: {tracks:?}")),
+        starts_at(30).unwrap_or_else(|| panic!("a track starts at the cut: {tracks:?}")),
+    );
+    assert_eq!(first["first_frame"], 0);
+    assert_eq!(second["last_frame"], 59);
+    assert_ne!(first["id"], second["id"]);
+    // A row per track in the preview: its best crop and five of its face over time.
+    let sheet = image::open(dir.path().join("plan.preview.jpg")).expect("preview");
+    assert_eq!(sheet.width(), 6 * 164 + 4);
+    assert_eq!(sheet.height(), tracks.len() as u32 * 164 + 4);
+
+    // Keeping the first face keeps only it: the second is masked from the cut on.
+    let out = dir.path().join("kept.mp4");
+    let keep = first["id"].as_u64().expect("id").to_string();
+    let o = run(redact(&home)
+        .arg(&id)
+        .arg("--render")
+        .arg(&planned)
+        .args(["--keep", &keep, "--out"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (orig, kept) = (luma(&clip), luma(&out));
+    for i in [5usize, 20, 35, 50] {
+        let face = if i < 30 {
+            (100 + i + 88 + 10, 60 + 27 + 12, 30, 40)
+        } else {
+            (141 + i + 46 + 10, 56 + 34 + 11, 30, 34)
+        };
+        let shows = detail(&kept[i], face) * 10 > detail(&orig[i], face) * 7;
+        assert_eq!(shows, i < 30, "frame {i}");
     }
 }

@@ -259,6 +259,9 @@ async function redactPage(id) {
   const kept = new Map();
   const boxes = [];
   const visible = () => plan.tracks.filter((t) => t.best_score >= Number(slider.value));
+  // A kept track is visible on every frame, or only from..to (frames) when both are given.
+  const range = (k) => (k.from !== "" && k.to !== "" ? [Number(k.from), Number(k.to)] : null);
+  const shows = (id, f) => { const k = kept.get(id); if (!k) return false; const r = range(k); return !r || (f >= r[0] && f <= r[1]); };
   const frameAt = () => Math.min(plan.frames - 1, Math.floor(video.currentTime * fps + 1e-3));
   function draw() {
     const ctx = canvas.getContext("2d");
@@ -271,7 +274,7 @@ async function redactPage(id) {
       const b = f >= t.first_frame && f <= t.last_frame ? t.boxes[f - t.first_frame] : null;
       if (!b) continue;
       n++;
-      if (!kept.has(t.id)) regions.push([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0, true]);
+      if (!shows(t.id, f)) regions.push([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0, true]);
     }
     const now = video.currentTime;
     for (const b of boxes) if (now >= b.from_s && now <= b.to_s) regions.push([b.x, b.y, b.w, b.h, false]);
@@ -287,37 +290,42 @@ async function redactPage(id) {
     count.textContent = "Frame " + f + ": " + n + " face(s) detected, " + regions.length + " region(s) masked";
   }
   for (const ev of ["loadeddata", "seeked", "timeupdate"]) video.addEventListener(ev, draw);
-  // Each track's face crop, cut from the plan's preview sheet (160 px tiles, 4 px apart, six
-  // to a row, in the plan's track order).
+  // Each track's crops, cut from the plan's preview sheet: a row per track in the plan's
+  // order, 160 px tiles 4 px apart, its best crop first and then five of its face over time
+  // (blank where it has fewer), so a reviewer sees whether the track follows one face.
   const sheet = base + "/plans/" + chosen.plan_sha256 + "/preview";
-  const columns = Math.min(6, Math.max(1, plan.tracks.length));
-  function crop(t) {
-    const i = plan.tracks.indexOf(t), size = 56, k = size / 160;
-    const x = 4 + (i % columns) * 164, y = 4 + Math.floor(i / columns) * 164;
-    const d = el("div", { class: "crop", title: "track " + t.id });
+  function crop(t, column, size) {
+    const i = plan.tracks.indexOf(t), k = size / 160;
+    const x = 4 + column * 164, y = 4 + i * 164;
+    const d = el("div", { class: "crop", title: "track " + t.id + (column ? " over time" : "") });
+    d.style.width = d.style.height = size + "px";
     d.style.backgroundImage = "url(" + JSON.stringify(sheet) + ")";
-    d.style.backgroundSize = ((columns * 164 + 4) * k) + "px auto";
+    d.style.backgroundSize = ((6 * 164 + 4) * k) + "px auto";
     d.style.backgroundPosition = (-x * k) + "px " + (-y * k) + "px";
     return d;
   }
+  const overTime = (t) => el("div", { class: "strip" }, [1, 2, 3, 4, 5].map((c) => crop(t, c, 32)));
   const rows = el("tbody", {});
   function timeline() {
     rows.replaceChildren(...visible().map((t) => {
       const left = (100 * t.first_frame / plan.frames).toFixed(2), width = Math.max(0.5, 100 * (t.last_frame - t.first_frame + 1) / plan.frames).toFixed(2);
       const reason = el("input", { placeholder: "reason", class: "keep-reason", value: (kept.get(t.id) || {}).reason || "" });
       const basis = el("input", { placeholder: "legal basis", class: "keep-basis", value: (kept.get(t.id) || {}).basis || "" });
+      const num = (cls, hint) => el("input", { type: "number", min: "0", step: "1", placeholder: hint, class: cls, value: (kept.get(t.id) || {})[cls.slice(5)] || "" });
+      const from = num("keep-from", "from frame (all)"), to = num("keep-to", "to frame");
+      const now = () => ({ reason: reason.value, basis: basis.value, from: from.value, to: to.value });
       const box = el("input", { type: "checkbox", class: "keep", checked: kept.has(t.id), onchange: () => {
-        if (box.checked) kept.set(t.id, { reason: reason.value, basis: basis.value }); else kept.delete(t.id);
+        if (box.checked) kept.set(t.id, now()); else kept.delete(t.id);
         timeline(); draw();
       } });
-      const sync = () => { if (kept.has(t.id)) kept.set(t.id, { reason: reason.value, basis: basis.value }); };
-      reason.addEventListener("input", sync); basis.addEventListener("input", sync);
+      const sync = () => { if (kept.has(t.id)) { kept.set(t.id, now()); draw(); } };
+      for (const i of [reason, basis, from, to]) i.addEventListener("input", sync);
       return el("tr", { "data-track": t.id },
-        el("td", {}, crop(t), el("a", { href: "#", onclick: (e) => { e.preventDefault(); video.currentTime = (t.first_frame + 0.5) / fps; } }, "#" + t.id)),
-        el("td", { style: "width:50%" }, el("div", { class: "lane" }, el("span", { class: kept.has(t.id) ? "kept" : "", style: "left:" + left + "%;width:" + width + "%" }))),
+        el("td", {}, crop(t, 0, 56), el("a", { href: "#", onclick: (e) => { e.preventDefault(); video.currentTime = (t.first_frame + 0.5) / fps; } }, "#" + t.id)),
+        el("td", { style: "width:50%" }, el("div", { class: "lane" }, el("span", { class: kept.has(t.id) ? "kept" : "", style: "left:" + left + "%;width:" + width + "%" })), overTime(t)),
         el("td", {}, t.best_score.toFixed(2)),
         el("td", {}, el("label", { class: "inline" }, box, "keep visible")),
-        el("td", {}, kept.has(t.id) ? [reason, basis] : null));
+        el("td", {}, kept.has(t.id) ? [reason, basis, from, to] : null));
     }));
   }
   slider.addEventListener("input", () => { timeline(); draw(); });
@@ -353,7 +361,10 @@ async function redactPage(id) {
   const result = el("div", { id: "rendered" });
   const render = can("render") ? [el("h2", {}, "Render"), el("button", { type: "button", id: "render", onclick: async () => {
     try {
-      const keep = [...kept.entries()].map(([track, k]) => ({ track, reason: k.reason, basis: k.basis }));
+      const keep = [...kept.entries()].map(([track, k]) => {
+        const r = range(k);
+        return r ? { track, from: r[0], to: r[1], reason: k.reason, basis: k.basis } : { track, reason: k.reason, basis: k.basis };
+      });
       const q = await api("POST", base + "/render", { plan_sha256: chosen.plan_sha256, keep, boxes });
       const j = await jobDone(q.job, (j) => { progress.textContent = "Rendering: " + jobText(j); });
       if (j.state !== "done") throw new Error("render " + j.state + ": " + (j.error || ""));
