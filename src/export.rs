@@ -4,6 +4,9 @@
 //!
 //! ```text
 //! OUT/files/…            the exported files (copied and hashed in one read, checked against the index)
+//! OUT/record.json        recording, artefacts, exported files: its SHA-256 is in the export's
+//!                        own event, so an edit of it (or of the same facts in the manifest)
+//!                        is found with the event's proof
 //! OUT/manifest.json      recording, artefacts, exported files, events, checkpoint
 //! OUT/proofs/<seq>.json  inclusion proof of each event (bwv log verify-proof)
 //! OUT/checkpoint.txt     the signed checkpoint the proofs are against
@@ -74,6 +77,30 @@ pub struct ManifestEvent {
     pub proof: String,
 }
 
+/// `record.json`: what the bundle says of the recording and its files, written before the
+/// export's event, which holds its SHA-256.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Format name.
+    pub format: &'static str,
+    /// Recording id.
+    pub recording: String,
+    /// SHA-256 of the native master.
+    pub master_sha256: Digest,
+    /// Master size.
+    pub master_size: u64,
+    /// When recorded (UTC).
+    pub recorded_at: String,
+    /// When ingested (UTC).
+    pub ingested_at: String,
+    /// Stream facts and frame-hash root.
+    pub media: Option<MediaInfo>,
+    /// Every derived file the index holds for it, with provenance.
+    pub artefacts: Vec<Artefact>,
+    /// The files in this bundle.
+    pub files: Vec<ExportedFile>,
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -107,6 +134,8 @@ pub struct Manifest {
     pub exported_at: String,
     /// Who exported it, as the log names them (a person by the SHA-256 of their name).
     pub exported_by: String,
+    /// SHA-256 of `record.json`, as the export's event holds it.
+    pub record_sha256: Digest,
 }
 
 fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -243,11 +272,26 @@ pub fn export(
         .iter()
         .map(|f| format!("{} {} {}\n", f.path, f.sha256, f.size))
         .collect();
+    let record = Record {
+        format: "bwv-export-record/1",
+        recording: rec.id.clone(),
+        master_sha256: rec.master_sha256,
+        master_size: rec.master_size,
+        recorded_at: rec.recorded_at.clone(),
+        ingested_at: rec.ingested_at.clone(),
+        media: rec.media.clone(),
+        artefacts,
+        files: exported,
+    };
+    let record_json = serde_json::to_string_pretty(&record).expect("record serialises") + "\n";
+    write(&out.join("record.json"), record_json.as_bytes())?;
+    let record_sha256 = Digest::of(record_json.as_bytes());
     store.append(
         EventDraft::new(EventKind::Accessed, Some(&rec.id), actor)
             .with("action", "export")
-            .with("files", exported.len() as u64)
-            .with("export_set", Digest::of(set.as_bytes())),
+            .with("files", record.files.len() as u64)
+            .with("export_set", Digest::of(set.as_bytes()))
+            .with("record_sha256", record_sha256),
     )?;
     let (cp, _) = log::sign_checkpoint(store, signer, log::AuditScope::SinceLatest)?;
     let verifier = signer.verifier();
@@ -274,20 +318,21 @@ pub fn export(
     let last = events.last().map(|e| e.at.clone()).unwrap_or_default();
     let manifest = Manifest {
         format: "bwv-export/1",
-        recording: rec.id.clone(),
-        master_sha256: rec.master_sha256,
-        master_size: rec.master_size,
-        recorded_at: rec.recorded_at.clone(),
-        ingested_at: rec.ingested_at.clone(),
-        media: rec.media.clone(),
-        artefacts,
-        files: exported,
+        recording: record.recording,
+        master_sha256: record.master_sha256,
+        master_size: record.master_size,
+        recorded_at: record.recorded_at,
+        ingested_at: record.ingested_at,
+        media: record.media,
+        artefacts: record.artefacts,
+        files: record.files,
         events,
         log_origin: signer.verifier().name().to_owned(),
         checkpoint_size: cp.size,
         checkpoint_root: cp.root,
         exported_at: last,
         exported_by: crate::custody::logged_actor(actor).into_owned(),
+        record_sha256,
     };
     write(&out.join("checkpoint.txt"), cp.note.as_bytes())?;
     write(
@@ -301,6 +346,7 @@ pub fn export(
         .iter()
         .map(|f| format!("{}  {}\n", f.sha256, f.path))
         .collect();
+    sums.push_str(&format!("{record_sha256}  record.json\n"));
     sums.push_str(&format!("{}  manifest.json\n", Digest::of(json.as_bytes())));
     write(&out.join("SHA256SUMS"), sums.as_bytes())?;
     write(&out.join("README.txt"), readme(&manifest).as_bytes())?;
@@ -322,8 +368,11 @@ Custody log: {origin}, checkpoint of {size} events, root {root}
 
 What is here
 - files/           the exported files; manifest.json lists each with its SHA-256 and what it is
-- manifest.json    the recording, every derived file with its provenance, the recording's custody
-                   events (sequence number, kind, time, RFC 6962 leaf hash) and the checkpoint
+- record.json      the recording, every derived file with its provenance, and the files here;
+                   its SHA-256 ({record}) is in the export's own event
+                   ({export_proof}), so the log vouches for it
+- manifest.json    the same, with the recording's custody events (sequence number, kind, time,
+                   RFC 6962 leaf hash) and the checkpoint
 - proofs/          one inclusion proof per event against checkpoint.txt
 - checkpoint.txt   the custody log's signed checkpoint (C2SP signed note, Ed25519)
 - log.pub          the custody log's public key (compare it with the one the force publishes)
@@ -336,6 +385,11 @@ video libraries or database, from the bwv-proof crate; `bwv log verify-proof` do
     bwv-verify-proof {first} --key log.pub --checkpoint checkpoint.txt
     for p in proofs/*.json; do bwv-verify-proof \"$p\" --key log.pub --checkpoint checkpoint.txt; done
 
+Check that record.json is the one the export logged: its SHA-256 must equal the record_sha256 in
+the export event's bytes (the \"event\" of {export_proof}), and manifest.json must say the same of
+the recording and its files.
+    sha256sum record.json
+
 Each proof holds the event's exact bytes (canonical JSON), its leaf hash SHA-256(0x00 || bytes), and
 the audit path to the checkpoint's root (RFC 6962/9162). The master's SHA-256 above appears in the
 `ingested` event's bytes, so a verified proof ties the master to the log. Per-frame hashes
@@ -347,5 +401,12 @@ the audit path to the checkpoint's root (RFC 6962/9162). The master's SHA-256 ab
         origin = m.log_origin,
         size = m.checkpoint_size,
         root = m.checkpoint_root,
+        record = m.record_sha256,
+        export_proof = m
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "accessed")
+            .map_or("proofs/…", |e| e.proof.as_str()),
     )
 }

@@ -434,6 +434,41 @@ fn export_bundle_checks_offline_with_sha256sum_and_proofs() {
             .expect("readme")
             .contains("sha256sum -c SHA256SUMS")
     );
+    // record.json is the one the export logged (issue 21.5): its SHA-256 is in the export's
+    // own event, whose proof is in the bundle; the manifest says the same of the recording.
+    let record_text = fs::read_to_string(out.join("record.json")).expect("record");
+    let record: Value = serde_json::from_str(&record_text).expect("json");
+    let export_proof: Value = serde_json::from_str(
+        &fs::read_to_string(
+            out.join(
+                events.last().expect("event")["proof"]
+                    .as_str()
+                    .expect("proof"),
+            ),
+        )
+        .expect("proof"),
+    )
+    .expect("json");
+    let logged: Value =
+        serde_json::from_str(export_proof["event"].as_str().expect("event bytes")).expect("event");
+    let sha = bwv::digest::Digest::of(record_text.as_bytes()).to_hex();
+    assert_eq!(logged["fields"]["record_sha256"], sha.as_str());
+    assert_eq!(manifest["record_sha256"], sha.as_str());
+    for key in [
+        "recording",
+        "master_sha256",
+        "recorded_at",
+        "media",
+        "artefacts",
+        "files",
+    ] {
+        assert_eq!(record[key], manifest[key], "{key}");
+    }
+    let edited = record_text.replace(
+        manifest["recorded_at"].as_str().expect("time"),
+        "2020-01-01T00:00:00.000Z",
+    );
+    assert_ne!(bwv::digest::Digest::of(edited.as_bytes()).to_hex(), sha);
     // A bundle is never written over another.
     let o = run(bwv(&f.home).args(["export", &f.id, "--out"]).arg(&out));
     assert_eq!(o.status.code(), Some(1));
