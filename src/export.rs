@@ -81,8 +81,6 @@ pub struct ManifestEvent {
 /// export's event, which holds its SHA-256.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
-    /// Format name.
-    pub format: &'static str,
     /// Recording id.
     pub recording: String,
     /// SHA-256 of the native master.
@@ -101,27 +99,14 @@ pub struct Record {
     pub files: Vec<ExportedFile>,
 }
 
-/// `manifest.json`.
+/// `manifest.json`: the record, with the recording's events and the checkpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     /// Format name.
     pub format: &'static str,
-    /// Recording id.
-    pub recording: String,
-    /// SHA-256 of the native master.
-    pub master_sha256: Digest,
-    /// Master size.
-    pub master_size: u64,
-    /// When recorded (UTC).
-    pub recorded_at: String,
-    /// When ingested (UTC).
-    pub ingested_at: String,
-    /// Stream facts and frame-hash root.
-    pub media: Option<MediaInfo>,
-    /// Every derived file the index holds for it, with provenance.
-    pub artefacts: Vec<Artefact>,
-    /// The files in this bundle.
-    pub files: Vec<ExportedFile>,
+    /// What `record.json` holds.
+    #[serde(flatten)]
+    pub record: Record,
     /// The recording's events, each with a proof.
     pub events: Vec<ManifestEvent>,
     /// The log's origin.
@@ -136,6 +121,14 @@ pub struct Manifest {
     pub exported_by: String,
     /// SHA-256 of `record.json`, as the export's event holds it.
     pub record_sha256: Digest,
+}
+
+/// `record.json`: the record with its format.
+#[derive(Serialize)]
+struct RecordFile<'a> {
+    format: &'static str,
+    #[serde(flatten)]
+    record: &'a Record,
 }
 
 fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -273,7 +266,6 @@ pub fn export(
         .map(|f| format!("{} {} {}\n", f.path, f.sha256, f.size))
         .collect();
     let record = Record {
-        format: "bwv-export-record/1",
         recording: rec.id.clone(),
         master_sha256: rec.master_sha256,
         master_size: rec.master_size,
@@ -283,7 +275,11 @@ pub fn export(
         artefacts,
         files: exported,
     };
-    let record_json = serde_json::to_string_pretty(&record).expect("record serialises") + "\n";
+    let file = RecordFile {
+        format: "bwv-export-record/1",
+        record: &record,
+    };
+    let record_json = serde_json::to_string_pretty(&file).expect("record serialises") + "\n";
     write(&out.join("record.json"), record_json.as_bytes())?;
     let record_sha256 = Digest::of(record_json.as_bytes());
     store.append(
@@ -318,14 +314,7 @@ pub fn export(
     let last = events.last().map(|e| e.at.clone()).unwrap_or_default();
     let manifest = Manifest {
         format: "bwv-export/1",
-        recording: record.recording,
-        master_sha256: record.master_sha256,
-        master_size: record.master_size,
-        recorded_at: record.recorded_at,
-        ingested_at: record.ingested_at,
-        media: record.media,
-        artefacts: record.artefacts,
-        files: record.files,
+        record,
         events,
         log_origin: signer.verifier().name().to_owned(),
         checkpoint_size: cp.size,
@@ -342,6 +331,7 @@ pub fn export(
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises") + "\n";
     write(&out.join("manifest.json"), json.as_bytes())?;
     let mut sums: String = manifest
+        .record
         .files
         .iter()
         .map(|f| format!("{}  {}\n", f.sha256, f.path))
@@ -396,8 +386,8 @@ the audit path to the checkpoint's root (RFC 6962/9162). The master's SHA-256 ab
 (frames.sha256, 32 bytes a frame) can be re-derived with:
     ffmpeg -i files/<master> -map 0:v:0 -f framehash -hash sha256 -
 ",
-        id = m.recording,
-        master = m.master_sha256,
+        id = m.record.recording,
+        master = m.record.master_sha256,
         origin = m.log_origin,
         size = m.checkpoint_size,
         root = m.checkpoint_root,

@@ -63,9 +63,9 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     }
     println!(
         "exported {} file(s) and {} event proof(s) of {} to {} (checkpoint {}); see README.txt there",
-        m.files.len(),
+        m.record.files.len(),
         m.events.len(),
-        m.recording,
+        m.record.recording,
         args.out.display(),
         m.checkpoint_size
     );

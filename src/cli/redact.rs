@@ -239,24 +239,17 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
         anyhow::bail!("--render needs --out FILE (or --enqueue, for a worker)");
     }
     let (home, store) = super::open_store(config)?;
+    let (mut keep, mut keep_frames) = (Vec::new(), Vec::new());
+    for k in &args.keep {
+        match *k {
+            KeepArg::Track(id) => keep.push(id),
+            KeepArg::Frames(f) => keep_frames.push(f),
+        }
+    }
     let settings = RenderSettings {
         mode: args.mode.into(),
-        keep: args
-            .keep
-            .iter()
-            .filter_map(|k| match k {
-                KeepArg::Track(id) => Some(*id),
-                KeepArg::Frames(_) => None,
-            })
-            .collect(),
-        keep_frames: args
-            .keep
-            .iter()
-            .filter_map(|k| match k {
-                KeepArg::Frames(f) => Some(*f),
-                KeepArg::Track(_) => None,
-            })
-            .collect(),
+        keep,
+        keep_frames,
         audio: args.audio.clone(),
         boxes: args.boxes.clone(),
         ..RenderSettings::default()

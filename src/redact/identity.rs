@@ -281,37 +281,28 @@ mod tests {
             y1: 56.0,
             score: 0.9,
         };
-        let of = |y: &[u8]| {
-            let chroma = vec![128u8; w * h / 4];
-            let view = Yuv420 {
+        fn view(y: &[u8], w: usize, h: usize) -> Yuv420<'_> {
+            Yuv420 {
                 y,
-                u: &chroma,
-                v: &chroma,
+                u: &[],
+                v: &[],
                 y_stride: w,
                 uv_stride: w / 2,
                 width: w,
                 height: h,
                 bt709: false,
-            };
-            Look::of(&view, &d).expect("look")
-        };
+            }
+        }
+        let of = |y: &[u8]| Look::of(&view(y, w, h), &d).expect("look");
         let (a, b) = (of(&face(4, 0)), of(&face(2, 60)));
         assert!(a.similarity(&b) > 0.99, "{}", a.similarity(&b));
         let flipped: Vec<u8> = face(4, 0).iter().map(|p| 255 - p).collect();
         assert!(a.similarity(&of(&flipped)) < -0.99);
         let tiny = Detection { x1: 12.0, ..d };
-        let chroma = vec![128u8; w * h / 4];
         let y = face(4, 0);
-        let view = Yuv420 {
-            y: &y,
-            u: &chroma,
-            v: &chroma,
-            y_stride: w,
-            uv_stride: w / 2,
-            width: w,
-            height: h,
-            bt709: false,
-        };
-        assert!(Look::of(&view, &tiny).is_none(), "under a pixel a cell");
+        assert!(
+            Look::of(&view(&y, w, h), &tiny).is_none(),
+            "under a pixel a cell"
+        );
     }
 }
