@@ -274,7 +274,7 @@ fn policy_command(config: &Config, set: Option<u32>, json: bool) -> Result<ExitC
         )?),
         None => None,
     };
-    let policy = bwv::custody::retention::Policy::load_or_default(&home.policy())?;
+    let policy = Ops::new(&home, store.as_ref(), &config.actor).policy()?;
     if json {
         let doc = serde_json::json!({
             "policy": policy, "policy_sha256": policy.digest(), "event": event,

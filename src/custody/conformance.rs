@@ -128,6 +128,18 @@ fn people_and_reasons_stay_beside_the_log(open: Open<'_>) {
         ("dock/x.mp4", "scan: a link", e.seq)
     );
     assert!(s.integrity_problems().expect("check").is_empty());
+    // The latest event of a kind.
+    assert_eq!(
+        s.latest_event(EventKind::Accessed)
+            .expect("latest")
+            .map(|e| e.seq),
+        Some(own.seq)
+    );
+    assert!(
+        s.latest_event(EventKind::PolicyChanged)
+            .expect("latest")
+            .is_none()
+    );
 }
 
 fn recordings_round_trip_and_resolve_by_prefix(open: Open<'_>) {

@@ -717,6 +717,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_unreadable(&self, source: &str, reason: &str, event: EventDraft) -> Result<Event>;
     /// Every unreadable dock file's event, path and reason, oldest first.
     fn unreadable_sources(&self) -> Result<Vec<UnreadableSource>>;
+    /// The latest event of `kind`, if any (the store's retention policy is its latest
+    /// `policy_changed` event).
+    fn latest_event(&self, kind: EventKind) -> Result<Option<Event>>;
     /// What the database's own integrity check reports wrong (SQLite's `integrity_check`);
     /// empty when it holds, or when the backend has no such check.
     fn integrity_problems(&self) -> Result<Vec<String>>;

@@ -37,8 +37,8 @@ use super::backend::{
 use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
-    Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Page, PageRequest,
-    Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
+    Artefact, ArtefactKind, Event, EventDraft, EventKind, LogRow, LogView, Outcome, Page,
+    PageRequest, Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -239,6 +239,10 @@ CREATE TABLE actors (
     name   TEXT NOT NULL
 );
 ALTER TABLE unreadable_sources ADD COLUMN reason TEXT;
+"#,
+    // 4: the latest event of a kind (the retention policy is the latest `policy_changed`).
+    r#"
+CREATE INDEX events_by_kind ON events(kind, seq);
 "#,
 ];
 
@@ -1434,6 +1438,17 @@ impl Store for PostgresStore {
                 ))
             },
         )
+    }
+
+    fn latest_event(&self, kind: EventKind) -> Result<Option<Event>> {
+        Ok(rows(
+            &mut *self.conn()?,
+            "read the latest event of a kind",
+            "SELECT canonical FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT 1",
+            &[&kind.as_str()],
+            |row| event_col(row, 0),
+        )?
+        .pop())
     }
 
     fn integrity_problems(&self) -> Result<Vec<String>> {

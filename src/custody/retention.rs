@@ -63,6 +63,31 @@ impl Policy {
         Ok(policy)
     }
 
+    /// The store's policy, shared by every machine on its index: the latest `policy_changed`
+    /// event (whose hash must match the policy it names); for a store that never logged one,
+    /// the policy file older stores kept at `legacy` (`HOME/policy.json`), else the default.
+    pub fn of_store(store: &dyn super::Store, legacy: &Path) -> Result<Self> {
+        let Some(e) = store.latest_event(EventKind::PolicyChanged)? else {
+            return Self::load_or_default(legacy);
+        };
+        let days = match e.fields.get("retention_days") {
+            Some(super::Field::Int(d)) => u32::try_from(*d).ok(),
+            _ => None,
+        };
+        let policy = days.map(|retention_days| Self { retention_days });
+        match (policy, e.fields.get("policy_sha256")) {
+            (Some(p), Some(super::Field::Text(sha)))
+                if *sha == p.digest().to_hex() && p.check().is_ok() =>
+            {
+                Ok(p)
+            }
+            _ => Err(Error::Integrity(format!(
+                "the policy logged by event {} is not a usable policy matching its hash",
+                e.seq
+            ))),
+        }
+    }
+
     /// Loads the store's own policy file, or the defaults when the store has none.
     pub fn load_or_default(path: &Path) -> Result<Self> {
         if path.exists() {

@@ -23,8 +23,8 @@ use super::backend::{
 use super::retention::{Deletion, Mark, MarkKind};
 use super::sar::{Disclosure, Sar};
 use super::{
-    Artefact, ArtefactKind, Event, EventDraft, LogRow, LogView, Outcome, Page, PageRequest,
-    Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
+    Artefact, ArtefactKind, Event, EventDraft, EventKind, LogRow, LogView, Outcome, Page,
+    PageRequest, Recording, RecordingQuery, Status, Store, StoredCheckpoint, UnreadableSource,
 };
 use crate::clock::{self, Clock};
 use crate::digest::Digest;
@@ -208,6 +208,10 @@ CREATE TABLE actors (
     name   TEXT NOT NULL
 ) WITHOUT ROWID;
 ALTER TABLE unreadable_sources ADD COLUMN reason TEXT;
+"#,
+    // 13: the latest event of a kind (the retention policy is the latest `policy_changed`).
+    r#"
+CREATE INDEX events_by_kind ON events(kind, seq);
 "#,
 ];
 
@@ -1320,6 +1324,20 @@ impl Store for SqliteStore {
             .collect()
         };
         run().map_err(Error::index("read unreadable sources"))
+    }
+
+    fn latest_event(&self, kind: EventKind) -> Result<Option<Event>> {
+        let conn = self.read()?;
+        conn.query_row(
+            "SELECT canonical FROM events WHERE kind = ?1 ORDER BY seq DESC LIMIT 1",
+            [kind.as_str()],
+            |row| event_col(row, 0),
+        )
+        .optional()
+        .map_err(Error::index(format!(
+            "read the latest {} event",
+            kind.as_str()
+        )))
     }
 
     fn integrity_problems(&self) -> Result<Vec<String>> {

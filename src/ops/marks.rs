@@ -128,25 +128,19 @@ impl Ops<'_> {
         })
     }
 
-    /// Sets the store's retention policy (`HOME/policy.json`, replaced whole and durably) and
-    /// logs it as a `policy_changed` event, sealed. A policy that cannot be applied is refused.
+    /// The store's retention policy (see [`Policy::of_store`]): what every machine on the
+    /// index applies.
+    pub fn policy(&self) -> Result<Policy> {
+        Policy::of_store(self.store, &self.home.policy())
+    }
+
+    /// Sets the store's retention policy: logs it as a `policy_changed` event (its days and
+    /// hash), sealed, which every machine on the index then applies. A policy that cannot be
+    /// applied is refused.
     pub fn set_policy(&self, policy: &Policy) -> Result<Event> {
         policy
             .check()
             .map_err(|why| Error::Invalid(format!("not a valid retention policy: {why}")))?;
-        let path = self.home.policy();
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let bytes = serde_json::to_vec_pretty(policy)
-            .map_err(|e| Error::Invalid(format!("policy: {e}")))?;
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir, Stage::Index, "create"))?;
-        use std::io::Write as _;
-        tmp.write_all(&bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(Error::io(tmp.path(), Stage::Index, "write"))?;
-        tmp.persist(&path)
-            .map_err(|e| Error::io(&path, Stage::Index, "replace")(e.error))?;
-        sync_dir(dir)?;
         let event = self.store.append(
             EventDraft::new(EventKind::PolicyChanged, None, self.actor)
                 .with("retention_days", u64::from(policy.retention_days))
@@ -169,7 +163,7 @@ impl Ops<'_> {
         let _lock = self.home.lock()?;
         let policy = match policy {
             Some(path) => Policy::load(path)?,
-            None => Policy::load_or_default(&self.home.policy())?,
+            None => self.policy()?,
         };
         let report = sweep(self.home, self.store, &policy, now, dry_run)?;
         if !dry_run && !report.expired.is_empty() {

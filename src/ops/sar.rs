@@ -5,7 +5,7 @@ use std::path::Path;
 use jiff::civil::Date;
 
 use super::Ops;
-use crate::custody::retention::{self, Mark, MarkKind, Policy};
+use crate::custody::retention::{self, Mark, MarkKind};
 use crate::custody::sar::{self, Disclosure, Sar};
 use crate::custody::{ArtefactKind, Event, EventDraft, EventKind, Recording};
 use crate::digest::hash_file;
@@ -69,7 +69,7 @@ impl Ops<'_> {
     pub fn link(&self, sar_id: &str, reference: &str) -> Result<(Sar, Recording, Mark)> {
         let s = self.open_one(sar_id)?;
         let rec = self.store.resolve(reference)?;
-        sar::check_linkable(&s, &rec, &Policy::load_or_default(&self.home.policy())?)?;
+        sar::check_linkable(&s, &rec, &self.policy()?)?;
         if self
             .store
             .marks(Some(&rec.id))?

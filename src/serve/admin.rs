@@ -23,9 +23,10 @@ pub async fn policy(
     who: Who,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     who.must(Permission::ReadLog, "read the policy")?;
+    let name = who.name().to_owned();
     Ok(Json(
-        blocking(&service, |s| {
-            let p = Policy::load_or_default(&s.home.policy())?;
+        blocking(&service, move |s| {
+            let p = s.ops(&name).policy()?;
             Ok(serde_json::json!({"policy": p, "policy_sha256": p.digest()}))
         })
         .await?,

@@ -95,6 +95,19 @@ fn a_store_on_postgres_ingests_flags_sweeps_and_verifies() {
         report["log"]["size"].as_u64().expect("size") >= 8,
         "{report}"
     );
+
+    // The retention policy is the index's, not a machine's: set here, another machine's
+    // folder on the same database reads it.
+    let set = run(on_index(bwv(&home), &url).args(["retention", "policy", "--set", "400"]));
+    assert!(set.status.success(), "{}", stderr(&set));
+    let elsewhere = dir.path().join("other-machine");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let shown = json(&run(on_index(bwv(&elsewhere), &url).args([
+        "retention",
+        "policy",
+        "--json",
+    ])));
+    assert_eq!(shown["policy"]["retention_days"], 400, "{shown}");
 }
 
 /// Two docks ingested at once into a new database: both processes migrate it without failing,

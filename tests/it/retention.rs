@@ -184,6 +184,31 @@ fn sweep_deletes_only_unmarked_expired_footage_and_verify_still_passes() {
     let long: Value = json_at(&home, now, &["retention", "sweep", "--dry-run", "--json"]);
     assert_eq!(long["expired"], serde_json::json!([]));
     fs::remove_file(home.join("policy.json")).expect("rm policy");
+    // A policy set is logged, not written to a file of this machine's: every machine on the
+    // index applies the latest logged one (and it outranks an older store's file).
+    let set: Value = json_at(
+        &home,
+        now,
+        &["retention", "policy", "--set", "400", "--json"],
+    );
+    assert_eq!(set["policy"]["retention_days"], 400);
+    assert_eq!(set["event"]["kind"], "policy_changed");
+    assert!(!home.join("policy.json").exists());
+    let long: Value = json_at(&home, now, &["retention", "sweep", "--dry-run", "--json"]);
+    assert_eq!(long["expired"], serde_json::json!([]));
+    fs::write(home.join("policy.json"), r#"{"retention_days": 1}"#).expect("policy");
+    let shown: Value = json_at(&home, now, &["retention", "policy", "--json"]);
+    assert_eq!(
+        shown["policy"]["retention_days"], 400,
+        "the logged policy wins"
+    );
+    fs::remove_file(home.join("policy.json")).expect("rm policy");
+    let back: Value = json_at(
+        &home,
+        now,
+        &["retention", "policy", "--set", "31", "--json"],
+    );
+    assert_eq!(back["policy"]["retention_days"], 31);
 
     // A mistyped policy file, or one that would delete everything at once, is an error and not
     // the default: nothing is deleted.
