@@ -30,8 +30,11 @@ use serde::{Deserialize, Serialize};
 use crate::custody::{IndexLocation, Page, PageRequest};
 use crate::error::{Error, Result};
 
-/// Attempts a job gets before it is dead.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// Attempts a job gets before it is dead. With the back-off between them ([`backoff`]: 2 s,
+/// 4 s, ... at most 5 min) a job rides out about 13 minutes of trouble that may pass: an object
+/// store or database restarting takes a minute or so (SeaweedFS here: 20-30 s a restart), and 5
+/// attempts (30 s) let two restarts kill a batch's jobs.
+pub const MAX_ATTEMPTS: u32 = 10;
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -506,3 +506,72 @@ fn the_service_runs_on_postgres_and_s3() {
     assert_eq!(downloads.len(), 1, "{shown}");
     assert_eq!(downloads[0]["actor_name"], "aud");
 }
+
+/// The object store is killed and restarted while two workers drain a dock into it:
+/// uploads cut off are retried, and every clip is still ingested exactly once, its master and
+/// derived files in the bucket, and the store verifies (issue 18: nothing lost when S3
+/// restarts).
+#[test]
+fn an_object_store_restart_while_workers_run_loses_nothing() {
+    let mut s3 = servers::OwnS3::start();
+    let url = servers::postgres_fresh("s3restart");
+    let objects = "s3://bwv-test/restart";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dir.path().join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    for i in 0..6 {
+        make_clip(
+            &dock.join(format!("cam-{i}.mp4")),
+            Clip {
+                seconds: 2.0 + i as f32 / 10.0,
+                ..Clip::h264(320, 240)
+            },
+        );
+    }
+    let home = dir.path().join("home");
+    let settings = s3.settings.clone();
+    let cmd = |c: Command| {
+        let mut c = on_index(c, &url);
+        c.env("BWV_OBJECTS", objects).envs(settings.iter().cloned());
+        c
+    };
+    let o = run(cmd(bwv(&home)).args(["ingest", "--enqueue"]).arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let workers: Vec<std::process::Child> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            cmd(bwv(&home))
+                .args([
+                    "worker", "--drain", "--lease", "3", "--idle", "0.2", "--json",
+                ])
+                .args(["--name", name])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start")
+        })
+        .collect();
+    s3.restart();
+    for w in workers {
+        let o = w.wait_with_output().expect("wait");
+        assert!(
+            o.status.success(),
+            "{:?}: {} {}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    let jobs = jobs_json(&home, &url);
+    assert_eq!(jobs["counts"]["done"], 6, "{jobs}");
+    let listed = json(&run(cmd(bwv(&home)).args(["list", "--json"])));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 6, "every clip once");
+    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
+    assert!(
+        files_under(&home.join("masters")).is_empty(),
+        "masters are in the bucket"
+    );
+    let verify = run(cmd(bwv(&home)).args(["verify", "--all", "--deep", "--json"]));
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}

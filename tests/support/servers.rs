@@ -84,23 +84,75 @@ pub fn s3() -> &'static [(String, String)] {
     &SERVER
         .get_or_init(|| {
             let (child, _, line) = launch("s3-throwaway.sh");
-            let settings: Vec<(String, String)> = line
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            assert!(
-                settings.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL"),
-                "not S3 settings: {line}"
-            );
-            (child, settings)
+            (child, s3_settings(&line))
         })
         .1
+}
+
+/// The settings in the line `scripts/s3-throwaway.sh` prints once its server answers.
+fn s3_settings(line: &str) -> Vec<(String, String)> {
+    let settings: Vec<(String, String)> = line
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(
+        settings.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL"),
+        "not S3 settings: {line}"
+    );
+    settings
 }
 
 /// A fresh location on the test S3 server: one bucket, a prefix of its own per call.
 pub fn s3_location(label: &str) -> String {
     format!("s3://bwv-test/{}", unique(label).replace('_', "-"))
+}
+
+/// An S3 server of one test's own (which it may restart without disturbing the others),
+/// stopped when dropped.
+pub struct OwnS3 {
+    child: std::process::Child,
+    lines: Lines,
+    /// Its settings, as [`s3`] gives them.
+    pub settings: Vec<(String, String)>,
+}
+
+impl OwnS3 {
+    /// Starts one.
+    pub fn start() -> Self {
+        let (child, lines, line) = launch("s3-throwaway.sh");
+        Self {
+            child,
+            lines,
+            settings: s3_settings(&line),
+        }
+    }
+
+    /// Kills it outright (writes in flight lost) and starts it again over the same data,
+    /// returning once it answers.
+    pub fn restart(&mut self) {
+        restart(&self.child, &mut self.lines);
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a throwaway server's script SIGUSR1 and waits for its "restarted".
+fn restart(child: &std::process::Child, lines: &mut Lines) {
+    use std::io::BufRead as _;
+    let sent = std::process::Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let mut line = String::new();
+    lines.read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "restarted");
 }
 
 /// A PostgreSQL server of one test's own (which it may restart without disturbing the others),
@@ -122,15 +174,7 @@ impl OwnPostgres {
 
     /// Restarts it (every connection dropped) and returns once it accepts connections again.
     pub fn restart(&mut self) {
-        use std::io::BufRead as _;
-        let sent = std::process::Command::new("kill")
-            .args(["-USR1", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        let mut line = String::new();
-        self.lines.read_line(&mut line).expect("read");
-        assert_eq!(line.trim(), "restarted");
+        restart(&self.child, &mut self.lines);
     }
 }
 
