@@ -47,7 +47,7 @@ pub fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
     let (home, store) = super::open_store(config)?;
     let store = store.as_ref();
-    let (signer, _) = LogKeys::new(home.keys()).load_or_create(None)?;
+    let (signer, _) = LogKeys::new(home.keys()).for_store(store, None)?;
     let m = export::export(
         &home,
         store,

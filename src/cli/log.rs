@@ -89,9 +89,9 @@ fn read(path: &Path) -> Result<String> {
 }
 
 pub fn init(config: &Config, args: InitArgs) -> Result<ExitCode> {
-    let (home, _store) = super::create_store(config)?;
+    let (home, store) = super::create_store(config)?;
     let keys = LogKeys::new(home.keys());
-    let (signer, created) = keys.load_or_create(args.origin.as_deref())?;
+    let (signer, created) = keys.for_store(store.as_ref(), args.origin.as_deref())?;
     let verb = if created { "created" } else { "already has" };
     println!(
         "{} {verb} log {:?}; public key in {}",
@@ -120,7 +120,7 @@ pub fn run(config: &Config, command: LogCommand) -> Result<ExitCode> {
         }
         LogCommand::Checkpoint { out, json } => {
             let (store, keys) = open()?;
-            let (signer, _) = keys.load_or_create(None)?;
+            let (signer, _) = keys.for_store(store.as_ref(), None)?;
             let (cp, new) = log::sign_checkpoint(store.as_ref(), &signer, log::AuditScope::Full)?;
             if !new && !json {
                 eprintln!("bwv: log unchanged since checkpoint {}", cp.size);

@@ -100,6 +100,41 @@ impl LogKeys {
         Ok((signer, true))
     }
 
+    /// The key that signs `store`'s log: this folder's, created (named `origin`, or at
+    /// random) only for a log no key has signed yet. A log on an index shared by several
+    /// machines has one key: a machine without it, or with another, is refused with what to do,
+    /// rather than making a second key whose checkpoints the others would find forged.
+    pub fn for_store(
+        &self,
+        store: &dyn super::Store,
+        origin: Option<&str>,
+    ) -> Result<(NoteSigner, bool)> {
+        let latest = store.latest_checkpoint()?;
+        if !self.exists()
+            && let Some(cp) = &latest
+        {
+            return Err(Error::NotFound(format!(
+                "{}: this machine has no log key, and the log is already signed by {}: copy \
+                 keys/log.key (mode 0600) and keys/log.pub from a machine that has it",
+                self.signer_path().display(),
+                note_origin(&cp.note)
+            )));
+        }
+        let (signer, created) = self.load_or_create(origin)?;
+        if let Some(cp) = latest
+            && signer.verifier().open(&cp.note).is_err()
+        {
+            return Err(Error::Integrity(format!(
+                "{}: this machine's log key ({}) did not sign the log's checkpoints (signed by \
+                 {}): copy keys/log.key and keys/log.pub from a machine that has the log's key",
+                self.signer_path().display(),
+                signer.name(),
+                note_origin(&cp.note)
+            )));
+        }
+        Ok((signer, created))
+    }
+
     /// Loads the signing key; refuses a key file that group or others can read.
     pub fn signer(&self) -> Result<NoteSigner> {
         let path = self.signer_path();
@@ -145,6 +180,11 @@ fn write_new(path: &Path, text: &str, mode: u32, replace: bool) -> Result<()> {
     f.write_all(format!("{text}\n").as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(Error::io(path, Stage::Index, "write key"))
+}
+
+/// The origin line a signed note names (its first line).
+fn note_origin(note: &str) -> &str {
+    note.lines().next().unwrap_or("another key")
 }
 
 #[cfg(test)]

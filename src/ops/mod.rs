@@ -40,7 +40,7 @@ impl<'a> Ops<'a> {
     /// appended cannot be erased unnoticed: a checkpoint past the log's end is a finding of
     /// `verify`. Audits only the events since the latest checkpoint.
     pub fn seal(&self) -> Result<Option<StoredCheckpoint>> {
-        let (signer, _) = LogKeys::new(self.home.keys()).load_or_create(None)?;
+        let (signer, _) = LogKeys::new(self.home.keys()).for_store(self.store, None)?;
         if self.store.log_head()?.size() == 0 {
             return Ok(None);
         }

@@ -622,7 +622,7 @@ pub async fn export(
     let (tar, scratch, rec) = blocking(&service, move |s| {
         let rec = visible(s, &who, &id)?;
         let scratch = s.home.scratch()?;
-        let (signer, _) = LogKeys::new(s.home.keys()).load_or_create(None)?;
+        let (signer, _) = LogKeys::new(s.home.keys()).for_store(s.store.as_ref(), None)?;
         let name = format!("bwv-export-{}", rec.id);
         let folder = scratch.path().join(&name);
         crate::export::export(

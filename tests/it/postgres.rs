@@ -575,3 +575,58 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
     let verify = run(cmd(bwv(&home)).args(["verify", "--all", "--deep", "--json"]));
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
+
+/// Machines sharing one index share the log's key: a machine without it, or with another, is
+/// refused with what to do instead of signing checkpoints the others would find forged; with
+/// the key copied over, it signs, and both machines find the log whole.
+#[test]
+fn machines_on_one_index_sign_with_the_log_s_one_key() {
+    let url = servers::postgres_fresh("keys");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 1, 1);
+    let (a, b) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
+    let o = run(on_index(bwv(&a), &url).arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = json(&run(on_index(bwv(&a), &url).args(["list", "--json"])))[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let flag = |home: &Path, case: &str| {
+        run(on_index(bwv(home), &url).args(["flag", &id, "--case", case, "--reason", "r"]))
+    };
+    // No key on machine B: refused, naming the log's key and the fix; no key is made.
+    std::fs::create_dir(&b).expect("mkdir");
+    let o = flag(&b, "C-1");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("copy keys/log.key"), "{}", stderr(&o));
+    assert!(!b.join("keys").join("log.key").exists());
+    // Another key (a store of its own's) on machine B: refused too.
+    let other = dir.path().join("other");
+    let o = run(bwv(&other).arg("init"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let copy_keys = |from: &Path| {
+        std::fs::create_dir_all(b.join("keys")).expect("mkdir");
+        for name in ["log.key", "log.pub"] {
+            let to = b.join("keys").join(name);
+            let _ = std::fs::remove_file(&to);
+            std::fs::copy(from.join("keys").join(name), &to).expect("copy key");
+        }
+    };
+    copy_keys(&other);
+    let o = flag(&b, "C-2");
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did not sign the log"),
+        "{}",
+        stderr(&o)
+    );
+    // The log's key copied over: machine B signs, and both machines verify.
+    copy_keys(&a);
+    let o = flag(&b, "C-3");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for home in [&a, &b] {
+        let o = run(on_index(bwv(home), &url).args(["verify", "--json"]));
+        let report = json(&o);
+        assert_eq!(report["log"]["findings"], serde_json::json!([]), "{report}");
+    }
+}
