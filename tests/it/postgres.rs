@@ -576,23 +576,35 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
 
-/// Machines sharing one index share the log's key: a machine without it, or with another, is
-/// refused with what to do instead of signing checkpoints the others would find forged; with
-/// the key copied over, it signs, and both machines find the log whole.
+/// Machines sharing one index and bucket share the log's key: a machine without it, or with
+/// another, is refused with what to do instead of signing checkpoints the others would find
+/// forged; with the key copied over, it flags and sweeps what the first machine ingested, and
+/// both machines find the store whole.
 #[test]
-fn machines_on_one_index_sign_with_the_log_s_one_key() {
+fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_footage() {
     let url = servers::postgres_fresh("keys");
+    let objects = servers::s3_location("machines");
     let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dock_of(dir.path(), "dock", 1, 1);
+    let dock = dock_of(dir.path(), "dock", 2, 1);
     let (a, b) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
-    let o = run(on_index(bwv(&a), &url).arg("ingest").arg(&dock));
+    let on = |home: &Path| {
+        let mut c = on_index(bwv(home), &url);
+        c.env("BWV_OBJECTS", &objects)
+            .envs(servers::s3().iter().cloned());
+        c
+    };
+    let o = run(on(&a).arg("ingest").arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
-    let id = json(&run(on_index(bwv(&a), &url).args(["list", "--json"])))[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let listed = json(&run(on(&a).args(["list", "--json"])));
+    let ids: Vec<String> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
     let flag = |home: &Path, case: &str| {
-        run(on_index(bwv(home), &url).args(["flag", &id, "--case", case, "--reason", "r"]))
+        run(on(home).args(["flag", &ids[0], "--case", case, "--reason", "r"]))
     };
     // No key on machine B: refused, naming the log's key and the fix; no key is made.
     std::fs::create_dir(&b).expect("mkdir");
@@ -620,13 +632,25 @@ fn machines_on_one_index_sign_with_the_log_s_one_key() {
         "{}",
         stderr(&o)
     );
-    // The log's key copied over: machine B signs, and both machines verify.
+    // The log's key copied over: machine B flags one recording and, forty days on, sweeps the
+    // other out of the bucket; both machines find the store whole.
     copy_keys(&a);
     let o = flag(&b, "C-3");
     assert!(o.status.success(), "{}", stderr(&o));
+    let sweep =
+        run(on(&b)
+            .env("BWV_NOW", "2027-01-20T12:00:00Z")
+            .args(["retention", "sweep", "--json"]));
+    assert!(sweep.status.success(), "{}", stderr(&sweep));
+    let swept = json(&sweep);
+    assert_eq!(texts(&swept["expired"], "id"), [ids[1].as_str()], "{swept}");
+    assert_eq!(
+        swept["kept_by_marks"],
+        serde_json::json!([ids[0]]),
+        "{swept}"
+    );
     for home in [&a, &b] {
-        let o = run(on_index(bwv(home), &url).args(["verify", "--json"]));
-        let report = json(&o);
-        assert_eq!(report["log"]["findings"], serde_json::json!([]), "{report}");
+        let o = run(on(home).args(["verify", "--all", "--json"]));
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     }
 }
