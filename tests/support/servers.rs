@@ -13,10 +13,16 @@ type Lines = std::io::BufReader<std::process::ChildStdout>;
 /// script stops its server and removes its folder when the pipe closes), and returns the one
 /// line it prints once the server is ready, and the rest of what it prints.
 fn launch(name: &str) -> (std::process::Child, Lines, String) {
+    launch_with(name, &[])
+}
+
+/// [`launch`] with these environment variables set for the script.
+fn launch_with(name: &str, env: &[(&str, &str)]) -> (std::process::Child, Lines, String) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
     let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(&script)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -167,7 +173,15 @@ pub struct OwnPostgres {
 impl OwnPostgres {
     /// Starts one.
     pub fn start() -> Self {
-        let (child, lines, url) = launch("pg-throwaway.sh");
+        Self::started(launch("pg-throwaway.sh"))
+    }
+
+    /// Starts one that takes TLS connections only; its URL asks for TLS and names its CA.
+    pub fn start_tls() -> Self {
+        Self::started(launch_with("pg-throwaway.sh", &[("PG_TLS", "1")]))
+    }
+
+    fn started((child, lines, url): (std::process::Child, Lines, String)) -> Self {
         assert!(url.starts_with("postgres://"), "not a server URL: {url}");
         Self { child, lines, url }
     }
