@@ -1617,6 +1617,27 @@ mod tests {
     }
 
     #[test]
+    fn libpq_s_sslrootcert_is_taken_out_of_the_url_and_pem_is_read() {
+        let url = "postgres://u@h:5/db?sslmode=require&sslrootcert=/etc/ca.pem&connect_timeout=3";
+        assert_eq!(
+            take_param(url, "sslrootcert"),
+            (
+                "postgres://u@h:5/db?sslmode=require&connect_timeout=3".to_owned(),
+                Some("/etc/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            take_param("postgres://u@h/db?sslrootcert=x", "sslrootcert"),
+            ("postgres://u@h/db".to_owned(), Some("x".to_owned()))
+        );
+        assert_eq!(take_param("postgres://u@h/db", "sslrootcert").1, None);
+        let pem = "junk\n-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n\
+                   -----BEGIN CERTIFICATE-----\nBA==\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_certificates(pem), [vec![0, 1, 2, 3], vec![4]]);
+        assert!(tls_connector(Some("/nonexistent/ca.pem"), "db").is_err());
+    }
+
+    #[test]
     fn the_postgres_store_keeps_the_store_contract() {
         // One database per folder the suite names, so reopening a folder reopens its store.
         crate::custody::conformance::suite(&|dir| {
