@@ -143,12 +143,37 @@ fn two_ingests_started_at_once_on_a_new_database_share_one_log() {
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
 
+/// A dock of six short clips of different lengths (so different bytes) under `dir`.
+fn six_clips(dir: &Path) -> std::path::PathBuf {
+    let dock = dir.join("dock");
+    std::fs::create_dir(&dock).expect("mkdir");
+    for i in 0..6 {
+        make_clip(
+            &dock.join(format!("cam-{i}.mp4")),
+            Clip {
+                seconds: 2.0 + i as f32 / 10.0,
+                ..Clip::h264(320, 240)
+            },
+        );
+    }
+    dock
+}
+
 /// Workers named `names`, draining the queue with a lease of `lease` seconds, their output kept.
 fn start_workers(home: &Path, url: &str, names: &[&str], lease: &str) -> Vec<std::process::Child> {
+    spawn_workers(|| on_index(bwv(home), url), names, lease)
+}
+
+/// [`start_workers`] on commands `base` makes.
+fn spawn_workers(
+    base: impl Fn() -> Command,
+    names: &[&str],
+    lease: &str,
+) -> Vec<std::process::Child> {
     names
         .iter()
         .map(|name| {
-            on_index(bwv(home), url)
+            base()
                 .args([
                     "worker", "--drain", "--lease", lease, "--idle", "0.2", "--json",
                 ])
@@ -407,17 +432,7 @@ fn a_database_restart_while_workers_run_loses_nothing() {
     let mut server = servers::OwnPostgres::start();
     let url = server.url.clone();
     let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dir.path().join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
-    for i in 0..6 {
-        make_clip(
-            &dock.join(format!("cam-{i}.mp4")),
-            Clip {
-                seconds: 2.0 + i as f32 / 10.0,
-                ..Clip::h264(320, 240)
-            },
-        );
-    }
+    let dock = six_clips(dir.path());
     let home = dir.path().join("home");
     let o = run(on_index(bwv(&home), &url)
         .args(["ingest", "--enqueue"])
@@ -517,17 +532,7 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
     let url = servers::postgres_fresh("s3restart");
     let objects = "s3://bwv-test/restart";
     let dir = tempfile::tempdir().expect("tempdir");
-    let dock = dir.path().join("dock");
-    std::fs::create_dir(&dock).expect("mkdir");
-    for i in 0..6 {
-        make_clip(
-            &dock.join(format!("cam-{i}.mp4")),
-            Clip {
-                seconds: 2.0 + i as f32 / 10.0,
-                ..Clip::h264(320, 240)
-            },
-        );
-    }
+    let dock = six_clips(dir.path());
     let home = dir.path().join("home");
     let settings = s3.settings.clone();
     let cmd = |c: Command| {
@@ -537,20 +542,7 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
     };
     let o = run(cmd(bwv(&home)).args(["ingest", "--enqueue"]).arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
-    let workers: Vec<std::process::Child> = ["w1", "w2"]
-        .iter()
-        .map(|name| {
-            cmd(bwv(&home))
-                .args([
-                    "worker", "--drain", "--lease", "3", "--idle", "0.2", "--json",
-                ])
-                .args(["--name", name])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("start")
-        })
-        .collect();
+    let workers = spawn_workers(|| cmd(bwv(&home)), &["w1", "w2"], "3");
     s3.restart();
     for w in workers {
         let o = w.wait_with_output().expect("wait");
