@@ -840,6 +840,13 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(api.post(&path, &dis, &keep(" ")).status().as_u16(), 422);
+    let mut part = keep("the requester, from frame 5 on");
+    part["keep"][0]["from"] = json!(5);
+    assert_eq!(
+        api.post(&path, &dis, &part).status().as_u16(),
+        422,
+        "a range needs both ends"
+    );
     let mut unlogged = keep("the requester");
     unlogged["plan_sha256"] = json!("0".repeat(64));
     assert_eq!(
@@ -862,6 +869,18 @@ fn a_redaction_is_planned_rendered_with_reasons_and_disclosed_over_the_api() {
         .bytes()
         .expect("body");
     assert_eq!(bwv::digest::Digest::of(&bytes).to_hex(), copy);
+    // Kept over some frames only (issue 21.1): the report names the range kept.
+    part["keep"][0]["to"] = json!(20);
+    let queued: Value = api.post(&path, &dis, &part).json().expect("JSON");
+    let job = finished(&api, &dis, &queued);
+    assert_eq!(job["state"], "done", "{job}");
+    let kept = &job["result"]["report"]["kept"][0];
+    assert_eq!(
+        (&kept["first_frame"], &kept["last_frame"]),
+        (&json!(5), &json!(20)),
+        "{job}"
+    );
+    assert_eq!(job["result"]["report"]["redacted"][0]["id"], 1, "{job}");
 
     // Disclosed under a SAR: a redacted copy needs no override.
     let sar = api.sar_holding(&dis, &id);
