@@ -9,8 +9,8 @@
 //!
 //! Chosen on three `make_clip.py` composites of the development faces (seeds 11-13 of the
 //! held-out evaluation set, 1280x720, 8 s; a split never changes a mask, so the set's recall
-//! figures are untouched): between windows of the same face the similarity was at least 0.93 (0.1st percentile),
-//! between different faces at most 0.5 for 89 % of pairs. Composites move rigid photographs,
+//! figures are untouched): between windows of the same face the similarity was at least 0.93
+//! (0.1st percentile), between different faces at most 0.5 for 89 % of pairs. Composites move rigid photographs,
 //! so real footage (turning heads, changing light) gives the same face lower similarities: a
 //! split of one person's track is the safe error (both parts masked unless kept), and
 //! `--keep ID@FROM-TO` keeps part of a track.
@@ -89,29 +89,31 @@ impl Look {
 /// after are less similar than [`SPLIT_BELOW`], taking the least similar point of each run of
 /// such points.
 pub fn changes(looks: &[(u64, Look)]) -> Vec<u64> {
-    let mut found = Vec::new();
-    let mut k = WINDOW;
-    while k + WINDOW <= looks.len() {
-        let similarity = |k: usize| {
+    // The similarity at each point k (WINDOW looks before it, WINDOW from it), from k = WINDOW.
+    let similarity: Vec<f32> = (WINDOW..=looks.len().saturating_sub(WINDOW))
+        .map(|k| {
             let before = Look::mean(looks[k - WINDOW..k].iter().map(|(_, l)| l));
             let after = Look::mean(looks[k..k + WINDOW].iter().map(|(_, l)| l));
             before.similarity(&after)
-        };
-        if similarity(k) >= SPLIT_BELOW {
-            k += 1;
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < similarity.len() {
+        if similarity[i] >= SPLIT_BELOW {
+            i += 1;
             continue;
         }
         // The least similar point of the run (the earliest among equals).
-        let mut best = (similarity(k), k);
-        let mut j = k + 1;
-        while j + WINDOW <= looks.len() && similarity(j) < SPLIT_BELOW {
-            if similarity(j) < best.0 {
-                best = (similarity(j), j);
-            }
-            j += 1;
-        }
-        found.push(looks[best.1].0);
-        k = best.1 + WINDOW;
+        let run = similarity[i..]
+            .iter()
+            .take_while(|s| **s < SPLIT_BELOW)
+            .count();
+        let least = (i..i + run)
+            .min_by(|a, b| similarity[*a].total_cmp(&similarity[*b]))
+            .unwrap_or(i);
+        found.push(looks[least + WINDOW].0);
+        i = least + WINDOW;
     }
     found
 }
@@ -119,7 +121,7 @@ pub fn changes(looks: &[(u64, Look)]) -> Vec<u64> {
 /// Splits `tracks` (in id order) where their faces change (see [`changes`]), given each
 /// track's detections' looks. The first part keeps the track's id; later parts take new ids
 /// after the highest, in order of track and frame. Returns the tracks in id order and each
-/// split made: (track split, new track, its first frame).
+/// split made: (the track it came from, new track, its first frame).
 pub fn split(
     tracks: Vec<Track>,
     looks: &BTreeMap<u32, Vec<(u64, Look)>>,
@@ -134,11 +136,12 @@ pub fn split(
             .into_iter()
             .filter(|&f| f > t.first_frame && f <= t.last_frame)
             .collect();
+        let t_id = t.id;
         let mut rest = t;
         for frame in at {
             let tail = rest.boxes.split_off((frame - rest.first_frame) as usize);
             let part = part_of(next, frame, tail);
-            splits.push((rest.id, next, frame));
+            splits.push((t_id, next, frame));
             next += 1;
             let head = std::mem::take(&mut rest.boxes);
             out.push(part_of(rest.id, rest.first_frame, head));

@@ -308,11 +308,10 @@ impl Planner {
         let (tracks, splits) = identity::split(self.tracker.finish(frames), &self.looks);
         // Each part of a split track draws on the crops of the track it came from.
         let origin = |id: u32| {
-            let mut id = id;
-            while let Some((from, _, _)) = splits.iter().find(|(_, new, _)| *new == id) {
-                id = *from;
-            }
-            id
+            splits
+                .iter()
+                .find(|(_, new, _)| *new == id)
+                .map_or(id, |(from, _, _)| *from)
         };
         let tiles = tracks
             .iter()
@@ -588,7 +587,7 @@ pub struct TrackTiles {
 }
 
 /// A track's small crops over time, as detections come.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct OverTime {
     /// Frames between crops kept at regular intervals.
     spacing: u64,
@@ -598,17 +597,24 @@ struct OverTime {
     changes: Vec<u64>,
 }
 
+impl Default for OverTime {
+    fn default() -> Self {
+        Self {
+            spacing: 15,
+            kept: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+}
+
 impl OverTime {
-    /// The most crops a track keeps (small ones: 19 KB each).
+    /// The most crops kept at regular intervals (small ones: 19 KB each).
     const MOST: usize = 8;
 
     /// Keeps a crop (made by `make`) of the detection at `frame` if it lies the spacing past
     /// the last kept one, or its look `changed`; when full, every other regular crop goes and
     /// the spacing doubles.
     fn offer(&mut self, frame: u64, score: f32, changed: bool, make: impl FnOnce() -> RgbImage) {
-        if self.spacing == 0 {
-            self.spacing = 15;
-        }
         let due = self
             .kept
             .last()
