@@ -634,13 +634,10 @@ fn check_against_log(
         int_field(e, "container_frames"),
         int_field(e, "undecodable_frames"),
     );
-    let indexed_damage = media.damage().map(|_| {
-        (
-            i64::try_from(media.container_frames.unwrap_or_default()).ok(),
-            i64::try_from(media.undecodable_frames).ok(),
-        )
+    let indexed_damage = media.damage_counts().map_or((None, None), |(c, u)| {
+        (i64::try_from(c).ok(), i64::try_from(u).ok())
     });
-    if indexed_damage.unwrap_or((None, None)) != logged_damage {
+    if indexed_damage != logged_damage {
         differs(format!(
             "damage (frames missing or undecodable) differs from event {}",
             e.seq

@@ -196,6 +196,17 @@ impl MediaInfo {
         if missing > allowed { missing } else { 0 }
     }
 
+    /// What the `processed` event records of damaged footage (container frames, undecodable
+    /// frames); `None` for whole footage, whose event records neither.
+    pub fn damage_counts(&self) -> Option<(u64, u64)> {
+        (self.missing_frames() > 0 || self.undecodable_frames > 0).then(|| {
+            (
+                self.container_frames.unwrap_or_default(),
+                self.undecodable_frames,
+            )
+        })
+    }
+
     /// Why the decoded footage is incomplete, if it is: frames the container declares that
     /// the file did not deliver (truncated), or frames the decoder could not decode (corrupt).
     pub fn damage(&self) -> Option<String> {

@@ -278,15 +278,12 @@ impl Ingest<'_> {
                     .with("tool_version", tool_version());
                 // Footage that decoded incomplete is kept and processed, and marked as such:
                 // on the record, in the index, and as the item's error.
-                let damage = media.damage();
-                if damage.is_some() {
+                if let Some((container, undecodable)) = media.damage_counts() {
                     draft = draft
-                        .with(
-                            "container_frames",
-                            media.container_frames.unwrap_or_default(),
-                        )
-                        .with("undecodable_frames", media.undecodable_frames);
+                        .with("container_frames", container)
+                        .with("undecodable_frames", undecodable);
                 }
+                let damage = media.damage();
                 report.frames = Some(media.frames);
                 report.frame_hash_root = Some(media.frame_hash_root);
                 self.store.finish_recording(
