@@ -159,14 +159,50 @@ fn six_clips(dir: &Path) -> std::path::PathBuf {
     dock
 }
 
+/// Queues `dock` (six clips) with commands `base` makes, has two workers drain it while
+/// `restart` restarts a server, and checks that every clip ended ingested exactly once.
+fn drain_through_restarts(
+    home: &Path,
+    url: &str,
+    dock: &Path,
+    base: impl Fn() -> Command,
+    restart: impl FnOnce(),
+) {
+    let o = run(base().args(["ingest", "--enqueue"]).arg(dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let workers = spawn_workers(&base, &["w1", "w2"], "3");
+    restart();
+    for w in workers {
+        let o = w.wait_with_output().expect("wait");
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert!(o.status.success(), "{:?}: {out} {err}", o.status);
+    }
+    let jobs = jobs_json(home, url);
+    assert_eq!(jobs["counts"]["done"], 6, "{jobs}");
+    let listed = json(&run(base().args(["list", "--json"])));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 6, "every clip once");
+    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
+    for r in listed {
+        let id = r["id"].as_str().expect("id");
+        let kinds = event_kinds(&json(&run(base().args(["show", id, "--json"]))));
+        let count = |k: &str| kinds.iter().filter(|e| *e == k).count();
+        assert_eq!(
+            (count("ingested"), count("processed")),
+            (1, 1),
+            "{id}: {kinds:?}"
+        );
+    }
+}
+
 /// Workers named `names`, draining the queue with a lease of `lease` seconds, their output kept.
 fn start_workers(home: &Path, url: &str, names: &[&str], lease: &str) -> Vec<std::process::Child> {
-    spawn_workers(|| on_index(bwv(home), url), names, lease)
+    spawn_workers(&|| on_index(bwv(home), url), names, lease)
 }
 
 /// [`start_workers`] on commands `base` makes.
 fn spawn_workers(
-    base: impl Fn() -> Command,
+    base: &dyn Fn() -> Command,
     names: &[&str],
     lease: &str,
 ) -> Vec<std::process::Child> {
@@ -434,40 +470,16 @@ fn a_database_restart_while_workers_run_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = six_clips(dir.path());
     let home = dir.path().join("home");
-    let o = run(on_index(bwv(&home), &url)
-        .args(["ingest", "--enqueue"])
-        .arg(&dock));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let workers = start_workers(&home, &url, &["w1", "w2"], "3");
-    server.restart();
-    server.restart();
-    for w in workers {
-        let o = w.wait_with_output().expect("wait");
-        assert!(
-            o.status.success(),
-            "{:?}: {} {}",
-            o.status,
-            stdout(&o),
-            stderr(&o)
-        );
-    }
-    let jobs = jobs_json(&home, &url);
-    assert_eq!(jobs["counts"]["done"], 6, "{jobs}");
-    let listed = json(&run(on_index(bwv(&home), &url).args(["list", "--json"])));
-    let listed = listed.as_array().expect("array");
-    assert_eq!(listed.len(), 6, "every clip once");
-    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
-    for r in listed {
-        let id = r["id"].as_str().expect("id");
-        let shown = json(&run(on_index(bwv(&home), &url).args(["show", id, "--json"])));
-        let kinds = event_kinds(&shown);
-        let count = |k: &str| kinds.iter().filter(|e| *e == k).count();
-        assert_eq!(
-            (count("ingested"), count("processed")),
-            (1, 1),
-            "{id}: {kinds:?}"
-        );
-    }
+    drain_through_restarts(
+        &home,
+        &url,
+        &dock,
+        || on_index(bwv(&home), &url),
+        || {
+            server.restart();
+            server.restart();
+        },
+    );
     let verify = run(on_index(bwv(&home), &url).args(["verify", "--all", "--json"]));
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
@@ -540,26 +552,7 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
         c.env("BWV_OBJECTS", objects).envs(settings.iter().cloned());
         c
     };
-    let o = run(cmd(bwv(&home)).args(["ingest", "--enqueue"]).arg(&dock));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let workers = spawn_workers(|| cmd(bwv(&home)), &["w1", "w2"], "3");
-    s3.restart();
-    for w in workers {
-        let o = w.wait_with_output().expect("wait");
-        assert!(
-            o.status.success(),
-            "{:?}: {} {}",
-            o.status,
-            stdout(&o),
-            stderr(&o)
-        );
-    }
-    let jobs = jobs_json(&home, &url);
-    assert_eq!(jobs["counts"]["done"], 6, "{jobs}");
-    let listed = json(&run(cmd(bwv(&home)).args(["list", "--json"])));
-    let listed = listed.as_array().expect("array");
-    assert_eq!(listed.len(), 6, "every clip once");
-    assert!(listed.iter().all(|r| r["status"] == "ready"), "{listed:?}");
+    drain_through_restarts(&home, &url, &dock, || cmd(bwv(&home)), || s3.restart());
     assert!(
         files_under(&home.join("masters")).is_empty(),
         "masters are in the bucket"

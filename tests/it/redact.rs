@@ -167,6 +167,31 @@ fn plan(s: &Setup) -> (PathBuf, Value) {
     (path, plan)
 }
 
+/// Redacts recording `id` into `dir/PREFIXone.mp4` in one pass and into `dir/PREFIXtwo.mp4`
+/// from the plan `planned`; returns the two copies.
+fn render_both_ways(
+    home: &Path,
+    id: &str,
+    planned: &Path,
+    dir: &Path,
+    prefix: &str,
+) -> (PathBuf, PathBuf) {
+    let (one, two) = (
+        dir.join(format!("{prefix}one.mp4")),
+        dir.join(format!("{prefix}two.mp4")),
+    );
+    let o = run(redact(home).arg(id).arg("--out").arg(&one));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(redact(home)
+        .arg(id)
+        .arg("--render")
+        .arg(planned)
+        .arg("--out")
+        .arg(&two));
+    assert!(o.status.success(), "{}", stderr(&o));
+    (one, two)
+}
+
 /// Plans recording `id` into `path` with extra `args`; returns the plan.
 fn plan_to(home: &Path, id: &str, path: &Path, args: &[&str]) -> Value {
     let o = run(redact(home).arg(id).arg("--plan").arg(path).args(args));
@@ -654,16 +679,7 @@ fn a_face_that_comes_into_view_between_detection_frames_is_masked_from_its_first
     assert_eq!(from, 4);
     assert!(b["score"].as_f64().is_some_and(|s| s > 0.5), "{b}");
     // Planning while rendering (frames masked as the decode goes on) looks back the same.
-    let (one, two) = (dir.path().join("one.mp4"), dir.path().join("two.mp4"));
-    let o = run(redact(&home).arg(id).arg("--out").arg(&one));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(redact(&home)
-        .arg(id)
-        .arg("--render")
-        .arg(&planned)
-        .arg("--out")
-        .arg(&two));
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (one, two) = render_both_ways(&home, id, &planned, dir.path(), "");
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let kept = home.join("plans").join(id).join("one.plan.json");
     assert_eq!(read(&kept), read(&planned));
@@ -946,19 +962,7 @@ fn faces_entering_across_an_edge_render_the_same_in_one_pass() {
             "{}: the face is found",
             r["source_name"]
         );
-        let (one, two) = (
-            dir.path().join(format!("{id}-one.mp4")),
-            dir.path().join(format!("{id}-two.mp4")),
-        );
-        let o = run(redact(&home).arg(id).arg("--out").arg(&one));
-        assert!(o.status.success(), "{}", stderr(&o));
-        let o = run(redact(&home)
-            .arg(id)
-            .arg("--render")
-            .arg(&planned)
-            .arg("--out")
-            .arg(&two));
-        assert!(o.status.success(), "{}", stderr(&o));
+        let (one, two) = render_both_ways(&home, id, &planned, dir.path(), &format!("{id}-"));
         assert_eq!(
             sha256_hex(&one),
             sha256_hex(&two),

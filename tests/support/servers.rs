@@ -114,11 +114,38 @@ pub fn s3_location(label: &str) -> String {
     format!("s3://bwv-test/{}", unique(label).replace('_', "-"))
 }
 
-/// An S3 server of one test's own (which it may restart without disturbing the others),
-/// stopped when dropped.
-pub struct OwnS3 {
+/// A throwaway server a test started for itself (which it may restart without disturbing the
+/// others): its script, stopped when this is dropped.
+struct Own {
     child: std::process::Child,
     lines: Lines,
+}
+
+impl Own {
+    /// Sends the script SIGUSR1 and waits for its "restarted".
+    fn restart(&mut self) {
+        use std::io::BufRead as _;
+        let sent = std::process::Command::new("kill")
+            .args(["-USR1", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let mut line = String::new();
+        self.lines.read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "restarted");
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// An S3 server of one test's own, stopped when dropped.
+pub struct OwnS3 {
+    server: Own,
     /// Its settings, as [`s3`] gives them.
     pub settings: Vec<(String, String)>,
 }
@@ -128,8 +155,7 @@ impl OwnS3 {
     pub fn start() -> Self {
         let (child, lines, line) = launch("s3-throwaway.sh");
         Self {
-            child,
-            lines,
+            server: Own { child, lines },
             settings: s3_settings(&line),
         }
     }
@@ -137,35 +163,13 @@ impl OwnS3 {
     /// Kills it outright (writes in flight lost) and starts it again over the same data,
     /// returning once it answers.
     pub fn restart(&mut self) {
-        restart(&self.child, &mut self.lines);
+        self.server.restart();
     }
 }
 
-impl Drop for OwnS3 {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends a throwaway server's script SIGUSR1 and waits for its "restarted".
-fn restart(child: &std::process::Child, lines: &mut Lines) {
-    use std::io::BufRead as _;
-    let sent = std::process::Command::new("kill")
-        .args(["-USR1", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let mut line = String::new();
-    lines.read_line(&mut line).expect("read");
-    assert_eq!(line.trim(), "restarted");
-}
-
-/// A PostgreSQL server of one test's own (which it may restart without disturbing the others),
-/// stopped when dropped.
+/// A PostgreSQL server of one test's own, stopped when dropped.
 pub struct OwnPostgres {
-    child: std::process::Child,
-    lines: Lines,
+    server: Own,
     /// Its URL.
     pub url: String,
 }
@@ -183,18 +187,14 @@ impl OwnPostgres {
 
     fn started((child, lines, url): (std::process::Child, Lines, String)) -> Self {
         assert!(url.starts_with("postgres://"), "not a server URL: {url}");
-        Self { child, lines, url }
+        Self {
+            server: Own { child, lines },
+            url,
+        }
     }
 
     /// Restarts it (every connection dropped) and returns once it accepts connections again.
     pub fn restart(&mut self) {
-        restart(&self.child, &mut self.lines);
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
+        self.server.restart();
     }
 }
