@@ -151,7 +151,7 @@ pub fn run() -> Result<ExitCode> {
              every action is recorded with its actor",
         )?;
     // bwv's own names, placeholders and hashes are never a person's (see logged_actor).
-    if actor != NO_ACTOR && (bwv::custody::is_own_actor(&actor) || actor.starts_with("sha256:")) {
+    if actor != NO_ACTOR && !bwv::custody::names_a_person(&actor) {
         anyhow::bail!(
             "--actor {actor:?}: names starting with \"bwv-\" or \"sha256:\", or in \
              parentheses, are bwv's own; give your own name"

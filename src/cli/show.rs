@@ -126,7 +126,12 @@ pub fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
             r.id,
             if r.deletion.is_some() {
                 "deleted"
-            } else if r.media.as_ref().and_then(MediaInfo::damage).is_some() {
+            } else if r
+                .media
+                .as_ref()
+                .and_then(MediaInfo::damage_counts)
+                .is_some()
+            {
                 "damaged"
             } else {
                 r.status.as_str()

@@ -548,16 +548,22 @@ pub fn append_in(tx: &dyn LogTx, mut draft: EventDraft, at: String) -> Result<Ev
 /// short name can be found by trying names; it hides the name from a reader, not from a
 /// search.)
 pub fn logged_actor(actor: &str) -> Cow<'_, str> {
-    if is_own_actor(actor) || actor.starts_with("sha256:") {
-        Cow::Borrowed(actor)
-    } else {
+    if names_a_person(actor) {
         Cow::Owned(format!("sha256:{}", Digest::of(actor.as_bytes())))
+    } else {
+        Cow::Borrowed(actor)
     }
 }
 
 /// Whether `actor` is one of bwv's own or a placeholder (logged as it is).
 pub fn is_own_actor(actor: &str) -> bool {
     actor.starts_with("bwv-") || (actor.starts_with('(') && actor.ends_with(')'))
+}
+
+/// Whether `actor` names a person (logged by hash): not bwv's own, a placeholder, or a name
+/// already in its logged form.
+pub fn names_a_person(actor: &str) -> bool {
+    !is_own_actor(actor) && !actor.starts_with("sha256:")
 }
 
 /// An event's actor as a person reads it: the name the index keeps for a hashed one.
