@@ -486,7 +486,12 @@ impl Ingest<'_> {
                  copy and the sidecar stay for a person to mend"
             )));
         }
-        if rec.media.as_ref().and_then(MediaInfo::damage_counts).is_some() {
+        if rec
+            .media
+            .as_ref()
+            .and_then(MediaInfo::damage_counts)
+            .is_some()
+        {
             return Err(kept(
                 "it decoded incomplete: the dock copy stays, in case the camera holds a whole one"
                     .into(),
