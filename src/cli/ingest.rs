@@ -38,7 +38,7 @@ pub struct Args {
     /// Queue one ingest job per dock file for `bwv worker` processes (on this or other
     /// machines sharing the store and the docks) instead of ingesting here.
     #[arg(long)]
-    enqueue: bool,
+    pub enqueue: bool,
     /// Testing aid: abort at a named point of the first item that reaches it.
     #[arg(long, env = "BWV_CRASH_AT", hide = true)]
     crash_at: Option<String>,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use bwv::config::Config;
 use bwv::custody::PageRequest;
+use bwv::custody::keys::LogKeys;
 use bwv::jobs::worker::{Report, Until, Worker, patiently};
 use bwv::jobs::{JobState, open_queue};
 
@@ -81,13 +82,14 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<ExitCode> {
             );
         }
     };
-    // A worker started while a server restarts waits for it, as a running one does.
-    let (home, store) = patiently(
-        patience,
-        idle,
-        &|| super::open_home_and_index(config),
-        &mut |r| waiting(r),
-    )?;
+    // A worker started while a server restarts waits for it, as a running one does. One
+    // without the log's key is refused before it takes a job whose events it could not seal.
+    let open = || {
+        let (home, store) = super::open_home_and_index(config)?;
+        LogKeys::new(home.keys()).check_for_store(store.as_ref())?;
+        Ok((home, store))
+    };
+    let (home, store) = patiently(patience, idle, &open, &mut |r| waiting(r))?;
     let queue = patiently(patience, idle, &|| open_queue(&config.index), &mut |r| {
         waiting(r)
     })?;

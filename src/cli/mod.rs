@@ -169,6 +169,9 @@ pub fn run() -> Result<ExitCode> {
         clock,
         actor,
     };
+    if signs_log(&cli.command) && config.index.exists() {
+        refuse_without_the_log_key(&config)?;
+    }
     match cli.command {
         Command::Ingest(args) => ingest::run(&config, args),
         Command::List(args) => show::list(&config, args),
@@ -217,6 +220,26 @@ fn records_actor(command: &Command) -> bool {
         ),
         _ => false,
     }
+}
+
+/// Whether the command appends events to the log and signs them: a machine that could not sign
+/// is refused before it appends anything (see [`refuse_without_the_log_key`]). A worker checks
+/// once it reaches the index, which it may wait for.
+fn signs_log(command: &Command) -> bool {
+    records_actor(command)
+        || matches!(
+            command,
+            Command::Serve(_) | Command::Retention(retention::RetentionCommand::Sweep { .. })
+        )
+        || matches!(command, Command::Ingest(a) if !a.enqueue)
+}
+
+/// Refuses a machine without the key that signs the store's log, or with another key, before
+/// a command appends events it could not seal: they would stay unsigned (a finding of `verify`)
+/// until a machine with the key sealed them. A log no key has signed yet needs none.
+fn refuse_without_the_log_key(config: &Config) -> bwv::Result<()> {
+    let (home, store) = open_home_and_index(config)?;
+    bwv::custody::keys::LogKeys::new(home.keys()).check_for_store(store.as_ref())
 }
 
 /// Opens an existing store: every command but `ingest` and `init`, so that a mistyped --home

@@ -129,6 +129,11 @@ pub struct DetectorArgs {
     /// Run the detector on every N-th frame.
     #[arg(long, default_value_t = PlanSettings::default().detect_every)]
     detect_every: u64,
+    /// Search the whole frame on every N-th detection frame; the ones between look only near
+    /// the faces already followed (a new face is found at the next search and looked for back
+    /// from there).
+    #[arg(long, default_value_t = PlanSettings::default().search_every)]
+    search_every: u64,
     /// Do not run the detector on the frame after a new face is found (by default it does, so
     /// fast faces are linked by their motion).
     #[arg(long)]
@@ -159,6 +164,7 @@ impl DetectorArgs {
     pub fn plan_settings(&self) -> PlanSettings {
         PlanSettings {
             detect_every: self.detect_every.max(1),
+            search_every: self.search_every.max(1),
             confirm_new: !self.no_confirm,
             look_back: !self.no_look_back,
             ..PlanSettings::default()

@@ -135,6 +135,15 @@ impl LogKeys {
         Ok((signer, created))
     }
 
+    /// Whether this folder holds the key that signs `store`'s log, as [`Self::for_store`]
+    /// asks, without making one: a log no key has signed yet passes.
+    pub fn check_for_store(&self, store: &dyn super::Store) -> Result<()> {
+        if store.latest_checkpoint()?.is_none() {
+            return Ok(());
+        }
+        self.for_store(store, None).map(drop)
+    }
+
     /// Loads the signing key; refuses a key file that group or others can read.
     pub fn signer(&self) -> Result<NoteSigner> {
         let path = self.signer_path();

@@ -383,6 +383,11 @@ pub struct DetectSettings {
     pub recheck_from: f32,
 }
 
+/// The lowest score of a candidate that failed its closer look and is still listed for a
+/// reviewer ([`Found::doubtful`]). Candidates from `recheck_from` (0.05) get the look; under
+/// 0.1 they are mostly texture, and listing them would bury the few that matter.
+pub const DOUBT_FROM: f32 = 0.1;
+
 /// The height, in network pixels, a small candidate face is zoomed to for its second look.
 /// CenterFace is sure of a clear face of 16 network pixels, but a smaller, tilted or blurred one
 /// scores under the threshold; at this size it scores as a face if it is one.
@@ -401,7 +406,7 @@ impl Default for DetectSettings {
             threshold: 0.2,
             nms_iou: 0.3,
             scales: DEFAULT_SCALES.to_vec(),
-            recheck_from: 0.1,
+            recheck_from: 0.05,
         }
     }
 }
@@ -447,7 +452,8 @@ impl DetectSettings {
 pub struct Found {
     /// Faces: detections over the threshold, after NMS.
     pub faces: Vec<Detection>,
-    /// Candidates that scored from `recheck_from` up to the threshold and that no face covers:
+    /// Candidates that scored from `recheck_from` (and [`DOUBT_FROM`]) up to the threshold and
+    /// that no face covers:
     /// not masked unless tracking covers them, so a reviewer should look at them.
     pub doubtful: Vec<Detection>,
 }
@@ -518,22 +524,21 @@ impl Detector {
             found.into_iter().partition(|d| d.score > threshold);
         let base = self.settings.scales.iter().copied().fold(0.0, f32::max);
         let (fw, fh) = (src.width() as f32, src.height() as f32);
-        for d in &maybe {
-            let zoom = (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
-            // A candidate already near that size at the whole-frame scale had its look.
-            if zoom <= 1.25 * base {
-                continue;
-            }
-            let region = near(d, fw, fh);
-            let again = self.run(src, &[Pass::over(region, zoom)], threshold, |d| {
-                inside_edges(d, &region, fw, fh)
-            })?;
-            sure.extend(again);
-        }
+        let looks: Vec<(Region, f32)> = maybe
+            .iter()
+            .filter_map(|d| {
+                let zoom = (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
+                // A candidate already near that size at the whole-frame scale had its look,
+                // and one inside a face's box is masked with that face.
+                let looked = zoom <= 1.25 * base || sure.iter().any(|f| covers(f, d));
+                (!looked).then(|| (near(d, fw, fh), zoom))
+            })
+            .collect();
+        sure.extend(self.run_mosaic(src, &looks, threshold)?);
         let faces = nms(sure, self.settings.nms_iou);
         let doubtful = maybe
             .into_iter()
-            .filter(|m| !faces.iter().any(|f| covers(f, m)))
+            .filter(|m| m.score >= DOUBT_FROM && !faces.iter().any(|f| covers(f, m)))
             .collect();
         Ok(Found { faces, doubtful })
     }
@@ -562,6 +567,87 @@ impl Detector {
         self.run(src, &passes, self.settings.threshold, |d| {
             regions.iter().any(|r| inside_edges(d, r, fw, fh))
         })
+    }
+
+    /// The faces followed between whole-frame searches: each box's neighbourhood (as
+    /// [`Self::detect_near`]) at a scale that makes the face about [`TRACK_PX`] network pixels
+    /// tall (never more than the settings' largest scale), so a large face costs what a small one
+    /// does. When these looks would cost as much as a whole-frame detection, that runs instead.
+    pub fn detect_tracked(
+        &mut self,
+        src: &dyn RgbSource,
+        boxes: &[Detection],
+    ) -> Result<Vec<Detection>, ModelError> {
+        let (fw, fh) = (src.width() as f32, src.height() as f32);
+        let base = self.settings.scales.iter().copied().fold(0.0, f32::max);
+        let (regions, passes): (Vec<Region>, Vec<Pass>) = boxes
+            .iter()
+            .map(|b| {
+                let region = near(b, fw, fh);
+                let scale = (TRACK_PX / b.h().max(1.0)).min(base);
+                (region, Pass::over(region, scale))
+            })
+            .unzip();
+        let cost = |p: &[Pass]| p.iter().map(|p| p.net_w * p.net_h).sum::<usize>();
+        if cost(&passes) >= cost(&self.settings.passes(src.width(), src.height())) {
+            return self.detect(src);
+        }
+        self.run(src, &passes, self.settings.threshold, |d| {
+            regions.iter().any(|r| inside_edges(d, r, fw, fh))
+        })
+    }
+
+    /// Looks at each region at its zoom (network pixels per frame pixel) in one inference: the
+    /// regions are laid out side by side, left to right in rows, [`MOSAIC_GAP`] network pixels
+    /// apart, on one network input. A look costs the network's fixed cost per run (about as
+    /// much as the pixels of a small region) only once a frame, however many candidates it has.
+    /// Keeps the faces scoring over `threshold` whose centre lies in a region and that do not
+    /// reach an edge of it that lies inside the frame; in frame pixels, after NMS.
+    fn run_mosaic(
+        &mut self,
+        src: &dyn RgbSource,
+        looks: &[(Region, f32)],
+        threshold: f32,
+    ) -> Result<Vec<Detection>, ModelError> {
+        let Some(mosaic) = Mosaic::lay_out(looks) else {
+            return Ok(Vec::new());
+        };
+        let (w, h) = (mosaic.w, mosaic.h);
+        self.input.clear();
+        self.input.resize(3 * w * h, MOSAIC_FILL);
+        let mut tile = Vec::new();
+        for t in &mosaic.tiles {
+            tile.clear();
+            tile.resize(3 * t.w * t.h, 0.0);
+            src.resample(t.region, t.w, t.h, &mut tile);
+            for c in 0..3 {
+                for row in 0..t.h {
+                    let from = (c * t.h + row) * t.w;
+                    let to = c * w * h + (t.y + row) * w + t.x;
+                    self.input[to..to + t.w].copy_from_slice(&tile[from..from + t.w]);
+                }
+            }
+        }
+        let maps = self.engine.infer(&self.input, w, h)?;
+        let (fw, fh) = (src.width() as f32, src.height() as f32);
+        let found = decode(&maps, threshold, w as f32, h as f32)
+            .into_iter()
+            .filter_map(|d| {
+                let (cx, cy) = ((d.x0 + d.x1) / 2.0, (d.y0 + d.y1) / 2.0);
+                let t = mosaic.tiles.iter().find(|t| t.holds(cx, cy))?;
+                let (sx, sy) = (t.region.w / t.w as f32, t.region.h / t.h as f32);
+                let (ox, oy) = (t.x as f32, t.y as f32);
+                let d = Detection {
+                    x0: (t.region.x + (d.x0 - ox) * sx).min(fw),
+                    y0: (t.region.y + (d.y0 - oy) * sy).min(fh),
+                    x1: (t.region.x + (d.x1 - ox) * sx).min(fw),
+                    y1: (t.region.y + (d.y1 - oy) * sy).min(fh),
+                    score: d.score,
+                };
+                inside_edges(&d, &t.region, fw, fh).then_some(d)
+            })
+            .collect();
+        Ok(nms(found, self.settings.nms_iou))
     }
 
     /// Runs `passes` and keeps the detections scoring over `threshold` that `keep` accepts,
@@ -598,6 +684,73 @@ impl Detector {
         Ok(nms(all, self.settings.nms_iou))
     }
 }
+
+/// Network pixels between the regions of a mosaic (see [`Detector::run_mosaic`]), filled with
+/// [`MOSAIC_FILL`]: a face found in one region is not cut off by its neighbour.
+pub const MOSAIC_GAP: usize = 32;
+
+/// The value of the network input between the regions of a mosaic: mid grey.
+const MOSAIC_FILL: f32 = 128.0;
+
+/// The width a mosaic's rows are filled to, in network pixels (a wider region gets a row of its
+/// own).
+const MOSAIC_ROW: usize = 1024;
+
+/// Regions of a frame laid out on one network input.
+#[derive(Debug, PartialEq)]
+struct Mosaic {
+    /// Input width and height (multiples of 32).
+    w: usize,
+    h: usize,
+    tiles: Vec<Tile>,
+}
+
+/// One region of a [`Mosaic`], at (`x`, `y`) in the input, `w`×`h` network pixels.
+#[derive(Debug, PartialEq)]
+struct Tile {
+    region: Region,
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+}
+
+impl Tile {
+    fn holds(&self, x: f32, y: f32) -> bool {
+        let (x0, y0) = (self.x as f32, self.y as f32);
+        (x0..x0 + self.w as f32).contains(&x) && (y0..y0 + self.h as f32).contains(&y)
+    }
+}
+
+impl Mosaic {
+    /// Lays `looks` (a region and its zoom each) out in rows, in the order given; `None` for
+    /// none.
+    fn lay_out(looks: &[(Region, f32)]) -> Option<Self> {
+        let (mut x, mut y, mut row_h, mut right) = (0, 0, 0, 0);
+        let mut tiles = Vec::with_capacity(looks.len());
+        for &(region, zoom) in looks {
+            let w = ((region.w * zoom).round() as usize).max(1);
+            let h = ((region.h * zoom).round() as usize).max(1);
+            if x > 0 && x + w > MOSAIC_ROW {
+                (x, y, row_h) = (0, y + row_h + MOSAIC_GAP, 0);
+            }
+            tiles.push(Tile { region, x, y, w, h });
+            right = right.max(x + w);
+            row_h = row_h.max(h);
+            x += w + MOSAIC_GAP;
+        }
+        (!tiles.is_empty()).then(|| Self {
+            w: round32(right as f32),
+            h: round32((y + row_h) as f32),
+            tiles,
+        })
+    }
+}
+
+/// The height, in network pixels, [`Detector::detect_tracked`] looks for a followed face at:
+/// well above the 16 at which CenterFace is sure of a clear face, as a followed face may have
+/// turned or blurred since it was last found.
+pub const TRACK_PX: f32 = 64.0;
 
 /// How far around a face [`Detector::detect_near`] looks, in multiples of its larger side: a
 /// face moving up to 1.5 times its size from one frame to the next stays inside.
@@ -837,6 +990,169 @@ mod tests {
         let p = Pass::over(r, 2.0 / 3.0);
         assert_eq!((p.net_w, p.net_h), (128, 128));
         assert!((p.region.w / p.net_w as f32 - 1.5).abs() < 1e-6 && p.region.x == r.x);
+    }
+
+    /// An engine that finds nothing and notes the size of every input it is given.
+    struct Sizes(std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>>);
+
+    impl Engine for Sizes {
+        fn infer(&mut self, _: &[f32], w: usize, h: usize) -> Result<RawMaps, ModelError> {
+            self.0.lock().expect("sizes").push((w, h));
+            let (mw, mh) = (w / 4, h / 4);
+            Ok(RawMaps {
+                heat: vec![0.0; mw * mh],
+                scale: vec![0.0; 2 * mw * mh],
+                offset: vec![0.0; 2 * mw * mh],
+                w: mw,
+                h: mh,
+            })
+        }
+        fn describe(&self) -> String {
+            "sizes".into()
+        }
+    }
+
+    #[test]
+    fn followed_faces_are_looked_for_at_a_size_fitted_to_each() {
+        struct Grey;
+        impl RgbSource for Grey {
+            fn width(&self) -> usize {
+                1920
+            }
+            fn height(&self) -> usize {
+                1080
+            }
+            fn rgb(&self, _: f32, _: f32) -> [f32; 3] {
+                [128.0; 3]
+            }
+        }
+        let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let engine = Box::new(Sizes(std::sync::Arc::clone(&sizes)));
+        let mut d = Detector::new(engine, DetectSettings::default());
+        let taken = |d: &mut Detector, boxes: &[Detection]| {
+            sizes.lock().expect("sizes").clear();
+            d.detect_tracked(&Grey, boxes).expect("detect");
+            sizes.lock().expect("sizes").clone()
+        };
+        // A 30 px face at the whole-frame scale (2/3: 20 network pixels, its 120 px square
+        // 80, padded to 96); a 300 px face shrunk to 64 network pixels (its 1200x1050
+        // neighbourhood, cut by the top edge, to 256x224; the whole-frame scale would give
+        // 800x704).
+        let small = det(100.0, 100.0, 124.0, 130.0, 0.9);
+        let large = det(800.0, 300.0, 1040.0, 600.0, 0.9);
+        assert_eq!(taken(&mut d, &[small, large]), [(96, 96), (256, 224)]);
+        // Looks that would cost a whole frame's pass are that pass.
+        let many = vec![large; 20];
+        assert_eq!(taken(&mut d, &many), [(1280, 736)]);
+        // No face followed, no look.
+        assert_eq!(taken(&mut d, &[]), []);
+    }
+
+    #[test]
+    fn a_mosaic_lays_regions_out_in_rows_apart() {
+        let r = |w: f32, h: f32| Region {
+            x: 0.0,
+            y: 0.0,
+            w,
+            h,
+        };
+        let m = Mosaic::lay_out(&[
+            (r(100.0, 60.0), 2.0),
+            (r(400.0, 300.0), 1.5),
+            (r(100.0, 100.0), 2.0),
+        ])
+        .expect("mosaic");
+        let at: Vec<_> = m.tiles.iter().map(|t| (t.x, t.y, t.w, t.h)).collect();
+        // 200x120, then 600x450 beside it (32 apart); the third would pass 1024 wide, so it
+        // starts a row under the tallest of the first.
+        assert_eq!(
+            at,
+            [(0, 0, 200, 120), (232, 0, 600, 450), (0, 482, 200, 200)]
+        );
+        assert_eq!((m.w, m.h), (832, 704));
+        assert!(Mosaic::lay_out(&[]).is_none());
+    }
+
+    /// An engine that finds one 16x16 face centred on the brightest cell of its input's red
+    /// plane, scoring 0.9.
+    struct Brightest;
+
+    impl Engine for Brightest {
+        fn infer(&mut self, input: &[f32], w: usize, h: usize) -> Result<RawMaps, ModelError> {
+            assert!(w.is_multiple_of(32) && h.is_multiple_of(32), "{w}x{h}");
+            let (mw, mh) = (w / 4, h / 4);
+            let at = |cell: usize| input[(cell / mw * 4 + 2) * w + cell % mw * 4 + 2];
+            let best = (0..mw * mh)
+                .max_by(|&a, &b| at(a).total_cmp(&at(b)).then(b.cmp(&a)))
+                .expect("cells");
+            let mut maps = RawMaps {
+                heat: vec![0.0; mw * mh],
+                scale: vec![4f32.ln(); 2 * mw * mh],
+                offset: vec![0.0; 2 * mw * mh],
+                w: mw,
+                h: mh,
+            };
+            maps.heat[best] = 0.9;
+            Ok(maps)
+        }
+        fn describe(&self) -> String {
+            "brightest".into()
+        }
+    }
+
+    #[test]
+    fn a_face_found_in_a_mosaic_is_placed_in_the_frame() {
+        // Grey, with a bright spot at (312, 212).
+        struct Spot;
+        impl RgbSource for Spot {
+            fn width(&self) -> usize {
+                1920
+            }
+            fn height(&self) -> usize {
+                1080
+            }
+            fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
+                let d2 = (x - 312.0).powi(2) + (y - 212.0).powi(2);
+                [128.0 + 127.0 * (-d2 / 72.0).exp(); 3]
+            }
+        }
+        let mut d = Detector::new(Box::new(Brightest), DetectSettings::default());
+        let empty = Region {
+            x: 1000.0,
+            y: 500.0,
+            w: 200.0,
+            h: 150.0,
+        };
+        let spot = Region {
+            x: 250.0,
+            y: 160.0,
+            w: 120.0,
+            h: 100.0,
+        };
+        let found = d
+            .run_mosaic(&Spot, &[(empty, 1.5), (spot, 2.0)], 0.5)
+            .expect("mosaic");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        // 16 network pixels at 2x are 8 frame pixels, centred within a cell (2 px) of the spot.
+        let (cx, cy) = ((f.x0 + f.x1) / 2.0, (f.y0 + f.y1) / 2.0);
+        assert!(
+            (cx - 312.0).abs() <= 2.0 && (cy - 212.0).abs() <= 2.0,
+            "{f:?}"
+        );
+        assert!(
+            (f.w() - 8.0).abs() < 0.1 && (f.h() - 8.0).abs() < 0.1,
+            "{f:?}"
+        );
+        // Found at an inner edge of its region, it is only part of a face: dropped.
+        let cut = Region {
+            x: 250.0,
+            y: 160.0,
+            w: 64.0,
+            h: 100.0,
+        };
+        let found = d.run_mosaic(&Spot, &[(cut, 2.0)], 0.5).expect("mosaic");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What the detector was unsure of and nothing masks. A candidate that scored from
-//! `recheck_from` up to the threshold, was not found on a closer look either, and whose centre
+//! [`DOUBT_FROM`](super::detect::DOUBT_FROM) up to the threshold, was not found on a closer look either, and whose centre
 //! no track's mask covers is left sharp. A face the detector misses at every detection frame shows up here
 //! instead of as a silent exposure: the plan and the redaction report list these candidates,
 //! grouped into regions over frame ranges, for a reviewer to check (and to hide with `--box`

@@ -32,6 +32,13 @@ pub struct PlanSettings {
     pub detect: DetectSettings,
     /// Run the detector on every n-th frame (tracking covers the frames between).
     pub detect_every: u64,
+    /// Search the whole frame on every n-th of those detection frames; the ones between look
+    /// for the faces already followed, near where their motion puts them, at a size fitted to
+    /// each (see [`crate::redact::detect::Detector::detect_tracked`]). A new face is then found
+    /// at the next whole-frame search and looked for back from there (`look_back`). 1 searches
+    /// every detection frame (and plans made before this setting did).
+    #[serde(default = "one")]
+    pub search_every: u64,
     /// Also look for each new track's face on the next frame (around it only), so its motion
     /// is known before the next detection frame (absent from older plans: off).
     #[serde(default)]
@@ -54,12 +61,17 @@ impl Default for PlanSettings {
         Self {
             detect: DetectSettings::default(),
             detect_every: 3,
+            search_every: 1,
             confirm_new: true,
             detect_last: true,
             look_back: true,
             tracking: TrackSettings::default(),
         }
     }
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// A redaction plan.
@@ -238,6 +250,8 @@ pub(crate) fn yuv_view<'a>(
 struct Planner {
     detector: Detector,
     every: u64,
+    /// Frames between whole-frame searches (a multiple of `every`).
+    search: u64,
     confirm_new: bool,
     /// Faces that started a track in the previous frame, to look for again.
     confirm: Vec<Detection>,
@@ -284,6 +298,7 @@ impl Planner {
             size: size.unwrap_or_default(),
             detector,
             every: settings.detect_every.max(1),
+            search: settings.detect_every.max(1) * settings.search_every.max(1),
             confirm_new: settings.confirm_new,
             confirm: Vec::new(),
             last: (settings.detect_last && frames > 0).then(|| frames - 1),
@@ -345,15 +360,21 @@ impl Planner {
         (Findings { tracks, unmasked }, tiles, self.detector)
     }
 
-    /// Whether the detector runs on the whole of frame `index`.
+    /// Whether the detector runs on frame `index` (on the whole of it, or near the faces
+    /// followed).
     fn detects(&self, index: u64) -> bool {
-        index.is_multiple_of(self.every) || self.last == Some(index)
+        index.is_multiple_of(self.every) || self.searches(index)
     }
 
-    /// The whole-frame detection before frame `index`, if any (the last frame, when it is
-    /// one, comes after every other).
+    /// Whether the detector searches the whole of frame `index`.
+    fn searches(&self, index: u64) -> bool {
+        index.is_multiple_of(self.search) || self.last == Some(index)
+    }
+
+    /// The whole-frame search before frame `index`, if any (the last frame, when it is one,
+    /// comes after every other).
     fn previous_full(&self, index: u64) -> Option<u64> {
-        index.checked_sub(1).map(|i| i - i % self.every)
+        index.checked_sub(1).map(|i| i - i % self.search)
     }
 
     /// Whether frame `index` is looked at: a detection frame, the one after a new face, or
@@ -364,9 +385,9 @@ impl Planner {
 
     /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
     fn see(&mut self, index: u64, view: &Yuv420<'_>) -> std::result::Result<(), (Stage, String)> {
-        let full = self.detects(index);
+        let full = self.searches(index);
         let mut started = Vec::new();
-        if full || !self.confirm.is_empty() {
+        if self.detects(index) || !self.confirm.is_empty() {
             let confirm = std::mem::take(&mut self.confirm);
             let dets = if full {
                 self.detector.detect_all(view).map(|found| {
@@ -374,6 +395,9 @@ impl Planner {
                     self.doubtful.extend(doubtful);
                     found.faces
                 })
+            } else if self.detects(index) {
+                let followed = self.tracker.expected_at(index);
+                self.detector.detect_tracked(view, &followed)
             } else {
                 self.detector.detect_near(view, &confirm)
             }

@@ -412,6 +412,17 @@ impl Tracker {
             .collect()
     }
 
+    /// Where each open track's face should be in `frame` (after every frame pushed so far),
+    /// by its motion: where to look for the faces already followed.
+    pub fn expected_at(&self, frame: u64) -> Vec<Detection> {
+        let s = self.s;
+        self.open
+            .iter()
+            .filter(|t| frame - t.last().frame <= s.max_gap + 1)
+            .map(|t| t.predict(frame))
+            .collect()
+    }
+
     /// Matches `dets` to the open tracks: `expect` gives, for each track to consider, the box
     /// where its face should be and the frames since that box was seen. Greedy, best affinity
     /// first, ties broken by track then detection order. Returns each open track's detection.

@@ -591,6 +591,11 @@ fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_foot
     let flag = |home: &Path, case: &str| {
         run(on(home).args(["flag", &ids[0], "--case", case, "--reason", "r"]))
     };
+    let log_size = |home: &Path| {
+        let o = run(on(home).args(["verify", "--json"]));
+        json(&o)["log"]["size"].as_u64().expect("log size")
+    };
+    let before = log_size(&a);
     // No key on machine B: refused, naming the log's key and the fix; no key is made.
     std::fs::create_dir(&b).expect("mkdir");
     let o = flag(&b, "C-1");
@@ -617,6 +622,11 @@ fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_foot
         "{}",
         stderr(&o)
     );
+    // Both refused before appending: nothing was logged that no one could sign, and the worker
+    // is refused the same way.
+    assert_eq!(log_size(&a), before);
+    let o = run(on(&b).args(["worker", "--drain"]));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     // The log's key copied over: machine B flags one recording and, forty days on, sweeps the
     // other out of the bucket; both machines find the store whole.
     copy_keys(&a);

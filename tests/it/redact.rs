@@ -249,6 +249,17 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         read(kept_plans.join("one.plan.preview.jpg")),
         read(preview.clone())
     );
+    // Searching the whole frame on every other detection frame only, and following the face
+    // near where it was on the ones between: the same one track, found on as many frames.
+    redact_to("sparse.mp4", &["--search-every", "2"]);
+    let sparse: serde_json::Value =
+        serde_json::from_slice(&read(kept_plans.join("sparse.plan.json"))).expect("plan");
+    assert_eq!(sparse["settings"]["search_every"], 2);
+    let followed = sparse["tracks"].as_array().expect("tracks");
+    assert_eq!(followed.len(), 1, "{followed:?}");
+    for key in ["first_frame", "last_frame", "detections"] {
+        assert_eq!(followed[0][key], tracks[0][key], "{key}");
+    }
     let boxed = ["--box", "20,30,100,60@0.5-1.2"];
     assert_eq!(
         sha256_hex(&redact_to("one-boxed.mp4", &boxed)),
