@@ -992,6 +992,24 @@ mod tests {
         assert!((p.region.w / p.net_w as f32 - 1.5).abs() < 1e-6 && p.region.x == r.x);
     }
 
+    /// A grey 1920x1080 frame, with a bright spot at the point given.
+    struct Frame1080(Option<(f32, f32)>);
+
+    impl RgbSource for Frame1080 {
+        fn width(&self) -> usize {
+            1920
+        }
+        fn height(&self) -> usize {
+            1080
+        }
+        fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
+            let spot = self.0.map_or(0.0, |(sx, sy)| {
+                (-((x - sx).powi(2) + (y - sy).powi(2)) / 72.0).exp()
+            });
+            [128.0 + 127.0 * spot; 3]
+        }
+    }
+
     /// An engine that finds nothing and notes the size of every input it is given.
     struct Sizes(std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>>);
 
@@ -1014,24 +1032,12 @@ mod tests {
 
     #[test]
     fn followed_faces_are_looked_for_at_a_size_fitted_to_each() {
-        struct Grey;
-        impl RgbSource for Grey {
-            fn width(&self) -> usize {
-                1920
-            }
-            fn height(&self) -> usize {
-                1080
-            }
-            fn rgb(&self, _: f32, _: f32) -> [f32; 3] {
-                [128.0; 3]
-            }
-        }
         let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let engine = Box::new(Sizes(std::sync::Arc::clone(&sizes)));
         let mut d = Detector::new(engine, DetectSettings::default());
         let taken = |d: &mut Detector, boxes: &[Detection]| {
             sizes.lock().expect("sizes").clear();
-            d.detect_tracked(&Grey, boxes).expect("detect");
+            d.detect_tracked(&Frame1080(None), boxes).expect("detect");
             sizes.lock().expect("sizes").clone()
         };
         // A 30 px face at the whole-frame scale (2/3: 20 network pixels, its 120 px square
@@ -1102,20 +1108,7 @@ mod tests {
 
     #[test]
     fn a_face_found_in_a_mosaic_is_placed_in_the_frame() {
-        // Grey, with a bright spot at (312, 212).
-        struct Spot;
-        impl RgbSource for Spot {
-            fn width(&self) -> usize {
-                1920
-            }
-            fn height(&self) -> usize {
-                1080
-            }
-            fn rgb(&self, x: f32, y: f32) -> [f32; 3] {
-                let d2 = (x - 312.0).powi(2) + (y - 212.0).powi(2);
-                [128.0 + 127.0 * (-d2 / 72.0).exp(); 3]
-            }
-        }
+        let spot = Frame1080(Some((312.0, 212.0)));
         let mut d = Detector::new(Box::new(Brightest), DetectSettings::default());
         let empty = Region {
             x: 1000.0,
@@ -1123,14 +1116,14 @@ mod tests {
             w: 200.0,
             h: 150.0,
         };
-        let spot = Region {
+        let around = Region {
             x: 250.0,
             y: 160.0,
             w: 120.0,
             h: 100.0,
         };
         let found = d
-            .run_mosaic(&Spot, &[(empty, 1.5), (spot, 2.0)], 0.5)
+            .run_mosaic(&spot, &[(empty, 1.5), (around, 2.0)], 0.5)
             .expect("mosaic");
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
@@ -1151,7 +1144,7 @@ mod tests {
             w: 64.0,
             h: 100.0,
         };
-        let found = d.run_mosaic(&Spot, &[(cut, 2.0)], 0.5).expect("mosaic");
+        let found = d.run_mosaic(&spot, &[(cut, 2.0)], 0.5).expect("mosaic");
         assert!(found.is_empty(), "{found:?}");
     }
 

@@ -370,8 +370,9 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         .collect();
     assert_eq!(
         stored.len(),
-        6,
-        "six distinct outputs stored (a = b = one, boxed = one-boxed, muted = muted2, kept, part)"
+        7,
+        "seven distinct outputs stored (a = b = one, sparse, boxed = one-boxed, muted = muted2, \
+         kept, part)"
     );
     assert!(
         stored
@@ -452,7 +453,11 @@ fn plan_render_is_repeatable_hides_the_face_and_keeps_the_rest() {
         manifest
     );
     let bundled: Vec<&str> = texts(&manifest["files"], "sha256");
-    assert_eq!(bundled.len(), 5, "six renders, one superseded: {bundled:?}");
+    assert_eq!(
+        bundled.len(),
+        6,
+        "seven renders, one superseded: {bundled:?}"
+    );
     assert!(!bundled.contains(&a_sha.as_str()));
     // The manifest still lists every derived file, the superseded copy too, with provenance.
     assert!(texts(&manifest["artefacts"], "sha256").contains(&a_sha.as_str()));
