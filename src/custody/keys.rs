@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use super::StoredCheckpoint;
 use super::checkpoint::{NoteSigner, NoteVerifier};
 use crate::digest;
 use crate::error::{Error, Result, Stage};
@@ -109,9 +110,17 @@ impl LogKeys {
         store: &dyn super::Store,
         origin: Option<&str>,
     ) -> Result<(NoteSigner, bool)> {
-        let latest = store.latest_checkpoint()?;
+        self.for_log(store.latest_checkpoint()?.as_ref(), origin)
+    }
+
+    /// [`Self::for_store`] for a log whose latest checkpoint is `latest`.
+    fn for_log(
+        &self,
+        latest: Option<&StoredCheckpoint>,
+        origin: Option<&str>,
+    ) -> Result<(NoteSigner, bool)> {
         if !self.exists()
-            && let Some(cp) = &latest
+            && let Some(cp) = latest
         {
             return Err(Error::NotFound(format!(
                 "{}: this machine has no log key, and the log is already signed by {}: copy \
@@ -138,10 +147,10 @@ impl LogKeys {
     /// Whether this folder holds the key that signs `store`'s log, as [`Self::for_store`]
     /// asks, without making one: a log no key has signed yet passes.
     pub fn check_for_store(&self, store: &dyn super::Store) -> Result<()> {
-        if store.latest_checkpoint()?.is_none() {
-            return Ok(());
+        match store.latest_checkpoint()? {
+            None => Ok(()),
+            latest => self.for_log(latest.as_ref(), None).map(drop),
         }
-        self.for_store(store, None).map(drop)
     }
 
     /// Loads the signing key; refuses a key file that group or others can read.

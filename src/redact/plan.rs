@@ -385,9 +385,9 @@ impl Planner {
 
     /// Detects and tracks in frame `index` (`view`), if it [`Self::wants`] it.
     fn see(&mut self, index: u64, view: &Yuv420<'_>) -> std::result::Result<(), (Stage, String)> {
-        let full = self.searches(index);
+        let (full, detect) = (self.searches(index), self.detects(index));
         let mut started = Vec::new();
-        if self.detects(index) || !self.confirm.is_empty() {
+        if detect || !self.confirm.is_empty() {
             let confirm = std::mem::take(&mut self.confirm);
             let dets = if full {
                 self.detector.detect_all(view).map(|found| {
@@ -395,7 +395,7 @@ impl Planner {
                     self.doubtful.extend(doubtful);
                     found.faces
                 })
-            } else if self.detects(index) {
+            } else if detect {
                 let followed = self.tracker.expected_at(index);
                 self.detector.detect_tracked(view, &followed)
             } else {

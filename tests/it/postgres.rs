@@ -14,6 +14,13 @@ fn on_index(mut c: Command, url: &str) -> Command {
     c
 }
 
+/// `c` on the index at `url` with its objects at `objects` in the S3 server `settings` reach.
+fn on_bucket(c: Command, url: &str, objects: &str, settings: &[(String, String)]) -> Command {
+    let mut c = on_index(c, url);
+    c.env("BWV_OBJECTS", objects).envs(settings.iter().cloned());
+    c
+}
+
 fn json(o: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(o))
         .unwrap_or_else(|e| panic!("JSON ({e}): {} {}", stdout(o), stderr(o)))
@@ -318,12 +325,7 @@ fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 2, 5);
     let home = dir.path().join("home");
-    let cmd = || {
-        let mut c = on_index(bwv(&home), &url);
-        c.env("BWV_OBJECTS", &objects)
-            .envs(servers::s3().iter().cloned());
-        c
-    };
+    let cmd = || on_bucket(bwv(&home), &url, &objects, servers::s3());
     let o = run(cmd().arg("ingest").arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -434,10 +436,7 @@ fn health_names_what_cannot_be_reached() {
     let objects = servers::s3_location("health");
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
-    let ok = run(on_index(bwv(&home), &url)
-        .env("BWV_OBJECTS", &objects)
-        .envs(servers::s3().iter().cloned())
-        .args(["health", "--json"]));
+    let ok = run(on_bucket(bwv(&home), &url, &objects, servers::s3()).args(["health", "--json"]));
     let report = json(&ok);
     assert_eq!(ok.status.code(), Some(0), "{report}");
     for part in ["index", "queue", "objects"] {
@@ -494,12 +493,7 @@ fn the_service_runs_on_postgres_and_s3() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 1, 5);
     let home = dir.path().join("home");
-    let cmd = || {
-        let mut c = on_index(bwv(&home), &url);
-        c.env("BWV_OBJECTS", &objects)
-            .envs(servers::s3().iter().cloned());
-        c
-    };
+    let cmd = || on_bucket(bwv(&home), &url, &objects, servers::s3());
     assert!(run(cmd().arg("ingest").arg(&dock)).status.success());
     add_user(&mut cmd(), "aud", "auditor", None);
     let server = Server::start(&mut cmd());
@@ -547,11 +541,7 @@ fn an_object_store_restart_while_workers_run_loses_nothing() {
     let dock = six_clips(dir.path());
     let home = dir.path().join("home");
     let settings = s3.settings.clone();
-    let cmd = |c: Command| {
-        let mut c = on_index(c, &url);
-        c.env("BWV_OBJECTS", objects).envs(settings.iter().cloned());
-        c
-    };
+    let cmd = |c: Command| on_bucket(c, &url, objects, &settings);
     drain_through_restarts(&home, &url, &dock, || cmd(bwv(&home)), || s3.restart());
     assert!(
         files_under(&home.join("masters")).is_empty(),
@@ -572,12 +562,7 @@ fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_foot
     let dir = tempfile::tempdir().expect("tempdir");
     let dock = dock_of(dir.path(), "dock", 2, 1);
     let (a, b) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
-    let on = |home: &Path| {
-        let mut c = on_index(bwv(home), &url);
-        c.env("BWV_OBJECTS", &objects)
-            .envs(servers::s3().iter().cloned());
-        c
-    };
+    let on = |home: &Path| on_bucket(bwv(home), &url, &objects, servers::s3());
     let o = run(on(&a).arg("ingest").arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
     let listed = json(&run(on(&a).args(["list", "--json"])));
