@@ -334,11 +334,9 @@ fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
         "masters and derived files are in the bucket"
     );
     let listed = json(&run(cmd().args(["list", "--json"])));
-    let ids: Vec<String> = listed
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
+    let ids: Vec<String> = texts(&listed, "id")
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     assert_eq!(ids.len(), 2);
     let shown = stdout(&run(cmd().args(["show", &ids[0]])));
@@ -566,11 +564,9 @@ fn machines_on_one_index_sign_with_the_log_s_one_key_and_sweep_each_other_s_foot
     let o = run(on(&a).arg("ingest").arg(&dock));
     assert!(o.status.success(), "{}", stderr(&o));
     let listed = json(&run(on(&a).args(["list", "--json"])));
-    let ids: Vec<String> = listed
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
+    let ids: Vec<String> = texts(&listed, "id")
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     assert_eq!(ids.len(), 2);
     let flag = |home: &Path, case: &str| {
