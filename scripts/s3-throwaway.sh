@@ -34,7 +34,7 @@ launch() {
     -filer -filer.port="$fp" -filer.port.grpc="$fg" \
     -s3 -s3.port="$sp" -s3.port.grpc="$sg" -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.config="$dir/s3.json" \
-    -master.volumeSizeLimitMB=64 -volume.max=20 >>"$dir/server.log" 2>&1 &
+    -master.volumeSizeLimitMB=64 -volume.max=60 >>"$dir/server.log" 2>&1 &
   pid=$!
   python3 - "$sp" "$pid" <<'PY'
 import os, sys, time, urllib.request, urllib.error

@@ -16,6 +16,7 @@ use crate::digest::{Digest, hash_file};
 use crate::durable::sync_dir;
 use crate::error::{Error, Result, Stage};
 
+pub mod object_lock;
 pub mod s3;
 
 /// Where objects live: the store folder (`None`), or `s3://BUCKET/PREFIX`.
@@ -62,6 +63,19 @@ pub trait Blobs: Send + Sync + std::fmt::Debug {
     fn delete_prefix(&self, prefix: &str) -> Result<usize>;
     /// Where the object is, for a person to read (a file path, an `s3://` URL).
     fn describe(&self, key: &str) -> String;
+    /// The bucket's S3 Object Lock; `None` for a store that has none (a local folder keeps
+    /// masters as read-only files).
+    fn object_lock(&self) -> Result<Option<object_lock::ObjectLock>> {
+        Ok(None)
+    }
+    /// Turns on S3 Object Lock with `retention` as every new version's default.
+    fn set_object_lock(&self, retention: &object_lock::DefaultRetention) -> Result<()> {
+        let _ = retention;
+        Err(Error::Invalid(
+            "S3 Object Lock is a bucket's: this store is a local folder (give --objects s3://...)"
+                .into(),
+        ))
+    }
 }
 
 /// Objects as files under a folder (the store's home), made durable with fsync and published

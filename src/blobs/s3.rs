@@ -5,12 +5,12 @@
 //!
 //! - **Written once.** Masters and redacted copies are content-named: before an upload the key is
 //!   looked up, and an object already there is re-read and must hold the same SHA-256 (it is
-//!   kept). Two machines uploading the same master at once write the same bytes. To make the
-//!   bucket itself refuse deletion or overwriting for a retention period, turn on S3 Object Lock
-//!   with a default retention on the bucket (compliance mode): bwv then needs no delete right on
-//!   masters until the period ends.
-//! - **Verified after upload.** Every object written is read back and its SHA-256 compared; a
-//!   mismatch removes the bad upload and is an integrity error.
+//!   kept). Two machines uploading the same master at once write the same bytes.
+//! - **Kept by the bucket** when it has S3 Object Lock ([`super::object_lock`]): its default
+//!   retention keeps every version; a delete removes every version the lock no longer keeps.
+//! - **Verified on upload and after.** Each upload carries its SHA-256 for the server to check
+//!   (`x-amz-checksum-sha256`), and every object written is read back and its SHA-256 compared;
+//!   a mismatch removes the bad upload and is an integrity error.
 //! - **Large files in parts** (multipart upload, 16 MiB parts) above 64 MiB.
 //!
 //! Calls block the calling thread on a small runtime of this store's own, so the library's
@@ -26,6 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart}
 use sha2::Digest as _;
 
 use super::Blobs;
+use super::object_lock::{Control, DefaultRetention, ObjectLock};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result, Stage};
 
@@ -37,6 +38,10 @@ const PART: usize = 16 << 20;
 /// A bucket (and key prefix) as [`Blobs`].
 pub struct S3Blobs {
     store: AmazonS3,
+    /// Object Lock and versions.
+    control: Control,
+    /// Whether the bucket keeps older versions, once asked.
+    versioned: std::sync::OnceLock<bool>,
     /// Key prefix inside the bucket ("" or "a/b").
     prefix: String,
     /// `s3://bucket/prefix`, for messages.
@@ -98,6 +103,11 @@ impl S3Blobs {
             max_retries: 3,
             retry_timeout: std::time::Duration::from_secs(20),
         });
+        // Each upload carries its SHA-256 for the server to check as it stores it (and AWS
+        // asks for a checksum on uploads into an Object Lock bucket).
+        if std::env::var_os("AWS_CHECKSUM_ALGORITHM").is_none() {
+            builder = builder.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+        }
         if std::env::var_os("AWS_CONNECT_TIMEOUT").is_none() {
             builder = builder.with_config(
                 object_store::aws::AmazonS3ConfigKey::Client(
@@ -110,7 +120,9 @@ impl S3Blobs {
             let key = name.to_ascii_lowercase().parse().map_err(invalid)?;
             builder = builder.with_config(key, value);
         }
-        let store = builder.with_bucket_name(bucket).build().map_err(invalid)?;
+        let builder = builder.with_bucket_name(bucket);
+        let store = builder.clone().build().map_err(invalid)?;
+        let control = Control::new(&builder, store.clone(), bucket, &location)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("bwv-s3")
@@ -119,6 +131,8 @@ impl S3Blobs {
             .map_err(|e| Error::Invalid(format!("object store {location}: runtime: {e}")))?;
         Ok(Self {
             store,
+            control,
+            versioned: std::sync::OnceLock::new(),
             prefix,
             location,
             rt,
@@ -187,6 +201,28 @@ impl S3Blobs {
         self.rt
             .block_on(self.store.delete(&path))
             .map_err(self.fail(key, "delete"))
+    }
+
+    /// On a versioned bucket (Object Lock makes one) a delete leaves the bytes as an older
+    /// version: removes every version of `key` (with `exact`) or of every key under it;
+    /// returns how many went. One its lock still keeps is a conflict naming when it ends.
+    fn purge(&self, key: &str, exact: bool) -> Result<usize> {
+        let versioned = match self.versioned.get() {
+            Some(v) => *v,
+            None => {
+                let v = self.rt.block_on(self.control.versioned())?;
+                *self.versioned.get_or_init(|| v)
+            }
+        };
+        if !versioned {
+            return Ok(0);
+        }
+        let path = self.path(key)?;
+        let mut full = path.to_string();
+        if !exact {
+            full.push('/');
+        }
+        self.rt.block_on(self.control.purge(&full, exact))
     }
 
     /// Uploads the file at `from` as `key` (in parts when large), replacing any object there.
@@ -372,11 +408,22 @@ impl Blobs for S3Blobs {
     }
 
     fn delete(&self, key: &str) -> Result<bool> {
-        if self.head(key)?.is_none() {
-            return Ok(false);
+        let there = self.head(key)?.is_some();
+        if there {
+            self.remove(key)?;
         }
-        self.remove(key)?;
-        Ok(true)
+        // With no current object, what is purged is what an earlier delete left locked.
+        Ok(self.purge(key, true)? > 0 || there)
+    }
+
+    fn object_lock(&self) -> Result<Option<ObjectLock>> {
+        self.rt.block_on(self.control.lock()).map(Some)
+    }
+
+    fn set_object_lock(&self, retention: &DefaultRetention) -> Result<()> {
+        self.rt.block_on(self.control.set_lock(retention))?;
+        let _ = self.versioned.set(true);
+        Ok(())
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<usize> {
@@ -384,6 +431,7 @@ impl Blobs for S3Blobs {
         for key in &keys {
             self.remove(key)?;
         }
+        self.purge(prefix, false)?;
         Ok(keys.len())
     }
 }
@@ -409,6 +457,72 @@ mod tests {
             blobs.hash("masters/bi/big").expect("hash"),
             Some((sha, bytes.len() as u64))
         );
+    }
+
+    /// The versions (and delete markers) left under the full key `key`.
+    fn versions_left(blobs: &S3Blobs, key: &str) -> (usize, usize) {
+        let full = blobs.path(key).expect("key").to_string();
+        let (versions, markers) = blobs
+            .rt
+            .block_on(blobs.control.versions(&full, true))
+            .expect("versions");
+        (versions.len(), markers.len())
+    }
+
+    #[test]
+    fn a_delete_on_a_versioned_bucket_leaves_no_version_unless_a_lock_keeps_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stage = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).expect("stage");
+            (p, Digest::of(bytes))
+        };
+        // Versioned without a lock: an overwrite and a delete keep older bytes, which the
+        // delete removes too.
+        use crate::testutil::servers;
+        let open = |bucket: &str| {
+            let at = servers::s3_location("versions").replacen("bwv-test", bucket, 1);
+            S3Blobs::open_with(&at, servers::s3()).expect("open")
+        };
+        let versioned = open("bwv-versioned");
+        let (a, sha) = stage("a", b"first bytes");
+        versioned.put_once("masters/aa/x", &a, &sha).expect("put");
+        versioned
+            .rt
+            .block_on(versioned.control.keep_versions())
+            .expect("versioning on");
+        let (b, _) = stage("b", b"other bytes");
+        versioned.upload("masters/aa/x", &b).expect("overwrite");
+        assert_eq!(versions_left(&versioned, "masters/aa/x").0, 2);
+        assert!(versioned.delete("masters/aa/x").expect("delete"));
+        assert_eq!(versions_left(&versioned, "masters/aa/x"), (0, 0));
+
+        // Locked: the delete hides the object and reports the lock's end; the version stays
+        // (and its delete marker, or the version would show again), and so on every later try.
+        let locked = open("bwv-locked");
+        assert_eq!(locked.object_lock().expect("lock"), Some(ObjectLock::Off));
+        let rule = DefaultRetention {
+            mode: crate::blobs::object_lock::LockMode::Compliance,
+            days: Some(1),
+            years: None,
+        };
+        locked.set_object_lock(&rule).expect("lock");
+        assert_eq!(
+            locked.object_lock().expect("lock"),
+            Some(ObjectLock::On(Some(rule)))
+        );
+        let (c, sha) = stage("c", b"locked bytes");
+        locked.put_once("masters/cc/y", &c, &sha).expect("put");
+        for round in 0..2 {
+            let err = locked.delete("masters/cc/y").expect_err("locked");
+            assert_eq!(err.kind(), crate::ErrorKind::Conflict, "{err}");
+            assert!(
+                err.to_string().contains("kept by S3 Object Lock until"),
+                "{err}"
+            );
+            assert!(!locked.exists("masters/cc/y").expect("exists"), "{round}");
+            assert_eq!(versions_left(&locked, "masters/cc/y"), (1, 1), "{round}");
+        }
     }
 
     #[test]

@@ -380,9 +380,13 @@ pub fn health(config: &Config, args: HealthArgs) -> Result<ExitCode> {
             objects
                 .clone()
                 .unwrap_or_else(|| config.home.display().to_string()),
-            bwv::blobs::open_blobs(objects.as_deref(), &config.home)
-                .and_then(|b| b.exists("masters/health-probe"))
-                .map(|_| "reachable".to_owned()),
+            bwv::blobs::open_blobs(objects.as_deref(), &config.home).and_then(|b| {
+                b.exists("masters/health-probe")?;
+                Ok(match b.object_lock()? {
+                    Some(lock) => format!("reachable, {lock}"),
+                    None => "reachable".to_owned(),
+                })
+            }),
         ),
     ];
     let mut failed: Option<u8> = None;

@@ -6,6 +6,7 @@ mod export;
 mod ingest;
 mod jobs;
 mod log;
+mod objects;
 mod progress;
 mod redact;
 mod retention;
@@ -105,6 +106,9 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Whether the index, the job queue and the object store can be reached from here.
     Health(jobs::HealthArgs),
+    /// The object store's settings: S3 Object Lock (show it, or turn it on).
+    #[command(subcommand)]
+    Objects(objects::ObjectsCommand),
     /// The evidence service: a JSON API for accounts with roles (see `bwv user`).
     Serve(serve::ServeArgs),
     /// The service's accounts: add, list, passwords, disable, API tokens.
@@ -193,6 +197,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Worker(args) => jobs::worker(&config, args),
         Command::Jobs(args) => jobs::jobs(&config, args),
         Command::Health(args) => jobs::health(&config, args),
+        Command::Objects(command) => objects::run(&config, command),
         Command::Serve(args) => serve::serve(&config, args),
         Command::User(command) => serve::user(&config, command),
     }

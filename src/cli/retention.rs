@@ -255,6 +255,12 @@ pub fn run(config: &Config, command: RetentionCommand) -> Result<ExitCode> {
     for id in &report.finished {
         println!("finished deleting {id} (files left by an interrupted sweep)");
     }
+    for kept in &report.locked {
+        println!(
+            "deleted {} from view; its bytes stay until the bucket's lock ends: {}",
+            kept.id, kept.reason
+        );
+    }
     eprintln!(
         "bwv: retention {} days: {} {verb}, {} kept by flags or holds",
         policy.retention_days,

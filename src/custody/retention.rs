@@ -246,6 +246,30 @@ pub struct SweepReport {
     pub kept_by_marks: Vec<String>,
     /// Deleted earlier whose leftover files this sweep removed.
     pub finished: Vec<String>,
+    /// Deleted, but with files the object store's S3 Object Lock still keeps (a bucket
+    /// retention longer than this policy's): hidden, and removed by a sweep once it ends.
+    pub locked: Vec<LockedFiles>,
+}
+
+impl SweepReport {
+    /// Notes that a lock keeps some of the deleted recording `id`'s files, if one does.
+    pub(crate) fn note_locked(&mut self, id: &str, locked: Option<String>) {
+        if let Some(reason) = locked {
+            self.locked.push(LockedFiles {
+                id: id.to_owned(),
+                reason,
+            });
+        }
+    }
+}
+
+/// A deleted recording's files an object store's lock still keeps.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockedFiles {
+    /// Recording id.
+    pub id: String,
+    /// Which file, and until when.
+    pub reason: String,
 }
 
 /// The event for a new mark; the store adds `mark_id`.

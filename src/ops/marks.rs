@@ -11,7 +11,7 @@ use crate::custody::retention::{
 };
 use crate::custody::{Event, EventDraft, EventKind, Recording, Store, artefact_set_digest};
 use crate::durable::sync_dir;
-use crate::error::{Error, Result, Stage};
+use crate::error::{Error, ErrorKind, Result, Stage};
 use crate::home::Home;
 
 /// Which active marks a release lifts.
@@ -189,11 +189,16 @@ fn sweep(
         expired: Vec::new(),
         kept_by_marks: Vec::new(),
         finished: Vec::new(),
+        locked: Vec::new(),
     };
     for rec in store.recordings()? {
         if rec.deletion.is_some() {
-            if !dry_run && remove_files(home, store, &rec)? > 0 {
-                report.finished.push(rec.id.clone());
+            if !dry_run {
+                let removed = remove_files(home, store, &rec)?;
+                if removed.files > 0 && removed.locked.is_none() {
+                    report.finished.push(rec.id.clone());
+                }
+                report.note_locked(&rec.id, removed.locked);
             }
             continue;
         }
@@ -236,7 +241,9 @@ fn sweep(
                 report.kept_by_marks.push(rec.id.clone());
                 continue;
             }
-            files_removed = remove_files(home, store, &rec)?;
+            let removed = remove_files(home, store, &rec)?;
+            files_removed = removed.files;
+            report.note_locked(&rec.id, removed.locked);
         }
         report.expired.push(Expired {
             id: rec.id.clone(),
@@ -248,16 +255,33 @@ fn sweep(
     Ok(report)
 }
 
+/// What [`remove_files`] removed.
+struct Removed {
+    /// How many of the recording's recorded files went.
+    files: usize,
+    /// The first file a lock on the object store still keeps, and until when.
+    locked: Option<String>,
+}
+
 /// Removes a deleted recording's master, derived files and kept plans (their previews show
-/// faces unblurred); returns how many of its recorded files went.
-fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize> {
+/// faces unblurred). A file the object store's lock still keeps is left hidden (see
+/// [`Removed::locked`]) and the rest go on.
+fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<Removed> {
     let blobs = home.blobs();
-    let mut removed = usize::from(blobs.delete(&rec.master_path)?);
+    let mut locked = None;
+    let mut unless_locked = |gone: Result<usize>| match gone {
+        Err(e) if e.kind() == ErrorKind::Conflict => {
+            locked.get_or_insert_with(|| e.to_string());
+            Ok(0)
+        }
+        other => other,
+    };
+    let mut files = unless_locked(blobs.delete(&rec.master_path).map(usize::from))?;
     for a in store.artefacts(&rec.id)? {
-        removed += usize::from(blobs.delete(&a.path)?);
+        files += unless_locked(blobs.delete(&a.path).map(usize::from))?;
     }
-    blobs.delete_prefix(&format!("{}/", Home::derived_rel(&rec.id)))?;
-    blobs.delete_prefix(&format!("{}/", Home::plans_rel(&rec.id)))?;
+    unless_locked(blobs.delete_prefix(&format!("{}/", Home::derived_rel(&rec.id))))?;
+    unless_locked(blobs.delete_prefix(&format!("{}/", Home::plans_rel(&rec.id))))?;
     let plans = home.plans(&rec.id);
     if plans.exists() {
         std::fs::remove_dir_all(&plans).map_err(Error::io(&plans, Stage::Output, "delete"))?;
@@ -265,5 +289,5 @@ fn remove_files(home: &Home, store: &dyn Store, rec: &Recording) -> Result<usize
             sync_dir(dir)?;
         }
     }
-    Ok(removed)
+    Ok(Removed { files, locked })
 }

@@ -377,6 +377,64 @@ fn masters_in_an_s3_bucket_are_ingested_verified_exported_and_swept() {
     assert!(kept.status.success(), "{}", stdout(&kept));
 }
 
+/// S3 Object Lock on the bucket (`bwv objects lock --set-days`, compliance mode): `health` says
+/// so; a sweep forty days on deletes the unflagged recording in the index and hides its objects,
+/// but the lock keeps their bytes (one real day) and the sweep says until when, every time it
+/// runs until then; the index verifies. The embedded index, the objects on SeaweedFS.
+#[test]
+fn an_object_lock_keeps_swept_bytes_until_it_ends_and_the_sweep_says_so() {
+    let objects = servers::s3_location("locked").replacen("bwv-test", "bwv-locked", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dock = dock_of(dir.path(), "dock", 2, 5);
+    let home = dir.path().join("home");
+    let cmd = || {
+        let mut c = bwv(&home);
+        c.env("BWV_OBJECTS", &objects)
+            .envs(servers::s3().iter().cloned());
+        c
+    };
+    let shown = stdout(&run(cmd().args(["objects", "lock"])));
+    assert!(shown.ends_with(": no Object Lock\n"), "{shown}");
+    let set = run(cmd().args(["objects", "lock", "--set-days", "1"]));
+    assert!(
+        stdout(&set).ends_with(": Object Lock on: every version kept 1 day (compliance)\n"),
+        "{} {}",
+        stdout(&set),
+        stderr(&set)
+    );
+    let o = run(cmd().arg("ingest").arg(&dock));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let health = json(&run(cmd().args(["health", "--json"])));
+    let detail = health["objects"]["detail"].as_str().expect("detail");
+    assert!(detail.contains("Object Lock on"), "{health}");
+    let listed = json(&run(cmd().args(["list", "--json"])));
+    let ids = texts(&listed, "id");
+    let flag = run(cmd().args(["flag", ids[0], "--case", "C-1", "--reason", "r"]));
+    assert!(flag.status.success(), "{}", stderr(&flag));
+
+    use bwv::blobs::Blobs as _;
+    let bucket = bwv::blobs::s3::S3Blobs::open_with(&objects, servers::s3()).expect("bucket");
+    let master_of = |r: &Value| r["master_path"].as_str().expect("path").to_owned();
+    for round in 0..2 {
+        let sweep = run(cmd().env("BWV_NOW", "2027-01-20T12:00:00Z").args([
+            "retention",
+            "sweep",
+            "--json",
+        ]));
+        let report = json(&sweep);
+        assert_eq!(sweep.status.code(), Some(0), "{report}");
+        let expired = report["expired"].as_array().map(Vec::len);
+        assert_eq!(expired, Some(if round == 0 { 1 } else { 0 }), "{report}");
+        assert_eq!(texts(&report["locked"], "id"), [ids[1]], "{report}");
+        let why = report["locked"][0]["reason"].as_str().expect("reason");
+        assert!(why.contains("kept by S3 Object Lock until 20"), "{why}");
+        assert!(!bucket.exists(&master_of(&listed[1])).expect("look up"));
+    }
+    assert!(bucket.exists(&master_of(&listed[0])).expect("look up"));
+    let verify = run(cmd().args(["verify", "--all"]));
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}
+
 /// Verify and sweep jobs queued from the CLI are run by a worker, which records their events.
 #[test]
 fn verify_and_sweep_jobs_are_queued_and_run_by_a_worker() {
