@@ -8,7 +8,9 @@
 #  - workers: a dock of CLIPS generated clips (default 8, of 20, 21, ... s) queued once and drained
 #    by W `bwv worker` processes for each W of WORKERS (default "1 2 4"), against a throwaway
 #    PostgreSQL index and SeaweedFS bucket (scripts/pg-throwaway.sh, scripts/s3-throwaway.sh),
-#    beside `bwv ingest` of the same dock into the embedded SQLite store and folder.
+#    beside `bwv ingest` of the same dock into the embedded SQLite store and folder; with what
+#    the shared services cost meanwhile (PostgreSQL's and SeaweedFS's CPU seconds, loopback
+#    bytes), the figures the README sizes several machines from.
 # PARTS picks which run (default "length parallel workers").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,9 +89,35 @@ if part workers; then
   start s3 s3-throwaway.sh; S3ENV=$LINE
   export $S3ENV
   seconds() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$@"; }
+  # What the shared services cost, for sizing the machines one of each can serve: CPU seconds
+  # of every PostgreSQL process (live ones, and the exited connections' that the postmaster
+  # reaped) and of SeaweedFS, and the bytes over loopback (every request and reply, database
+  # and object store, that would cross a network between machines).
+  shared() {
+    python3 - <<'PY'
+import os
+tick = os.sysconf("SC_CLK_TCK")
+pg = weed = 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    f = stat[stat.rindex(")") + 2:].split()
+    # Its own time and its reaped children's (a live child's is not in its parent's yet).
+    used = sum(map(int, f[11:15]))
+    if name.startswith("postgres"):
+        pg += used
+    elif name == "weed":
+        weed += used
+lo = next(l.split() for l in open("/proc/net/dev") if l.strip().startswith("lo:"))
+print(pg / tick, weed / tick, int(lo[1]))
+PY
+  }
   echo
-  echo "| $CLIPS files ($frames frames) | index, objects | seconds | fps |"
-  echo "|---|---|---|---|"
+  echo "| $CLIPS files ($frames frames) | index, objects | seconds | fps | PostgreSQL CPU-s | SeaweedFS CPU-s | loopback MB |"
+  echo "|---|---|---|---|---|---|---|"
   t0=$EPOCHREALTIME
   "$BWV" --home "$WORK/local" ingest "$WORK/wdock" --jobs 1 >/dev/null 2>&1
   s=$(seconds "$t0" "$EPOCHREALTIME")
@@ -99,6 +127,7 @@ if part workers; then
     psql -q "$PGURL" -c "CREATE DATABASE $db" >/dev/null
     export BWV_INDEX=$url BWV_OBJECTS=s3://bench/w$w
     "$BWV" --home "$WORK/h$w" ingest --enqueue "$WORK/wdock" >/dev/null 2>&1
+    read -r pg0 weed0 lo0 < <(shared)
     t0=$EPOCHREALTIME
     pids=()
     for ((k = 0; k < w; k++)); do
@@ -107,8 +136,13 @@ if part workers; then
     done
     wait "${pids[@]}"
     s=$(seconds "$t0" "$EPOCHREALTIME")
+    read -r pg1 weed1 lo1 < <(shared)
     done_jobs=$("$BWV" --home "$WORK/h$w" jobs --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["done"])')
-    echo "| $w worker(s) ($done_jobs jobs done) | PostgreSQL, S3 (SeaweedFS) | $s | $(python3 -c "print('%.1f' % ($frames / $s))") |"
+    python3 -c 'import sys
+w, jobs, frames, s, pg0, pg1, weed0, weed1, lo0, lo1 = sys.argv[1:]
+print("| %s worker(s) (%s jobs done) | PostgreSQL, S3 (SeaweedFS) | %s | %.1f | %.2f | %.2f | %.0f |" % (
+    w, jobs, s, int(frames) / float(s), float(pg1) - float(pg0), float(weed1) - float(weed0),
+    (int(lo1) - int(lo0)) / 1e6))' "$w" "$done_jobs" "$frames" "$s" "$pg0" "$pg1" "$weed0" "$weed1" "$lo0" "$lo1"
     unset BWV_INDEX BWV_OBJECTS
   done
 fi
