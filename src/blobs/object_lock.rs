@@ -207,24 +207,8 @@ impl Control {
         })
     }
 
-    fn failed(
-        &self,
-        what: &str,
-        op: &'static str,
-        kind: ErrorKind,
-    ) -> impl FnOnce(String) -> Error {
-        let (location, key) = (self.location.clone(), what.to_owned());
-        move |e| Error::Objects {
-            location,
-            key,
-            op,
-            source: e.into(),
-            kind,
-        }
-    }
-
     /// Sends a signed request for `path` (`""` for the bucket, else `/` and a full key) and
-    /// `query`; returns the status and body, or the server's refusal as an error.
+    /// `query`; returns the reply's body, or the server's refusal as an error.
     async fn send(
         &self,
         method: Method,
@@ -233,15 +217,20 @@ impl Control {
         headers: &[(&str, String)],
         body: Vec<u8>,
         op: &'static str,
-    ) -> Result<(StatusCode, String)> {
-        let what = if path.is_empty() { "(bucket)" } else { path };
-        let busy = self.failed(what, op, ErrorKind::Busy);
+    ) -> Result<String> {
+        let fail = |kind, source: Box<dyn std::error::Error + Send + Sync>| Error::Objects {
+            location: self.location.clone(),
+            key: if path.is_empty() { "(bucket)" } else { path }.to_owned(),
+            op,
+            source,
+            kind,
+        };
         let credential = self
             .store
             .credentials()
             .get_credential()
             .await
-            .map_err(|e| self.failed(what, op, ErrorKind::Invalid)(e.to_string()))?;
+            .map_err(|e| fail(ErrorKind::Invalid, e.into()))?;
         let url = if query.is_empty() {
             format!("{}{path}", self.base)
         } else {
@@ -253,37 +242,32 @@ impl Control {
         }
         let mut request = request
             .body(body.into())
-            .map_err(|e| self.failed(what, op, ErrorKind::Invalid)(e.to_string()))?;
+            .map_err(|e| fail(ErrorKind::Invalid, e.into()))?;
         AwsAuthorizer::new(&credential, "s3", &self.region).authorize(&mut request, None);
         let reply = self
             .http
             .execute(request)
             .await
-            .map_err(|e| busy(e.to_string()))?;
+            .map_err(|e| fail(ErrorKind::Busy, e.into()))?;
         let status = reply.status();
         let text = reply
             .into_body()
             .bytes()
             .await
-            .map_err(|e| self.failed(what, op, ErrorKind::Busy)(e.to_string()))?;
+            .map_err(|e| fail(ErrorKind::Busy, e.into()))?;
         let text = String::from_utf8_lossy(&text).into_owned();
         if status.is_success() {
-            return Ok((status, text));
+            return Ok(text);
         }
         let code = between(&text, "Code").unwrap_or_default().to_owned();
+        // A server without the call (501) will not gain it by being asked again.
         let kind = match status.as_u16() {
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
-            400 | 401 | 403 => ErrorKind::Invalid,
+            400 | 401 | 403 | 501 => ErrorKind::Invalid,
             _ => ErrorKind::Busy,
         };
-        Err(Error::Objects {
-            location: self.location.clone(),
-            key: what.to_owned(),
-            op,
-            source: Box::new(Refused { status, code }),
-            kind,
-        })
+        Err(fail(kind, Box::new(Refused { status, code })))
     }
 
     /// The bucket's Object Lock.
@@ -299,12 +283,18 @@ impl Control {
             )
             .await;
         let text = match reply {
-            Ok((_, text)) => text,
+            Ok(text) => text,
             Err(Error::Objects { source, .. })
-                if source.downcast_ref::<Refused>().is_some_and(|r| {
-                    // No bucket yet (a server that makes one on first upload) has none.
-                    r.code == "ObjectLockConfigurationNotFoundError" || r.code == "NoSuchBucket"
-                }) =>
+                if refused_as(
+                    source.as_ref(),
+                    &[
+                        "ObjectLockConfigurationNotFoundError",
+                        // No bucket yet (a server that makes one on first upload) has none, nor
+                        // does a server without Object Lock.
+                        "NoSuchBucket",
+                        "NotImplemented",
+                    ],
+                ) =>
             {
                 return Ok(ObjectLock::Off);
             }
@@ -376,7 +366,7 @@ impl Control {
         query: &str,
         body: String,
         op: &'static str,
-    ) -> Result<(StatusCode, String)> {
+    ) -> Result<String> {
         use base64::Engine as _;
         use sha2::Digest as _;
         let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
@@ -402,9 +392,10 @@ impl Control {
         .into_bytes()
     }
 
-    /// Whether the bucket keeps versions (versioning on or suspended: older versions stay).
+    /// Whether the bucket keeps versions (versioning on or suspended: older versions stay); a
+    /// server without versioning keeps none.
     pub(crate) async fn versioned(&self) -> Result<bool> {
-        let (_, text) = self
+        let reply = self
             .send(
                 Method::GET,
                 "",
@@ -413,7 +404,16 @@ impl Control {
                 Vec::new(),
                 "read versioning",
             )
-            .await?;
+            .await;
+        let text = match reply {
+            Ok(text) => text,
+            Err(Error::Objects { source, .. })
+                if refused_as(source.as_ref(), &["NotImplemented"]) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
         let state: Versioning = self.parse(&text, "read versioning")?;
         Ok(state.status.is_some())
     }
@@ -429,7 +429,7 @@ impl Control {
         let mut marker = String::new();
         loop {
             let query = format!("prefix={}&versions={marker}", encoded(key, false));
-            let (_, text) = self
+            let text = self
                 .send(Method::GET, "", &query, &[], Vec::new(), "list versions")
                 .await?;
             let page: Versions = self.parse(&text, "list versions")?;
@@ -490,7 +490,7 @@ impl Control {
                 Ok(_) => gone += 1,
                 Err(e) if e.kind() == ErrorKind::Invalid && kept.is_none() => {
                     // Refused: a lock (its end then says when a later sweep can), or no right.
-                    let Ok((_, text)) = self
+                    let Ok(text) = self
                         .send(
                             Method::GET,
                             &path,
@@ -529,9 +529,21 @@ impl Control {
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self, text: &str, op: &'static str) -> Result<T> {
-        quick_xml::de::from_str(text)
-            .map_err(|e| self.failed("(bucket)", op, ErrorKind::Internal)(format!("reply: {e}")))
+        quick_xml::de::from_str(text).map_err(|e| Error::Objects {
+            location: self.location.clone(),
+            key: "(bucket)".into(),
+            op,
+            source: format!("reply: {e}").into(),
+            kind: ErrorKind::Internal,
+        })
     }
+}
+
+/// Whether `source` is a server's refusal with one of `codes`.
+fn refused_as(source: &(dyn std::error::Error + Send + Sync + 'static), codes: &[&str]) -> bool {
+    source
+        .downcast_ref::<Refused>()
+        .is_some_and(|r| codes.contains(&r.code.as_str()))
 }
 
 /// The text of the first `<tag>` element in `xml` (an error reply's code).
