@@ -270,35 +270,41 @@ impl Control {
         Err(fail(kind, Box::new(Refused { status, code })))
     }
 
+    /// GETs the bucket's `query` setting; `None` when the server refuses it with one of the
+    /// error codes `absent`.
+    async fn setting(
+        &self,
+        query: &str,
+        op: &'static str,
+        absent: &[&str],
+    ) -> Result<Option<String>> {
+        match self.send(Method::GET, "", query, &[], Vec::new(), op).await {
+            Ok(text) => Ok(Some(text)),
+            Err(Error::Objects { source, .. })
+                if source
+                    .downcast_ref::<Refused>()
+                    .is_some_and(|r| absent.contains(&r.code.as_str())) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The bucket's Object Lock.
     pub(crate) async fn lock(&self) -> Result<ObjectLock> {
-        let reply = self
-            .send(
-                Method::GET,
-                "",
-                "object-lock=",
-                &[],
-                Vec::new(),
-                "read Object Lock",
-            )
-            .await;
-        let text = match reply {
-            Ok(text) => text,
-            Err(Error::Objects { source, .. })
-                if refused_as(
-                    source.as_ref(),
-                    &[
-                        "ObjectLockConfigurationNotFoundError",
-                        // No bucket yet (a server that makes one on first upload) has none, nor
-                        // does a server without Object Lock.
-                        "NoSuchBucket",
-                        "NotImplemented",
-                    ],
-                ) =>
-            {
-                return Ok(ObjectLock::Off);
-            }
-            Err(e) => return Err(e),
+        // No bucket yet (a server that makes one on first upload) has none, nor does a server
+        // without Object Lock.
+        let absent = [
+            "ObjectLockConfigurationNotFoundError",
+            "NoSuchBucket",
+            "NotImplemented",
+        ];
+        let Some(text) = self
+            .setting("object-lock=", "read Object Lock", &absent)
+            .await?
+        else {
+            return Ok(ObjectLock::Off);
         };
         let config: LockConfiguration = self.parse(&text, "read Object Lock")?;
         Ok(match config.enabled.as_deref() {
@@ -395,24 +401,11 @@ impl Control {
     /// Whether the bucket keeps versions (versioning on or suspended: older versions stay); a
     /// server without versioning keeps none.
     pub(crate) async fn versioned(&self) -> Result<bool> {
-        let reply = self
-            .send(
-                Method::GET,
-                "",
-                "versioning=",
-                &[],
-                Vec::new(),
-                "read versioning",
-            )
-            .await;
-        let text = match reply {
-            Ok(text) => text,
-            Err(Error::Objects { source, .. })
-                if refused_as(source.as_ref(), &["NotImplemented"]) =>
-            {
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
+        let Some(text) = self
+            .setting("versioning=", "read versioning", &["NotImplemented"])
+            .await?
+        else {
+            return Ok(false);
         };
         let state: Versioning = self.parse(&text, "read versioning")?;
         Ok(state.status.is_some())
@@ -537,13 +530,6 @@ impl Control {
             kind: ErrorKind::Internal,
         })
     }
-}
-
-/// Whether `source` is a server's refusal with one of `codes`.
-fn refused_as(source: &(dyn std::error::Error + Send + Sync + 'static), codes: &[&str]) -> bool {
-    source
-        .downcast_ref::<Refused>()
-        .is_some_and(|r| codes.contains(&r.code.as_str()))
 }
 
 /// The text of the first `<tag>` element in `xml` (an error reply's code).
