@@ -69,8 +69,7 @@ pub trait Blobs: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
     /// Turns on S3 Object Lock with `retention` as every new version's default.
-    fn set_object_lock(&self, retention: &object_lock::DefaultRetention) -> Result<()> {
-        let _ = retention;
+    fn set_object_lock(&self, _retention: &object_lock::DefaultRetention) -> Result<()> {
         Err(Error::Invalid(
             "S3 Object Lock is a bucket's: this store is a local folder (give --objects s3://...)"
                 .into(),

@@ -131,6 +131,13 @@ struct Versioning {
     status: Option<String>,
 }
 
+/// An S3 error reply (`<Error><Code>...`).
+#[derive(Debug, Deserialize)]
+struct ErrorReply {
+    #[serde(rename = "Code", default)]
+    code: String,
+}
+
 /// A reply the server refused, with its S3 error code.
 #[derive(Debug, thiserror::Error)]
 #[error("HTTP {status}: {code}")]
@@ -259,7 +266,9 @@ impl Control {
         if status.is_success() {
             return Ok(text);
         }
-        let code = between(&text, "Code").unwrap_or_default().to_owned();
+        let code = quick_xml::de::from_str::<ErrorReply>(&text)
+            .map(|r| r.code)
+            .unwrap_or_default();
         // A server without the call (501) will not gain it by being asked again.
         let kind = match status.as_u16() {
             404 => ErrorKind::NotFound,
@@ -346,7 +355,7 @@ impl Control {
                 "<ObjectLockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
                 1,
             );
-        self.send_xml(Method::PUT, "object-lock=", body, "set Object Lock")
+        self.put_xml("object-lock=", body, "set Object Lock")
             .await
             .map(drop)
     }
@@ -355,24 +364,13 @@ impl Control {
     pub(crate) async fn keep_versions(&self) -> Result<()> {
         let body = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                     <Status>Enabled</Status></VersioningConfiguration>";
-        self.send_xml(
-            Method::PUT,
-            "versioning=",
-            body.into(),
-            "turn versioning on",
-        )
-        .await
-        .map(drop)
+        self.put_xml("versioning=", body.into(), "turn versioning on")
+            .await
+            .map(drop)
     }
 
     /// A PUT of an XML document to the bucket, with the checksum S3 asks of such requests.
-    async fn send_xml(
-        &self,
-        method: Method,
-        query: &str,
-        body: String,
-        op: &'static str,
-    ) -> Result<String> {
+    async fn put_xml(&self, query: &str, body: String, op: &'static str) -> Result<String> {
         use base64::Engine as _;
         use sha2::Digest as _;
         let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
@@ -381,7 +379,7 @@ impl Control {
             ("x-amz-checksum-sha256", sum),
             ("x-amz-sdk-checksum-algorithm", "SHA256".to_owned()),
         ];
-        self.send(method, "", query, &headers, body.into_bytes(), op)
+        self.send(Method::PUT, "", query, &headers, body.into_bytes(), op)
             .await
     }
 
@@ -532,13 +530,6 @@ impl Control {
     }
 }
 
-/// The text of the first `<tag>` element in `xml` (an error reply's code).
-fn between<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = xml[start..].find(&format!("</{tag}>"))?;
-    Some(&xml[start..start + end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,10 +567,10 @@ mod tests {
             (page.versions.len(), page.markers[0].id.as_str()),
             (2, "m1")
         );
-        assert_eq!(
-            between("<Error><Code>AccessDenied</Code></Error>", "Code"),
-            Some("AccessDenied")
-        );
+        let refused: ErrorReply =
+            quick_xml::de::from_str("<Error><Code>AccessDenied</Code><Message>m</Message></Error>")
+                .expect("parse");
+        assert_eq!(refused.code, "AccessDenied");
         assert_eq!(encoded("p/masters/a b", false), "p%2Fmasters%2Fa%20b");
         assert_eq!(encoded("p/masters/a b", true), "p/masters/a%20b");
     }
