@@ -487,7 +487,7 @@ mod tests {
 
     use std::sync::OnceLock;
 
-    use super::detect::{DetectSettings, Detection, Detector, Rgb8, iou};
+    use super::detect::{DetectSettings, Detection, Detector, Found, Rgb8, iou};
     use super::model::{self, ModelPaths, OrtRuntime, Weights};
 
     fn models() -> ModelPaths {
@@ -590,6 +590,49 @@ mod tests {
         assert_eq!(faces.len(), 1, "{found:?}");
         assert!(faces[0].score > 0.2, "{:?}", faces[0]);
         assert!(found.len() <= 2, "{found:?}");
+    }
+
+    #[test]
+    fn a_followed_face_the_whole_frame_misses_is_looked_for_closer() {
+        // At 0.07 the face scores about 0.05, under a floor of 0.1: not a candidate, so only
+        // where a track expects a face is it looked for again.
+        let (_, engine) = model::load(&models(), Weights::Int8, Some(runtime()), 1)
+            .expect("model and engine (run scripts/setup.sh)");
+        let settings = DetectSettings {
+            scales: vec![0.07],
+            recheck_from: 0.1,
+            ..DetectSettings::default()
+        };
+        let mut d = Detector::new(engine, settings);
+        let (data, width, height) = astronaut();
+        let img = Rgb8 {
+            data: &data,
+            width,
+            height,
+        };
+        let face = |found: &Found| {
+            found
+                .faces
+                .iter()
+                .filter(|f| iou(f, &ASTRONAUT_FACE) > 0.5)
+                .count()
+        };
+        assert_eq!(face(&d.detect_all(&img, &[]).expect("detect")), 0);
+        // Expected a little off where it is (motion is a prediction): found.
+        let expected = Detection {
+            x0: 165.0,
+            x1: 265.0,
+            ..ASTRONAUT_FACE
+        };
+        let found = d.detect_all(&img, &[expected]).expect("detect");
+        assert_eq!(face(&found), 1, "{found:?}");
+        // Expected where the picture's edge cuts the box: not looked for.
+        let cut = Detection {
+            y0: -10.0,
+            y1: 118.0,
+            ..ASTRONAUT_FACE
+        };
+        assert_eq!(face(&d.detect_all(&img, &[cut]).expect("detect")), 0);
     }
 
     #[test]

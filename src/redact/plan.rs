@@ -390,7 +390,8 @@ impl Planner {
         if detect || !self.confirm.is_empty() {
             let confirm = std::mem::take(&mut self.confirm);
             let dets = if full {
-                self.detector.detect_all(view).map(|found| {
+                let followed = self.tracker.expected_at(index);
+                self.detector.detect_all(view, &followed).map(|found| {
                     let doubtful = found.doubtful.into_iter().map(|d| (index, d));
                     self.doubtful.extend(doubtful);
                     found.faces
