@@ -1109,8 +1109,8 @@ mod tests {
         ])
         .expect("mosaic");
         let at: Vec<_> = m.tiles.iter().map(|t| (t.x, t.y, t.w, t.h)).collect();
-        // Tallest first: 600x450 alone, then 200x200 and 200x120 in a row under it, 32 apart
-        // (608x704 in all); in one row they would take 1088x480, with the 200x200 beside the
+        // Tallest first: 600x450 alone, then 200x200 and 200x120 in a row under it, 32 apart:
+        // 608x704 in all, where all in one row would take 1088x480, and the 200x200 beside the
         // 600x450 832x608.
         assert_eq!(
             at,
