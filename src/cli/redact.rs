@@ -145,8 +145,9 @@ pub struct DetectorArgs {
     /// Network pixels per frame pixel of a detector pass; repeat for several passes.
     #[arg(long = "scale", default_values_t = bwv::redact::detect::DEFAULT_SCALES)]
     scales: Vec<f32>,
-    /// Do not take a second, closer look at small faces that score just under the threshold
-    /// (by default they are searched for again, zoomed in, and kept if found there).
+    /// Do not take a second, closer look at small faces that score just under the threshold,
+    /// or at small faces followed that the whole-frame pass misses (by default they are
+    /// searched for again, zoomed in, and kept if found there).
     #[arg(long)]
     no_recheck: bool,
     /// The lowest score of a small face that gets a second, closer look.

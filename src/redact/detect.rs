@@ -377,8 +377,9 @@ pub struct DetectSettings {
     pub scales: Vec<f32>,
     /// Lowest score of a small whole-frame detection worth a closer look: one scoring from
     /// this up to `threshold` is searched for again in its neighbourhood, zoomed in so that it
-    /// is [`RECHECK_PX`] network pixels tall, and kept if found there above `threshold`. 0 for
-    /// none (plans made before this setting).
+    /// is [`RECHECK_PX`] network pixels tall, and kept if found there above `threshold`; so is a
+    /// small followed face the whole-frame pass misses ([`Detector::detect_all`]). 0 for none
+    /// (plans made before this setting).
     #[serde(default)]
     pub recheck_from: f32,
 }
@@ -532,11 +533,13 @@ impl Detector {
         let base = self.settings.scales.iter().copied().fold(0.0, f32::max);
         let (fw, fh) = (src.width() as f32, src.height() as f32);
         let zoom = |d: &Detection| (RECHECK_PX / d.h().max(1.0)).min(RECHECK_MAX_SCALE);
-        // A candidate already near that size at the whole-frame scale had its look, and one
-        // inside a face's box is masked with that face.
+        // A face already near that size at the whole-frame scale had its look there.
+        let small = |d: &&Detection| zoom(d) > 1.25 * base;
+        // A candidate inside a face's box is masked with that face.
         let asked: Vec<&Detection> = maybe
             .iter()
-            .filter(|d| zoom(d) > 1.25 * base && !sure.iter().any(|f| covers(f, d)))
+            .filter(small)
+            .filter(|d| !sure.iter().any(|f| covers(f, d)))
             .collect();
         // A small followed face is looked for where its motion puts it, unless it was found
         // again or a candidate's look sees it. Not one cut by the frame's edge: it is coming or
@@ -545,7 +548,8 @@ impl Detector {
         let inside = |d: &Detection| d.x0 > 0.0 && d.y0 > 0.0 && d.x1 < fw && d.y1 < fh;
         let lost: Vec<&Detection> = followed
             .iter()
-            .filter(|d| zoom(d) > 1.25 * base && inside(d))
+            .filter(small)
+            .filter(|d| inside(d))
             .filter(|d| {
                 !sure
                     .iter()
@@ -750,6 +754,9 @@ impl Mosaic {
     /// Lays `looks` (a region and its zoom each) out in rows, tallest first (each row as tall as
     /// its first), at the row width that gives the smallest input; `None` for none.
     fn lay_out(looks: &[(Region, f32)]) -> Option<Self> {
+        if looks.is_empty() {
+            return None;
+        }
         let mut sized: Vec<(Region, usize, usize)> = looks
             .iter()
             .map(|&(region, zoom)| {
@@ -760,14 +767,15 @@ impl Mosaic {
             .collect();
         // Stable: equal heights keep the order given.
         sized.sort_by_key(|s| std::cmp::Reverse(s.2));
+        // Row widths 32 apart (the input's granularity) are enough to choose among.
         MOSAIC_ROWS
-            .step_by(MOSAIC_GAP)
-            .filter_map(|row| Self::in_rows(&sized, row))
+            .step_by(32)
+            .map(|row| Self::in_rows(&sized, row))
             .min_by_key(|m| (m.w * m.h, m.w))
     }
 
     /// `sized` (region, width, height) laid out in that order in rows up to `row` wide.
-    fn in_rows(sized: &[(Region, usize, usize)], row: usize) -> Option<Self> {
+    fn in_rows(sized: &[(Region, usize, usize)], row: usize) -> Self {
         let (mut x, mut y, mut row_h, mut right) = (0, 0, 0, 0);
         let mut tiles = Vec::with_capacity(sized.len());
         for &(region, w, h) in sized {
@@ -779,11 +787,11 @@ impl Mosaic {
             row_h = row_h.max(h);
             x += w + MOSAIC_GAP;
         }
-        (!tiles.is_empty()).then(|| Self {
+        Self {
             w: round32(right as f32),
             h: round32((y + row_h) as f32),
             tiles,
-        })
+        }
     }
 }
 
