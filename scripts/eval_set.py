@@ -21,6 +21,7 @@ judged. Keep the two sets in separate folders.
 Needs numpy and opencv-python-headless (for make_clip.py) and ffmpeg.
 """
 import argparse
+import hashlib
 import json
 import math
 import pathlib
@@ -154,9 +155,12 @@ def main():
         m = json.loads(out)["metrics"]
         small = next((b for b in m["by_height"] if b["heights"] == "24-47"), None)
         rows.append((name, seed_of(name, args), CLIPS[name][4], m, small))
+        # The clip's hash tells whether two machines measured the same footage: the clips are
+        # made afresh, and another ffmpeg or OpenCV build may make other bytes.
+        sha = hashlib.sha256(clip.read_bytes()).hexdigest()[:16]
         print(f"{name}: recall {100 * m['recall']:.2f} % ({m['covered']}/{m['faces']}), longest "
-              f"exposed run {m['longest_exposed_run']}, non-face {m['non_face_changed_percent']:.2f} %",
-              file=sys.stderr)
+              f"exposed run {m['longest_exposed_run']}, non-face {m['non_face_changed_percent']:.2f} %"
+              f", clip sha256 {sha}", file=sys.stderr)
     kind = "tuned on" if args.tuning else "not tuned on"
     print(f"| clip (seed, {kind}) | recall | longest exposed run | non-face pixels changed |"
           " 24-47 px faces covered |")

@@ -126,12 +126,36 @@ pub fn evaluate(clip: &Path, redacted: &Path, truth: &Truth) -> Result<EvalRepor
     let mut eval = Evaluator::default();
     let (mut fa, mut fb) = (vec![0u8; w * h], vec![0u8; w * h]);
     let mut i = 0u64;
-    while sa.read_exact(&mut fa).is_ok() && sb.read_exact(&mut fb).is_ok() {
-        eval.frame(by_frame.get(&i).copied(), &fa, &fb, w, h);
+    let (ca, cb) = loop {
+        match (
+            sa.read_exact(&mut fa).is_ok(),
+            sb.read_exact(&mut fb).is_ok(),
+        ) {
+            (true, true) => eval.frame(by_frame.get(&i).copied(), &fa, &fb, w, h),
+            // Read each to its end: an ffmpeg left writing to a full pipe never exits.
+            (ra, rb) => {
+                break (
+                    i + ra as u64 + frames_left(&mut sa, &mut fa),
+                    i + rb as u64 + frames_left(&mut sb, &mut fb),
+                );
+            }
+        }
         i += 1;
-    }
+    };
     let _ = (a.wait(), b.wait());
+    if ca != cb {
+        bail!(
+            "{} decodes to {ca} frames and {} to {cb}: the copy must have every frame of the clip",
+            clip.display(),
+            redacted.display()
+        );
+    }
     Ok(eval.report())
+}
+
+/// The whole frames left in `stream`, read to its end with `buf` (a frame's size).
+fn frames_left(stream: &mut impl std::io::Read, buf: &mut [u8]) -> u64 {
+    std::iter::from_fn(|| stream.read_exact(buf).ok()).count() as u64
 }
 
 pub fn run(config: &Config, args: Args) -> Result<ExitCode> {

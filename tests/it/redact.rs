@@ -1078,3 +1078,43 @@ fn a_track_is_split_where_another_face_takes_its_place() {
         assert_eq!(shows, i < 30, "frame {i}");
     }
 }
+
+/// `bwv eval-redact --redacted` measures a copy against the clip's truth: the clip itself as
+/// its own "copy" hides nothing (recall 0, every face frame exposed); a copy missing frames is
+/// refused with both counts, rather than measured over the frames both have (or hanging on
+/// the decoder of the longer one, as it once did).
+#[test]
+fn eval_redact_measures_a_given_copy_and_refuses_one_missing_frames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    let o = run(bwv(&dir.path().join("home"))
+        .args(["bench", "--seconds", "2", "--make-clip"])
+        .arg(&clip));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let truth = dir.path().join("clip.mp4.json");
+    let eval = |copy: &Path| {
+        run(bwv(&dir.path().join("home"))
+            .arg("eval-redact")
+            .args([&clip, &truth])
+            .arg("--redacted")
+            .arg(copy)
+            .arg("--json"))
+    };
+    let o = eval(&clip);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let m = &v["metrics"];
+    assert!(m["faces"].as_u64().is_some_and(|f| f > 0), "{m}");
+    assert_eq!(m["covered"], 0, "{m}");
+    assert_eq!(m["frames"], 60, "{m}");
+    let short = dir.path().join("short.mp4");
+    let (c, s) = (
+        clip.to_str().expect("utf-8"),
+        short.to_str().expect("utf-8"),
+    );
+    ffmpeg(&["-i", c, "-frames:v", "45", "-c:v", "libx264", "-an", s]);
+    let o = eval(&short);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("60 frames") && err.contains("to 45"), "{err}");
+}
