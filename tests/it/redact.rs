@@ -1080,7 +1080,7 @@ fn a_track_is_split_where_another_face_takes_its_place() {
 }
 
 /// `bwv eval-redact --redacted` measures a copy against the clip's truth: the clip itself as
-/// its own "copy" hides nothing (recall 0, every face frame exposed); a copy missing frames is
+/// its own "copy" hides nothing (no face covered); a copy missing frames is
 /// refused with both counts, rather than measured over the frames both have (or hanging on
 /// the decoder of the longer one, as it once did).
 #[test]
