@@ -126,7 +126,7 @@ pub fn evaluate(clip: &Path, redacted: &Path, truth: &Truth) -> Result<EvalRepor
     let mut eval = Evaluator::default();
     let (mut fa, mut fb) = (vec![0u8; w * h], vec![0u8; w * h]);
     let mut i = 0u64;
-    let (ca, cb) = loop {
+    let (in_clip, in_copy) = loop {
         match (
             sa.read_exact(&mut fa).is_ok(),
             sb.read_exact(&mut fb).is_ok(),
@@ -143,9 +143,9 @@ pub fn evaluate(clip: &Path, redacted: &Path, truth: &Truth) -> Result<EvalRepor
         i += 1;
     };
     let _ = (a.wait(), b.wait());
-    if ca != cb {
+    if in_clip != in_copy {
         bail!(
-            "{} decodes to {ca} frames and {} to {cb}: the copy must have every frame of the clip",
+            "{} decodes to {in_clip} frames and {} to {in_copy}: the copy must have every frame of the clip",
             clip.display(),
             redacted.display()
         );
