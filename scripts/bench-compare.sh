@@ -58,7 +58,7 @@ ffmpeg_ingest() {
   rm -rf "$WORK/ff" && mkdir "$WORK/ff" && cd "$WORK/ff"
   sha256sum "$clip" && ffmpeg -nostdin -v error -i "$clip" \
     -map 0:v:0 -f framehash -hash sha256 frames.txt \
-    -map 0:v:0 -map '0:a?' -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -c:a aac -movflags +faststart proxy.mp4 \
+    -map 0:v:0 -map '0:a?' -vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -x264-params mbtree=0 -threads 2 -c:a aac -movflags +faststart proxy.mp4 \
     -map 0:v:0 -vf fps=1/10,scale=320:-2 thumb_%04d.jpg
   cd - >/dev/null
 }

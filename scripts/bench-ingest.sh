@@ -19,7 +19,7 @@ ffmpeg -y -v error -nostdin -f lavfi -i "testsrc2=size=1920x1080:rate=30,noise=a
 echo "clip: 1920x1080 30 fps, ${SECONDS_OF_VIDEO} s, $(du -h "$CLIP" | cut -f1), $(nproc) CPUs"
 
 # The proxy's encode, shared by the ffmpeg command and the floor so that they cannot drift apart.
-PROXY_ENCODE=(-vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23)
+PROXY_ENCODE=(-vf scale=-2:720 -c:v libx264 -preset veryfast -crf 23 -x264-params mbtree=0 -threads 2)
 bwv_run() { rm -rf "$W/home"; "$BWV" --home "$W/home" ingest "$W/dock" >/dev/null 2>&1; }
 ffmpeg_run() {
   rm -rf "$W/ff"; mkdir -p "$W/ff"; (cd "$W/ff" && sha256sum "$CLIP" >/dev/null &&

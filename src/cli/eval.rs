@@ -142,7 +142,15 @@ pub fn evaluate(clip: &Path, redacted: &Path, truth: &Truth) -> Result<EvalRepor
         }
         i += 1;
     };
-    let _ = (a.wait(), b.wait());
+    for (decoder, path) in [(&mut a, clip), (&mut b, redacted)] {
+        let status = decoder.wait().context("wait for ffmpeg")?;
+        if !status.success() {
+            bail!("{}: ffmpeg could not decode it ({status})", path.display());
+        }
+    }
+    if in_clip == 0 {
+        bail!("{} decodes to no frames", clip.display());
+    }
     if in_clip != in_copy {
         bail!(
             "{} decodes to {in_clip} frames and {} to {in_copy}: the copy must have every frame of the clip",

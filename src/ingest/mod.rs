@@ -591,6 +591,19 @@ impl Ingest<'_> {
         )?;
         let hashes = sink.hasher.finish()?;
         let thumbs = sink.thumbs.finish()?;
+        // The muxer writes the wall-clock time into the proxy's headers; the recording's time
+        // replaces it, so the proxy is a function of the master alone.
+        let stamp_failed = |reason: String| Error::Media {
+            path: proxy_path.clone(),
+            stage: Stage::Transcode,
+            reason,
+        };
+        let recorded: jiff::Timestamp = rec
+            .recorded_at
+            .parse()
+            .map_err(|e| stamp_failed(format!("recorded_at {}: {e}", rec.recorded_at)))?;
+        media::mp4time::stamp(&proxy_path, recorded.as_second())
+            .map_err(|e| stamp_failed(e.to_string()))?;
         crate::stages::fsync(&proxy_path, Stage::Transcode)?;
 
         let rel = Home::derived_rel(&rec.id);

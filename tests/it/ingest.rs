@@ -1371,3 +1371,32 @@ fn truncated_and_corrupt_files_are_ingested_marked_damaged() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stdout(&o).contains("damage"), "{}", stdout(&o));
 }
+
+/// Every file ingest derives (frame hashes, thumbnails, contact sheet, proxy) is the same, byte
+/// for byte, on a CPU with AVX2 and FMA but neither AVX-512 nor VNNI: QEMU emulates a Haswell
+/// running the same binary. The proxy once differed: x264's macroblock tree (on by default in
+/// its constant-quality mode) computes in floating point with other approximations on AVX-512.
+#[test]
+fn ingest_derives_the_same_files_on_a_cpu_without_avx512() {
+    let (t, _, native) = ingest_clip(Clip::h264(640, 360), "clip.mp4");
+    let home = t.path().join("haswell");
+    let o = run(bwv_on_cpu(&home, "Haswell-v4")
+        .arg("ingest")
+        .arg(t.path().join("dock"))
+        .arg("--json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let emulated: Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    let hashes = |item: &Value| -> Vec<(String, String)> {
+        item["artefacts"]
+            .as_array()
+            .expect("artefacts")
+            .iter()
+            .map(|a| (a["kind"].to_string(), a["sha256"].to_string()))
+            .collect()
+    };
+    let kinds: Vec<String> = hashes(&native).into_iter().map(|(k, _)| k).collect();
+    for kind in ["frame_hashes", "thumbnail", "contact_sheet", "proxy"] {
+        assert!(kinds.contains(&format!("\"{kind}\"")), "{kinds:?}");
+    }
+    assert_eq!(hashes(&emulated), hashes(&native));
+}

@@ -1082,7 +1082,8 @@ fn a_track_is_split_where_another_face_takes_its_place() {
 /// `bwv eval-redact --redacted` measures a copy against the clip's truth: the clip itself as
 /// its own "copy" hides nothing (no face covered); a copy missing frames is
 /// refused with both counts, rather than measured over the frames both have (or hanging on
-/// the decoder of the longer one, as it once did).
+/// the decoder of the longer one, as it once did); a clip or copy ffmpeg cannot decode is
+/// refused by name, rather than measured over no frames.
 #[test]
 fn eval_redact_measures_a_given_copy_and_refuses_one_missing_frames() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1092,14 +1093,16 @@ fn eval_redact_measures_a_given_copy_and_refuses_one_missing_frames() {
         .arg(&clip));
     assert!(o.status.success(), "{}", stderr(&o));
     let truth = dir.path().join("clip.mp4.json");
-    let eval = |copy: &Path| {
+    let eval_pair = |clip: &Path, copy: &Path| {
         run(bwv(&dir.path().join("home"))
             .arg("eval-redact")
-            .args([&clip, &truth])
+            .arg(clip)
+            .arg(&truth)
             .arg("--redacted")
             .arg(copy)
             .arg("--json"))
     };
+    let eval = |copy: &Path| eval_pair(&clip, copy);
     let o = eval(&clip);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
@@ -1117,4 +1120,14 @@ fn eval_redact_measures_a_given_copy_and_refuses_one_missing_frames() {
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("60 frames") && err.contains("to 45"), "{err}");
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, b"not a video").expect("write");
+    for (which, o) in [("copy", eval(&junk)), ("clip", eval_pair(&junk, &clip))] {
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains("junk.mp4: ffmpeg could not decode it"),
+            "{which}: {err}"
+        );
+    }
 }
