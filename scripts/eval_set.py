@@ -8,11 +8,13 @@ Each clip is a `make_clip.py` composite of the development face set (1920x1080, 
 made with a seed that no tuning of bwv has used (11 to 17), then, for some, turned by ffmpeg into
 what body-worn cameras record at night and at distance: monochrome infra-red with noise and low
 contrast, low light, motion blur from a shaking camera, a rolled camera, small faces (16-48 px),
-groups. The ground truth is make_clip.py's sidecar; for the rolled clip its boxes are rotated with
+groups, and encoded once by x264 (veryfast, quality 20) in a way that gives the same bytes on
+every CPU kind (session 20; before, AVX-512 machines made other clips than AVX2 ones). The
+ground truth is make_clip.py's sidecar; for the rolled clip its boxes are rotated with
 the picture (the upright box around the turned ellipse inside each box), and for the blurred
 one each frame, the mean of itself and the two before, takes the boxes of the one before (where
 its picture is centred). Clips already in
-OUT_DIR are kept. The table printed is the one in the README.
+OUT_DIR are kept, unless an earlier recipe made them. The table printed is the one in the README.
 
 `--tuning` makes the tuning set instead: the same recipes with seeds 21 to 27 (each clip's seed
 plus 10), for adjusting bwv on while the held-out seeds 11 to 17 stay unseen until a change is
@@ -93,6 +95,10 @@ def rotate_frame(f, deg, w, h):
     f["ignore"] = ignore
 
 
+# How each clip is encoded, once, from make_clip.py's lossless output: the same bytes on every
+# machine (x264's macroblock tree differs on AVX-512; its output depends on its thread count).
+ENCODE = "-c:v libx264 -preset veryfast -crf 20 -x264-params mbtree=0 -threads 2"
+
 # The tuning set's seeds are the held-out ones plus this.
 TUNING_OFFSET = 10
 
@@ -106,18 +112,19 @@ def make(name, out_dir, args):
     seed = seed_of(name, args)
     clip, truth = out_dir / f"{name}.mp4", out_dir / f"{name}.json"
     if clip.exists() and truth.exists():
-        return clip, truth
+        # A clip made by an earlier recipe (another encode) is made again.
+        if json.loads(truth.read_text()).get("variant", {}).get("encode") == ENCODE:
+            return clip, truth
     base = out_dir / f"{name}.base.mp4"
+    # Lossless first, then one encode of this script's own (ENCODE), so that every machine
+    # makes the same clip.
     run([sys.executable, str(args.make_clip), "--set", str(args.set), "--out", str(base),
          "--width", str(W), "--height", str(H), "--fps", "30", "--duration", str(SECONDS),
-         "--seed", str(seed), *opts], stdout=subprocess.DEVNULL)
+         "--seed", str(seed), "--crf", "0", *opts], stdout=subprocess.DEVNULL)
     side = json.loads(base.with_suffix(".json").read_text())
-    if vf:
-        run(["ffmpeg", "-v", "error", "-y", "-i", str(base), "-vf", f"{vf},format=yuv420p",
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", str(clip)])
-        base.unlink()
-    else:
-        base.rename(clip)
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(base), "-vf", f"{vf or 'null'},format=yuv420p",
+         *ENCODE.split(), str(clip)])
+    base.unlink()
     base.with_suffix(".json").unlink()
     if vf and vf.startswith("tmix=frames=3"):
         # Each frame is the mean of itself and the two before: its picture is centred on the
@@ -130,7 +137,7 @@ def make(name, out_dir, args):
     if roll:
         for f in side["frames"]:
             rotate_frame(f, roll, W, H)
-    side["variant"] = {"name": name, "seed": seed, "filter": vf, "roll": roll}
+    side["variant"] = {"name": name, "seed": seed, "filter": vf, "roll": roll, "encode": ENCODE}
     truth.write_text(json.dumps(side))
     return clip, truth
 
@@ -156,7 +163,7 @@ def main():
         small = next((b for b in m["by_height"] if b["heights"] == "24-47"), None)
         rows.append((name, seed_of(name, args), CLIPS[name][4], m, small))
         # The clip's hash tells whether two machines measured the same footage: the clips are
-        # made afresh, and another ffmpeg or OpenCV build may make other bytes.
+        # made afresh, and another ffmpeg, x264 or OpenCV build may make other bytes.
         sha = hashlib.sha256(clip.read_bytes()).hexdigest()[:16]
         print(f"{name}: recall {100 * m['recall']:.2f} % ({m['covered']}/{m['faces']}), longest "
               f"exposed run {m['longest_exposed_run']}, non-face {m['non_face_changed_percent']:.2f} %"
