@@ -1374,8 +1374,9 @@ fn truncated_and_corrupt_files_are_ingested_marked_damaged() {
 
 /// Every file ingest derives (frame hashes, thumbnails, contact sheet, proxy) is the same, byte
 /// for byte, on a CPU with AVX2 and FMA but neither AVX-512 nor VNNI: QEMU emulates a Haswell
-/// running the same binary. The proxy once differed: x264's macroblock tree (on by default in
-/// its constant-quality mode) computes in floating point with other approximations on AVX-512.
+/// running the same binary. The proxy once differed here: its headers held the muxer's clock.
+/// (On longer 1080p clips x264's macroblock tree differed too, computed in floating point with
+/// other approximations on AVX-512: shown with ffmpeg, as such a clip takes too long to emulate.)
 #[test]
 fn ingest_derives_the_same_files_on_a_cpu_without_avx512() {
     let (t, _, native) = ingest_clip(Clip::h264(640, 360), "clip.mp4");
@@ -1387,16 +1388,17 @@ fn ingest_derives_the_same_files_on_a_cpu_without_avx512() {
     assert!(o.status.success(), "{}", stderr(&o));
     let emulated: Value = serde_json::from_str(stdout(&o).trim()).expect("json");
     let hashes = |item: &Value| -> Vec<(String, String)> {
+        let text = |v: &Value| v.as_str().expect("text").to_owned();
         item["artefacts"]
             .as_array()
             .expect("artefacts")
             .iter()
-            .map(|a| (a["kind"].to_string(), a["sha256"].to_string()))
+            .map(|a| (text(&a["kind"]), text(&a["sha256"])))
             .collect()
     };
-    let kinds: Vec<String> = hashes(&native).into_iter().map(|(k, _)| k).collect();
+    let made = hashes(&native);
     for kind in ["frame_hashes", "thumbnail", "contact_sheet", "proxy"] {
-        assert!(kinds.contains(&format!("\"{kind}\"")), "{kinds:?}");
+        assert!(made.iter().any(|(k, _)| k == kind), "{made:?}");
     }
-    assert_eq!(hashes(&emulated), hashes(&native));
+    assert_eq!(hashes(&emulated), made);
 }
